@@ -1,0 +1,1 @@
+"""SQLModel tables and the database connection. No Dagster imports here."""

@@ -1,0 +1,79 @@
+"""``DatabaseManager``: one engine per database URL, tables created on first use.
+
+Accepts a file path (``~`` expanded, parent folders created) or any SQLAlchemy URL. The default
+comes from ``LMSYS_DB_URL``, else ``~/.lmsys-query-analysis/queries.db``. On SQLite every
+connection gets WAL, a busy timeout and foreign keys, so a reader never blocks the writer and a
+second writer waits instead of failing at once.
+"""
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel
+
+from lmsys_pipeline.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+DEFAULT_DB_PATH = "~/.lmsys-query-analysis/queries.db"
+DB_URL_ENV = "LMSYS_DB_URL"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_db_url() -> str:
+    return os.environ.get(DB_URL_ENV) or to_db_url(DEFAULT_DB_PATH)
+
+
+def to_db_url(path_or_url: str | os.PathLike[str]) -> str:
+    """Turns a file path into a ``sqlite:///`` URL; URLs pass through (``~`` expanded)."""
+    text = os.fspath(path_or_url)
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    if text.startswith("sqlite:///") and text[len("sqlite:///") :].startswith("~"):
+        return f"sqlite:///{Path(text[len('sqlite:///') :]).expanduser()}"
+    return text
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden, safe for logs and metadata."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class DatabaseManager:
+    """Owns the engine for one database and hands out SQLModel sessions."""
+
+    def __init__(self, db_path: str | os.PathLike[str] | None = None, *, echo: bool = False):
+        self.url = to_db_url(db_path) if db_path is not None else default_db_url()
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _configure_sqlite)
+        self.create_tables()
+
+    def create_tables(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    def get_session(self) -> Session:
+        return Session(self.engine)
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"DatabaseManager({self.safe_url!r})"

@@ -1,0 +1,20 @@
+"""The Dagster definitions: every asset, check, job, schedule, sensor and resource.
+
+Kept light on purpose: heavy libraries (torch, sentence-transformers, sklearn) are imported
+inside the functions that use them, so every ``dagster`` command and step process starts fast.
+"""
+
+import dagster as dg
+
+from lmsys_pipeline.defs.ingestion.assets import lmsys_queries
+from lmsys_pipeline.defs.ingestion.checks import queries_have_text, queries_table_not_empty
+from lmsys_pipeline.defs.resources import DatabaseResource
+
+defs = dg.Definitions(
+    assets=[lmsys_queries],
+    asset_checks=[queries_have_text, queries_table_not_empty],
+    resources={"database": DatabaseResource()},
+    # Steps run in the run's own process: each step process would otherwise pay the imports of
+    # torch and sentence-transformers again. Runs still go in parallel with each other.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,1 @@
+"""Ingestion: LMSYS-layout conversations into ``Query`` rows (plain functions, no Dagster)."""

@@ -1,0 +1,138 @@
+"""Turns one LMSYS-Chat-1M row into the fields of a ``Query`` row, or says why it was skipped.
+
+A row is a mapping with ``conversation_id``, ``model``, ``conversation`` (a list of
+``{role, content}`` or that list as a JSON string), ``turn``, ``language``,
+``openai_moderation`` and ``redacted``. Nothing here raises on bad input: every problem becomes a
+``SkipReason`` (the row is skipped and counted) or a note on a kept row.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+UNKNOWN_MODEL = "unknown"
+USER_ROLES = frozenset({"user", "human"})
+KNOWN_ROLES = USER_ROLES | {"assistant", "system", "gpt", "bot", "model", "tool", "function"}
+
+
+class SkipReason(StrEnum):
+    MISSING_CONVERSATION_ID = "missing_conversation_id"
+    CONVERSATION_NOT_JSON = "conversation_not_json"
+    CONVERSATION_NOT_A_LIST = "conversation_not_a_list"
+    NO_USER_MESSAGE = "no_user_message"
+    EMPTY_FIRST_USER_MESSAGE = "empty_first_user_message"
+    DUPLICATE_IN_SOURCE = "duplicate_conversation_id_in_source"
+    ALREADY_STORED = "already_stored"
+    INVALID_JSON_LINE = "invalid_json_line"
+
+
+@dataclass(slots=True)
+class ParsedQuery:
+    conversation_id: str
+    model: str
+    query_text: str
+    language: str | None
+    extra_metadata: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def strip_nul(text: str) -> str:
+    """PostgreSQL cannot store NUL characters in text; they carry no meaning, so drop them."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _clean_optional_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = strip_nul(str(value)).strip()
+    return text or None
+
+
+def _decode_conversation(raw: Any) -> list | SkipReason:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return SkipReason.CONVERSATION_NOT_JSON
+    if not isinstance(raw, list | tuple):
+        return SkipReason.CONVERSATION_NOT_A_LIST
+    return list(raw)
+
+
+def moderation_summary(raw: Any) -> tuple[bool, list[str]] | None:
+    """Whether any message was flagged, and the union of flagged categories (not the dump).
+
+    None when the row has no moderation record at all.
+    """
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    if not isinstance(raw, list | tuple):
+        return None
+    flagged = False
+    categories: set[str] = set()
+    for entry in raw:
+        if not isinstance(entry, Mapping):
+            continue
+        flagged = flagged or bool(entry.get("flagged"))
+        entry_categories = entry.get("categories")
+        if isinstance(entry_categories, Mapping):
+            categories.update(name for name, hit in entry_categories.items() if hit)
+    return flagged, sorted(categories)
+
+
+def parse_row(row: Mapping[str, Any]) -> ParsedQuery | SkipReason:
+    conversation_id = _clean_optional_text(row.get("conversation_id"))
+    if conversation_id is None:
+        return SkipReason.MISSING_CONVERSATION_ID
+
+    conversation = _decode_conversation(row.get("conversation"))
+    if isinstance(conversation, SkipReason):
+        return conversation
+
+    notes: list[str] = []
+    first_user: Any = None
+    user_turns = 0
+    for message in conversation:
+        if not isinstance(message, Mapping):
+            notes.append("malformed_message")
+            continue
+        role = str(message.get("role") or "").strip().lower()
+        if role in USER_ROLES:
+            user_turns += 1
+            if first_user is None:
+                first_user = message.get("content")
+        elif role not in KNOWN_ROLES:
+            notes.append("unknown_role")
+    if user_turns == 0:
+        return SkipReason.NO_USER_MESSAGE
+
+    query_text = strip_nul(first_user).strip() if isinstance(first_user, str) else ""
+    if not query_text:
+        return SkipReason.EMPTY_FIRST_USER_MESSAGE
+    if isinstance(first_user, str) and "\x00" in first_user:
+        notes.append("nul_removed")
+
+    turn = row.get("turn")
+    redacted = row.get("redacted")
+    moderation = moderation_summary(row.get("openai_moderation"))
+    extra: dict[str, Any] = {
+        "num_user_turns": user_turns,
+        "turn": turn if isinstance(turn, int) and not isinstance(turn, bool) else None,
+        "redacted": redacted if isinstance(redacted, bool) else None,
+        "moderation_flagged": moderation[0] if moderation else None,
+        "moderation_categories": moderation[1] if moderation else None,
+    }
+
+    return ParsedQuery(
+        conversation_id=conversation_id,
+        model=_clean_optional_text(row.get("model")) or UNKNOWN_MODEL,
+        query_text=query_text,
+        language=_clean_optional_text(row.get("language")),
+        extra_metadata=extra,
+        notes=sorted(set(notes)),
+    )
