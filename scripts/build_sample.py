@@ -4,7 +4,8 @@ Sources (credited in lmsys_pipeline/data/NOTICE): Banking77 (train + test), Aren
 prompts (v0.1 and v2.0) and HH-RLHF harmless-base test dialogues. Values the sources do not
 have stay unknown: ``model`` is ``"unknown"``, ``openai_moderation`` and ``redacted`` are null.
 ``language`` is *detected* with py3langid (an ISO 639-1 code; null when the normalised
-probability is under 0.5) and the ``language_source`` column says so. No LMSYS-Chat-1M row is ever included.
+probability is under 0.5) and the ``language_source`` column says so. No LMSYS-Chat-1M row is
+ever included.
 """
 
 import argparse

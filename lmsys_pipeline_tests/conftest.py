@@ -1,0 +1,51 @@
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline_tests.postgres import postgres_server
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's ~/.lmsys-query-analysis or DAGSTER_HOME."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LMSYS_DB_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[DatabaseManager]:
+    db = DatabaseManager(tmp_path / "queries.db")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> Iterator[DatabaseManager]:
+    """A clean schema on the session's PostgreSQL server."""
+    db = DatabaseManager(postgres_url)
+    yield db
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest) -> DatabaseManager:
+    name = "sqlite_db" if request.param == "sqlite" else "postgres_db"
+    return request.getfixturevalue(name)

@@ -1,0 +1,55 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+from typer.testing import CliRunner
+
+from lmsys_pipeline.cli import app
+
+runner = CliRunner()
+
+
+def test_load_runs_through_dagster_and_lands_in_the_instance(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    db = tmp_path / "q.db"
+    result = runner.invoke(app, ["load", "--limit", "700", "--db-url", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert (payload["inserted"], payload["total_queries"]) == (700, 700)
+    assert (tmp_path / "dagster_home/dagster.yaml").exists()
+    with dg.DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+        assert run.run_id == payload["dagster_run_id"]
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert str(db) not in json.dumps(run.run_config)
+
+
+def test_load_reports_a_bad_source_in_one_line(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    result = runner.invoke(app, ["load", "--source", str(tmp_path / "missing.parquet"),
+                                 "--db-url", str(tmp_path / "q.db")])
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_dagster_asset_materialize_cli_with_a_real_dagster_home(tmp_path: Path, monkeypatch):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
+    env = {**os.environ, "DAGSTER_HOME": str(home), "LMSYS_DB_URL": f"sqlite:///{tmp_path}/q.db"}
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "asset", "materialize", "-m", "lmsys_pipeline.definitions",
+               "--select", "lmsys_queries"]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "q.db") as connection:
+        assert connection.execute("SELECT count(*) FROM queries").fetchone() == (16645,)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        assert len(instance.get_runs()) == 1

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The pipeline on the bundled sample, offline. Data goes where LMSYS_DB_URL and DAGSTER_HOME
+# say (default ~/.lmsys-query-analysis/), so `make dev` afterwards shows these runs in the UI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+echo "== Loading the bundled sample (16,645 real prompts in the LMSYS layout) =="
+"$BIN/lmsys" load
+echo
+echo "Dagster instance: $DAGSTER_HOME   (make dev opens it on http://127.0.0.1:3000)"
