@@ -44,6 +44,18 @@ def _json_field():
     return Field(default=None, sa_type=JSON, nullable=True)
 
 
+def _run_id_field():
+    """The foreign key to ``clustering_runs``; deleting a run deletes what belongs to it."""
+    return Field(
+        sa_column=Column(
+            "run_id",
+            String,
+            ForeignKey("clustering_runs.run_id", ondelete="CASCADE"),
+            nullable=False,
+        )
+    )
+
+
 class Query(SQLModel, table=True):
     """The first user message of one conversation."""
 
@@ -82,14 +94,7 @@ class QueryCluster(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(
-        sa_column=Column(
-            "run_id",
-            String,
-            ForeignKey("clustering_runs.run_id", ondelete="CASCADE"),
-            nullable=False,
-        )
-    )
+    run_id: str = _run_id_field()
     query_id: int = Field(
         sa_column=Column(
             "query_id", Integer, ForeignKey("queries.id", ondelete="CASCADE"), nullable=False
@@ -117,14 +122,7 @@ class ClusterSummary(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(
-        sa_column=Column(
-            "run_id",
-            String,
-            ForeignKey("clustering_runs.run_id", ondelete="CASCADE"),
-            nullable=False,
-        )
-    )
+    run_id: str = _run_id_field()
     cluster_id: int = Field(index=True)
     summary_run_id: str = Field(index=True)
     alias: str | None = Field(default=None, index=True)
