@@ -25,3 +25,20 @@ def test_importing_definitions_imports_no_heavy_library():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.strip()
     assert loaded == ""
+
+
+def test_instance_settings_load_without_env_and_limit_the_writer_pool(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from lmsys_pipeline.dagster_home import ensure_dagster_home
+    from lmsys_pipeline.defs.resources import DB_WRITER_POOL
+    from lmsys_pipeline.definitions import defs as definitions
+
+    home = ensure_dagster_home(tmp_path / "home")
+    assert (home / "dagster.yaml").read_text() == Path("dagster.yaml").read_text()
+    with dg.DagsterInstance.get() as instance:
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+        assert not instance.run_retries_retry_on_asset_or_op_failure
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    asset = definitions.get_assets_def("lmsys_queries")
+    assert asset.op.pool == DB_WRITER_POOL
