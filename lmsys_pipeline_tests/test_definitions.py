@@ -31,8 +31,8 @@ def test_instance_settings_load_without_env_and_limit_the_writer_pool(tmp_path, 
     from pathlib import Path
 
     from lmsys_pipeline.dagster_home import ensure_dagster_home
-    from lmsys_pipeline.defs.resources import DB_WRITER_POOL
     from lmsys_pipeline.definitions import defs as definitions
+    from lmsys_pipeline.defs.resources import DB_WRITER_POOL
 
     home = ensure_dagster_home(tmp_path / "home")
     assert (home / "dagster.yaml").read_text() == Path("dagster.yaml").read_text()
