@@ -128,6 +128,81 @@ def load(
     console.print(metadata.get("top_languages", ""))
 
 
+@app.command()
+def embed(
+    model: Annotated[str, typer.Option(help="Embedding model (default all-MiniLM-L6-v2, "
+                                       "offline); openai/<model> for an API.")] = "all-MiniLM-L6-v2",
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per model call.")] = 64,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Embed every query that has no vector for the model yet (asset query_embeddings)."""
+    _use_database(db_url)
+    result = _materialize("query_embeddings", {"model": model, "batch_size": batch_size},
+                          verbose=verbose)
+    if not result.success:
+        _fail(_run_failure_message(result))
+    metadata = _materialization_metadata(result, "query_embeddings")
+    if as_json:
+        print(json.dumps({"dagster_run_id": result.run_id, **metadata}, default=str))
+        return
+    table = Table(title=f"query_embeddings — Dagster run {result.run_id}")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key in ("model", "dimension", "device", "new_queries_embedded", "texts_embedded",
+                "texts_reused", "queries_with_vectors", "vector_megabytes", "seconds",
+                "texts_per_second"):
+        table.add_row(key, f"{metadata.get(key)}")
+    console.print(table)
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="What to look for.")],
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Only queries of this "
+                                               "clustering run.")] = None,
+    cluster_id: Annotated[list[int] | None, typer.Option("--cluster-id", help="Only these "
+                                                         "clusters (repeatable; needs --run-id)."
+                                                         )] = None,
+    language: Annotated[str | None, typer.Option(help="Only queries in this language.")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model", help="Only conversations "
+                                                  "with this LLM (the Query.model column).")
+                         ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many results.")] = 10,
+    model: Annotated[str, typer.Option(help="Embedding model whose vectors to search.")
+                     ] = "all-MiniLM-L6-v2",
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Nearest queries by cosine similarity; filters apply before ranking."""
+    from lmsys_pipeline.db.connection import DatabaseManager
+    from lmsys_pipeline.embedding.embedders import EmbedderError, load_embedder
+    from lmsys_pipeline.embedding.search import SearchError, SearchFilters
+    from lmsys_pipeline.embedding.search import search as run_search
+
+    _use_database(db_url)
+    filters = SearchFilters(run_id=run_id, cluster_ids=tuple(cluster_id or ()),
+                            language=language, llm_model=llm_model)
+    db = DatabaseManager()
+    try:
+        hits = run_search(db, load_embedder(model), text, top=top_k, filters=filters)
+    except (SearchError, EmbedderError, LookupError) as error:
+        _fail(str(error).strip("'\""))
+    if as_json:
+        print(json.dumps([hit.as_dict() for hit in hits], ensure_ascii=False))
+        return
+    table = Table(title=f"{len(hits)} nearest queries to {text!r}")
+    for name, justify in [("score", "right"), ("query id", "right"), ("cluster", "right"),
+                          ("language", "left"), ("query", "left")]:
+        table.add_column(name, justify=justify)
+    for hit in hits:
+        table.add_row(f"{hit.score:.3f}", str(hit.query_id),
+                      "" if hit.cluster_id is None else str(hit.cluster_id),
+                      hit.language or "", hit.query_text[:120].replace("\n", " "))
+    console.print(table)
+
+
 def main() -> None:
     app()
 

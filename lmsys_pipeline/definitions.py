@@ -6,13 +6,19 @@ inside the functions that use them, so every ``dagster`` command and step proces
 
 import dagster as dg
 
+from lmsys_pipeline.defs.embedding.assets import query_embeddings
+from lmsys_pipeline.defs.embedding.checks import vectors_have_model_dimension_and_unit_length
 from lmsys_pipeline.defs.ingestion.assets import lmsys_queries
 from lmsys_pipeline.defs.ingestion.checks import queries_have_text, queries_table_not_empty
 from lmsys_pipeline.defs.resources import DatabaseResource
 
 defs = dg.Definitions(
-    assets=[lmsys_queries],
-    asset_checks=[queries_have_text, queries_table_not_empty],
+    assets=[lmsys_queries, query_embeddings],
+    asset_checks=[
+        queries_have_text,
+        queries_table_not_empty,
+        vectors_have_model_dimension_and_unit_length,
+    ],
     resources={"database": DatabaseResource()},
     # Steps run in the run's own process: each step process would otherwise pay the imports of
     # torch and sentence-transformers again. Runs still go in parallel with each other.

@@ -1,0 +1,56 @@
+"""Tables for embeddings, beside the seed's four: one vector per distinct text and model.
+
+``text_embeddings`` holds each distinct (trimmed) query text's vector once per model, as
+little-endian float32 bytes; ``query_embeddings`` points every query at its text's vector, so
+LMSYS's many repeated prompts share one vector. ``embedding_models`` records each model's name
+and dimension. A vector and the links to it are written in the same transaction, so a killed
+run never leaves a query pointing at nothing.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String
+from sqlmodel import Field, SQLModel
+
+from lmsys_pipeline.db.models import UTCDateTime, utc_now
+
+
+class EmbeddingModel(SQLModel, table=True):
+    __tablename__ = "embedding_models"
+
+    name: str = Field(primary_key=True)
+    dimension: int
+    normalized: bool = True
+    backend: str
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+
+
+class TextEmbedding(SQLModel, table=True):
+    __tablename__ = "text_embeddings"
+    __table_args__ = (
+        Index("uq_text_embeddings_model_text_hash", "model", "text_hash", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str = Field(
+        sa_column=Column(String, ForeignKey("embedding_models.name", ondelete="CASCADE"),
+                         nullable=False)
+    )
+    text_hash: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class QueryEmbedding(SQLModel, table=True):
+    __tablename__ = "query_embeddings"
+
+    model: str = Field(
+        sa_column=Column(String, ForeignKey("embedding_models.name", ondelete="CASCADE"),
+                         primary_key=True)
+    )
+    query_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("queries.id", ondelete="CASCADE"), primary_key=True)
+    )
+    text_embedding_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("text_embeddings.id", ondelete="CASCADE"),
+                         nullable=False, index=True)
+    )

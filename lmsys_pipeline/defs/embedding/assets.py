@@ -1,0 +1,102 @@
+"""``query_embeddings``: one vector per query and model, each distinct text embedded once."""
+
+import time
+
+import dagster as dg
+from pydantic import Field
+from sqlalchemy import func, select
+
+from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource
+from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, EmbedderError, load_embedder
+from lmsys_pipeline.embedding.runner import DEFAULT_CHUNK, EmbedReport, embed_pending
+
+PROGRESS_EVERY_SECONDS = 30.0
+
+
+class QueryEmbeddingsConfig(dg.Config):
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description=(
+            "all-MiniLM-L6-v2 (installed, offline), a local sentence-transformers folder, a "
+            "model in the local Hugging Face cache, or openai/<model> (OPENAI_API_KEY, "
+            "OPENAI_BASE_URL)."
+        ),
+    )
+    batch_size: int = Field(default=64, ge=1, description="Texts per model call.")
+    chunk_size: int = Field(
+        default=DEFAULT_CHUNK, ge=1, description="Queries embedded and committed together."
+    )
+
+
+def _progress_logger(context: dg.AssetExecutionContext):
+    last = time.monotonic()
+
+    def log(report: EmbedReport) -> None:
+        nonlocal last
+        if time.monotonic() - last < PROGRESS_EVERY_SECONDS:
+            return
+        last = time.monotonic()
+        eta = report.eta_seconds
+        context.log.info(
+            f"{report.queries_covered:,}/{report.pending_at_start:,} queries, "
+            f"{report.texts_embedded:,} texts embedded ({report.texts_per_second:,.0f}/s), "
+            f"about {eta / 60:.0f} min left" if eta else f"{report.queries_covered:,} queries"
+        )
+
+    return log
+
+
+@dg.asset(
+    deps=["lmsys_queries"],
+    group_name="embedding",
+    kinds={"python", "pytorch"},
+    pool=DB_WRITER_POOL,
+    description=(
+        "Vectors for every query, once per model; identical texts share one vector. "
+        "Incremental: only queries without a vector for the model are embedded."
+    ),
+)
+def query_embeddings(
+    context: dg.AssetExecutionContext, config: QueryEmbeddingsConfig, database: DatabaseResource
+) -> dg.MaterializeResult:
+    db = database.manager
+    try:
+        embedder = load_embedder(config.model, batch_size=config.batch_size)
+    except EmbedderError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+    device = str(getattr(getattr(embedder, "model", None), "device", embedder.backend))
+    context.log.info(f"Embedding with {embedder.name} ({embedder.dimension}-d) on {device}")
+    report = embed_pending(db, embedder, chunk_size=config.chunk_size,
+                           on_progress=_progress_logger(context))
+    with db.engine.connect() as connection:
+        covered = connection.execute(
+            select(func.count()).select_from(QueryEmbedding)
+            .where(QueryEmbedding.model == embedder.name)
+        ).scalar_one()
+        distinct = connection.execute(
+            select(func.count()).select_from(TextEmbedding)
+            .where(TextEmbedding.model == embedder.name)
+        ).scalar_one()
+    context.log.info(
+        f"{report.queries_covered:,} new queries covered by {report.texts_embedded:,} newly "
+        f"embedded texts in {report.seconds:.1f} s"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "model": embedder.name,
+            "dimension": dg.MetadataValue.int(embedder.dimension),
+            "device": device,
+            "new_queries_embedded": dg.MetadataValue.int(report.queries_covered),
+            "texts_embedded": dg.MetadataValue.int(report.texts_embedded),
+            "texts_reused": dg.MetadataValue.int(report.texts_reused),
+            "skipped_blank": dg.MetadataValue.int(report.skipped_blank),
+            "queries_with_vectors": dg.MetadataValue.int(covered),
+            "distinct_texts_with_vectors": dg.MetadataValue.int(distinct),
+            "vector_megabytes": dg.MetadataValue.float(
+                round(distinct * embedder.dimension * 4 / 1e6, 1)
+            ),
+            "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
+            "texts_per_second": dg.MetadataValue.float(round(report.texts_per_second, 1)),
+        }
+    )

@@ -1,0 +1,1 @@
+"""Embeddings: models (local or OpenAI-compatible), vector storage, incremental runs, search."""

@@ -1,0 +1,131 @@
+"""Exact semantic search: filter first, then rank by cosine similarity.
+
+Filters (clustering run, clusters, language, LLM model) pick the candidate queries in SQL; only
+their vectors are loaded and ranked, so a narrow filter still returns its top-k whenever that
+many matches exist (the reference tool cut a global top-250 first and filtered afterwards).
+"""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
+from lmsys_pipeline.db.vectors import QueryEmbedding
+from lmsys_pipeline.embedding.embedders import Embedder
+from lmsys_pipeline.embedding.store import load_vectors
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    run_id: str | None = None
+    cluster_ids: tuple[int, ...] = ()
+    language: str | None = None
+    llm_model: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.run_id or self.cluster_ids or self.language or self.llm_model)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    query_id: int
+    conversation_id: str
+    score: float
+    query_text: str
+    model: str
+    language: str | None
+    cluster_id: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SearchError(ValueError):
+    """A search that cannot run as asked, in one sentence."""
+
+
+def candidate_query_ids(db: DatabaseManager, model: str, filters: SearchFilters) -> list[int]:
+    if filters.cluster_ids and not filters.run_id:
+        raise SearchError("--cluster-id needs --run-id: cluster ids belong to one clustering run.")
+    statement = select(Query.id).join(
+        QueryEmbedding, (QueryEmbedding.query_id == Query.id) & (QueryEmbedding.model == model)
+    )
+    if filters.run_id:
+        with db.get_session() as session:
+            if session.get(ClusteringRun, filters.run_id) is None:
+                raise SearchError(f"Clustering run {filters.run_id} does not exist (see lmsys runs).")
+        statement = statement.join(QueryCluster, QueryCluster.query_id == Query.id).where(
+            QueryCluster.run_id == filters.run_id
+        )
+        if filters.cluster_ids:
+            statement = statement.where(QueryCluster.cluster_id.in_(filters.cluster_ids))
+    if filters.language:
+        statement = statement.where(Query.language == filters.language)
+    if filters.llm_model:
+        statement = statement.where(Query.model == filters.llm_model)
+    with db.engine.connect() as connection:
+        return list(connection.execute(statement).scalars())
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest scores, best first."""
+    if len(scores) <= k:
+        return np.argsort(-scores, kind="stable")
+    best = np.argpartition(-scores, k - 1)[:k]
+    return best[np.argsort(-scores[best], kind="stable")]
+
+
+def search(
+    db: DatabaseManager,
+    embedder: Embedder,
+    text: str,
+    *,
+    top: int = 10,
+    filters: SearchFilters = SearchFilters(),
+) -> list[SearchHit]:
+    if not text.strip():
+        raise SearchError("The search text is empty.")
+    candidates: Sequence[int] | None = None
+    if filters.active:
+        candidates = candidate_query_ids(db, embedder.name, filters)
+        if not candidates:
+            return []
+    stored = load_vectors(db, embedder.name, candidates)
+    if not len(stored.query_ids):
+        return []
+    query_vector = embedder.embed([text.strip()[: embedder.max_chars]])[0]
+    scores = stored.vectors @ query_vector
+    per_query = scores[stored.rows]
+    best = top_k(per_query, top)
+    chosen = {int(stored.query_ids[i]): float(per_query[i]) for i in best}
+    return _hits(db, chosen, filters.run_id)
+
+
+def _hits(db: DatabaseManager, scores: dict[int, float], run_id: str | None) -> list[SearchHit]:
+    statement = select(Query).where(Query.id.in_(list(scores)))
+    clusters: dict[int, int] = {}
+    with db.get_session() as session:
+        queries = {q.id: q for q in session.execute(statement).scalars()}
+        if run_id:
+            clusters = dict(session.exec(
+                select(QueryCluster.query_id, QueryCluster.cluster_id).where(
+                    QueryCluster.run_id == run_id, QueryCluster.query_id.in_(list(scores))
+                )
+            ).all())
+    return [
+        SearchHit(
+            query_id=query_id,
+            conversation_id=queries[query_id].conversation_id,
+            score=round(score, 4),
+            query_text=queries[query_id].query_text,
+            model=queries[query_id].model,
+            language=queries[query_id].language,
+            cluster_id=clusters.get(query_id),
+        )
+        for query_id, score in sorted(scores.items(), key=lambda item: -item[1])
+    ]
