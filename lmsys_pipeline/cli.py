@@ -130,8 +130,10 @@ def load(
 
 @app.command()
 def embed(
-    model: Annotated[str, typer.Option(help="Embedding model (default all-MiniLM-L6-v2, "
-                                       "offline); openai/<model> for an API.")] = "all-MiniLM-L6-v2",
+    model: Annotated[
+        str, typer.Option(help="Embedding model (default all-MiniLM-L6-v2, offline); "
+                          "openai/<model> for an API.")
+    ] = "all-MiniLM-L6-v2",
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per model call.")] = 64,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,

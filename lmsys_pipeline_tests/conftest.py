@@ -49,3 +49,11 @@ def postgres_db(postgres_url: str) -> Iterator[DatabaseManager]:
 def any_db(request: pytest.FixtureRequest) -> DatabaseManager:
     name = "sqlite_db" if request.param == "sqlite" else "postgres_db"
     return request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real default model, loaded once per test process."""
+    from lmsys_pipeline.embedding.embedders import load_embedder
+
+    return load_embedder()

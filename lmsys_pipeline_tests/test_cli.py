@@ -53,3 +53,19 @@ def test_dagster_asset_materialize_cli_with_a_real_dagster_home(tmp_path: Path, 
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:
         assert len(instance.get_runs()) == 1
+
+
+def test_embed_then_search_from_the_cli(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    db = str(tmp_path / "q.db")
+    assert runner.invoke(app, ["load", "--limit", "150", "--db-url", db]).exit_code == 0
+    embedded = runner.invoke(app, ["embed", "--db-url", db, "--json"])
+    assert embedded.exit_code == 0, embedded.output
+    assert json.loads(embedded.stdout)["new_queries_embedded"] == 150
+    found = runner.invoke(app, ["search", "my card does not work", "-k", "3", "--db-url", db,
+                                "--json"])
+    assert found.exit_code == 0, found.output
+    hits = json.loads(found.stdout)
+    assert len(hits) == 3 and all("card" in hit["query_text"].lower() for hit in hits)
+    missing_run = runner.invoke(app, ["search", "x", "--run-id", "nope", "--db-url", db])
+    assert missing_run.exit_code == 1 and "does not exist" in missing_run.output

@@ -58,7 +58,9 @@ def candidate_query_ids(db: DatabaseManager, model: str, filters: SearchFilters)
     if filters.run_id:
         with db.get_session() as session:
             if session.get(ClusteringRun, filters.run_id) is None:
-                raise SearchError(f"Clustering run {filters.run_id} does not exist (see lmsys runs).")
+                raise SearchError(
+                    f"Clustering run {filters.run_id} does not exist (see lmsys runs)."
+                )
         statement = statement.join(QueryCluster, QueryCluster.query_id == Query.id).where(
             QueryCluster.run_id == filters.run_id
         )
