@@ -43,12 +43,12 @@ def openai_server(state: ServerState) -> Iterator[str]:
         def log_message(self, *args) -> None:
             pass
 
-        def _send(self, status: int, payload: dict, headers: dict[str, str] = {}) -> None:
+        def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
             body = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
-            for key, value in headers.items():
+            for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
             self.wfile.write(body)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
@@ -74,10 +75,8 @@ def test_a_killed_run_is_completed_and_equals_an_uninterrupted_one(tmp_path, min
     from lmsys_pipeline_tests.embedding.conftest import RecordingEmbedder
 
     dying = RecordingEmbedder(minilm, fail_on_call=3)
-    try:
+    with pytest.raises(KeyboardInterrupt):
         embed_pending(sample_db, dying, chunk_size=50)
-    except KeyboardInterrupt:
-        pass
     assert _count(sample_db, QueryEmbedding) == 100  # two whole chunks, nothing partial
     assert _count(sample_db, TextEmbedding) == len(dying.texts_seen[: -len(dying.calls[-1])])
     finished = embed_pending(sample_db, RecordingEmbedder(minilm), chunk_size=50)

@@ -51,7 +51,7 @@ def test_run_and_cluster_filters(search_db, minilm):
         session.commit()
     filters = SearchFilters(run_id="kmeans-2-20250101-000000", cluster_ids=(1,))
     hits = search(search_db, minilm, "stolen credit card", top=2, filters=filters)
-    assert [hit.query_text for hit in hits][0] == CARD_TEXTS[0]
+    assert hits[0].query_text == CARD_TEXTS[0]
     assert {hit.cluster_id for hit in hits} == {1} and len(hits) == 2
 
 
