@@ -8,4 +8,10 @@ source scripts/env.sh
 echo "== Loading the bundled sample (16,645 real prompts in the LMSYS layout) =="
 "$BIN/lmsys" load
 echo
+echo "== Embedding every query with all-MiniLM-L6-v2 (offline; identical texts embedded once) =="
+"$BIN/lmsys" embed
+echo
+echo "== Semantic search: 'my card was stolen' =="
+"$BIN/lmsys" search "my card was stolen" --top-k 5
+echo
 echo "Dagster instance: $DAGSTER_HOME   (make dev opens it on http://127.0.0.1:3000)"

@@ -27,8 +27,11 @@ class EmbeddingModel(SQLModel, table=True):
 
 class TextEmbedding(SQLModel, table=True):
     __tablename__ = "text_embeddings"
+    # Hash first: look-ups give both columns, while loading a whole model (``model = ?``) then
+    # scans the table in storage order instead of hopping through the index at random, which
+    # made reading 1M vectors from SQLite 2.5x slower.
     __table_args__ = (
-        Index("uq_text_embeddings_model_text_hash", "model", "text_hash", unique=True),
+        Index("uq_text_embeddings_text_hash_model", "text_hash", "model", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -9,13 +9,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, exists, insert, select
+from sqlalchemy import Connection, bindparam, exists, func, insert, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.db.vectors import EmbeddingModel, QueryEmbedding, TextEmbedding
 
 LOOKUP_CHUNK = 5_000
+PARTITION_ROWS = 20_000
 
 
 def text_key(text: str) -> str:
@@ -82,8 +83,6 @@ def pending_queries(db: DatabaseManager, model: str, chunk: int) -> Iterator[lis
 
 
 def count_pending(db: DatabaseManager, model: str) -> int:
-    from sqlalchemy import func
-
     has_vector = exists().where(
         QueryEmbedding.query_id == Query.id, QueryEmbedding.model == model
     )
@@ -131,6 +130,25 @@ def save_chunk(
     )
 
 
+def _read_vectors(connection: Connection, statement, count: int, dimension: int):
+    """Streams (id, blob) rows into one preallocated float32 matrix, a partition at a time
+    (one join per partition: joining a million blobs at once was slower than the read)."""
+    vectors = np.empty((count, dimension), dtype="<f4")
+    ids = np.empty(count, dtype=np.int64)
+    filled = 0
+    for partition in connection.execute(statement).partitions(PARTITION_ROWS):
+        size = min(len(partition), count - filled)
+        if size <= 0:
+            break
+        part_ids, blobs = zip(*partition[:size], strict=True)
+        ids[filled : filled + size] = part_ids
+        vectors[filled : filled + size] = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(
+            size, dimension
+        )
+        filled += size
+    return ids[:filled], vectors[:filled]
+
+
 def load_vectors(db: DatabaseManager, model: str,
                  query_ids: Sequence[int] | None = None) -> StoredVectors:
     """All stored vectors of ``model`` (or those of ``query_ids``), ready for numpy."""
@@ -143,40 +161,37 @@ def load_vectors(db: DatabaseManager, model: str,
     links = select(QueryEmbedding.query_id, QueryEmbedding.text_embedding_id).where(
         QueryEmbedding.model == model
     )
+    vectors_of_model = select(TextEmbedding.id, TextEmbedding.vector).where(
+        TextEmbedding.model == model
+    )
     with db.engine.connect() as connection:
         if query_ids is None:
             pairs = connection.execute(links.order_by(QueryEmbedding.query_id)).all()
+            count = connection.execute(
+                select(func.count()).select_from(TextEmbedding).where(TextEmbedding.model == model)
+            ).scalar_one()
+            vector_ids, vectors = _read_vectors(connection, vectors_of_model, count, dimension)
         else:
             pairs = []
-            wanted = sorted(set(int(i) for i in query_ids))
+            wanted = sorted({int(i) for i in query_ids})
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 chunk = wanted[start : start + LOOKUP_CHUNK]
-                pairs += connection.execute(
-                    links.where(QueryEmbedding.query_id.in_(chunk))
-                ).all()
-        ids = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
-        text_ids = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
-        distinct = np.unique(text_ids)
-        blobs: list[bytes] = []
-        vector_ids: list[int] = []
-        statement = select(TextEmbedding.id, TextEmbedding.vector).where(
-            TextEmbedding.model == model
-        )
-        if query_ids is None:
-            result = connection.execute(statement)
-            for text_id, blob in result:
-                vector_ids.append(text_id)
-                blobs.append(blob)
-        else:
+                pairs += connection.execute(links.where(QueryEmbedding.query_id.in_(chunk))).all()
+            distinct = sorted({pair[1] for pair in pairs})
+            id_parts, vector_parts = [], []
             for start in range(0, len(distinct), LOOKUP_CHUNK):
-                chunk = distinct[start : start + LOOKUP_CHUNK].tolist()
-                for text_id, blob in connection.execute(
-                    statement.where(TextEmbedding.id.in_(chunk))
-                ):
-                    vector_ids.append(text_id)
-                    blobs.append(blob)
-    vectors = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dimension)
-    order = np.asarray(vector_ids, dtype=np.int64)
-    sorter = np.argsort(order)
-    rows = sorter[np.searchsorted(order, text_ids, sorter=sorter)] if len(order) else text_ids
-    return StoredVectors(model, dimension, ids, rows.astype(np.int64), vectors)
+                chunk = distinct[start : start + LOOKUP_CHUNK]
+                part_ids, part_vectors = _read_vectors(
+                    connection, vectors_of_model.where(TextEmbedding.id.in_(chunk)), len(chunk),
+                    dimension,
+                )
+                id_parts.append(part_ids)
+                vector_parts.append(part_vectors)
+            vector_ids = np.concatenate(id_parts) if id_parts else np.empty(0, dtype=np.int64)
+            vectors = (np.concatenate(vector_parts) if vector_parts
+                       else np.empty((0, dimension), dtype="<f4"))
+    query_id_array = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+    text_ids = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+    sorter = np.argsort(vector_ids)
+    rows = sorter[np.searchsorted(vector_ids, text_ids, sorter=sorter)] if len(sorter) else text_ids
+    return StoredVectors(model, dimension, query_id_array, rows.astype(np.int64), vectors)
