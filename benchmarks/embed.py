@@ -22,18 +22,18 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+import numpy as np
+import pyarrow.parquet as pq
+from sqlalchemy import insert
 
-from lmsys_pipeline.db.connection import DatabaseManager  # noqa: E402
-from lmsys_pipeline.db.models import Query  # noqa: E402
-from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding  # noqa: E402
-from lmsys_pipeline.embedding.embedders import load_embedder  # noqa: E402
-from lmsys_pipeline.embedding.runner import embed_pending  # noqa: E402
-from lmsys_pipeline.embedding.search import SearchFilters, search, top_k  # noqa: E402
-from lmsys_pipeline.embedding.store import register_model, text_hash, vector_bytes  # noqa: E402
-from lmsys_pipeline.ingestion.sources import bundled_sample_path  # noqa: E402
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.models import Query
+from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
+from lmsys_pipeline.embedding.embedders import load_embedder
+from lmsys_pipeline.embedding.runner import embed_pending
+from lmsys_pipeline.embedding.search import SearchFilters, search, top_k
+from lmsys_pipeline.embedding.store import register_model, text_hash, vector_bytes
+from lmsys_pipeline.ingestion.sources import bundled_sample_path
 
 
 def sample_texts(count: int, seed: int = 0) -> list[str]:
