@@ -74,8 +74,10 @@ def _run_failure_message(result: Any) -> str:
     return "the run failed; see the Dagster UI for its logs."
 
 
-def _materialize(asset_name: str, config: dict[str, Any], *, verbose: bool) -> Any:
-    """Runs one asset (and its checks) in this process, recorded in $DAGSTER_HOME's instance."""
+def _materialize(asset_name: str, config: dict[str, Any], *, verbose: bool,
+                 partition: tuple[str, str] | None = None) -> Any:
+    """Runs one asset (and its checks) in this process, recorded in $DAGSTER_HOME's instance.
+    ``partition`` is (dynamic partition set, key): the key is added first if it is new."""
     import dagster as dg
 
     from lmsys_pipeline.dagster_home import ensure_dagster_home
@@ -84,9 +86,12 @@ def _materialize(asset_name: str, config: dict[str, Any], *, verbose: bool) -> A
     ensure_dagster_home()
     log_level = "DEBUG" if verbose else "CRITICAL"
     with dg.DagsterInstance.get() as instance:
+        if partition is not None:
+            instance.add_dynamic_partitions(partition[0], [partition[1]])
         return defs.resolve_implicit_global_asset_job_def().execute_in_process(
             instance=instance,
             asset_selection=[dg.AssetKey(asset_name)],
+            partition_key=partition[1] if partition else None,
             run_config={
                 "ops": {asset_name: {"config": config}},
                 "loggers": {"console": {"config": {"log_level": log_level}}},
@@ -203,6 +208,85 @@ def search(
                       "" if hit.cluster_id is None else str(hit.cluster_id),
                       hit.language or "", hit.query_text[:120].replace("\n", " "))
     console.print(table)
+
+
+cluster_app = typer.Typer(help="Create a clustering run (a cluster_run partition) and run it.",
+                          no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+
+def _cluster(params_fields: dict[str, Any], description: str | None, db_url: str | None,
+             as_json: bool, verbose: bool) -> None:
+    from pydantic import ValidationError
+
+    from lmsys_pipeline.clustering.params import ClusteringParams
+    from lmsys_pipeline.clustering.runs import register_run
+    from lmsys_pipeline.db.connection import DatabaseManager
+    from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
+
+    _use_database(db_url)
+    try:
+        params = ClusteringParams(**{k: v for k, v in params_fields.items() if v is not None})
+    except ValidationError as error:
+        _fail(error.errors()[0]["msg"].removeprefix("Value error, "))
+    run = register_run(DatabaseManager(), params, description=description)
+    result = _materialize("cluster_run", {}, verbose=verbose,
+                          partition=(CLUSTERING_RUNS, run.run_id))
+    if not result.success:
+        _fail(f"{run.run_id}: {_run_failure_message(result)}")
+    metadata = _materialization_metadata(result, "cluster_run")
+    if as_json:
+        print(json.dumps({"run_id": run.run_id, "dagster_run_id": result.run_id,
+                          **{k: v for k, v in metadata.items()
+                             if k not in ("largest_clusters", "size_histogram")}}, default=str))
+        return
+    console.print(f"[bold]{run.run_id}[/bold] (Dagster run {result.run_id})")
+    for key in ("num_clusters", "num_queries", "noise_share", "size_min", "size_median",
+                "size_max", "silhouette_cosine_sample", "seconds_by_phase"):
+        console.print(f"  {key}: {metadata.get(key)}")
+    console.print(metadata.get("largest_clusters", ""))
+
+
+@cluster_app.command("kmeans")
+def cluster_kmeans(
+    n_clusters: Annotated[int, typer.Option("--n-clusters", "-k", help="Number of clusters.")],
+    description: Annotated[str | None, typer.Option(help="Why this run exists.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N embedded queries.")] = None,
+    n_init: Annotated[int, typer.Option(help="Initialisations; the best is kept.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible).")] = 42,
+    embedding_model: Annotated[str, typer.Option(help="Whose vectors to cluster.")
+                               ] = "all-MiniLM-L6-v2",
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """KMeans on the L2-normalised vectors; prints the new run id."""
+    _cluster({"algorithm": "kmeans", "n_clusters": n_clusters, "limit": limit,
+              "n_init": n_init, "seed": seed, "embedding_model": embedding_model},
+             description, db_url, as_json, verbose)
+
+
+@cluster_app.command("hdbscan")
+def cluster_hdbscan(
+    min_cluster_size: Annotated[int, typer.Option("--min-cluster-size", help="Smallest cluster.")],
+    min_samples: Annotated[int | None, typer.Option(help="HDBSCAN min_samples.")] = None,
+    reduce_dims: Annotated[int, typer.Option(help="PCA dimensions before HDBSCAN.")] = 10,
+    assign_noise: Annotated[bool, typer.Option(help="Move noise to the nearest cluster.")
+                            ] = False,
+    description: Annotated[str | None, typer.Option(help="Why this run exists.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N embedded queries.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    embedding_model: Annotated[str, typer.Option(help="Whose vectors to cluster.")
+                               ] = "all-MiniLM-L6-v2",
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """HDBSCAN after PCA; noise is stored as cluster -1. Prints the new run id."""
+    _cluster({"algorithm": "hdbscan", "min_cluster_size": min_cluster_size,
+              "min_samples": min_samples, "reduce_dims": reduce_dims,
+              "assign_noise": assign_noise, "limit": limit, "seed": seed,
+              "embedding_model": embedding_model}, description, db_url, as_json, verbose)
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ inside the functions that use them, so every ``dagster`` command and step proces
 
 import dagster as dg
 
+from lmsys_pipeline.defs.clustering.assets import cluster_run
+from lmsys_pipeline.defs.clustering.schedules import cluster_run_job, recluster_schedule
 from lmsys_pipeline.defs.embedding.assets import query_embeddings
 from lmsys_pipeline.defs.embedding.checks import vectors_have_model_dimension_and_unit_length
 from lmsys_pipeline.defs.ingestion.assets import lmsys_queries
@@ -13,12 +15,14 @@ from lmsys_pipeline.defs.ingestion.checks import queries_have_text, queries_tabl
 from lmsys_pipeline.defs.resources import DatabaseResource
 
 defs = dg.Definitions(
-    assets=[lmsys_queries, query_embeddings],
+    assets=[lmsys_queries, query_embeddings, cluster_run],
     asset_checks=[
         queries_have_text,
         queries_table_not_empty,
         vectors_have_model_dimension_and_unit_length,
     ],
+    jobs=[cluster_run_job],
+    schedules=[recluster_schedule],
     resources={"database": DatabaseResource()},
     # Steps run in the run's own process: each step process would otherwise pay the imports of
     # torch and sentence-transformers again. Runs still go in parallel with each other.

@@ -52,6 +52,8 @@ def _progress_logger(context: dg.AssetExecutionContext):
     group_name="embedding",
     kinds={"python", "pytorch"},
     pool=DB_WRITER_POOL,
+    # Kept up to date: when lmsys_queries lands new rows, the automation sensor requests this.
+    automation_condition=dg.AutomationCondition.eager(),
     description=(
         "Vectors for every query, once per model; identical texts share one vector. "
         "Incremental: only queries without a vector for the model are embedded."

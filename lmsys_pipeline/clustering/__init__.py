@@ -1,0 +1,1 @@
+"""Clustering runs: parameters, KMeans and HDBSCAN fits, and storing assignments."""

@@ -1,0 +1,56 @@
+"""What defines a clustering run: everything needed to reproduce its assignments.
+
+The parameters are validated before any row is written and stored whole in
+``ClusteringRun.parameters``; materializing the run reads them back, so re-materializing the
+same ``run_id`` gives the same assignments.
+"""
+
+import re
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class ClusteringParams(BaseModel, extra="forbid"):
+    algorithm: Literal["kmeans", "hdbscan"]
+    n_clusters: int | None = Field(default=None, description="KMeans: k.")
+    n_init: int = Field(default=3, ge=1, description="KMeans: initialisations, best kept.")
+    max_iter: int = Field(default=25, ge=1, description="KMeans: iterations per init.")
+    min_cluster_size: int | None = Field(default=None, description="HDBSCAN.")
+    min_samples: int | None = Field(default=None, ge=1, description="HDBSCAN.")
+    reduce_dims: int = Field(default=10, ge=2, description="HDBSCAN: PCA dimensions first.")
+    assign_noise: bool = Field(default=False,
+                               description="HDBSCAN: move noise to the nearest cluster.")
+    seed: int = 42
+    embedding_model: str = DEFAULT_MODEL
+    limit: int | None = Field(default=None, ge=1,
+                              description="Cluster only the first N embedded queries by id.")
+
+    @model_validator(mode="after")
+    def _check_algorithm_settings(self) -> "ClusteringParams":
+        if self.algorithm == "kmeans":
+            if self.n_clusters is None or self.n_clusters < 1:
+                raise ValueError("KMeans needs --n-clusters of at least 1.")
+        elif self.min_cluster_size is None or self.min_cluster_size < 2:
+            raise ValueError("HDBSCAN needs --min-cluster-size of at least 2.")
+        return self
+
+    @property
+    def key_number(self) -> int:
+        return int(self.n_clusters if self.algorithm == "kmeans" else self.min_cluster_size)
+
+
+def new_run_id(params: ClusteringParams, existing: set[str], now: datetime | None = None) -> str:
+    """``kmeans-<k>-<YYYYMMDD-HHMMSS>`` / ``hdbscan-<min size>-...``, suffixed ``-2``, ``-3``
+    when another run already took that second."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    base = f"{params.algorithm}-{params.key_number}-{stamp}"
+    candidate, suffix = base, 2
+    while candidate in existing:
+        candidate, suffix = f"{base}-{suffix}", suffix + 1
+    return candidate

@@ -1,0 +1,170 @@
+"""Registering clustering runs and materializing them into ``query_clusters``.
+
+Registration validates the parameters and records them, with a snapshot of the data (the
+highest query id at that moment), before anything runs. Materializing reads them back, fits,
+and replaces the run's assignments in one transaction: a failure leaves the previous rows (or
+none), and re-materializing never duplicates.
+"""
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, insert, select
+
+from lmsys_pipeline.clustering.algorithms import (
+    NOISE,
+    ClusterFit,
+    ClusteringInputError,
+    fit_hdbscan,
+    fit_kmeans,
+)
+from lmsys_pipeline.clustering.params import ClusteringParams, new_run_id
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
+from lmsys_pipeline.embedding.store import load_vectors
+
+RUN_ID_PARAMS = re.compile(r"^(kmeans|hdbscan)-(\d+)-")
+SILHOUETTE_SAMPLE = 5_000
+INSERT_CHUNK = 50_000
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+def register_run(db: DatabaseManager, params: ClusteringParams, *, description: str | None = None,
+                 run_id: str | None = None) -> ClusteringRun:
+    with db.get_session() as session:
+        if run_id is None:
+            existing = set(session.execute(select(ClusteringRun.run_id)).scalars())
+            run_id = new_run_id(params, existing)
+        elif session.get(ClusteringRun, run_id) is not None:
+            raise ValueError(f"Clustering run {run_id} is already registered.")
+        max_query_id = session.execute(select(func.max(Query.id))).scalar_one()
+        run = ClusteringRun(
+            run_id=run_id,
+            algorithm=params.algorithm,
+            num_clusters=params.n_clusters if params.algorithm == "kmeans" else None,
+            parameters={**params.model_dump(), "max_query_id": max_query_id},
+            description=description,
+        )
+        session.add(run)
+        session.commit()
+        session.refresh(run)
+        return run
+
+
+def params_from_run_id(run_id: str) -> ClusteringParams | None:
+    """Default parameters implied by a seed-style run id (``kmeans-100-...``), for runs whose
+    partition was added by hand in the UI without registering parameters."""
+    match = RUN_ID_PARAMS.match(run_id)
+    if match is None:
+        return None
+    algorithm, number = match.group(1), int(match.group(2))
+    if algorithm == "kmeans":
+        return ClusteringParams(algorithm="kmeans", n_clusters=number)
+    return ClusteringParams(algorithm="hdbscan", min_cluster_size=number)
+
+
+def load_run(db: DatabaseManager, run_id: str) -> tuple[ClusteringRun, ClusteringParams]:
+    with db.get_session() as session:
+        run = session.get(ClusteringRun, run_id)
+    if run is None:
+        raise RunNotFound(f"Clustering run {run_id} is not registered: create it with "
+                          "lmsys cluster kmeans|hdbscan, or give its parameters as config.")
+    stored = {k: v for k, v in (run.parameters or {}).items()
+              if k in ClusteringParams.model_fields}
+    return run, ClusteringParams(**stored)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    params: ClusteringParams
+    query_ids: np.ndarray
+    fit: ClusterFit
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sizes(self) -> dict[int, int]:
+        ids, counts = np.unique(self.fit.labels, return_counts=True)
+        return {int(i): int(c) for i, c in zip(ids, counts, strict=True)}
+
+    @property
+    def noise_share(self) -> float:
+        return float(np.mean(self.fit.labels == NOISE)) if len(self.fit.labels) else 0.0
+
+
+def _fit(params: ClusteringParams, vectors: np.ndarray) -> ClusterFit:
+    if params.algorithm == "kmeans":
+        return fit_kmeans(vectors, int(params.n_clusters), n_init=params.n_init,
+                          max_iter=params.max_iter, seed=params.seed)
+    return fit_hdbscan(vectors, int(params.min_cluster_size), min_samples=params.min_samples,
+                       reduce_dims=params.reduce_dims, seed=params.seed,
+                       assign_noise=params.assign_noise)
+
+
+def silhouette(vectors: np.ndarray, labels: np.ndarray, seed: int) -> float | None:
+    """Cosine silhouette on a sample of clustered (non-noise) points; None if undefined."""
+    from sklearn.metrics import silhouette_score
+
+    keep = labels != NOISE
+    if len(np.unique(labels[keep])) < 2 or keep.sum() < 3:
+        return None
+    x, y = vectors[keep], labels[keep]
+    size = min(SILHOUETTE_SAMPLE, len(y))
+    return float(silhouette_score(x, y, metric="cosine", sample_size=size, random_state=seed))
+
+
+def materialize_run(db: DatabaseManager, run_id: str) -> tuple[RunResult, np.ndarray]:
+    """Fits the registered run and replaces its assignments. Returns the result and vectors."""
+    run, params = load_run(db, run_id)
+    started = time.perf_counter()
+    stored = load_vectors(db, params.embedding_model)
+    max_query_id = (run.parameters or {}).get("max_query_id")
+    keep = np.ones(len(stored.query_ids), dtype=bool)
+    if max_query_id is not None:
+        keep &= stored.query_ids <= max_query_id
+    query_ids = stored.query_ids[keep]
+    rows = stored.rows[keep]
+    if params.limit is not None:
+        query_ids, rows = query_ids[: params.limit], rows[: params.limit]
+    vectors = stored.vectors[rows]
+    loaded = time.perf_counter()
+    fit = _fit(params, vectors)
+    fitted = time.perf_counter()
+    _replace_assignments(db, run_id, query_ids, fit, params, vectors.shape[1])
+    written = time.perf_counter()
+    result = RunResult(run_id, params, query_ids, fit, {
+        "load_vectors": loaded - started, **fit.phase_seconds, "write": written - fitted,
+    })
+    return result, vectors
+
+
+def _replace_assignments(db: DatabaseManager, run_id: str, query_ids: np.ndarray,
+                         fit: ClusterFit, params: ClusteringParams, dimension: int) -> None:
+    records = [
+        {"run_id": run_id, "query_id": int(q), "cluster_id": int(c), "confidence_score": float(s)}
+        for q, c, s in zip(query_ids, fit.labels, fit.confidence, strict=True)
+    ]
+    with db.engine.begin() as connection:
+        connection.execute(delete(QueryCluster).where(QueryCluster.run_id == run_id))
+        for start in range(0, len(records), INSERT_CHUNK):
+            connection.execute(insert(QueryCluster), records[start : start + INSERT_CHUNK])
+        run_parameters: dict[str, Any] = connection.execute(
+            select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
+        ).scalar_one() or {}
+        run_parameters = {**run_parameters, "n_queries": len(records),
+                          "embedding_dimension": dimension}
+        connection.execute(
+            ClusteringRun.__table__.update()
+            .where(ClusteringRun.run_id == run_id)
+            .values(num_clusters=fit.num_clusters, parameters=run_parameters)
+        )
+
+
+__all__ = ["ClusteringInputError", "RunNotFound", "load_run", "materialize_run",
+           "params_from_run_id", "register_run", "silhouette"]
