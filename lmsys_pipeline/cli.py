@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-error_console = Console(stderr=True)
+error_console = Console(stderr=True, soft_wrap=True)
 
 DbUrlOption = Annotated[
     str | None,
@@ -219,6 +219,7 @@ def _cluster(params_fields: dict[str, Any], description: str | None, db_url: str
              as_json: bool, verbose: bool) -> None:
     from pydantic import ValidationError
 
+    from lmsys_pipeline.clustering.algorithms import ClusteringInputError
     from lmsys_pipeline.clustering.params import ClusteringParams
     from lmsys_pipeline.clustering.runs import register_run
     from lmsys_pipeline.db.connection import DatabaseManager
@@ -229,7 +230,10 @@ def _cluster(params_fields: dict[str, Any], description: str | None, db_url: str
         params = ClusteringParams(**{k: v for k, v in params_fields.items() if v is not None})
     except ValidationError as error:
         _fail(error.errors()[0]["msg"].removeprefix("Value error, "))
-    run = register_run(DatabaseManager(), params, description=description)
+    try:
+        run = register_run(DatabaseManager(), params, description=description)
+    except ClusteringInputError as error:
+        _fail(str(error))
     result = _materialize("cluster_run", {}, verbose=verbose,
                           partition=(CLUSTERING_RUNS, run.run_id))
     if not result.success:

@@ -1,4 +1,5 @@
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -6,6 +7,8 @@ import pytest
 from sqlalchemy import text
 
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.ingestion.loader import ingest_batches
+from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline_tests.postgres import postgres_server
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -57,3 +60,28 @@ def minilm():
     from lmsys_pipeline.embedding.embedders import load_embedder
 
     return load_embedder()
+
+
+EMBEDDED_QUERIES = 600
+
+
+@pytest.fixture(scope="session")
+def embedded_db_file(tmp_path_factory, minilm) -> Path:
+    """600 real sample queries, loaded and embedded through the pipeline, built once."""
+    from lmsys_pipeline.embedding.runner import embed_pending
+
+    path = tmp_path_factory.mktemp("embedded") / "queries.db"
+    db = DatabaseManager(path)
+    ingest_batches(db, open_source(None).batches(1000), limit=EMBEDDED_QUERIES)
+    embed_pending(db, minilm)
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def embedded_db(embedded_db_file: Path, tmp_path: Path):
+    path = tmp_path / "queries.db"
+    shutil.copyfile(embedded_db_file, path)
+    db = DatabaseManager(path)
+    yield db
+    db.dispose()

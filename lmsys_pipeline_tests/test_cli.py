@@ -69,3 +69,33 @@ def test_embed_then_search_from_the_cli(tmp_path: Path, monkeypatch):
     assert len(hits) == 3 and all("card" in hit["query_text"].lower() for hit in hits)
     missing_run = runner.invoke(app, ["search", "x", "--run-id", "nope", "--db-url", db])
     assert missing_run.exit_code == 1 and "does not exist" in missing_run.output
+
+
+def test_cluster_commands_register_partitions_and_print_run_ids(
+    tmp_path: Path, monkeypatch, embedded_db_file
+):
+    import shutil
+
+    from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    db = tmp_path / "q.db"
+    shutil.copyfile(embedded_db_file, db)
+    kmeans = runner.invoke(app, ["cluster", "kmeans", "--n-clusters", "6", "--description",
+                                 "cli test", "--db-url", str(db), "--json"])
+    assert kmeans.exit_code == 0, kmeans.output
+    payload = json.loads(kmeans.stdout)
+    assert payload["run_id"].startswith("kmeans-6-") and payload["num_clusters"] == 6
+    hdbscan = runner.invoke(app, ["cluster", "hdbscan", "--min-cluster-size", "10",
+                                  "--db-url", str(db)])
+    assert hdbscan.exit_code == 0, hdbscan.output
+    assert hdbscan.stdout.startswith("hdbscan-10-")
+    with dg.DagsterInstance.get() as instance:
+        partitions = instance.get_dynamic_partitions(CLUSTERING_RUNS)
+        assert payload["run_id"] in partitions and len(partitions) == 2
+        assert len(instance.get_runs()) == 2
+    refused = runner.invoke(app, ["cluster", "kmeans", "-k", "0", "--db-url", str(db)])
+    assert refused.exit_code == 1 and "at least 1" in refused.output
+    too_many = runner.invoke(app, ["cluster", "kmeans", "-k", "5000", "--db-url", str(db)])
+    assert too_many.exit_code == 1 and "fewer than the 5000 clusters" in too_many.output
+    assert "kmeans-5000" not in too_many.output  # refused before registration

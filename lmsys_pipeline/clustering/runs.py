@@ -24,6 +24,7 @@ from lmsys_pipeline.clustering.algorithms import (
 from lmsys_pipeline.clustering.params import ClusteringParams, new_run_id
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
+from lmsys_pipeline.db.vectors import QueryEmbedding
 from lmsys_pipeline.embedding.store import load_vectors
 
 RUN_ID_PARAMS = re.compile(r"^(kmeans|hdbscan)-(\d+)-")
@@ -35,8 +36,38 @@ class RunNotFound(LookupError):
     pass
 
 
+def embedded_query_count(db: DatabaseManager, model: str) -> int:
+    with db.engine.connect() as connection:
+        return connection.execute(
+            select(func.count()).select_from(QueryEmbedding).where(QueryEmbedding.model == model)
+        ).scalar_one()
+
+
+def check_feasible(db: DatabaseManager, params: ClusteringParams) -> None:
+    """Refuses, before anything is written, a run that cannot work on the data at hand."""
+    available = embedded_query_count(db, params.embedding_model)
+    if params.limit is not None:
+        available = min(available, params.limit)
+    if available == 0:
+        raise ClusteringInputError(
+            f"There are no queries embedded with {params.embedding_model} to cluster: run "
+            "lmsys load and lmsys embed first."
+        )
+    if params.algorithm == "kmeans" and available < int(params.n_clusters):
+        raise ClusteringInputError(
+            f"There are {available} embedded queries, fewer than the {params.n_clusters} "
+            "clusters asked for: lower --n-clusters or load more queries."
+        )
+    if params.algorithm == "hdbscan" and available < int(params.min_cluster_size):
+        raise ClusteringInputError(
+            f"--min-cluster-size {params.min_cluster_size} is larger than the {available} "
+            "embedded queries: lower it or load more queries."
+        )
+
+
 def register_run(db: DatabaseManager, params: ClusteringParams, *, description: str | None = None,
                  run_id: str | None = None) -> ClusteringRun:
+    check_feasible(db, params)
     with db.get_session() as session:
         if run_id is None:
             existing = set(session.execute(select(ClusteringRun.run_id)).scalars())

@@ -15,12 +15,10 @@ import dagster as dg
 
 from lmsys_pipeline.clustering.params import ClusteringParams
 from lmsys_pipeline.clustering.runs import register_run
-from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS, clustering_run_partitions
+from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
 from lmsys_pipeline.defs.resources import DatabaseResource
 
-cluster_run_job = dg.define_asset_job(
-    "cluster_run_job", selection=["cluster_run"], partitions_def=clustering_run_partitions
-)
+cluster_run_job = dg.define_asset_job("cluster_run_job", selection=["cluster_run"])
 
 
 def recluster_params(algorithm: str, size: int) -> ClusteringParams:

@@ -1,0 +1,120 @@
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from lmsys_pipeline.clustering.algorithms import ClusteringInputError
+from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.runs import RunNotFound, materialize_run, register_run
+from lmsys_pipeline.clustering.validation import check_run
+from lmsys_pipeline.db.models import ClusteringRun, QueryCluster
+from lmsys_pipeline.ingestion.loader import ingest_batches
+from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline_tests.conftest import EMBEDDED_QUERIES
+
+
+def _assignments(db, run_id: str) -> dict[int, int]:
+    with db.engine.connect() as connection:
+        return dict(connection.execute(
+            select(QueryCluster.query_id, QueryCluster.cluster_id)
+            .where(QueryCluster.run_id == run_id)
+        ).all())
+
+
+def test_kmeans_run_is_recorded_and_reproducible(embedded_db):
+    run = register_run(embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=12),
+                       description="test run")
+    assert run.run_id.startswith("kmeans-12-") and run.num_clusters == 12
+    materialize_run(embedded_db, run.run_id)
+    first = _assignments(embedded_db, run.run_id)
+    assert len(first) == EMBEDDED_QUERIES and set(first.values()) == set(range(12))
+
+    materialize_run(embedded_db, run.run_id)  # re-materialize: replaced, not duplicated
+    assert _assignments(embedded_db, run.run_id) == first
+    with embedded_db.get_session() as session:
+        stored = session.get(ClusteringRun, run.run_id)
+        rows = session.execute(select(func.count()).select_from(QueryCluster)).scalar_one()
+    assert rows == EMBEDDED_QUERIES
+    assert stored.description == "test run"
+    assert stored.parameters["n_queries"] == EMBEDDED_QUERIES
+    assert stored.parameters["embedding_model"] == "all-MiniLM-L6-v2"
+    assert stored.parameters["embedding_dimension"] == 384
+    assert stored.parameters["seed"] == 42 and stored.parameters["n_init"] == 3
+    assert all(o.passed for o in check_run(embedded_db, run.run_id, EMBEDDED_QUERIES))
+
+
+def test_a_run_ignores_queries_that_arrive_after_registration(embedded_db, minilm):
+    run = register_run(embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=5))
+    ingest_batches(embedded_db, open_source(None).batches(1000), limit=EMBEDDED_QUERIES + 50)
+    from lmsys_pipeline.embedding.runner import embed_pending
+
+    embed_pending(embedded_db, minilm)
+    result, _ = materialize_run(embedded_db, run.run_id)
+    assert len(result.query_ids) == EMBEDDED_QUERIES
+
+
+def test_hdbscan_run_stores_noise_and_counts_real_clusters(embedded_db):
+    run = register_run(embedded_db, ClusteringParams(algorithm="hdbscan", min_cluster_size=8))
+    result, _ = materialize_run(embedded_db, run.run_id)
+    assert result.fit.num_clusters > 1 and 0 < result.noise_share < 1
+    assignments = _assignments(embedded_db, run.run_id)
+    assert -1 in assignments.values() and len(assignments) == EMBEDDED_QUERIES
+    with embedded_db.get_session() as session:
+        stored = session.get(ClusteringRun, run.run_id)
+        confidences = session.execute(
+            select(QueryCluster.confidence_score).where(QueryCluster.run_id == run.run_id)
+        ).scalars().all()
+    assert stored.num_clusters == len(set(assignments.values()) - {-1}) > 1
+    assert all(c is not None and 0 <= c <= 1 for c in confidences)
+
+
+def test_checks_fail_on_a_corrupted_run(embedded_db):
+    run = register_run(embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=6))
+    materialize_run(embedded_db, run.run_id)
+    with embedded_db.engine.begin() as connection:
+        victim = connection.execute(select(QueryCluster.id).limit(1)).scalar_one()
+        connection.execute(delete(QueryCluster).where(QueryCluster.id == victim))
+        connection.execute(update(ClusteringRun).values(num_clusters=99))
+        connection.execute(update(QueryCluster).where(QueryCluster.cluster_id == 5)
+                           .values(cluster_id=4, confidence_score=1.7))
+    outcomes = {o.name: o.passed for o in check_run(embedded_db, run.run_id, EMBEDDED_QUERIES)}
+    assert outcomes == {
+        "every_query_assigned_once": False,
+        "num_clusters_matches_assignments": False,
+        "confidence_within_documented_range": False,
+        "no_empty_kmeans_cluster": False,
+    }
+
+
+def test_impossible_runs_fail_before_any_row_is_written(embedded_db, tmp_path):
+    from lmsys_pipeline.db.connection import DatabaseManager
+
+    impossible = [
+        (ClusteringParams(algorithm="kmeans", n_clusters=5000), "fewer than the 5000"),
+        (ClusteringParams(algorithm="hdbscan", min_cluster_size=5000), "larger than the 600"),
+        (ClusteringParams(algorithm="kmeans", n_clusters=3, limit=2), "fewer than the 3"),
+    ]
+    for params, message in impossible:
+        with pytest.raises(ClusteringInputError, match=message):
+            register_run(embedded_db, params)
+    empty = DatabaseManager(tmp_path / "empty.db")
+    with pytest.raises(ClusteringInputError, match="no queries embedded"):
+        register_run(empty, ClusteringParams(algorithm="kmeans", n_clusters=3))
+    for db in (embedded_db, empty):
+        with db.engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(ClusteringRun)).scalar() == 0
+            assert connection.execute(select(func.count()).select_from(QueryCluster)).scalar() == 0
+    with pytest.raises(RunNotFound):
+        materialize_run(empty, "kmeans-3-never-registered")
+
+
+def test_identical_vectors_fail_at_fit_time_without_assignments(tmp_path, minilm):
+    from lmsys_pipeline.db.connection import DatabaseManager
+    from lmsys_pipeline.embedding.runner import embed_pending
+    from lmsys_pipeline_tests.embedding.conftest import load_rows
+
+    db = DatabaseManager(tmp_path / "same.db")
+    load_rows(db, tmp_path, ["the very same question"] * 10)
+    embed_pending(db, minilm)
+    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=2))
+    with pytest.raises(ClusteringInputError, match="identical"):
+        materialize_run(db, run.run_id)
+    assert _assignments(db, run.run_id) == {}
