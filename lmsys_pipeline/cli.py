@@ -256,7 +256,7 @@ def cluster_kmeans(
     n_clusters: Annotated[int, typer.Option("--n-clusters", "-k", help="Number of clusters.")],
     description: Annotated[str | None, typer.Option(help="Why this run exists.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N embedded queries.")] = None,
-    n_init: Annotated[int, typer.Option(help="Initialisations; the best is kept.")] = 3,
+    n_init: Annotated[int, typer.Option(help="Initialisations; the best is kept.")] = 10,
     seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible).")] = 42,
     embedding_model: Annotated[str, typer.Option(help="Whose vectors to cluster.")
                                ] = "all-MiniLM-L6-v2",
@@ -277,6 +277,8 @@ def cluster_hdbscan(
     reduce_dims: Annotated[int, typer.Option(help="PCA dimensions before HDBSCAN.")] = 10,
     assign_noise: Annotated[bool, typer.Option(help="Move noise to the nearest cluster.")
                             ] = False,
+    backend: Annotated[str, typer.Option(help="fast_hdbscan (default) or hdbscan.")
+                       ] = "fast_hdbscan",
     description: Annotated[str | None, typer.Option(help="Why this run exists.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N embedded queries.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
@@ -289,7 +291,8 @@ def cluster_hdbscan(
     """HDBSCAN after PCA; noise is stored as cluster -1. Prints the new run id."""
     _cluster({"algorithm": "hdbscan", "min_cluster_size": min_cluster_size,
               "min_samples": min_samples, "reduce_dims": reduce_dims,
-              "assign_noise": assign_noise, "limit": limit, "seed": seed,
+              "assign_noise": assign_noise, "hdbscan_backend": backend, "limit": limit,
+              "seed": seed,
               "embedding_model": embedding_model}, description, db_url, as_json, verbose)
 
 

@@ -14,4 +14,10 @@ echo
 echo "== Semantic search: 'my card was stolen' =="
 "$BIN/lmsys" search "my card was stolen" --top-k 5
 echo
+echo "== Clustering run: KMeans with k = 40 (a cluster_run partition keyed by its run id) =="
+"$BIN/lmsys" cluster kmeans --n-clusters 40 --description "make demo"
+echo
+echo "== Clustering run: HDBSCAN (min cluster size 25; noise is cluster -1) =="
+"$BIN/lmsys" cluster hdbscan --min-cluster-size 25 --description "make demo"
+echo
 echo "Dagster instance: $DAGSTER_HOME   (make dev opens it on http://127.0.0.1:3000)"

@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 NOISE = -1
+PCA_FIT_SAMPLE = 100_000
+KMEANS_PP_POINTS_PER_CENTROID = 20
+KMEANS_PP_MIN_POINTS = 10_000
+# Each initialisation is fitted on at most this many vectors (then all vectors refine the best).
+MAX_TRAIN_POINTS = 100_000
 
 
 class ClusteringInputError(ValueError):
@@ -68,10 +73,44 @@ def _centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return unit_rows(sums)
 
 
-def fit_kmeans(vectors: np.ndarray, k: int, *, n_init: int = 3, max_iter: int = 25,
-               seed: int = 42) -> ClusterFit:
-    """Spherical k-means (faiss) on all vectors, best of ``n_init`` initialisations."""
+def _faiss_kmeans(x: np.ndarray, k: int, init: np.ndarray, iterations: int, seed: int):
     import faiss
+
+    kmeans = faiss.Kmeans(
+        x.shape[1], k, niter=iterations, nredo=1, seed=seed, spherical=True,
+        max_points_per_centroid=len(x) + 1,  # use every vector given, no silent subsampling
+        min_points_per_centroid=1, verbose=False,
+    )
+    kmeans.train(x, init_centroids=np.ascontiguousarray(init, dtype=np.float32))
+    return kmeans
+
+
+def reduce_with_pca(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
+    """PCA fitted on up to ``PCA_FIT_SAMPLE`` vectors, applied to all, rows re-normalised."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(seed)
+    fit_on = x if len(x) <= PCA_FIT_SAMPLE else x[rng.choice(len(x), PCA_FIT_SAMPLE,
+                                                            replace=False)]
+    pca = PCA(n_components=min(dims, x.shape[1], len(fit_on) - 1), random_state=seed,
+              svd_solver="randomized").fit(fit_on)
+    return unit_rows(pca.transform(x))
+
+
+def fit_kmeans(vectors: np.ndarray, k: int, *, n_init: int = 10, max_iter: int = 25,
+               seed: int = 42, train_points_per_centroid: int = 256,
+               refine_iter: int = 10, reduce_dims: int | None = 128) -> ClusterFit:
+    """Spherical k-means: PCA, k-means++ seeding, best of ``n_init`` fits, then all vectors.
+
+    Vectors are reduced to ``reduce_dims`` with PCA (None keeps them whole): on Banking77 this
+    scored at or above plain k-means on the raw vectors and makes each iteration 3x cheaper.
+    Each initialisation is seeded with k-means++ (on up to ``KMEANS_PP_POINTS_PER_CENTROID * k``
+    points; random seeding scored 1-3 points lower) and fitted with faiss on up to
+    ``train_points_per_centroid * k`` vectors; the best (highest total cosine) is refined with
+    ``refine_iter`` Lloyd iterations on every vector, so the final centroids are a full-data
+    fit. Confidences are cosines to centroids in the original space.
+    """
+    from sklearn.cluster import kmeans_plusplus
 
     if k < 1:
         raise ClusteringInputError("KMeans needs at least one cluster (--n-clusters >= 1).")
@@ -83,36 +122,65 @@ def fit_kmeans(vectors: np.ndarray, k: int, *, n_init: int = 3, max_iter: int = 
             "lower --n-clusters or load more queries."
         )
     started = time.perf_counter()
-    kmeans = faiss.Kmeans(
-        x.shape[1], k, niter=max_iter, nredo=n_init, seed=seed, spherical=True,
-        max_points_per_centroid=int(np.ceil(len(x) / k)) + 1,  # train on every vector
-        min_points_per_centroid=1, verbose=False,
-    )
-    kmeans.train(x)
+    original = x
+    if reduce_dims and reduce_dims < x.shape[1]:
+        x = reduce_with_pca(x, reduce_dims, seed)
+    reduced = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    cap = max(k, min(train_points_per_centroid * k, MAX_TRAIN_POINTS))
+    subsampled = len(x) > cap
+    seeding_points = max(k, KMEANS_PP_POINTS_PER_CENTROID * k, KMEANS_PP_MIN_POINTS)
+    best = None
+    for attempt in range(n_init):
+        sample = x[np.sort(rng.choice(len(x), cap, replace=False))] if subsampled else x
+        seeding = sample if len(sample) <= seeding_points else sample[
+            rng.choice(len(sample), seeding_points, replace=False)]
+        init, _ = kmeans_plusplus(seeding, k, random_state=seed + attempt)
+        fitted = _faiss_kmeans(sample, k, init, max_iter, seed + attempt)
+        if best is None or fitted.obj[-1] > best.obj[-1]:
+            best = fitted
+    seeded = time.perf_counter()
+    if subsampled and refine_iter:
+        best = _faiss_kmeans(x, k, best.centroids, refine_iter, seed)
     trained = time.perf_counter()
+    import faiss
+
     index = faiss.IndexFlatIP(x.shape[1])
-    index.add(unit_rows(kmeans.centroids))
+    index.add(unit_rows(best.centroids))
     _, nearest = index.search(x, 1)
     labels = _renumber_by_size(nearest[:, 0].astype(np.int64))
     assigned = time.perf_counter()
-    centroids = _centroids(x, labels)
-    confidence = np.einsum("ij,ij->i", x, centroids[labels]).astype(np.float32)
+    centroids = _centroids(original, labels)
+    confidence = np.einsum("ij,ij->i", original, centroids[labels]).astype(np.float32)
     return ClusterFit(
         labels=labels,
         confidence=np.clip(confidence, -1.0, 1.0),
         centroids=centroids,
-        phase_seconds={"fit": trained - started, "assign": assigned - trained},
-        details={"objective": float(kmeans.obj[-1]) if len(kmeans.obj) else 0.0,
+        phase_seconds={"reduce": reduced - started, "fit_inits": seeded - reduced,
+                       "fit_all_vectors": trained - seeded, "assign": assigned - trained},
+        details={"objective": float(best.obj[-1]) if len(best.obj) else 0.0,
+                 "trained_on_sample": int(subsampled),
                  "empty_clusters": k - len(np.unique(labels))},
     )
 
 
-def fit_hdbscan(vectors: np.ndarray, min_cluster_size: int, *, min_samples: int | None = None,
-                reduce_dims: int = 10, seed: int = 42, assign_noise: bool = False) -> ClusterFit:
-    """PCA to ``reduce_dims`` (HDBSCAN does not finish on raw 384-d at scale), then HDBSCAN."""
-    import hdbscan
-    from sklearn.decomposition import PCA
+def _hdbscan_model(backend: str, min_cluster_size: int, min_samples: int | None):
+    if backend == "fast_hdbscan":
+        import fast_hdbscan
 
+        return fast_hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples)
+    import hdbscan
+
+    return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples,
+                           core_dist_n_jobs=2)
+
+
+def fit_hdbscan(vectors: np.ndarray, min_cluster_size: int, *, min_samples: int | None = None,
+                reduce_dims: int = 10, seed: int = 42, assign_noise: bool = False,
+                backend: str = "fast_hdbscan") -> ClusterFit:
+    """PCA to ``reduce_dims`` (HDBSCAN does not finish on raw 384-d at scale), then HDBSCAN
+    with ``backend`` fast_hdbscan (default; 100k points in 21 s here against 101 s) or the
+    hdbscan library."""
     x = unit_rows(vectors)
     _check_varied(x)
     if min_cluster_size < 2:
@@ -123,12 +191,10 @@ def fit_hdbscan(vectors: np.ndarray, min_cluster_size: int, *, min_samples: int 
             "queries: lower it or load more queries."
         )
     started = time.perf_counter()
-    dims = min(reduce_dims, x.shape[1], len(x) - 1)
-    reduced = PCA(n_components=dims, random_state=seed,
-                  svd_solver="randomized").fit_transform(x)
+    reduced = reduce_with_pca(x, reduce_dims, seed)
+    dims = reduced.shape[1]
     reduced_at = time.perf_counter()
-    model = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples,
-                            core_dist_n_jobs=2)
+    model = _hdbscan_model(backend, min_cluster_size, min_samples)
     model.fit(reduced)
     fitted = time.perf_counter()
     labels = _renumber_by_size(model.labels_.astype(np.int64))

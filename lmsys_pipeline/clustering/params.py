@@ -19,11 +19,20 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 class ClusteringParams(BaseModel, extra="forbid"):
     algorithm: Literal["kmeans", "hdbscan"]
     n_clusters: int | None = Field(default=None, description="KMeans: k.")
-    n_init: int = Field(default=3, ge=1, description="KMeans: initialisations, best kept.")
+    n_init: int = Field(default=10, ge=1, description="KMeans: initialisations, best kept.")
     max_iter: int = Field(default=25, ge=1, description="KMeans: iterations per init.")
+    train_points_per_centroid: int = Field(
+        default=256, ge=1, description="KMeans: initialisations fit on up to this many x k."
+    )
+    refine_iter: int = Field(default=10, ge=0,
+                             description="KMeans: iterations on all vectors after that.")
     min_cluster_size: int | None = Field(default=None, description="HDBSCAN.")
     min_samples: int | None = Field(default=None, ge=1, description="HDBSCAN.")
+    kmeans_reduce_dims: int | None = Field(
+        default=128, ge=2, description="KMeans: PCA dimensions first (None: raw vectors)."
+    )
     reduce_dims: int = Field(default=10, ge=2, description="HDBSCAN: PCA dimensions first.")
+    hdbscan_backend: Literal["fast_hdbscan", "hdbscan"] = "fast_hdbscan"
     assign_noise: bool = Field(default=False,
                                description="HDBSCAN: move noise to the nearest cluster.")
     seed: int = 42

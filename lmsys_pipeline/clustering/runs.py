@@ -132,10 +132,13 @@ class RunResult:
 def _fit(params: ClusteringParams, vectors: np.ndarray) -> ClusterFit:
     if params.algorithm == "kmeans":
         return fit_kmeans(vectors, int(params.n_clusters), n_init=params.n_init,
-                          max_iter=params.max_iter, seed=params.seed)
+                          max_iter=params.max_iter, seed=params.seed,
+                          train_points_per_centroid=params.train_points_per_centroid,
+                          refine_iter=params.refine_iter,
+                          reduce_dims=params.kmeans_reduce_dims)
     return fit_hdbscan(vectors, int(params.min_cluster_size), min_samples=params.min_samples,
                        reduce_dims=params.reduce_dims, seed=params.seed,
-                       assign_noise=params.assign_noise)
+                       assign_noise=params.assign_noise, backend=params.hdbscan_backend)
 
 
 def silhouette(vectors: np.ndarray, labels: np.ndarray, seed: int) -> float | None:

@@ -37,7 +37,8 @@ def test_kmeans_run_is_recorded_and_reproducible(embedded_db):
     assert stored.parameters["n_queries"] == EMBEDDED_QUERIES
     assert stored.parameters["embedding_model"] == "all-MiniLM-L6-v2"
     assert stored.parameters["embedding_dimension"] == 384
-    assert stored.parameters["seed"] == 42 and stored.parameters["n_init"] == 3
+    assert stored.parameters["seed"] == 42 and stored.parameters["n_init"] == 10
+    assert stored.parameters["kmeans_reduce_dims"] == 128
     assert all(o.passed for o in check_run(embedded_db, run.run_id, EMBEDDED_QUERIES))
 
 

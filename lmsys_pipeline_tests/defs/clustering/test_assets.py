@@ -48,7 +48,9 @@ def test_a_registered_run_materializes_with_metadata_and_passing_checks(db_url):
         assert metadata["noise_share"] == 0.0
         assert metadata["size_min"] <= metadata["size_median"] <= metadata["size_max"]
         assert -1 <= metadata["silhouette_cosine_sample"] <= 1
-        assert {"load_vectors", "fit", "assign", "write"} <= set(metadata["seconds_by_phase"])
+        assert {"load_vectors", "fit_inits", "fit_all_vectors", "assign", "write"} <= set(
+            metadata["seconds_by_phase"]
+        )
         assert metadata["largest_clusters"].count("\n") == 11  # header, rule, 10 clusters
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         assert len(checks) == 4 and all(checks.values())
