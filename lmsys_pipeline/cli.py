@@ -100,6 +100,26 @@ def _materialize(asset_name: str, config: dict[str, Any], *, verbose: bool,
         )
 
 
+def _run_and_show(asset_name: str, config: dict[str, Any], *, as_json: bool, verbose: bool,
+                  keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """Materializes an unpartitioned asset and prints its metadata as JSON or a table.
+    Returns the metadata for further printing, or None when it went out as JSON."""
+    result = _materialize(asset_name, config, verbose=verbose)
+    if not result.success:
+        _fail(_run_failure_message(result))
+    metadata = _materialization_metadata(result, asset_name)
+    if as_json:
+        print(json.dumps({"dagster_run_id": result.run_id, **metadata}, default=str))
+        return None
+    table = Table(title=f"{asset_name} — Dagster run {result.run_id}")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key in keys:
+        table.add_row(key, f"{metadata.get(key)}")
+    console.print(table)
+    return metadata
+
+
 @app.command()
 def load(
     source: Annotated[
@@ -114,20 +134,13 @@ def load(
 ) -> None:
     """Load conversations' first user queries into the database (asset lmsys_queries)."""
     _use_database(db_url)
-    result = _materialize("lmsys_queries", {"source": source, "limit": limit}, verbose=verbose)
-    if not result.success:
-        _fail(_run_failure_message(result))
-    metadata = _materialization_metadata(result, "lmsys_queries")
-    if as_json:
-        print(json.dumps({"dagster_run_id": result.run_id, **metadata}, default=str))
+    metadata = _run_and_show(
+        "lmsys_queries", {"source": source, "limit": limit}, as_json=as_json, verbose=verbose,
+        keys=("source", "rows_read", "inserted", "skipped", "duplicate_text_share",
+              "total_queries", "seconds", "rows_per_second"),
+    )
+    if metadata is None:
         return
-    table = Table(title=f"lmsys_queries — Dagster run {result.run_id}")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    for key in ("source", "rows_read", "inserted", "skipped", "duplicate_text_share",
-                "total_queries", "seconds", "rows_per_second"):
-        table.add_row(key, f"{metadata.get(key)}")
-    console.print(table)
     if metadata.get("skipped"):
         console.print(metadata.get("skipped_by_reason", ""))
     console.print(metadata.get("top_languages", ""))
@@ -146,22 +159,13 @@ def embed(
 ) -> None:
     """Embed every query that has no vector for the model yet (asset query_embeddings)."""
     _use_database(db_url)
-    result = _materialize("query_embeddings", {"model": model, "batch_size": batch_size},
-                          verbose=verbose)
-    if not result.success:
-        _fail(_run_failure_message(result))
-    metadata = _materialization_metadata(result, "query_embeddings")
-    if as_json:
-        print(json.dumps({"dagster_run_id": result.run_id, **metadata}, default=str))
-        return
-    table = Table(title=f"query_embeddings — Dagster run {result.run_id}")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    for key in ("model", "dimension", "device", "new_queries_embedded", "texts_embedded",
-                "texts_reused", "queries_with_vectors", "vector_megabytes", "seconds",
-                "texts_per_second"):
-        table.add_row(key, f"{metadata.get(key)}")
-    console.print(table)
+    _run_and_show(
+        "query_embeddings", {"model": model, "batch_size": batch_size}, as_json=as_json,
+        verbose=verbose,
+        keys=("model", "dimension", "device", "new_queries_embedded", "texts_embedded",
+              "texts_reused", "queries_with_vectors", "vector_megabytes", "seconds",
+              "texts_per_second"),
+    )
 
 
 @app.command()
