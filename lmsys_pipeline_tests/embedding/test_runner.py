@@ -71,6 +71,7 @@ def test_blank_texts_never_reach_the_model_and_long_ones_are_cut(sqlite_db, tmp_
     assert stored_long == len(LONG_TEXT.strip())
 
 
+@pytest.mark.slow
 def test_a_killed_run_is_completed_and_equals_an_uninterrupted_one(tmp_path, minilm, sample_db):
     from lmsys_pipeline_tests.embedding.conftest import RecordingEmbedder
 
