@@ -33,6 +33,10 @@ class ClusteringParams(BaseModel, extra="forbid"):
     )
     reduce_dims: int = Field(default=10, ge=2, description="HDBSCAN: PCA dimensions first.")
     hdbscan_backend: Literal["fast_hdbscan", "hdbscan"] = "fast_hdbscan"
+    hdbscan_max_fit_points: int | None = Field(
+        default=200_000, ge=100,
+        description="HDBSCAN: fit on a sample this large; the rest join their nearest point.",
+    )
     assign_noise: bool = Field(default=False,
                                description="HDBSCAN: move noise to the nearest cluster.")
     seed: int = 42

@@ -138,7 +138,8 @@ def _fit(params: ClusteringParams, vectors: np.ndarray) -> ClusterFit:
                           reduce_dims=params.kmeans_reduce_dims)
     return fit_hdbscan(vectors, int(params.min_cluster_size), min_samples=params.min_samples,
                        reduce_dims=params.reduce_dims, seed=params.seed,
-                       assign_noise=params.assign_noise, backend=params.hdbscan_backend)
+                       assign_noise=params.assign_noise, backend=params.hdbscan_backend,
+                       max_fit_points=params.hdbscan_max_fit_points)
 
 
 def silhouette(vectors: np.ndarray, labels: np.ndarray, seed: int) -> float | None:

@@ -44,6 +44,19 @@ def test_hdbscan_stores_noise_as_minus_one_with_zero_confidence():
     assert not (moved.labels == NOISE).any() and moved.details["noise_reassigned"] == noise.sum()
 
 
+def test_hdbscan_on_a_sample_labels_every_point_like_the_full_fit():
+    x = blobs(noise=60)
+    full = fit_hdbscan(x, 20, seed=1)
+    sampled = fit_hdbscan(x, 20, seed=1, max_fit_points=280)
+    assert sampled.details["fitted_on_sample"] == 1 and full.details["fitted_on_sample"] == 0
+    assert len(sampled.labels) == len(x) and sampled.num_clusters == 5
+    members = (full.labels != NOISE) & (sampled.labels != NOISE)
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(full.labels[members], sampled.labels[members]) > 0.95
+    assert np.all((sampled.confidence >= 0) & (sampled.confidence <= 1))
+
+
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: fit_kmeans(blobs()[:3], 5), "fewer than the 5 clusters"),
     (lambda: fit_kmeans(np.empty((0, 32)), 2), "no embedded queries"),
