@@ -28,6 +28,9 @@ DbUrlOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+DescriptionOption = Annotated[str | None, typer.Option(help="Why this run exists.")]
+RunLimitOption = Annotated[int | None, typer.Option(help="Only the first N embedded queries.")]
+EmbeddingModelOption = Annotated[str, typer.Option(help="Whose vectors to cluster.")]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show Dagster's run log in the terminal.")
 ]
@@ -258,12 +261,11 @@ def _cluster(params_fields: dict[str, Any], description: str | None, db_url: str
 @cluster_app.command("kmeans")
 def cluster_kmeans(
     n_clusters: Annotated[int, typer.Option("--n-clusters", "-k", help="Number of clusters.")],
-    description: Annotated[str | None, typer.Option(help="Why this run exists.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N embedded queries.")] = None,
+    description: DescriptionOption = None,
+    limit: RunLimitOption = None,
     n_init: Annotated[int, typer.Option(help="Initialisations; the best is kept.")] = 10,
     seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible).")] = 42,
-    embedding_model: Annotated[str, typer.Option(help="Whose vectors to cluster.")
-                               ] = "all-MiniLM-L6-v2",
+    embedding_model: EmbeddingModelOption = "all-MiniLM-L6-v2",
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
@@ -283,11 +285,10 @@ def cluster_hdbscan(
                             ] = False,
     backend: Annotated[str, typer.Option(help="fast_hdbscan (default) or hdbscan.")
                        ] = "fast_hdbscan",
-    description: Annotated[str | None, typer.Option(help="Why this run exists.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N embedded queries.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    embedding_model: Annotated[str, typer.Option(help="Whose vectors to cluster.")
-                               ] = "all-MiniLM-L6-v2",
+    description: DescriptionOption = None,
+    limit: RunLimitOption = None,
+    seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible).")] = 42,
+    embedding_model: EmbeddingModelOption = "all-MiniLM-L6-v2",
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,

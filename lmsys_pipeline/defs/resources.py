@@ -32,4 +32,10 @@ class DatabaseResource(dg.ConfigurableResource):
         return self._manager
 
 
-__all__ = ["DB_URL_ENV", "DB_WRITER_POOL", "DatabaseResource"]
+def user_failure(error: Exception) -> dg.Failure:
+    """A step failure for input the user must fix: its one-sentence message, no retries
+    (the same input would fail the same way)."""
+    return dg.Failure(description=str(error), allow_retries=False)
+
+
+__all__ = ["DB_URL_ENV", "DB_WRITER_POOL", "DatabaseResource", "user_failure"]

@@ -15,7 +15,7 @@ from lmsys_pipeline.clustering.runs import (
 )
 from lmsys_pipeline.clustering.validation import check_run
 from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, user_failure
 
 CHECKS = {
     "every_query_assigned_once": "Every embedded query of the run has exactly one row.",
@@ -84,7 +84,7 @@ def cluster_run(
         _ensure_registered(context, config, database)
         result, vectors = materialize_run(database.manager, context.partition_key)
     except (ClusteringInputError, ValueError) as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
+        raise user_failure(error) from None
     metadata = run_metadata(database.manager, result, vectors)
     outcomes = check_run(database.manager, result.run_id, len(result.query_ids))
     names = {outcome.name for outcome in outcomes}

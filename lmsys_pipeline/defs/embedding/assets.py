@@ -7,7 +7,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, user_failure
 from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, EmbedderError, load_embedder
 from lmsys_pipeline.embedding.runner import DEFAULT_CHUNK, EmbedReport, embed_pending
 
@@ -66,7 +66,7 @@ def query_embeddings(
     try:
         embedder = load_embedder(config.model, batch_size=config.batch_size)
     except EmbedderError as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
+        raise user_failure(error) from None
     device = str(getattr(getattr(embedder, "model", None), "device", embedder.backend))
     context.log.info(f"Embedding with {embedder.name} ({embedder.dimension}-d) on {device}")
     report = embed_pending(db, embedder, chunk_size=config.chunk_size,

@@ -5,7 +5,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.models import Query
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, user_failure
 from lmsys_pipeline.ingestion.loader import DEFAULT_BATCH_SIZE, IngestReport, ingest_batches
 from lmsys_pipeline.ingestion.sources import SourceError, open_source
 from lmsys_pipeline.markdown import counts_table
@@ -65,7 +65,7 @@ def lmsys_queries(
     try:
         source = open_source(config.source)
     except SourceError as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
+        raise user_failure(error) from None
     context.log.info(f"Ingesting {source.description} into {db.safe_url}")
 
     next_log = PROGRESS_EVERY_ROWS
@@ -88,7 +88,7 @@ def lmsys_queries(
             on_progress=log_progress,
         )
     except SourceError as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
+        raise user_failure(error) from None
 
     with db.engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(Query)).scalar_one()
