@@ -113,8 +113,10 @@ def _faiss_kmeans(x: np.ndarray, k: int, init: np.ndarray, iterations: int, seed
     return kmeans
 
 
-def reduce_with_pca(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
-    """PCA fitted on up to ``PCA_FIT_SAMPLE`` vectors, applied to all, rows re-normalised."""
+def reduce_with_pca(x: np.ndarray, dims: int, seed: int, *, normalize: bool = True) -> np.ndarray:
+    """PCA fitted on up to ``PCA_FIT_SAMPLE`` vectors, applied to all; rows re-normalised for
+    spherical k-means (``normalize``), left as they are for density clustering, where
+    projecting 10-d points onto a sphere merged most of the sample into one cluster."""
     from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(seed)
@@ -125,7 +127,7 @@ def reduce_with_pca(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
     reduced = np.empty((len(x), pca.n_components_), dtype=np.float32)
     for start in range(0, len(x), CHUNK_ROWS):  # transform centres a copy: keep it small
         reduced[start : start + CHUNK_ROWS] = pca.transform(x[start : start + CHUNK_ROWS])
-    return unit_rows(reduced)
+    return unit_rows(reduced) if normalize else reduced
 
 
 def fit_kmeans(vectors: np.ndarray, k: int, *, n_init: int = 10, max_iter: int = 25,
@@ -242,7 +244,7 @@ def fit_hdbscan(vectors: np.ndarray, min_cluster_size: int, *, min_samples: int 
             "queries: lower it or load more queries."
         )
     started = time.perf_counter()
-    reduced = reduce_with_pca(x, reduce_dims, seed)
+    reduced = reduce_with_pca(x, reduce_dims, seed, normalize=False)
     dims = reduced.shape[1]
     reduced_at = time.perf_counter()
     sampled = max_fit_points is not None and len(reduced) > max_fit_points

@@ -56,6 +56,8 @@ def test_hdbscan_run_stores_noise_and_counts_real_clusters(embedded_db):
     run = register_run(embedded_db, ClusteringParams(algorithm="hdbscan", min_cluster_size=8))
     result, _ = materialize_run(embedded_db, run.run_id)
     assert result.fit.num_clusters > 1 and 0 < result.noise_share < 1
+    sizes = [n for c, n in result.sizes.items() if c != -1]
+    assert max(sizes) < 0.5 * EMBEDDED_QUERIES  # not one cluster swallowing the sample
     assignments = _assignments(embedded_db, run.run_id)
     assert -1 in assignments.values() and len(assignments) == EMBEDDED_QUERIES
     with embedded_db.get_session() as session:
