@@ -27,7 +27,7 @@ def size_histogram(sizes: list[int]) -> str:
     return table(["cluster size", "clusters", ""], rows)
 
 
-def largest_clusters(db: DatabaseManager, result: RunResult, vectors: np.ndarray) -> str:
+def largest_clusters(db: DatabaseManager, result: RunResult) -> str:
     """The 10 largest clusters with their three most central queries."""
     labels, confidence = result.fit.labels, result.fit.confidence
     sizes = {c: n for c, n in result.sizes.items() if c != NOISE}
@@ -61,6 +61,6 @@ def run_metadata(db: DatabaseManager, result: RunResult, vectors: np.ndarray) ->
         "silhouette_cosine_sample": round(score, 4) if score is not None else None,
         "seconds_by_phase": {k: round(v, 2) for k, v in result.seconds.items()},
         "size_histogram": size_histogram(real_sizes),
-        "largest_clusters": largest_clusters(db, result, vectors),
+        "largest_clusters": largest_clusters(db, result),
         **{k: v for k, v in result.fit.details.items()},
     }

@@ -4,10 +4,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from lmsys_pipeline.clustering.algorithms import NOISE
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, QueryCluster
-
-NOISE = -1
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.ingestion.batch_parsing import ParsedBatch, parse_batch
 from lmsys_pipeline.ingestion.parsing import SkipReason
 from lmsys_pipeline.ingestion.sources import Batch
+from lmsys_pipeline.markdown import TOP_N
 
 DEFAULT_BATCH_SIZE = 10_000
-TOP_N = 10
 # SQLite allows 32,766 bound parameters; keep the IN (...) look-up well under it.
 LOOKUP_CHUNK = 5_000
 

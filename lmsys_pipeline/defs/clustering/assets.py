@@ -1,7 +1,7 @@
 """``cluster_run``: one partition per clustering run, writing ClusteringRun + QueryCluster."""
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from lmsys_pipeline.clustering.algorithms import ClusteringInputError
 from lmsys_pipeline.clustering.params import ClusteringParams
@@ -83,7 +83,7 @@ def cluster_run(
     try:
         _ensure_registered(context, config, database)
         result, vectors = materialize_run(database.manager, context.partition_key)
-    except (ClusteringInputError, ValueError) as error:
+    except (ClusteringInputError, ValidationError) as error:
         raise user_failure(error) from None
     metadata = run_metadata(database.manager, result, vectors)
     outcomes = check_run(database.manager, result.run_id, len(result.query_ids))
