@@ -78,9 +78,11 @@ def _run_failure_message(result: Any) -> str:
 
 
 def _materialize(asset_name: str, config: dict[str, Any], *, verbose: bool,
-                 partition: tuple[str, str] | None = None) -> Any:
+                 partition: tuple[str, str] | None = None,
+                 partition_key: Any = None, new_partitions: dict[str, str] | None = None) -> Any:
     """Runs one asset (and its checks) in this process, recorded in $DAGSTER_HOME's instance.
-    ``partition`` is (dynamic partition set, key): the key is added first if it is new."""
+    ``partition`` is (dynamic partition set, key) for a single dynamic dimension; otherwise
+    ``partition_key`` with ``new_partitions`` (set -> key) added to their sets first."""
     import dagster as dg
 
     from lmsys_pipeline.dagster_home import ensure_dagster_home
@@ -90,11 +92,14 @@ def _materialize(asset_name: str, config: dict[str, Any], *, verbose: bool,
     log_level = "DEBUG" if verbose else "CRITICAL"
     with dg.DagsterInstance.get() as instance:
         if partition is not None:
-            instance.add_dynamic_partitions(partition[0], [partition[1]])
+            new_partitions, partition_key = {partition[0]: partition[1]}, partition[1]
+        for partitions_name, key in (new_partitions or {}).items():
+            if not instance.has_dynamic_partition(partitions_name, key):
+                instance.add_dynamic_partitions(partitions_name, [key])
         return defs.resolve_implicit_global_asset_job_def().execute_in_process(
             instance=instance,
             asset_selection=[dg.AssetKey(asset_name)],
-            partition_key=partition[1] if partition else None,
+            partition_key=partition_key,
             run_config={
                 "ops": {asset_name: {"config": config}},
                 "loggers": {"console": {"config": {"log_level": log_level}}},
@@ -299,6 +304,89 @@ def cluster_hdbscan(
               "assign_noise": assign_noise, "hdbscan_backend": backend, "limit": limit,
               "seed": seed,
               "embedding_model": embedding_model}, description, db_url, as_json, verbose)
+
+
+@app.command()
+def summarize(
+    run_id: Annotated[str, typer.Argument(help="The clustering run to summarise.")],
+    alias: Annotated[str | None, typer.Option(help="Name of this summary run (default: the "
+                                              "model's name); re-using it resumes or "
+                                              "replaces it.")] = None,
+    model: Annotated[str | None, typer.Option(help="provider/name, e.g. openai/gpt-4o-mini, "
+                                              "anthropic/claude-sonnet-4-5, ollama/llama3.1, "
+                                              "vllm/<model>; default $LMSYS_SUMMARY_MODEL, "
+                                              "else local/keywords (offline).")] = None,
+    max_queries: Annotated[int | None, typer.Option(help="Queries shown per cluster "
+                                                    "(default 20).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight (default 8).")
+                           ] = None,
+    rpm: Annotated[int | None, typer.Option(help="Requests per minute at most.")] = None,
+    contrast_neighbors: Annotated[int | None, typer.Option(help="Nearest clusters shown for "
+                                                           "contrast (default 3).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL "
+                                                 "(default: the provider's, or "
+                                                 "$OPENAI_BASE_URL).")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per request (default 60).")
+                       ] = None,
+    restart: Annotated[bool, typer.Option(help="Start the alias afresh instead of resuming.")
+                       ] = False,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Name and describe every cluster of a run (asset cluster_summaries, partition run x
+    alias). Prints the alias, its summary_run_id and the titles."""
+    from pydantic import ValidationError
+
+    from lmsys_pipeline.clustering.runs import RunNotFound, load_run
+    from lmsys_pipeline.db.connection import DatabaseManager
+    from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
+    from lmsys_pipeline.defs.summarizing.partitions import SUMMARY_ALIASES, summary_partition_key
+    from lmsys_pipeline.summarizing.ledger import params_for
+    from lmsys_pipeline.summarizing.params import check_alias, default_alias, default_model
+    from lmsys_pipeline.summarizing.providers import BASE_URL_ENV, ProviderError, resolve_endpoint
+    from lmsys_pipeline.summarizing.runner import summary_titles
+
+    _use_database(db_url)
+    if base_url:
+        os.environ[BASE_URL_ENV] = base_url
+    overrides = {"model": model, "max_queries": max_queries, "concurrency": concurrency,
+                 "rpm": rpm, "contrast_neighbors": contrast_neighbors, "timeout_s": timeout}
+    try:
+        load_run(DatabaseManager(), run_id)
+        alias = check_alias(alias or default_alias(model or default_model()))
+        params = params_for(DatabaseManager(), run_id, alias, overrides)
+        if not params.is_offline:
+            resolve_endpoint(params.model)
+    except ValidationError as error:
+        _fail(error.errors()[0]["msg"].removeprefix("Value error, "))
+    except (RunNotFound, ProviderError, ValueError) as error:
+        _fail(str(error).strip("'\""))
+    result = _materialize(
+        "cluster_summaries", {**{k: v for k, v in overrides.items() if v is not None},
+                              "restart": restart},
+        verbose=verbose, partition_key=summary_partition_key(run_id, alias),
+        new_partitions={CLUSTERING_RUNS: run_id, SUMMARY_ALIASES: alias})
+    if not result.success:
+        _fail(f"{alias} on {run_id}: {_run_failure_message(result)}")
+    metadata = _materialization_metadata(result, "cluster_summaries")
+    if as_json:
+        print(json.dumps({"dagster_run_id": result.run_id, **metadata}, default=str))
+        return
+    console.print(f"[bold]{alias}[/bold] on {run_id}: {metadata['summary_run_id']} "
+                  f"({metadata['model']}, Dagster run {result.run_id})")
+    for key in ("status", "clusters_done", "clusters_failed", "requests", "cached_responses",
+                "tokens_in", "tokens_out", "estimated_cost_usd", "seconds", "label_accuracy"):
+        console.print(f"  {key}: {metadata.get(key)}")
+    if metadata.get("clusters_failed"):
+        console.print(metadata["failures"])
+    titles = summary_titles(DatabaseManager(), metadata["summary_run_id"])
+    table = Table(title=f"Clusters of {run_id} by size — {alias}")
+    for name, justify in [("cluster", "right"), ("queries", "right"), ("title", "left")]:
+        table.add_column(name, justify=justify)
+    for cluster, (size, title) in sorted(titles.items(), key=lambda i: (-i[1][0], i[0])):
+        table.add_row(str(cluster), f"{size:,}", title)
+    console.print(table)
 
 
 def main() -> None:

@@ -13,9 +13,10 @@ from lmsys_pipeline.defs.embedding.checks import vectors_have_model_dimension_an
 from lmsys_pipeline.defs.ingestion.assets import lmsys_queries
 from lmsys_pipeline.defs.ingestion.checks import queries_have_text, queries_table_not_empty
 from lmsys_pipeline.defs.resources import DatabaseResource
+from lmsys_pipeline.defs.summarizing.assets import cluster_summaries
 
 defs = dg.Definitions(
-    assets=[lmsys_queries, query_embeddings, cluster_run],
+    assets=[lmsys_queries, query_embeddings, cluster_run, cluster_summaries],
     asset_checks=[
         queries_have_text,
         queries_table_not_empty,

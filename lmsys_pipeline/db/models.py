@@ -44,7 +44,7 @@ def _json_field():
     return Field(default=None, sa_type=JSON, nullable=True)
 
 
-def _run_id_field():
+def run_id_field():
     """The foreign key to ``clustering_runs``; deleting a run deletes what belongs to it."""
     return Field(
         sa_column=Column(
@@ -94,7 +94,7 @@ class QueryCluster(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: str = _run_id_field()
+    run_id: str = run_id_field()
     query_id: int = Field(
         sa_column=Column(
             "query_id", Integer, ForeignKey("queries.id", ondelete="CASCADE"), nullable=False
@@ -122,7 +122,7 @@ class ClusterSummary(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: str = _run_id_field()
+    run_id: str = run_id_field()
     cluster_id: int = Field(index=True)
     summary_run_id: str = Field(index=True)
     alias: str | None = Field(default=None, index=True)

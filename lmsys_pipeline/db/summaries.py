@@ -1,0 +1,56 @@
+"""Tables for summary runs, beside the seed's ``cluster_summaries``.
+
+``summary_runs`` is the ledger: one row per summary run (``summary_run_id``), with the alias,
+model, every parameter, the prompt version, its progress and cost, and its label quality.
+``llm_responses`` caches validated answers by the hash of the exact request, so an identical
+prompt (a re-run, a second alias with the same model) is never paid for twice.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Index
+from sqlmodel import Field, SQLModel
+
+from lmsys_pipeline.db.models import UTCDateTime, run_id_field, utc_now
+
+
+class SummaryRun(SQLModel, table=True):
+    """One summary run: an alias's titles and descriptions for every cluster of a run."""
+
+    __tablename__ = "summary_runs"
+    __table_args__ = (Index("ix_summary_runs_run_id_alias", "run_id", "alias"),)
+
+    summary_run_id: str = Field(primary_key=True)
+    run_id: str = run_id_field()
+    alias: str
+    model: str
+    parameters: dict = Field(default_factory=dict, sa_type=JSON)
+    prompt_version: str
+    status: str = "running"
+    clusters_total: int = 0
+    clusters_done: int = 0
+    clusters_failed: int = 0
+    failures: dict = Field(default_factory=dict, sa_type=JSON)
+    requests: int = 0
+    cached_responses: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    estimated_cost_usd: float | None = None
+    seconds: float = 0.0
+    label_accuracy: float | None = None
+    label_accuracy_queries: int | None = None
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class LLMResponse(SQLModel, table=True):
+    """A validated answer, keyed by the SHA-256 of model + messages + schema + settings."""
+
+    __tablename__ = "llm_responses"
+
+    prompt_hash: str = Field(primary_key=True)
+    model: str
+    response: dict = Field(sa_type=JSON)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,90 @@
+"""``cluster_summaries``: one summary run per clustering run x alias partition."""
+
+import dagster as dg
+from pydantic import Field, ValidationError
+
+from lmsys_pipeline.clustering.runs import RunNotFound
+from lmsys_pipeline.defs.resources import DatabaseResource, user_failure
+from lmsys_pipeline.defs.summarizing.partitions import (
+    ALIAS_DIMENSION,
+    RUN_DIMENSION,
+    summary_partitions,
+)
+from lmsys_pipeline.summarizing.ledger import params_for
+from lmsys_pipeline.summarizing.llm import LLMConfigError
+from lmsys_pipeline.summarizing.params import check_alias
+from lmsys_pipeline.summarizing.providers import ProviderError
+from lmsys_pipeline.summarizing.report import summary_metadata
+from lmsys_pipeline.summarizing.runner import summarize_run
+from lmsys_pipeline.summarizing.selection import SummaryInputError
+
+MARKDOWN_KEYS = ("titles", "failures")
+
+
+class SummarizeConfig(dg.Config):
+    """Left empty, a partition resumes its alias with the parameters it last used (or the
+    defaults: $LMSYS_SUMMARY_MODEL, else the offline keyword summarizer). API keys come from
+    the provider's environment variable, never from config."""
+
+    model: str | None = Field(default=None, description="provider/name or local/keywords")
+    max_queries: int | None = Field(default=None, description="Queries shown per cluster.")
+    contrast_neighbors: int | None = Field(default=None,
+                                           description="Nearest clusters shown for contrast.")
+    concurrency: int | None = None
+    rpm: int | None = Field(default=None, description="Requests per minute at most.")
+    timeout_s: float | None = None
+    max_retries: int | None = None
+    base_url: str | None = Field(default=None,
+                                 description="OpenAI-compatible server (no credentials in it).")
+    restart: bool = Field(default=False, description="Start a new summary run even if the "
+                          "alias could be resumed.")
+
+
+@dg.asset(
+    # Dagster maps each partition to the cluster_run partition of its clustering_run dimension
+    # by default (the dimension shares cluster_run's partitions definition).
+    deps=["cluster_run"],
+    partitions_def=summary_partitions,
+    group_name="summarizing",
+    kinds={"python", "openai"},
+    check_specs=[dg.AssetCheckSpec(
+        "every_cluster_summarized", asset="cluster_summaries",
+        description="Every cluster of the clustering run has a row in this summary run.")],
+    description=(
+        "One summary run per partition (clustering run x alias): a ClusterSummary row per "
+        "cluster with an LLM's (or the offline keyword summarizer's) title and description, "
+        "and a summary_runs ledger row. Re-materializing resumes the alias (only clusters "
+        "without a row are asked for); new parameters replace its rows."
+    ),
+)
+def cluster_summaries(context: dg.AssetExecutionContext, config: SummarizeConfig,
+                      database: DatabaseResource) -> dg.MaterializeResult:
+    keys = context.partition_key.keys_by_dimension
+    run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
+    overrides = config.model_dump(exclude={"restart"})
+    try:
+        check_alias(alias)
+        params = params_for(database.manager, run_id, alias, overrides)
+        report = summarize_run(database.manager, run_id, alias, params, restart=config.restart,
+                               log=context.log.info)
+    except (RunNotFound, SummaryInputError, ProviderError, LLMConfigError, ValueError,
+            ValidationError) as error:
+        raise user_failure(error) from None
+    metadata = summary_metadata(report)
+    entry = report.entry
+    check = dg.AssetCheckResult(
+        check_name="every_cluster_summarized", passed=entry.clusters_failed == 0
+        and entry.clusters_done == entry.clusters_total,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"clusters_total": entry.clusters_total, "clusters_done": entry.clusters_done,
+                  "clusters_failed": entry.clusters_failed})
+    context.log.info(f"{entry.summary_run_id}: {entry.clusters_done}/{entry.clusters_total} "
+                     f"clusters labelled, label accuracy {entry.label_accuracy}")
+    return dg.MaterializeResult(
+        metadata={
+            **{k: v for k, v in metadata.items() if k not in MARKDOWN_KEYS},
+            "replaced_summary_runs": dg.MetadataValue.json(metadata["replaced_summary_runs"]),
+            **{k: dg.MetadataValue.md(metadata[k]) for k in MARKDOWN_KEYS},
+        },
+        check_results=[check],
+    )

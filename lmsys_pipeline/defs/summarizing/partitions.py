@@ -1,0 +1,22 @@
+"""Summary runs are partitioned by clustering run x alias.
+
+Dimension names sort ``alias`` before ``clustering_run``, so a key reads ``<alias>|<run_id>``;
+neither part may hold ``|`` (aliases and run ids are checked against a safe pattern).
+"""
+
+import dagster as dg
+
+from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
+
+SUMMARY_ALIASES = "summary_aliases"
+ALIAS_DIMENSION = "alias"
+RUN_DIMENSION = "clustering_run"
+
+summary_alias_partitions = dg.DynamicPartitionsDefinition(name=SUMMARY_ALIASES)
+summary_partitions = dg.MultiPartitionsDefinition(
+    {RUN_DIMENSION: clustering_run_partitions, ALIAS_DIMENSION: summary_alias_partitions}
+)
+
+
+def summary_partition_key(run_id: str, alias: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({RUN_DIMENSION: run_id, ALIAS_DIMENSION: alias})

@@ -1,0 +1,1 @@
+"""Summary runs: titles and descriptions of every cluster of a clustering run, per alias."""

@@ -1,0 +1,185 @@
+"""The summary-run ledger and the rows it owns.
+
+Starting an alias on a clustering run either resumes its summary run (same outcome
+parameters and prompt version: only clusters without a row are asked for) or starts a new one
+that replaces the alias's rows. Every finished cluster is committed on its own, together with
+the ledger's counters, so a kill loses at most the clusters in flight.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from lmsys_pipeline.clustering.runs import load_run
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.models import ClusterSummary, utc_now
+from lmsys_pipeline.db.summaries import LLMResponse, SummaryRun
+from lmsys_pipeline.summarizing.params import (
+    PROMPT_VERSION,
+    SummaryParams,
+    default_model,
+    new_summary_run_id,
+)
+from lmsys_pipeline.summarizing.prompts import ClusterLabel
+from lmsys_pipeline.summarizing.providers import estimate_cost
+from lmsys_pipeline.summarizing.selection import ClusterBrief
+
+
+@dataclass(frozen=True)
+class Started:
+    summary_run_id: str
+    resumed: bool
+    replaced: list[str]
+
+
+def _resumable(entry: SummaryRun, params: SummaryParams) -> bool:
+    stored = {k: entry.parameters.get(k) for k in params.outcome()}
+    return entry.prompt_version == PROMPT_VERSION and stored == params.outcome()
+
+
+def start_summary_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryParams,
+                      *, restart: bool = False) -> Started:
+    load_run(db, run_id)  # RunNotFound in one sentence
+    with db.get_session() as session:
+        entries = session.execute(
+            select(SummaryRun).where(SummaryRun.run_id == run_id, SummaryRun.alias == alias,
+                                     SummaryRun.status != "replaced")
+            .order_by(SummaryRun.created_at.desc())
+        ).scalars().all()
+        current = entries[0] if entries else None
+        if current is not None and not restart and _resumable(current, params):
+            current.parameters = params.stored()
+            current.status = "running"
+            session.add(current)
+            session.commit()
+            return Started(current.summary_run_id, True, [])
+        existing = set(session.execute(select(SummaryRun.summary_run_id)).scalars())
+        summary_run_id = new_summary_run_id(params.model, existing)
+        replaced = [entry.summary_run_id for entry in entries]
+        session.execute(delete(ClusterSummary).where(ClusterSummary.run_id == run_id,
+                                                  ClusterSummary.alias == alias))
+        if replaced:
+            session.execute(update(SummaryRun).where(SummaryRun.summary_run_id.in_(replaced))
+                         .values(status="replaced"))
+        session.add(SummaryRun(summary_run_id=summary_run_id, run_id=run_id, alias=alias,
+                               model=params.model, parameters=params.stored(),
+                               prompt_version=PROMPT_VERSION))
+        session.commit()
+    return Started(summary_run_id, False, replaced)
+
+
+def summarized_sizes(db: DatabaseManager, summary_run_id: str) -> dict[int, int]:
+    with db.engine.connect() as connection:
+        return dict(connection.execute(
+            select(ClusterSummary.cluster_id, ClusterSummary.num_queries)
+            .where(ClusterSummary.summary_run_id == summary_run_id)).all())
+
+
+def cached_answers(db: DatabaseManager, hashes: list[str]) -> dict[str, LLMResponse]:
+    found: dict[str, LLMResponse] = {}
+    with db.get_session() as session:
+        for start in range(0, len(hashes), 1_000):
+            chunk = hashes[start : start + 1_000]
+            found.update((r.prompt_hash, r) for r in session.execute(
+                select(LLMResponse).where(LLMResponse.prompt_hash.in_(chunk))).scalars())
+    return found
+
+
+@dataclass
+class Finished:
+    """One cluster's result, as recorded."""
+
+    brief: ClusterBrief
+    label: ClusterLabel | None
+    error: str | None = None
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached: bool = False
+    prompt_hash: str | None = None
+
+
+def record(db: DatabaseManager, run_id: str, alias: str, summary_run_id: str,
+           params: SummaryParams, results: list[Finished]) -> None:
+    """Writes clusters' rows and the ledger's counters in one transaction."""
+    stored_params = params.stored()
+    with db.get_session() as session:
+        entry = session.get(SummaryRun, summary_run_id)
+        failures = dict(entry.failures or {})
+        for result in results:
+            cluster_id = result.brief.cluster_id
+            session.execute(delete(ClusterSummary).where(
+                ClusterSummary.summary_run_id == summary_run_id,
+                ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id))
+            if result.label is None:
+                failures[str(cluster_id)] = result.error or "unknown error"
+            else:
+                failures.pop(str(cluster_id), None)
+                session.add(ClusterSummary(
+                    run_id=run_id, cluster_id=cluster_id, summary_run_id=summary_run_id,
+                    alias=alias, title=result.label.title,
+                    description=result.label.description, summary=result.label.summary,
+                    num_queries=result.brief.size,
+                    representative_queries=result.brief.queries, model=params.model,
+                    parameters=stored_params, generated_at=utc_now()))
+                if result.prompt_hash and not result.cached and session.get(
+                        LLMResponse, result.prompt_hash) is None:
+                    session.add(LLMResponse(
+                        prompt_hash=result.prompt_hash, model=params.model,
+                        response={"title": result.label.title,
+                                  "description": result.label.description},
+                        tokens_in=result.tokens_in, tokens_out=result.tokens_out))
+            entry.requests += result.requests
+            entry.tokens_in += result.tokens_in
+            entry.tokens_out += result.tokens_out
+            entry.cached_responses += int(result.cached)
+        entry.failures = failures
+        entry.clusters_failed = len(failures)
+        session.add(entry)
+        session.flush()
+        entry.clusters_done = session.execute(
+            select(func.count()).select_from(ClusterSummary)
+            .where(ClusterSummary.summary_run_id == summary_run_id)).scalar_one()
+        session.add(entry)
+        session.commit()
+
+
+def finish(db: DatabaseManager, summary_run_id: str, params: SummaryParams, *,
+           clusters_total: int, seconds: float,
+           accuracy: tuple[float | None, int | None]) -> SummaryRun:
+    """Closes the ledger entry: status, seconds, the estimated cost of all tokens spent
+    (0 offline, None when the model's price is not known) and label quality."""
+    with db.get_session() as session:
+        entry = session.get(SummaryRun, summary_run_id)
+        cost = 0.0 if params.is_offline else estimate_cost(
+            params.model, entry.tokens_in, entry.tokens_out,
+            (params.price_in_per_mtok, params.price_out_per_mtok))
+        entry.clusters_total = clusters_total
+        entry.status = "completed" if entry.clusters_done == clusters_total else "partial"
+        entry.seconds = round(entry.seconds + seconds, 3)
+        entry.estimated_cost_usd = cost
+        entry.label_accuracy, entry.label_accuracy_queries = accuracy
+        entry.finished_at = utc_now()
+        session.add(entry)
+        session.commit()
+        session.refresh(entry)
+        session.expunge(entry)
+    return entry
+
+
+def params_for(db: DatabaseManager, run_id: str, alias: str,
+               overrides: dict[str, Any]) -> SummaryParams:
+    """The alias's last parameters (so a re-run resumes it) or the defaults, with the given
+    overrides (None means "not given") on top."""
+    with db.get_session() as session:
+        entry = session.execute(
+            select(SummaryRun).where(SummaryRun.run_id == run_id, SummaryRun.alias == alias,
+                                     SummaryRun.status != "replaced")
+            .order_by(SummaryRun.created_at.desc()).limit(1)
+        ).scalars().first()
+    base: dict[str, Any] = {"model": default_model()}
+    if entry is not None:
+        base = {k: v for k, v in entry.parameters.items()
+                if k in SummaryParams.model_fields and k != "base_url"}
+    return SummaryParams(**{**base, **{k: v for k, v in overrides.items() if v is not None}})

@@ -1,0 +1,137 @@
+"""The versioned prompt, the JSON schema the answer must follow, and its validation.
+
+The prompt ends in a user message (some OpenAI-compatible servers reject a system-only
+prompt). ``PROMPT_VERSION`` changes whenever the wording or schema does, and is part of every
+cache key, so an old answer is never served for a new prompt.
+"""
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError, field_validator
+
+from lmsys_pipeline.summarizing.params import PROMPT_VERSION, SummaryParams
+from lmsys_pipeline.summarizing.selection import ClusterBrief
+
+VAGUE_WORDS = ("various", "general", "miscellaneous", "diverse", "assorted", "mixed", "misc")
+MAX_TITLE_WORDS = 10
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(\[]?[A-Z0-9])")
+
+SYSTEM = (
+    "You label clusters of first messages that users sent to LLM chat assistants. A label "
+    "must let an analyst tell this cluster apart from its nearest neighbours."
+)
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "description": "At most 10 words, specific."},
+        "description": {"type": "string", "description": "Exactly two sentences."},
+    },
+    "required": ["title", "description"],
+    "additionalProperties": False,
+}
+RESPONSE_FORMAT = {"type": "json_schema",
+                   "json_schema": {"name": "cluster_summary", "strict": True, "schema": SCHEMA}}
+
+
+class InvalidAnswer(ValueError):
+    """The model answered, but not with a usable title and description."""
+
+
+class ClusterLabel(BaseModel):
+    title: str
+    description: str
+
+    @field_validator("title")
+    @classmethod
+    def _specific_title(cls, value: str) -> str:
+        value = " ".join(value.split()).strip(" \"'.")
+        if not value:
+            raise ValueError("the title is empty")
+        if len(value.split()) > MAX_TITLE_WORDS:
+            raise ValueError(f"the title has more than {MAX_TITLE_WORDS} words")
+        vague = [w for w in VAGUE_WORDS if re.search(rf"\b{w}\b", value, re.IGNORECASE)]
+        if vague:
+            raise ValueError(f"the title uses the vague word {vague[0]!r}")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _two_sentences(cls, value: str) -> str:
+        sentences = [s for s in SENTENCE_END.split(" ".join(value.split())) if s.strip()]
+        if len(sentences) < 2:
+            raise ValueError("the description is not two sentences")
+        return " ".join(sentences[:2])
+
+    @property
+    def summary(self) -> str:
+        """Title and description in one string, as the seed's ``summary`` column holds."""
+        return f"{self.title}: {self.description}"
+
+
+def _numbered(queries: list[str]) -> str:
+    return "\n".join(f"{i}. {q}" for i, q in enumerate(queries, 1))
+
+
+def build_messages(brief: ClusterBrief) -> list[dict[str, str]]:
+    parts = [
+        f"Cluster of {brief.size:,} user queries. Representative queries (the most central "
+        f"first, then a random sample):\n{_numbered(brief.queries)}",
+    ]
+    if brief.neighbors:
+        contrast = "\n\n".join(f"Neighbouring cluster {i}:\n{_numbered(queries)}"
+                               for i, queries in enumerate(brief.neighbors.values(), 1))
+        parts.append("For contrast, typical queries of the most similar other clusters "
+                     f"(do not describe these):\n{contrast}")
+    parts.append(
+        "Write a JSON object with two fields. \"title\": at most 10 words naming what the "
+        "queries of this cluster ask for and what sets them apart from the neighbouring "
+        "clusters; be specific and never use words like 'various', 'general' or "
+        "'miscellaneous'. \"description\": exactly two sentences, the first on what users "
+        "want, the second on how the queries are phrased or what distinguishes them. Answer "
+        "with the JSON object only."
+    )
+    return [{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def request_body(remote_model: str, messages: list[dict[str, str]],
+                 params: SummaryParams) -> dict[str, Any]:
+    return {"model": remote_model, "messages": messages, "response_format": RESPONSE_FORMAT,
+            "temperature": params.temperature, "max_tokens": params.max_tokens,
+            "seed": params.seed}
+
+
+def prompt_hash(model: str, body: dict[str, Any]) -> str:
+    """What identifies a paid answer: provider + model, the exact request, the prompt version."""
+    payload = json.dumps({"model": model, "prompt_version": PROMPT_VERSION, **body},
+                         sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def parse_answer(content: str | None) -> ClusterLabel:
+    """The model's text → a valid label, or ``InvalidAnswer`` saying what was wrong."""
+    if not content or not content.strip():
+        raise InvalidAnswer("the answer was empty")
+    text = content.strip()
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise InvalidAnswer("the answer held no JSON object")
+    try:
+        payload = json.loads(text[start : end + 1])
+    except json.JSONDecodeError as error:
+        raise InvalidAnswer(f"the answer was not valid JSON ({error.msg})") from None
+    if not isinstance(payload, dict):
+        raise InvalidAnswer("the answer was not a JSON object")
+    try:
+        return ClusterLabel.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "answer"
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "missing":
+            message = "the field is missing"
+        raise InvalidAnswer(f"{where}: {message}") from None

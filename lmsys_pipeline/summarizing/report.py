@@ -1,0 +1,52 @@
+"""What a finished summary run tells its reader: titles by size, failures, spend, quality."""
+
+from typing import Any
+
+from lmsys_pipeline.markdown import table
+from lmsys_pipeline.summarizing.runner import SummaryReport
+
+MAX_TABLE_ROWS = 200
+
+
+def titles_table(titles: dict[int, tuple[int, str]], limit: int = MAX_TABLE_ROWS) -> str:
+    ranked = sorted(titles.items(), key=lambda item: (-item[1][0], item[0]))
+    rows = [[cluster, f"{size:,}", title] for cluster, (size, title) in ranked[:limit]]
+    note = f"\n\n_{len(ranked) - limit} smaller clusters not shown_" if len(ranked) > limit else ""
+    return table(["cluster", "queries", "title"], rows) + note
+
+
+def failures_table(failures: dict[str, str]) -> str:
+    if not failures:
+        return "_none_"
+    rows = [[cluster, reason] for cluster, reason in
+            sorted(failures.items(), key=lambda item: int(item[0]))]
+    return table(["cluster", "why it failed"], rows)
+
+
+def summary_metadata(report: SummaryReport) -> dict[str, Any]:
+    entry = report.entry
+    return {
+        "summary_run_id": entry.summary_run_id,
+        "alias": entry.alias,
+        "clustering_run": entry.run_id,
+        "model": entry.model,
+        "prompt_version": entry.prompt_version,
+        "status": entry.status,
+        "resumed": report.resumed,
+        "replaced_summary_runs": report.replaced,
+        "clusters_total": entry.clusters_total,
+        "clusters_done": entry.clusters_done,
+        "clusters_failed": entry.clusters_failed,
+        "clusters_labelled_now": report.newly_labelled,
+        "requests": entry.requests,
+        "cached_responses": entry.cached_responses,
+        "tokens_in": entry.tokens_in,
+        "tokens_out": entry.tokens_out,
+        "estimated_cost_usd": entry.estimated_cost_usd,
+        "seconds": entry.seconds,
+        "label_accuracy": entry.label_accuracy,
+        "label_accuracy_queries": entry.label_accuracy_queries,
+        "label_accuracy_chance": report.quality.chance,
+        "titles": titles_table(report.titles),
+        "failures": failures_table(entry.failures or {}),
+    }

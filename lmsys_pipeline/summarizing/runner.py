@@ -1,0 +1,140 @@
+"""One summary run, end to end: start or resume the alias, label the clusters that have no
+row yet (offline keywords or an LLM), score label quality, close the ledger entry."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from lmsys_pipeline.clustering.algorithms import NOISE
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.models import ClusterSummary
+from lmsys_pipeline.db.summaries import SummaryRun
+from lmsys_pipeline.summarizing.keywords import keyword_labels
+from lmsys_pipeline.summarizing.ledger import (
+    Finished,
+    cached_answers,
+    finish,
+    record,
+    start_summary_run,
+    summarized_sizes,
+)
+from lmsys_pipeline.summarizing.llm import Outcome, ask_all, plan_jobs
+from lmsys_pipeline.summarizing.params import SummaryParams
+from lmsys_pipeline.summarizing.prompts import ClusterLabel
+from lmsys_pipeline.summarizing.providers import resolve_endpoint
+from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality
+from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, build_briefs, load_run_view
+
+NOISE_LABEL = ClusterLabel.model_construct(
+    title="Unclustered queries (HDBSCAN noise)",
+    description="Queries HDBSCAN did not place in any cluster, stored as cluster -1. They "
+    "share no topic, so no model is asked to name them.",
+)
+OFFLINE_WRITE_CHUNK = 200
+
+
+@dataclass
+class SummaryReport:
+    entry: SummaryRun
+    resumed: bool
+    replaced: list[str]
+    newly_labelled: int
+    quality: LabelQuality
+    titles: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+
+def _label_text(title: str, description: str) -> str:
+    return f"{title}. {description}"
+
+
+def _offline(save: Callable[[list[Finished]], None],
+             briefs: dict[int, ClusterBrief], missing: list[int]) -> None:
+    real = {c: b for c, b in briefs.items() if c != NOISE}
+    labels = keyword_labels(real, [c for c in missing if c != NOISE]) if real else {}
+    results = [Finished(briefs[c], NOISE_LABEL if c == NOISE else labels[c]) for c in missing]
+    for start in range(0, len(results), OFFLINE_WRITE_CHUNK):
+        save(results[start : start + OFFLINE_WRITE_CHUNK])
+
+
+def _with_llm(db: DatabaseManager, save: Callable[[list[Finished]], None],
+              briefs: dict[int, ClusterBrief], missing: list[int], params: SummaryParams,
+              log: Callable[[str], None]) -> None:
+    if NOISE in missing:
+        save([Finished(briefs[NOISE], NOISE_LABEL)])
+    endpoint = resolve_endpoint(params.model, params.base_url)
+    jobs = plan_jobs([briefs[c] for c in missing if c != NOISE], endpoint, params)
+    cache = cached_answers(db, [job.prompt_hash for job in jobs])
+    hits = [job for job in jobs if job.prompt_hash in cache]
+    if hits:
+        save([Finished(job.brief, ClusterLabel.model_construct(**cache[job.prompt_hash].response),
+                       cached=True, prompt_hash=job.prompt_hash) for job in hits])
+        log(f"{len(hits)} clusters answered from the prompt cache (not paid again)")
+    pending = [job for job in jobs if job.prompt_hash not in cache]
+    log(f"Asking {endpoint.model} at {endpoint.public_base_url} for {len(pending)} clusters "
+        f"(concurrency {params.concurrency}, rpm {params.rpm or 'unlimited'})")
+
+    def on_done(outcome: Outcome) -> None:
+        save([Finished(outcome.brief, outcome.label, outcome.error, outcome.requests,
+                       outcome.tokens_in, outcome.tokens_out, prompt_hash=outcome.prompt_hash)])
+        if outcome.error:
+            log(f"cluster {outcome.brief.cluster_id}: {outcome.error}")
+
+    ask_all(pending, endpoint, params, on_done)
+
+
+def summarize_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, *,
+                  restart: bool = False,
+                  log: Callable[[str], None] = lambda message: None) -> SummaryReport:
+    started_at = time.perf_counter()
+    if not params.is_offline:  # a missing key fails before anything is written
+        endpoint = resolve_endpoint(params.model, params.base_url)
+        params = params.model_copy(update={"base_url": endpoint.base_url})
+    view = load_run_view(db, run_id)
+    started = start_summary_run(db, run_id, alias, params, restart=restart)
+    summary_run_id = started.summary_run_id
+    done = summarized_sizes(db, summary_run_id)
+    missing = [c for c in view.cluster_ids if done.get(c) != view.size(c)]
+    log(f"{summary_run_id} ({'resumed' if started.resumed else 'new'}): "
+        f"{len(missing)} of {len(view.cluster_ids)} clusters to label")
+    briefs = build_briefs(db, view, params, view.cluster_ids)
+
+    def save(results: list[Finished]) -> None:
+        record(db, run_id, alias, summary_run_id, params, results)
+
+    if params.is_offline:
+        _offline(save, briefs, missing)
+    else:
+        _with_llm(db, save, briefs, missing, params, log)
+    quality = _quality(db, view, summary_run_id, briefs, params)
+    entry = finish(db, summary_run_id, params, clusters_total=len(view.cluster_ids),
+                   seconds=time.perf_counter() - started_at,
+                   accuracy=(quality.accuracy, quality.queries))
+    return SummaryReport(entry, started.resumed, started.replaced, len(missing), quality,
+                         summary_titles(db, summary_run_id))
+
+
+def summary_titles(db: DatabaseManager, summary_run_id: str) -> dict[int, tuple[int, str]]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            select(ClusterSummary.cluster_id, ClusterSummary.num_queries, ClusterSummary.title)
+            .where(ClusterSummary.summary_run_id == summary_run_id)).all()
+    return {c: (n, t) for c, n, t in rows}
+
+
+def _quality(db: DatabaseManager, view: RunView, summary_run_id: str,
+             briefs: dict[int, ClusterBrief], params: SummaryParams) -> LabelQuality:
+    from lmsys_pipeline.embedding.embedders import load_embedder
+
+    if params.label_quality_queries <= 0:
+        return LabelQuality(None, 0, 0, 1.0)
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            select(ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description)
+            .where(ClusterSummary.summary_run_id == summary_run_id)).all()
+    labels = {c: _label_text(t or "", d or "") for c, t, d in rows if c != NOISE}
+    shown = {c: b.shown_query_ids for c, b in briefs.items()}
+    return label_quality(view, labels, shown, load_embedder(view.embedding_model),
+                         per_cluster=params.label_quality_queries,
+                         siblings=params.label_quality_siblings, seed=params.seed)
