@@ -3,13 +3,21 @@
 Embeddings are deterministic pseudo-random unit vectors seeded by the text, so equal texts get
 equal vectors. ``fail_first`` answers that many requests with 429 (and ``Retry-After: 0``)
 before serving, to exercise the client's retries.
+
+Chat completions answer a valid cluster label derived from the prompt, after ``chat_latency``
+seconds. ``chat_script`` lists what the next requests get instead, in order: ``"429"`` (with
+``Retry-After``), ``"500"``, ``"timeout"`` (answers after ``timeout_sleep`` s), ``"malformed"``
+(not JSON), ``"missing_field"``, ``"refusal"``, ``"vague"`` (a "various ..." title) or
+``"ok"``; ``chat_behaviour`` (prompt text → one of those) decides when the script is empty.
 """
 
 import hashlib
 import json
+import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,6 +36,52 @@ class ServerState:
     fail_first: int = 0
     requests: list[dict] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    chat_latency: float = 0.0
+    chat_script: list[str] = field(default_factory=list)
+    chat_behaviour: Callable[[str], str] | None = None
+    retry_after: str = "0"
+    timeout_sleep: float = 3.0
+    arrivals: list[float] = field(default_factory=list)
+
+    @property
+    def chat_requests(self) -> list[dict]:
+        return [r for r in self.requests if r["path"].endswith("/chat/completions")]
+
+
+def prompt_text(request: dict) -> str:
+    return "\n".join(m.get("content") or "" for m in request.get("messages", []))
+
+
+def label_for(prompt: str) -> dict[str, str]:
+    """A valid label naming the first representative query's words."""
+    first = re.search(r"^1\. (.+)$", prompt, re.MULTILINE)
+    words = re.findall(r"[A-Za-z]{3,}", first.group(1) if first else "")[:4] or ["queries"]
+    digest = hashlib.sha256(prompt.encode()).hexdigest()[:6]
+    return {"title": f"{' '.join(words).capitalize()} ({digest})",
+            "description": f"Users ask about {' '.join(words)}. They phrase it as requests."}
+
+
+def _chat_reply(kind: str, request: dict) -> tuple[int, dict, dict[str, str]]:
+    prompt = prompt_text(request)
+    content = json.dumps(label_for(prompt))
+    refusal = None
+    if kind == "malformed":
+        content = '{"title": "Card problems", "description": '
+    elif kind == "missing_field":
+        content = json.dumps({"title": label_for(prompt)["title"]})
+    elif kind == "vague":
+        content = json.dumps({"title": "Various general questions",
+                              "description": "Many things. Asked in many ways."})
+    elif kind == "refusal":
+        content, refusal = None, "I can't help with labelling these messages."
+    message = {"role": "assistant", "content": content, "refusal": refusal}
+    return 200, {
+        "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
+        "model": request.get("model", "test"),
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": 25,
+                  "total_tokens": len(prompt) // 4 + 25},
+    }, {}
 
 
 class _Server(ThreadingHTTPServer):
@@ -66,6 +120,9 @@ def openai_server(state: ServerState) -> Iterator[str]:
                 self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}},
                            {"Retry-After": "0"})
                 return
+            if self.path.endswith("/chat/completions"):
+                self._chat(request)
+                return
             if self.path.endswith("/embeddings"):
                 texts = request["input"]
                 texts = [texts] if isinstance(texts, str) else texts
@@ -76,6 +133,30 @@ def openai_server(state: ServerState) -> Iterator[str]:
                                  "usage": {"prompt_tokens": 1, "total_tokens": 1}})
                 return
             self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+        def _chat(self, request: dict) -> None:
+            with lock:
+                state.arrivals.append(time.monotonic())
+                if state.chat_script:
+                    kind = state.chat_script.pop(0)
+                elif state.chat_behaviour is not None:
+                    kind = state.chat_behaviour(prompt_text(request))
+                else:
+                    kind = "ok"
+            if kind == "429":
+                self._send(429, {"error": {"message": "rate limited", "type": "rate_limit"}},
+                           {"Retry-After": state.retry_after})
+                return
+            if kind == "401":
+                self._send(401, {"error": {"message": "bad key", "type": "invalid_api_key"}})
+                return
+            if kind == "500":
+                self._send(500, {"error": {"message": "boom", "type": "server_error"}})
+                return
+            time.sleep(state.timeout_sleep if kind == "timeout" else state.chat_latency)
+            # The client may have given up (its timeout) before this answer.
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self._send(*_chat_reply(kind, request))
 
     server = _Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -99,3 +99,91 @@ def test_cluster_commands_register_partitions_and_print_run_ids(
     too_many = runner.invoke(app, ["cluster", "kmeans", "-k", "5000", "--db-url", str(db)])
     assert too_many.exit_code == 1 and "fewer than the 5000 clusters" in too_many.output
     assert "kmeans-5000" not in too_many.output  # refused before registration
+
+
+def _clustered_copy(embedded_db_file: Path, tmp_path: Path, k: int) -> tuple[Path, str]:
+    import shutil
+
+    from lmsys_pipeline.clustering.params import ClusteringParams
+    from lmsys_pipeline.clustering.runs import materialize_run, register_run
+    from lmsys_pipeline.db.connection import DatabaseManager
+
+    path = tmp_path / "q.db"
+    shutil.copyfile(embedded_db_file, path)
+    db = DatabaseManager(path)
+    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=k))
+    materialize_run(db, run.run_id)
+    db.dispose()
+    return path, run.run_id
+
+
+def test_summarize_offline_prints_the_alias_and_titles(tmp_path: Path, monkeypatch,
+                                                      embedded_db_file):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    db, run_id = _clustered_copy(embedded_db_file, tmp_path, 5)
+    shown = runner.invoke(app, ["summarize", run_id, "--db-url", str(db)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith(f"keywords on {run_id}: summary-keywords-")
+    assert "local/keywords" in shown.stdout and shown.stdout.count("│") >= 5 * 4
+    payload = json.loads(runner.invoke(app, ["summarize", run_id, "--alias", "kw2", "--json",
+                                             "--db-url", str(db)]).stdout)
+    assert payload["alias"] == "kw2" and payload["clusters_done"] == 5
+    with dg.DagsterInstance.get() as instance:
+        assert len(instance.get_runs()) == 2
+        assert set(instance.get_dynamic_partitions("summary_aliases")) == {"keywords", "kw2"}
+    unknown = runner.invoke(app, ["summarize", "kmeans-3-nope", "--db-url", str(db)])
+    assert unknown.exit_code == 1 and "kmeans-3-nope is not registered" in unknown.output
+
+
+def test_a_killed_summary_run_resumes_asking_only_for_missing_clusters(
+    tmp_path: Path, embedded_db_file
+):
+    import signal
+    import sqlite3
+    import time
+
+    from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+
+    secret = "sk-test-SECRET-never-written-anywhere"
+    db, run_id = _clustered_copy(embedded_db_file, tmp_path, 12)
+    home = tmp_path / "dagster_home"
+    state = ServerState(chat_latency=0.4)
+    with openai_server(state) as url:
+        env = {**os.environ, "DAGSTER_HOME": str(home), "OPENAI_API_KEY": secret,
+               "HOME": str(tmp_path)}
+        command = [str(Path(sys.executable).parent / "lmsys"), "summarize", run_id,
+                   "--alias", "gpt", "--model", "openai/gpt-4o-mini", "--base-url", url,
+                   "--concurrency", "2", "--db-url", str(db), "--verbose"]
+
+        def committed() -> int:
+            with sqlite3.connect(db) as connection:
+                return connection.execute("SELECT count(*) FROM cluster_summaries WHERE "
+                                          "alias = 'gpt'").fetchone()[0]
+
+        killed = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while committed() < 4 and time.monotonic() < deadline and killed.poll() is None:
+            time.sleep(0.05)
+        killed.send_signal(signal.SIGKILL)
+        first_out, first_err = killed.communicate()
+        done_before = committed()
+        assert 4 <= done_before < 12
+        asked_before = len(state.chat_requests)
+
+        resumed = subprocess.run(command, env=env, capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert len(state.chat_requests) - asked_before == 12 - done_before
+    with sqlite3.connect(db) as connection:
+        per_cluster = connection.execute(
+            "SELECT cluster_id, count(*), count(DISTINCT summary_run_id) FROM "
+            "cluster_summaries WHERE alias = 'gpt' GROUP BY cluster_id").fetchall()
+        ledger = connection.execute("SELECT status, clusters_done, requests FROM "
+                                    "summary_runs WHERE alias = 'gpt'").fetchall()
+    assert len(per_cluster) == 12 and all(n == 1 and s == 1 for _, n, s in per_cluster)
+    assert ledger[0][:2] == ("completed", 12) and len(ledger) == 1
+    assert "(resumed)" in resumed.stdout + resumed.stderr
+    for text in (first_out, first_err, resumed.stdout, resumed.stderr):
+        assert secret not in text
+    for path in [db, *home.rglob("*")]:
+        assert path.is_dir() or secret.encode() not in path.read_bytes(), path

@@ -107,7 +107,7 @@ def request_body(remote_model: str, messages: list[dict[str, str]],
 
 def prompt_hash(model: str, body: dict[str, Any]) -> str:
     """What identifies a paid answer: provider + model, the exact request, the prompt version."""
-    payload = json.dumps({"model": model, "prompt_version": PROMPT_VERSION, **body},
+    payload = json.dumps({"request": body, "model": model, "prompt_version": PROMPT_VERSION},
                          sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

@@ -1,0 +1,109 @@
+"""Summary-run throughput against a loopback OpenAI-compatible server with fixed latency.
+
+200 clusters (KMeans k = 200 over the bundled sample's 16,645 real queries, with synthetic
+clustered vectors so no embedding time is spent), concurrency 16, every answer after 500 ms.
+The ideal wall time is clusters x latency / concurrency. Measured in the same script:
+  * the yardstick: a bare ``AsyncOpenAI`` loop (semaphore, no parsing, no database);
+  * ``summarize_run``: selection, prompts, the rate-limited client, validation, one commit per
+    cluster and the ledger (label quality off: the vectors are synthetic).
+
+    .venv/bin/python benchmarks/summarize.py [--clusters 200] [--concurrency 16] [--latency 0.5]
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+from sqlalchemy import select
+
+from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.runs import materialize_run, register_run
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.models import Query
+from lmsys_pipeline.embedding.store import register_model, save_chunk, text_hash
+from lmsys_pipeline.ingestion.loader import ingest_batches
+from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.summarizing.params import SummaryParams
+from lmsys_pipeline.summarizing.runner import summarize_run
+from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+
+MODEL = "synthetic-384"
+
+
+def build(workdir: Path, clusters: int) -> tuple[DatabaseManager, str]:
+    db = DatabaseManager(workdir / "bench.db")
+    ingest_batches(db, open_source(None).batches(10_000))
+    with db.engine.connect() as connection:
+        queries = connection.execute(select(Query.id, Query.query_text)).all()
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((clusters, 384))
+    register_model(db, MODEL, 384, "synthetic")
+    vectors: dict[bytes, np.ndarray] = {}
+    for _, text in queries:
+        key = text_hash(text)
+        if key not in vectors:
+            vector = centres[rng.integers(clusters)] + 0.6 * rng.standard_normal(384)
+            vectors[key] = (vector / np.linalg.norm(vector)).astype(np.float32)
+    with db.engine.begin() as connection:
+        save_chunk(connection, MODEL, vectors, [(q, text_hash(t)) for q, t in queries])
+    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=clusters,
+                                            embedding_model=MODEL))
+    materialize_run(db, run.run_id)
+    return db, run.run_id
+
+
+async def bare_client(url: str, requests: int, concurrency: int) -> None:
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(api_key="bench", base_url=url)
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with semaphore:
+            await client.chat.completions.create(
+                model="bench", messages=[{"role": "user", "content": f"1. request {i}"}])
+
+    async with asyncio.TaskGroup() as group:
+        for i in range(requests):
+            group.create_task(one(i))
+    await client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clusters", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--latency", type=float, default=0.5)
+    args = parser.parse_args()
+    ideal = args.clusters * args.latency / args.concurrency
+    with tempfile.TemporaryDirectory() as workdir:
+        db, run_id = build(Path(workdir), args.clusters)
+        state = ServerState(chat_latency=args.latency)
+        with openai_server(state) as url:
+            started = time.perf_counter()
+            asyncio.run(bare_client(url, args.clusters, args.concurrency))
+            bare = time.perf_counter() - started
+            params = SummaryParams(model="vllm/bench", base_url=url,
+                                   concurrency=args.concurrency, label_quality_queries=0)
+            started = time.perf_counter()
+            report = summarize_run(db, run_id, "bench", params)
+            pipeline = time.perf_counter() - started
+        entry = report.entry
+        assert entry.clusters_done == args.clusters, entry
+        print(f"{args.clusters} clusters, concurrency {args.concurrency}, latency "
+              f"{args.latency * 1000:.0f} ms: ideal {ideal:.2f} s")
+        print(f"  yardstick bare AsyncOpenAI loop: {bare:.2f} s -> {ideal / bare:.3f} of ideal")
+        print(f"  summarize_run (all phases):      {pipeline:.2f} s -> {ideal / pipeline:.3f} "
+              f"of ideal, {entry.requests} requests, {entry.tokens_in:,} tokens in")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from lmsys_pipeline.summarizing.params import (
+    KEYWORDS_MODEL,
+    PROMPT_VERSION,
+    SummaryParams,
+    check_alias,
+    default_alias,
+    default_model,
+    new_summary_run_id,
+)
+from lmsys_pipeline.summarizing.providers import (
+    ProviderError,
+    estimate_cost,
+    known_price,
+    public_url,
+    resolve_endpoint,
+)
+
+NOW = datetime(2025, 10, 4, 12, 45, 30, tzinfo=UTC)
+
+
+def test_summary_run_id_names_the_model_and_second():
+    assert new_summary_run_id("anthropic/claude-sonnet-4-5", set(), NOW) == (
+        "summary-claude-sonnet-4-5-20251004-124530")
+    taken = {"summary-gpt-4o-mini-20251004-124530"}
+    assert new_summary_run_id("openai/gpt-4o-mini", taken, NOW).endswith("124530-2")
+
+
+def test_aliases_are_safe_partition_keys():
+    assert default_alias("openai/gpt-4o-mini") == "gpt-4o-mini"
+    assert default_alias("ollama/llama3.1:8b") == "llama3.1-8b"
+    assert check_alias("claude-v1") == "claude-v1"
+    for bad in ("a|b", "", "-x", "a b"):
+        with pytest.raises(ValueError, match="Alias"):
+            check_alias(bad)
+
+
+def test_default_model_is_offline_unless_configured(monkeypatch):
+    monkeypatch.delenv("LMSYS_SUMMARY_MODEL", raising=False)
+    assert default_model() == KEYWORDS_MODEL
+    monkeypatch.setenv("LMSYS_SUMMARY_MODEL", "openai/gpt-4o-mini")
+    assert default_model() == "openai/gpt-4o-mini"
+
+
+def test_params_reject_a_model_without_provider_and_store_a_clean_url():
+    with pytest.raises(ValidationError, match="provider/name"):
+        SummaryParams(model="gpt-4o")
+    stored = SummaryParams(model="vllm/qwen", base_url="http://user:pw@gpu:8000/v1?key=x").stored()
+    assert stored["base_url"] == "http://gpu:8000/v1"
+    assert stored["prompt_version"] == PROMPT_VERSION
+    assert "pw" not in str(stored)
+
+
+def test_endpoint_comes_from_the_provider_and_hides_its_key(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
+    for name in ("LMSYS_LLM_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    endpoint = resolve_endpoint("anthropic/claude-sonnet-4-5")
+    assert endpoint.base_url == "https://api.anthropic.com/v1/"
+    assert endpoint.remote_model == "claude-sonnet-4-5"
+    assert "sk-ant-secret" not in repr(endpoint)
+    assert resolve_endpoint("ollama/llama3.1").base_url == "http://localhost:11434/v1"
+    monkeypatch.setenv("OPENROUTER_API_KEY", "k")
+    assert resolve_endpoint("openrouter/meta/llama-3").remote_model == "meta/llama-3"
+
+
+def test_base_url_precedence(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://shared:1/v1")
+    assert resolve_endpoint("vllm/m").base_url == "http://shared:1/v1"
+    assert resolve_endpoint("openai/m").base_url == "http://shared:1/v1"
+    monkeypatch.setenv("LMSYS_LLM_BASE_URL", "http://cli:2/v1")
+    assert resolve_endpoint("vllm/m").base_url == "http://cli:2/v1"
+    assert resolve_endpoint("vllm/m", "http://given:3/v1").base_url == "http://given:3/v1"
+
+
+def test_missing_key_and_unknown_provider_fail_in_one_sentence(monkeypatch):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LMSYS_LLM_BASE_URL", "GROQ_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ProviderError, match="needs OPENAI_API_KEY"):
+        resolve_endpoint("openai/gpt-4o-mini")
+    with pytest.raises(ProviderError, match="needs GROQ_API_KEY"):
+        resolve_endpoint("groq/llama")
+    with pytest.raises(ProviderError, match="Unknown provider 'acme'"):
+        resolve_endpoint("acme/model")
+
+
+def test_cost_is_estimated_only_where_the_price_is_known():
+    assert known_price("openai/gpt-4o-mini-2024-07-18") == (0.15, 0.60)
+    assert known_price("openai/gpt-4o-2024-08-06") == (2.50, 10.00)
+    assert estimate_cost("openai/gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(0.75)
+    assert estimate_cost("vllm/qwen", 10_000, 1_000) is None
+    assert estimate_cost("vllm/qwen", 1_000_000, 0, (2.0, 4.0)) == pytest.approx(2.0)
+
+
+def test_public_url_drops_credentials():
+    assert public_url("https://u:p@host:8443/v1?api_key=s#x") == "https://host:8443/v1"
