@@ -12,6 +12,7 @@ The ideal wall time is clusters x latency / concurrency. Measured in the same sc
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -77,6 +78,13 @@ async def bare_client(url: str, requests: int, concurrency: int) -> None:
     await client.close()
 
 
+def serve(latency: float, urls, stop) -> None:
+    """The loopback server in its own process, so it does not share the client's GIL."""
+    with openai_server(ServerState(chat_latency=latency)) as url:
+        urls.put(url)
+        stop.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clusters", type=int, default=200)
@@ -86,16 +94,26 @@ def main() -> None:
     ideal = args.clusters * args.latency / args.concurrency
     with tempfile.TemporaryDirectory() as workdir:
         db, run_id = build(Path(workdir), args.clusters)
-        state = ServerState(chat_latency=args.latency)
-        with openai_server(state) as url:
+        urls, stop = multiprocessing.Queue(), multiprocessing.Event()
+        server = multiprocessing.Process(target=serve, args=(args.latency, urls, stop))
+        server.start()
+        try:
+            url = urls.get(timeout=30)
             started = time.perf_counter()
             asyncio.run(bare_client(url, args.clusters, args.concurrency))
             bare = time.perf_counter() - started
             params = SummaryParams(model="vllm/bench", base_url=url,
                                    concurrency=args.concurrency, label_quality_queries=0)
+            marks: list[tuple[float, str]] = []
             started = time.perf_counter()
-            report = summarize_run(db, run_id, "bench", params)
+            report = summarize_run(db, run_id, "bench", params,
+                                   log=lambda m: marks.append((time.perf_counter(), m)))
             pipeline = time.perf_counter() - started
+        finally:
+            stop.set()
+            server.join()
+        asking = next(t for t, m in marks if m.startswith("Asking"))
+        llm_phase = pipeline - (asking - started)
         entry = report.entry
         assert entry.clusters_done == args.clusters, entry
         print(f"{args.clusters} clusters, concurrency {args.concurrency}, latency "
@@ -103,6 +121,9 @@ def main() -> None:
         print(f"  yardstick bare AsyncOpenAI loop: {bare:.2f} s -> {ideal / bare:.3f} of ideal")
         print(f"  summarize_run (all phases):      {pipeline:.2f} s -> {ideal / pipeline:.3f} "
               f"of ideal, {entry.requests} requests, {entry.tokens_in:,} tokens in")
+        print(f"    of which before the first request (view, briefs, ledger): "
+              f"{asking - started:.2f} s; asking, validating and committing: {llm_phase:.2f} s "
+              f"-> {ideal / llm_phase:.3f} of ideal")
 
 
 if __name__ == "__main__":

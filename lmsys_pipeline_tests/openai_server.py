@@ -94,6 +94,11 @@ def openai_server(state: ServerState) -> Iterator[str]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive and no Nagle delay, as real API servers do: otherwise every answer
+        # waits ~40 ms for a delayed ACK between its headers and body.
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
         def log_message(self, *args) -> None:
             pass
 

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+TMP_OUT=$(mktemp)
+trap 'rm -f "$TMP_OUT"' EXIT
 
 echo "== Loading the bundled sample (16,645 real prompts in the LMSYS layout) =="
 "$BIN/lmsys" load
@@ -14,10 +16,14 @@ echo
 echo "== Semantic search: 'my card was stolen' =="
 "$BIN/lmsys" search "my card was stolen" --top-k 5
 echo
-echo "== Clustering run: KMeans with k = 40 (a cluster_run partition keyed by its run id) =="
-"$BIN/lmsys" cluster kmeans --n-clusters 40 --description "make demo"
-echo
 echo "== Clustering run: HDBSCAN (min cluster size 25; noise is cluster -1) =="
 "$BIN/lmsys" cluster hdbscan --min-cluster-size 25 --description "make demo"
 echo
+echo "== Clustering run: KMeans with k = 40 (a cluster_run partition keyed by its run id) =="
+"$BIN/lmsys" cluster kmeans --n-clusters 40 --description "make demo" | tee "$TMP_OUT"
+RUN_ID=$(head -n 1 "$TMP_OUT" | cut -d ' ' -f 1)
+echo
 echo "Dagster instance: $DAGSTER_HOME   (make dev opens it on http://127.0.0.1:3000)"
+echo
+echo "== Summary run 'keywords' of $RUN_ID: the offline keyword summarizer (no LLM, no key) =="
+"$BIN/lmsys" summarize "$RUN_ID" --alias keywords

@@ -17,15 +17,22 @@ TITLE_TERMS = 3
 DESCRIPTION_TERMS = 6
 EXEMPLAR_CHARS = 160
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
+# Chat filler and contraction stems ("doesn't" → "doesn") that say nothing about a topic.
+CHAT_STOP_WORDS = frozenset({
+    "aren", "can", "couldn", "did", "didn", "does", "doesn", "don", "got", "hasn", "haven",
+    "having", "hello", "hi", "isn", "just", "know", "like", "ll", "need", "needs", "please",
+    "re", "thank", "thanks", "ve", "want", "wants", "wasn", "won", "wouldn",
+})
 
 
 def class_tfidf(documents: list[str], classes: np.ndarray, num_classes: int):
     """(score matrix classes x terms, vocabulary). Counts each term once per query."""
     from scipy.sparse import csr_matrix
-    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-    vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), binary=True,
-                                 token_pattern=TOKEN_PATTERN, lowercase=True)
+    vectorizer = CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | CHAT_STOP_WORDS),
+                                 ngram_range=(1, 2), binary=True, token_pattern=TOKEN_PATTERN,
+                                 lowercase=True)
     try:
         counts = vectorizer.fit_transform(documents)
     except ValueError:  # no usable words at all (only digits, symbols or stop words)

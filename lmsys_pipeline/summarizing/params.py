@@ -19,6 +19,10 @@ MODEL_ENV = "LMSYS_SUMMARY_MODEL"
 PROMPT_VERSION = "cluster-summary-v1"
 ALIAS_PATTERN = RUN_ID_PATTERN
 
+class SummaryInputError(ValueError):
+    """Input the user must fix (an alias, a run without assignments), in one sentence."""
+
+
 OUTCOME_FIELDS = (
     "model", "max_queries", "central_share", "max_query_chars", "contrast_neighbors",
     "contrast_examples", "temperature", "max_tokens", "seed",
@@ -99,7 +103,7 @@ def default_alias(model: str) -> str:
 
 def check_alias(alias: str) -> str:
     if not ALIAS_PATTERN.match(alias):
-        raise ValueError(f"Alias {alias!r} must start with a letter or digit and hold only "
+        raise SummaryInputError(f"Alias {alias!r} must start with a letter or digit and hold only "
                          "letters, digits, '.', '_' and '-'.")
     return alias
 

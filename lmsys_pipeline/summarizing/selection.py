@@ -13,15 +13,11 @@ from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query, QueryCluster
 from lmsys_pipeline.embedding.store import load_vectors, text_key
-from lmsys_pipeline.summarizing.params import SummaryParams
+from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
 
 CHUNK = 100_000
 LOOKUP_CHUNK = 5_000
 CANDIDATE_FACTOR = 3  # candidates fetched per wanted query, to survive de-duplication
-
-
-class SummaryInputError(ValueError):
-    pass
 
 
 @dataclass

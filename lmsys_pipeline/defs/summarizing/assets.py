@@ -12,11 +12,10 @@ from lmsys_pipeline.defs.summarizing.partitions import (
 )
 from lmsys_pipeline.summarizing.ledger import params_for
 from lmsys_pipeline.summarizing.llm import LLMConfigError
-from lmsys_pipeline.summarizing.params import check_alias
+from lmsys_pipeline.summarizing.params import SummaryInputError, check_alias
 from lmsys_pipeline.summarizing.providers import ProviderError
 from lmsys_pipeline.summarizing.report import summary_metadata
 from lmsys_pipeline.summarizing.runner import summarize_run
-from lmsys_pipeline.summarizing.selection import SummaryInputError
 
 MARKDOWN_KEYS = ("titles", "failures")
 
@@ -67,7 +66,7 @@ def cluster_summaries(context: dg.AssetExecutionContext, config: SummarizeConfig
         params = params_for(database.manager, run_id, alias, overrides)
         report = summarize_run(database.manager, run_id, alias, params, restart=config.restart,
                                log=context.log.info)
-    except (RunNotFound, SummaryInputError, ProviderError, LLMConfigError, ValueError,
+    except (RunNotFound, SummaryInputError, ProviderError, LLMConfigError,
             ValidationError) as error:
         raise user_failure(error) from None
     metadata = summary_metadata(report)
