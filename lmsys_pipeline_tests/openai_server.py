@@ -14,6 +14,7 @@ seconds. ``chat_script`` lists what the next requests get instead, in order: ``"
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -87,6 +88,12 @@ def _chat_reply(kind: str, request: dict) -> tuple[int, dict, dict[str, str]]:
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the stdlib default of 5 stalls concurrent clients
     daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up (cancelled or timed out) is not an error worth printing."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 @contextmanager

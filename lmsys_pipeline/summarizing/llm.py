@@ -125,9 +125,17 @@ async def _run_all(jobs: list[Job], endpoint: Endpoint, params: SummaryParams,
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="summary-writer") as writer:
 
+        stopped = asyncio.Event()
+
         async def one(job: Job) -> None:
             async with semaphore:
-                outcome = await _ask(client, limiter, job, params)
+                if stopped.is_set():  # a rejected key: start nothing more
+                    return
+                try:
+                    outcome = await _ask(client, limiter, job, params)
+                except LLMConfigError:
+                    stopped.set()
+                    raise
             await loop.run_in_executor(writer, on_done, outcome)
 
         try:

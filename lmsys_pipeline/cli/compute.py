@@ -1,131 +1,29 @@
-"""The ``lmsys`` command. Commands that compute run through Dagster, so each run lands in the
-instance's history (the UI shows it); read commands query the database directly."""
+"""Commands that compute: each runs an asset through Dagster, so the run lands in the
+instance's history (the UI shows it)."""
 
 import json
 import os
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from lmsys_pipeline.db.connection import DB_URL_ENV
-
-app = typer.Typer(
-    help="Analyse LLM chat logs: load, embed, cluster and summarise first user queries.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
+from lmsys_pipeline.cli.common import (
+    DbUrlOption,
+    DescriptionOption,
+    EmbeddingModelOption,
+    JsonOption,
+    RunLimitOption,
+    VerboseOption,
+    app,
+    console,
+    fail,
+    materialization_metadata,
+    materialize,
+    run_and_show,
+    run_failure_message,
+    use_database,
 )
-console = Console()
-error_console = Console(stderr=True, soft_wrap=True)
-
-DbUrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db-url",
-        help=f"SQLAlchemy URL or SQLite path (default: ${DB_URL_ENV}, else "
-        "~/.lmsys-query-analysis/queries.db).",
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-DescriptionOption = Annotated[str | None, typer.Option(help="Why this run exists.")]
-RunLimitOption = Annotated[int | None, typer.Option(help="Only the first N embedded queries.")]
-EmbeddingModelOption = Annotated[str, typer.Option(help="Whose vectors to cluster.")]
-VerboseOption = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Show Dagster's run log in the terminal.")
-]
-
-
-@app.callback()
-def _group() -> None:
-    """Analyse LLM chat logs: load, embed, cluster and summarise first user queries."""
-
-
-def _use_database(db_url: str | None) -> None:
-    """Points this process and the Dagster run at one database, via the environment only, so
-    a password in the URL never lands in run config or the instance's storage."""
-    if db_url:
-        from lmsys_pipeline.db.connection import to_db_url
-
-        os.environ[DB_URL_ENV] = to_db_url(db_url)
-
-
-def _fail(message: str) -> None:
-    error_console.print(f"[red]Error:[/red] {message}")
-    raise typer.Exit(code=1)
-
-
-def _materialization_metadata(result: Any, asset_name: str) -> dict[str, Any]:
-    from dagster import AssetKey
-
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        if materialization.asset_key == AssetKey(asset_name):
-            return {key: value.value for key, value in materialization.metadata.items()}
-    return {}
-
-
-def _run_failure_message(result: Any) -> str:
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.event_specific_data.error
-            failure_description = getattr(event.event_specific_data, "user_failure_data", None)
-            if failure_description is not None and failure_description.description:
-                return failure_description.description
-            if error is not None:
-                return error.message.strip().splitlines()[0]
-    return "the run failed; see the Dagster UI for its logs."
-
-
-def _materialize(asset_name: str, config: dict[str, Any], *, verbose: bool,
-                 partition: tuple[str, str] | None = None,
-                 partition_key: Any = None, new_partitions: dict[str, str] | None = None) -> Any:
-    """Runs one asset (and its checks) in this process, recorded in $DAGSTER_HOME's instance.
-    ``partition`` is (dynamic partition set, key) for a single dynamic dimension; otherwise
-    ``partition_key`` with ``new_partitions`` (set -> key) added to their sets first."""
-    import dagster as dg
-
-    from lmsys_pipeline.dagster_home import ensure_dagster_home
-    from lmsys_pipeline.definitions import defs
-
-    ensure_dagster_home()
-    log_level = "DEBUG" if verbose else "CRITICAL"
-    with dg.DagsterInstance.get() as instance:
-        if partition is not None:
-            new_partitions, partition_key = {partition[0]: partition[1]}, partition[1]
-        for partitions_name, key in (new_partitions or {}).items():
-            if not instance.has_dynamic_partition(partitions_name, key):
-                instance.add_dynamic_partitions(partitions_name, [key])
-        return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance,
-            asset_selection=[dg.AssetKey(asset_name)],
-            partition_key=partition_key,
-            run_config={
-                "ops": {asset_name: {"config": config}},
-                "loggers": {"console": {"config": {"log_level": log_level}}},
-            },
-            raise_on_error=False,
-        )
-
-
-def _run_and_show(asset_name: str, config: dict[str, Any], *, as_json: bool, verbose: bool,
-                  keys: tuple[str, ...]) -> dict[str, Any] | None:
-    """Materializes an unpartitioned asset and prints its metadata as JSON or a table.
-    Returns the metadata for further printing, or None when it went out as JSON."""
-    result = _materialize(asset_name, config, verbose=verbose)
-    if not result.success:
-        _fail(_run_failure_message(result))
-    metadata = _materialization_metadata(result, asset_name)
-    if as_json:
-        print(json.dumps({"dagster_run_id": result.run_id, **metadata}, default=str))
-        return None
-    table = Table(title=f"{asset_name} — Dagster run {result.run_id}")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    for key in keys:
-        table.add_row(key, f"{metadata.get(key)}")
-    console.print(table)
-    return metadata
 
 
 @app.command()
@@ -141,8 +39,8 @@ def load(
     verbose: VerboseOption = False,
 ) -> None:
     """Load conversations' first user queries into the database (asset lmsys_queries)."""
-    _use_database(db_url)
-    metadata = _run_and_show(
+    use_database(db_url)
+    metadata = run_and_show(
         "lmsys_queries", {"source": source, "limit": limit}, as_json=as_json, verbose=verbose,
         keys=("source", "rows_read", "inserted", "skipped", "duplicate_text_share",
               "total_queries", "seconds", "rows_per_second"),
@@ -166,8 +64,8 @@ def embed(
     verbose: VerboseOption = False,
 ) -> None:
     """Embed every query that has no vector for the model yet (asset query_embeddings)."""
-    _use_database(db_url)
-    _run_and_show(
+    use_database(db_url)
+    run_and_show(
         "query_embeddings", {"model": model, "batch_size": batch_size}, as_json=as_json,
         verbose=verbose,
         keys=("model", "dimension", "device", "new_queries_embedded", "texts_embedded",
@@ -200,14 +98,14 @@ def search(
     from lmsys_pipeline.embedding.search import SearchError, SearchFilters
     from lmsys_pipeline.embedding.search import search as run_search
 
-    _use_database(db_url)
+    use_database(db_url)
     filters = SearchFilters(run_id=run_id, cluster_ids=tuple(cluster_id or ()),
                             language=language, llm_model=llm_model)
     db = DatabaseManager()
     try:
         hits = run_search(db, load_embedder(model), text, top=top_k, filters=filters)
     except (SearchError, EmbedderError, LookupError) as error:
-        _fail(str(error).strip("'\""))
+        fail(str(error).strip("'\""))
     if as_json:
         print(json.dumps([hit.as_dict() for hit in hits], ensure_ascii=False))
         return
@@ -237,20 +135,20 @@ def _cluster(params_fields: dict[str, Any], description: str | None, db_url: str
     from lmsys_pipeline.db.connection import DatabaseManager
     from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
 
-    _use_database(db_url)
+    use_database(db_url)
     try:
         params = ClusteringParams(**{k: v for k, v in params_fields.items() if v is not None})
     except ValidationError as error:
-        _fail(error.errors()[0]["msg"].removeprefix("Value error, "))
+        fail(error.errors()[0]["msg"].removeprefix("Value error, "))
     try:
         run = register_run(DatabaseManager(), params, description=description)
     except ClusteringInputError as error:
-        _fail(str(error))
-    result = _materialize("cluster_run", {}, verbose=verbose,
+        fail(str(error))
+    result = materialize("cluster_run", {}, verbose=verbose,
                           partition=(CLUSTERING_RUNS, run.run_id))
     if not result.success:
-        _fail(f"{run.run_id}: {_run_failure_message(result)}")
-    metadata = _materialization_metadata(result, "cluster_run")
+        fail(f"{run.run_id}: {run_failure_message(result)}")
+    metadata = materialization_metadata(result, "cluster_run")
     if as_json:
         print(json.dumps({"run_id": run.run_id, "dagster_run_id": result.run_id,
                           **{k: v for k, v in metadata.items()
@@ -347,7 +245,7 @@ def summarize(
     from lmsys_pipeline.summarizing.providers import BASE_URL_ENV, ProviderError, resolve_endpoint
     from lmsys_pipeline.summarizing.runner import summary_titles
 
-    _use_database(db_url)
+    use_database(db_url)
     if base_url:
         os.environ[BASE_URL_ENV] = base_url
     overrides = {"model": model, "max_queries": max_queries, "concurrency": concurrency,
@@ -359,17 +257,17 @@ def summarize(
         if not params.is_offline:
             resolve_endpoint(params.model)
     except ValidationError as error:
-        _fail(error.errors()[0]["msg"].removeprefix("Value error, "))
+        fail(error.errors()[0]["msg"].removeprefix("Value error, "))
     except (RunNotFound, ProviderError, ValueError) as error:
-        _fail(str(error).strip("'\""))
-    result = _materialize(
+        fail(str(error).strip("'\""))
+    result = materialize(
         "cluster_summaries", {**{k: v for k, v in overrides.items() if v is not None},
                               "restart": restart},
         verbose=verbose, partition_key=summary_partition_key(run_id, alias),
         new_partitions={CLUSTERING_RUNS: run_id, SUMMARY_ALIASES: alias})
     if not result.success:
-        _fail(f"{alias} on {run_id}: {_run_failure_message(result)}")
-    metadata = _materialization_metadata(result, "cluster_summaries")
+        fail(f"{alias} on {run_id}: {run_failure_message(result)}")
+    metadata = materialization_metadata(result, "cluster_summaries")
     if as_json:
         print(json.dumps({"dagster_run_id": result.run_id, **metadata}, default=str))
         return
@@ -387,11 +285,3 @@ def summarize(
     for cluster, (size, title) in sorted(titles.items(), key=lambda i: (-i[1][0], i[0])):
         table.add_row(str(cluster), f"{size:,}", title)
     console.print(table)
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,12 @@
+"""The ``lmsys`` command: compute commands go through Dagster, read commands query the
+database directly."""
+
+from lmsys_pipeline.cli import compute, read  # noqa: F401  (registers the commands)
+from lmsys_pipeline.cli.common import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,1 @@
+"""Commands that read results: runs, clusters, summaries, exports and the cluster map."""

@@ -1,0 +1,1 @@
+"""Reading results: runs, clusters with their summaries, facets, exports, the cluster map."""
