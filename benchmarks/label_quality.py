@@ -65,8 +65,9 @@ def main() -> None:
             result = score(labels)
             print(f"  {name}: {result.accuracy:.3f} on {result.queries} held-out queries")
         for cluster_id in view.cluster_ids[:8]:
-            size, title = report.titles[cluster_id]
-            print(f"    cluster {cluster_id} ({size}): {title}  [intent: {oracle[cluster_id]}]")
+            row = report.titles[cluster_id]
+            print(f"    cluster {cluster_id} ({row.size}): {row.title}  "
+                  f"[intent: {oracle[cluster_id]}]")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,38 @@ def embedded_db(embedded_db_file: Path, tmp_path: Path):
     db = DatabaseManager(path)
     yield db
     db.dispose()
+
+
+RESULTS_CLUSTERS = 6
+
+
+@pytest.fixture(scope="session")
+def results_db_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str]:
+    """The pipeline's own results, built once: the 600 embedded queries, a KMeans run
+    (k = 6) and two offline summary runs on it (aliases ``kw`` and ``kw-short``)."""
+    from lmsys_pipeline.clustering.params import ClusteringParams
+    from lmsys_pipeline.clustering.runs import materialize_run, register_run
+    from lmsys_pipeline.summarizing.params import SummaryParams
+    from lmsys_pipeline.summarizing.runner import summarize_run
+
+    path = tmp_path_factory.mktemp("results") / "queries.db"
+    shutil.copyfile(embedded_db_file, path)
+    db = DatabaseManager(path)
+    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=RESULTS_CLUSTERS))
+    materialize_run(db, run.run_id)
+    summarize_run(db, run.run_id, "kw", SummaryParams(label_quality_queries=5))
+    summarize_run(db, run.run_id, "kw-short",
+                  SummaryParams(max_queries=5, label_quality_queries=5))
+    db.dispose()
+    return path, run.run_id
+
+
+@pytest.fixture
+def results(results_db_file: tuple[Path, str], tmp_path: Path):
+    """A private copy of ``results_db_file``: (database, run id)."""
+    source, run_id = results_db_file
+    path = tmp_path / "results.db"
+    shutil.copyfile(source, path)
+    db = DatabaseManager(path)
+    yield db, run_id
+    db.dispose()

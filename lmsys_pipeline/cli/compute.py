@@ -282,6 +282,6 @@ def summarize(
     table = Table(title=f"Clusters of {run_id} by size — {alias}")
     for name, justify in [("cluster", "right"), ("queries", "right"), ("title", "left")]:
         table.add_column(name, justify=justify)
-    for cluster, (size, title) in sorted(titles.items(), key=lambda i: (-i[1][0], i[0])):
-        table.add_row(str(cluster), f"{size:,}", title)
+    for cluster, row in sorted(titles.items(), key=lambda i: (-i[1].size, i[0])):
+        table.add_row(str(cluster), f"{row.size:,}", row.title or "")
     console.print(table)

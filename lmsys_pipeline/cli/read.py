@@ -1,1 +1,274 @@
-"""Commands that read results: runs, clusters, summaries, exports and the cluster map."""
+"""Commands that read results: runs, clusters, summaries, exports, status and the cluster map.
+They query the database directly (nothing to record in Dagster) and all take ``--json``."""
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from lmsys_pipeline.cli.common import DbUrlOption, JsonOption, app, console, fail, use_database
+
+AliasOption = Annotated[str | None, typer.Option(help="Titles from this alias's latest "
+                                                 "summary run.")]
+SummaryRunOption = Annotated[str | None, typer.Option("--summary-run-id",
+                                                      help="Titles from this summary run.")]
+RunIdArgument = Annotated[str, typer.Argument(help="The clustering run id.")]
+
+
+def _database(db_url: str | None):
+    from lmsys_pipeline.db.connection import DatabaseManager
+
+    use_database(db_url)
+    return DatabaseManager()
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, ensure_ascii=False, default=str))
+
+
+def _choice(db, run_id: str, alias: str | None, summary_run_id: str | None):
+    from lmsys_pipeline.reading.choice import NotFound, choose_summary_run
+
+    if alias and summary_run_id:
+        fail("Give --alias or --summary-run-id, not both.")
+    try:
+        return choose_summary_run(db, run_id, alias=alias, summary_run_id=summary_run_id)
+    except NotFound as error:
+        fail(str(error))
+
+
+def _table(title: str, columns: list[tuple[str, str]]) -> Table:
+    table = Table(title=title)
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
+    return table
+
+
+@app.command()
+def runs(
+    latest: Annotated[bool, typer.Option(help="Only the newest run.")] = False,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Clustering runs, newest first, with their clusters, queries, noise and aliases."""
+    from lmsys_pipeline.reading.runs import list_runs
+
+    found = list_runs(_database(db_url), latest=latest)
+    if as_json:
+        _print_json([run.as_dict() for run in found])
+        return
+    table = _table(f"{len(found)} clustering runs", [
+        ("run id", "left"), ("algorithm", "left"), ("clusters", "right"),
+        ("queries", "right"), ("noise", "right"), ("created (UTC)", "left"),
+        ("aliases", "left"), ("description", "left")])
+    for run in found:
+        table.add_row(run.run_id, run.algorithm, str(run.num_clusters or ""),
+                      f"{run.num_queries:,}", f"{run.noise_share:.1%}",
+                      run.created_at.strftime("%Y-%m-%d %H:%M:%S"), ", ".join(run.aliases),
+                      run.description or "")
+    console.print(table)
+
+
+@app.command("list-clusters")
+def list_clusters(
+    run_id: RunIdArgument,
+    alias: AliasOption = None,
+    summary_run_id: SummaryRunOption = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the N largest.")] = None,
+    show_examples: Annotated[int, typer.Option(min=0, help="Most central queries per cluster.")
+                             ] = 0,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Clusters by size with title and description; without a choice, from the run's latest
+    summary run by generated_at (the command says which it used)."""
+    from lmsys_pipeline.reading.clusters import list_clusters as read_clusters
+
+    db = _database(db_url)
+    choice = _choice(db, run_id, alias, summary_run_id)
+    rows = read_clusters(db, run_id, choice, limit=limit, show_examples=show_examples)
+    if as_json:
+        _print_json({"run_id": run_id, "summary_run": choice.as_dict() if choice else None,
+                     "clusters": [row.as_dict() for row in rows]})
+        return
+    used = (f"titles from {choice.summary_run_id} (alias {choice.alias}, {choice.model}; "
+            f"{choice.chosen_by})" if choice else "no summary run yet: lmsys summarize adds "
+            "titles")
+    console.print(f"[bold]{run_id}[/bold]: {used}")
+    columns = [("cluster", "right"), ("queries", "right"), ("share", "right"),
+               ("title", "left"), ("description", "left")]
+    if show_examples:
+        columns.append(("most central queries", "left"))
+    table = _table(f"{len(rows)} clusters by size", columns)
+    for row in rows:
+        cells = [str(row.cluster_id), f"{row.size:,}", f"{row.share:.1%}", row.title or "",
+                 row.description or ""]
+        if show_examples:
+            cells.append("\n".join(f"• {q[:100]}" for q in row.examples))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _facet_line(facets) -> str:
+    return ", ".join(f"{f.value} x{f.lift:g} ({f.count})" for f in facets) or "none"
+
+
+@app.command()
+def inspect(
+    run_id: RunIdArgument,
+    cluster_id: Annotated[int, typer.Argument(help="The cluster id (-1: HDBSCAN noise).")],
+    alias: AliasOption = None,
+    show_queries: Annotated[int, typer.Option(min=0, help="Sample queries, most central "
+                                              "first.")] = 10,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One cluster: title, description, size, confidence, languages and models (with the ones
+    over-represented against the whole run), and its most central queries."""
+    from lmsys_pipeline.reading.choice import NotFound
+    from lmsys_pipeline.reading.clusters import cluster_detail
+
+    db = _database(db_url)
+    try:
+        detail = cluster_detail(db, run_id, cluster_id, alias=alias, show_queries=show_queries)
+    except NotFound as error:
+        fail(str(error))
+    if as_json:
+        _print_json(detail.as_dict())
+        return
+    source = (f"{detail.summary.summary_run_id} ({detail.summary.alias})" if detail.summary
+              else "no summary run")
+    console.print(f"[bold]{run_id} / cluster {cluster_id}: {detail.title or '(no title)'}"
+                  f"[/bold]\n{detail.description or ''}\n"
+                  f"  size: {detail.size:,} queries ({detail.share:.1%} of the run); "
+                  f"titles from {source}\n  confidence: {detail.confidence}\n"
+                  f"  languages: {dict(list(detail.languages.items())[:8])}\n"
+                  f"  over-represented languages: {_facet_line(detail.language_lift)}\n"
+                  f"  models: {dict(list(detail.models.items())[:8])}\n"
+                  f"  over-represented models: {_facet_line(detail.model_lift)}")
+    table = _table("most central queries", [("#", "right"), ("query", "left")])
+    for number, query in enumerate(detail.queries, 1):
+        table.add_row(str(number), query[:300])
+    console.print(table)
+
+
+@app.command()
+def compare(
+    run_id: RunIdArgument,
+    alias: Annotated[list[str], typer.Option("--alias", help="An alias to compare (give two "
+                                             "or more).")],
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Titles of two or more aliases side by side per cluster, with each alias's label
+    quality (held-out queries matched to their cluster's label; chance 1/6)."""
+    from lmsys_pipeline.reading.choice import NotFound
+    from lmsys_pipeline.reading.clusters import compare_aliases
+
+    if len(alias) < 2:
+        fail("Give at least two aliases: --alias A --alias B.")
+    db = _database(db_url)
+    try:
+        comparison = compare_aliases(db, run_id, alias)
+    except NotFound as error:
+        fail(str(error))
+    if as_json:
+        _print_json(comparison.as_dict())
+        return
+    table = _table(f"{run_id}: titles by alias", [("cluster", "right"), ("queries", "right"),
+                                                  *[(a, "left") for a in alias]])
+    for row in comparison.rows:
+        table.add_row(str(row["cluster_id"]), f"{row['size']:,}",
+                      *[row[a] or "" for a in alias])
+    console.print(table)
+    for choice in comparison.choices:
+        score = comparison.label_accuracy.get(choice.alias)
+        console.print(f"  {choice.alias}: {choice.summary_run_id} ({choice.model}), label "
+                      f"accuracy {'n/a' if score is None else f'{score:.3f}'}")
+
+
+@app.command()
+def export(
+    run_id: RunIdArgument,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or parquet.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    alias: AliasOption = None,
+    summary_run_id: SummaryRunOption = None,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One row per query of the run (ids, cluster, confidence, text, model, language, cluster
+    title and description), streamed to the file."""
+    from lmsys_pipeline.reading.export import FORMATS, export_run
+
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    if not output.parent.exists():
+        fail(f"The folder {output.parent} does not exist.")
+    db = _database(db_url)
+    choice = _choice(db, run_id, alias, summary_run_id)
+    written = export_run(db, run_id, choice, fmt, output)
+    summary = {"run_id": run_id, "format": fmt, "output": str(output), "rows": written,
+               "summary_run_id": choice.summary_run_id if choice else None}
+    if as_json:
+        _print_json(summary)
+        return
+    console.print(f"{written:,} rows of {run_id} written to {output} "
+                  f"(titles: {summary['summary_run_id'] or 'none'})")
+
+
+@app.command()
+def status(db_url: DbUrlOption = None, as_json: JsonOption = False) -> None:
+    """What the database holds: rows per table, vectors per model, runs and summary runs,
+    and its size."""
+    from lmsys_pipeline.reading.status import database_status
+
+    found = database_status(_database(db_url))
+    if as_json:
+        _print_json(found)
+        return
+    size = found["database_bytes"]
+    console.print(f"[bold]{found['database']}[/bold] — "
+                  f"{'size unknown' if size is None else f'{size / 1e6:,.1f} MB'}")
+    table = _table("rows per table", [("table", "left"), ("rows", "right")])
+    for name, count in found["rows"].items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    for model in found["embeddings"]:
+        console.print(f"  embeddings {model['model']} ({model['dimension']}-d): "
+                      f"{model['queries']:,} queries")
+    console.print(f"  clustering runs: {found['clustering_runs']}; summary runs: "
+                  f"{found['summary_runs']}")
+
+
+@app.command("map")
+def cluster_map(
+    run_id: RunIdArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")
+                      ] = Path("map.html"),
+    alias: AliasOption = None,
+    sample: Annotated[int, typer.Option(min=10, help="Queries drawn (seeded sample).")
+                      ] = 3_000,
+    projection: Annotated[str, typer.Option(help="tsne (default) or pca.")] = "tsne",
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A self-contained interactive HTML map of the run (opens offline): queries in 2-D
+    coloured by cluster, hover for the query and title, clusters listed by size."""
+    from lmsys_pipeline.reading.cluster_map import build_map
+
+    if not output.parent.exists():
+        fail(f"The folder {output.parent} does not exist.")
+    db = _database(db_url)
+    choice = _choice(db, run_id, alias, None)
+    try:
+        written = build_map(db, run_id, choice, output, sample=sample, method=projection)
+    except ValueError as error:
+        fail(str(error))
+    if as_json:
+        _print_json(written)
+        return
+    console.print(f"Map of {run_id} ({written['points']:,} queries, {written['clusters']} "
+                  f"clusters, {projection}) written to {output}")

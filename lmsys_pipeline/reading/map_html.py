@@ -6,7 +6,6 @@ the languages and models over-represented in it (lift).
 """
 
 import html
-import json
 from pathlib import Path
 
 from lmsys_pipeline.clustering.algorithms import NOISE
@@ -85,10 +84,3 @@ def write_map(path: Path, projection: Projection, texts: dict[int, str], rows: l
     page = PAGE.format(title=html.escape(title), meta=html.escape(meta), plot=plot,
                        items=cluster_items(rows, language_lift, model_lift))
     path.write_text(page, encoding="utf-8")
-
-
-def points_json(projection: Projection) -> str:
-    """The sampled points as JSON (for ``--json`` callers and tests)."""
-    return json.dumps([{"query_id": int(q), "cluster_id": int(c), "x": float(x), "y": float(y)}
-                       for q, c, (x, y) in zip(projection.query_ids, projection.cluster_ids,
-                                               projection.xy, strict=True)])

@@ -38,3 +38,14 @@ def map_png(projection: Projection, *, title: str) -> bytes:
 def png_markdown(png: bytes, alt: str) -> str:
     """Markdown that shows the image inline (a data URI: no file to serve)."""
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+METADATA_SAMPLE = 1_000
+
+
+def run_map_markdown(db, run_id: str, *, title: str, sample: int = METADATA_SAMPLE) -> str:
+    """The run's t-SNE picture as inline markdown, for a materialization's metadata."""
+    from lmsys_pipeline.reading.projection import project_run
+
+    projection = project_run(db, run_id, sample=sample)
+    return png_markdown(map_png(projection, title=title), f"cluster map of {run_id}")

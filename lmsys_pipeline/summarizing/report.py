@@ -2,17 +2,22 @@
 
 from typing import Any
 
+from lmsys_pipeline.clustering.report import size_histogram
 from lmsys_pipeline.markdown import table
-from lmsys_pipeline.summarizing.runner import SummaryReport
+from lmsys_pipeline.summarizing.runner import SummaryReport, TitleRow
 
 MAX_TABLE_ROWS = 200
+EXAMPLE_CHARS = 80
 
 
-def titles_table(titles: dict[int, tuple[int, str]], limit: int = MAX_TABLE_ROWS) -> str:
-    ranked = sorted(titles.items(), key=lambda item: (-item[1][0], item[0]))
-    rows = [[cluster, f"{size:,}", title] for cluster, (size, title) in ranked[:limit]]
+def titles_table(titles: dict[int, TitleRow], limit: int = MAX_TABLE_ROWS) -> str:
+    """Clusters by size: id, size, title and two of the queries the labeller saw."""
+    ranked = sorted(titles.items(), key=lambda item: (-item[1].size, item[0]))
+    rows = [[cluster, f"{row.size:,}", row.title or "",
+             " · ".join(q[:EXAMPLE_CHARS] for q in row.examples)]
+            for cluster, row in ranked[:limit]]
     note = f"\n\n_{len(ranked) - limit} smaller clusters not shown_" if len(ranked) > limit else ""
-    return table(["cluster", "queries", "title"], rows) + note
+    return table(["cluster", "queries", "title", "examples"], rows) + note
 
 
 def failures_table(failures: dict[str, str]) -> str:
@@ -48,5 +53,6 @@ def summary_metadata(report: SummaryReport) -> dict[str, Any]:
         "label_accuracy_queries": entry.label_accuracy_queries,
         "label_accuracy_chance": report.quality.chance,
         "titles": titles_table(report.titles),
+        "size_histogram": size_histogram([row.size for row in report.titles.values()]),
         "failures": failures_table(entry.failures or {}),
     }

@@ -4,6 +4,7 @@ row yet (offline keywords or an LLM), score label quality, close the ledger entr
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -33,6 +34,7 @@ NOISE_LABEL = ClusterLabel.model_construct(
     "share no topic, so no model is asked to name them.",
 )
 OFFLINE_WRITE_CHUNK = 200
+TITLE_EXAMPLES = 2
 
 
 @dataclass
@@ -42,7 +44,7 @@ class SummaryReport:
     replaced: list[str]
     newly_labelled: int
     quality: LabelQuality
-    titles: dict[int, tuple[int, str]] = field(default_factory=dict)
+    titles: dict[int, "TitleRow"] = field(default_factory=dict)
 
 
 def _label_text(title: str, description: str) -> str:
@@ -115,12 +117,20 @@ def summarize_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryP
                          summary_titles(db, summary_run_id))
 
 
-def summary_titles(db: DatabaseManager, summary_run_id: str) -> dict[int, tuple[int, str]]:
+class TitleRow(NamedTuple):
+    size: int
+    title: str | None
+    examples: list[str]
+
+
+def summary_titles(db: DatabaseManager, summary_run_id: str) -> dict[int, TitleRow]:
+    """Cluster id → size, title and the first representative queries shown to the labeller."""
     with db.engine.connect() as connection:
         rows = connection.execute(
-            select(ClusterSummary.cluster_id, ClusterSummary.num_queries, ClusterSummary.title)
+            select(ClusterSummary.cluster_id, ClusterSummary.num_queries, ClusterSummary.title,
+                   ClusterSummary.representative_queries)
             .where(ClusterSummary.summary_run_id == summary_run_id)).all()
-    return {c: (n, t) for c, n, t in rows}
+    return {c: TitleRow(n, t, list(q or [])[:TITLE_EXAMPLES]) for c, n, t, q in rows}
 
 
 def _quality(db: DatabaseManager, view: RunView, summary_run_id: str,

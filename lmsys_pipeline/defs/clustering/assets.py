@@ -16,6 +16,7 @@ from lmsys_pipeline.clustering.runs import (
 from lmsys_pipeline.clustering.validation import check_run
 from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
 from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, user_failure
+from lmsys_pipeline.reading.map_png import run_map_markdown
 
 CHECKS = {
     "every_query_assigned_once": "Every embedded query of the run has exactly one row.",
@@ -104,6 +105,9 @@ def cluster_run(
             "seconds_by_phase": dg.MetadataValue.json(metadata["seconds_by_phase"]),
             "size_histogram": dg.MetadataValue.md(metadata["size_histogram"]),
             "largest_clusters": dg.MetadataValue.md(metadata["largest_clusters"]),
+            "cluster_map": dg.MetadataValue.md(run_map_markdown(
+                database.manager, result.run_id,
+                title=f"{result.run_id}: a sample of queries (t-SNE), coloured by cluster")),
         },
         check_results=checks,
     )

@@ -1,5 +1,7 @@
 """``cluster_summaries``: one summary run per clustering run x alias partition."""
 
+from urllib.parse import quote
+
 import dagster as dg
 from pydantic import Field, ValidationError
 
@@ -10,6 +12,7 @@ from lmsys_pipeline.defs.summarizing.partitions import (
     RUN_DIMENSION,
     summary_partitions,
 )
+from lmsys_pipeline.reading.map_png import run_map_markdown
 from lmsys_pipeline.summarizing.ledger import params_for
 from lmsys_pipeline.summarizing.llm import LLMConfigError
 from lmsys_pipeline.summarizing.params import SummaryInputError, check_alias
@@ -17,7 +20,7 @@ from lmsys_pipeline.summarizing.providers import ProviderError
 from lmsys_pipeline.summarizing.report import summary_metadata
 from lmsys_pipeline.summarizing.runner import summarize_run
 
-MARKDOWN_KEYS = ("titles", "failures")
+MARKDOWN_KEYS = ("titles", "failures", "size_histogram")
 
 
 class SummarizeConfig(dg.Config):
@@ -84,6 +87,11 @@ def cluster_summaries(context: dg.AssetExecutionContext, config: SummarizeConfig
             **{k: v for k, v in metadata.items() if k not in MARKDOWN_KEYS},
             "replaced_summary_runs": dg.MetadataValue.json(metadata["replaced_summary_runs"]),
             **{k: dg.MetadataValue.md(metadata[k]) for k in MARKDOWN_KEYS},
+            "clustering_run_page": dg.MetadataValue.url(
+                f"/assets/cluster_run?partition={quote(run_id)}"),
+            "cluster_map": dg.MetadataValue.md(run_map_markdown(
+                database.manager, run_id,
+                title=f"{run_id}: clusters summarised by {alias} (ids as in the titles table)")),
         },
         check_results=[check],
     )

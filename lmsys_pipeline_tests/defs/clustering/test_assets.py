@@ -52,6 +52,8 @@ def test_a_registered_run_materializes_with_metadata_and_passing_checks(db_url):
             metadata["seconds_by_phase"]
         )
         assert metadata["largest_clusters"].count("\n") == 11  # header, rule, 10 clusters
+        assert metadata["cluster_map"].startswith(
+            f"![cluster map of {run.run_id}](data:image/png;base64,")
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         assert len(checks) == 4 and all(checks.values())
 

@@ -52,6 +52,10 @@ def test_the_offline_summary_partition_materializes_with_titles_and_a_check(run_
         assert metadata["model"] == "local/keywords" and metadata["clustering_run"] == run_id
         assert metadata["clusters_done"] == metadata["clusters_total"] == 6
         assert metadata["titles"].count("\n") == 7  # header, rule, 6 clusters
+        assert metadata["titles"].startswith("| cluster | queries | title | examples |")
+        assert metadata["cluster_map"].startswith("![cluster map of")
+        assert metadata["clustering_run_page"] == f"/assets/cluster_run?partition={run_id}"
+        assert "cluster size" in metadata["size_histogram"]
         assert metadata["failures"] == "_none_"
         assert 0 < metadata["label_accuracy"] <= 1
         [check] = result.get_asset_check_evaluations()
