@@ -22,8 +22,14 @@ echo
 echo "== Clustering run: KMeans with k = 40 (a cluster_run partition keyed by its run id) =="
 "$BIN/lmsys" cluster kmeans --n-clusters 40 --description "make demo" | tee "$TMP_OUT"
 RUN_ID=$(head -n 1 "$TMP_OUT" | cut -d ' ' -f 1)
+MAP="$(dirname "$DAGSTER_HOME")/map-$RUN_ID.html"
 echo
 echo "Dagster instance: $DAGSTER_HOME   (make dev opens it on http://127.0.0.1:3000)"
+echo "Explore: lmsys runs | lmsys list-clusters $RUN_ID --show-examples 2 | lmsys inspect $RUN_ID 0"
 echo
 echo "== Summary run 'keywords' of $RUN_ID: the offline keyword summarizer (no LLM, no key) =="
 "$BIN/lmsys" summarize "$RUN_ID" --alias keywords
+echo
+echo "== The cluster map of $RUN_ID (t-SNE of 3,000 queries, titles from 'keywords') =="
+"$BIN/lmsys" map "$RUN_ID" -o "$MAP"
+echo "Cluster map (open in a browser, works offline): $MAP"

@@ -3,7 +3,7 @@
 Lift = (share of the value in the cluster) / (share of the value in the run). A lift of 3 for
 Portuguese means Portuguese queries are three times as common in this cluster as in the run.
 Values seen fewer than ``min_count`` times in the cluster are left out (tiny counts make
-large, meaningless lifts).
+large, meaningless lifts), and so are lifts under ``MIN_LIFT`` (noise, not a finding).
 """
 
 from dataclasses import asdict, dataclass
@@ -15,6 +15,7 @@ from lmsys_pipeline.db.models import Query, QueryCluster
 
 FACETS = {"language": Query.language, "model": Query.model}
 MIN_COUNT = 3
+MIN_LIFT = 1.5
 TOP = 5
 
 
@@ -44,8 +45,8 @@ def facet_counts(db: DatabaseManager, run_id: str, facet: str,
 
 
 def lifts(cluster: dict[str, int], run: dict[str, int], *, min_count: int = MIN_COUNT,
-          top: int = TOP) -> list[Facet]:
-    """The values most over-represented in ``cluster`` (lift > 1), highest lift first."""
+          min_lift: float = MIN_LIFT, top: int = TOP) -> list[Facet]:
+    """The values most over-represented in ``cluster``, highest lift first."""
     cluster_total, run_total = sum(cluster.values()), sum(run.values())
     if not cluster_total or not run_total:
         return []
@@ -53,7 +54,7 @@ def lifts(cluster: dict[str, int], run: dict[str, int], *, min_count: int = MIN_
     for value, count in cluster.items():
         share, run_share = count / cluster_total, run.get(value, count) / run_total
         lift = share / run_share if run_share else 0.0
-        if count >= min_count and lift > 1.0:
+        if count >= min_count and lift >= min_lift:
             found.append(Facet(value, count, round(share, 4), round(run_share, 4), round(lift, 2)))
     return sorted(found, key=lambda f: (-f.lift, -f.count, f.value))[:top]
 

@@ -17,15 +17,18 @@ HOVER_CHARS = 160
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 0; display: flex; height: 100vh; }}
-#plot {{ flex: 1 1 auto; min-width: 0; }}
-#side {{ width: 380px; overflow-y: auto; border-left: 1px solid #ddd; padding: 0 14px; }}
+body {{ font-family: system-ui, sans-serif; margin: 0; height: 100vh; overflow: hidden;
+        display: grid; grid-template-columns: minmax(0, 1fr) 400px; }}
+#plot {{ min-width: 0; height: 100vh; }}
+#side {{ height: 100vh; box-sizing: border-box; overflow-y: auto; border-left: 1px solid #ddd;
+         padding: 0 14px; }}
 #side h1 {{ font-size: 16px; }} #side p.meta {{ color: #555; font-size: 12px; }}
+#side ul {{ list-style: none; padding: 0; }}
 #side li {{ margin: 0 0 10px 0; font-size: 13px; }}
 #side .size {{ color: #555; }} #side .facets {{ color: #7a4b00; font-size: 12px; }}
 </style></head>
 <body><div id="plot">{plot}</div>
-<aside id="side"><h1>{title}</h1><p class="meta">{meta}</p><ol id="clusters">{items}</ol></aside>
+<aside id="side"><h1>{title}</h1><p class="meta">{meta}</p><ul id="clusters">{items}</ul></aside>
 </body></html>
 """
 
@@ -53,8 +56,10 @@ def cluster_items(rows: list[ClusterRow], language_lift: dict[int, list[Facet]],
 
 
 def _figure(projection: Projection, texts: dict[int, str], titles: dict[int, str]):
+    import plotly.express as px
     import plotly.graph_objects as go
 
+    palette = px.colors.qualitative.Dark24 + px.colors.qualitative.Light24
     figure = go.Figure()
     for cluster in sorted(set(projection.cluster_ids.tolist())):
         mask = projection.cluster_ids == cluster
@@ -65,12 +70,12 @@ def _figure(projection: Projection, texts: dict[int, str], titles: dict[int, str
         figure.add_trace(go.Scattergl(
             x=projection.xy[mask, 0], y=projection.xy[mask, 1], mode="markers",
             name=f"{cluster}: {title}"[:60], text=hover, hoverinfo="text",
-            customdata=ids, marker={"size": 5, "opacity": 0.75,
-                                    **({"color": "#bbbbbb"} if cluster == NOISE else {})}))
-    figure.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"font":
-                                                                              {"size": 10}},
+            customdata=ids, marker={"size": 5, "opacity": 0.75, "color": "#bbbbbb"
+                                    if cluster == NOISE else palette[cluster % len(palette)]}))
+    # The side list names every cluster, so the plot keeps its width instead of a legend.
+    figure.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
                          xaxis={"visible": False}, yaxis={"visible": False},
-                         template="plotly_white")
+                         template="plotly_white", hoverlabel={"align": "left"})
     return figure
 
 
@@ -79,8 +84,9 @@ def write_map(path: Path, projection: Projection, texts: dict[int, str], rows: l
               title: str, meta: str) -> None:
     titles = {row.cluster_id: row.title for row in rows if row.title}
     plot = _figure(projection, texts, titles).to_html(
-        full_html=False, include_plotlyjs=True, config={"displaylogo": False},
-        default_height="100vh")
+        full_html=False, include_plotlyjs=True,
+        config={"displaylogo": False, "responsive": True},
+        default_width="100%", default_height="100vh")
     page = PAGE.format(title=html.escape(title), meta=html.escape(meta), plot=plot,
                        items=cluster_items(rows, language_lift, model_lift))
     path.write_text(page, encoding="utf-8")

@@ -18,9 +18,9 @@ def map_png(projection: Projection, *, title: str) -> bytes:
     figure, axes = plt.subplots(figsize=(6, 4.5), dpi=80)
     noise = projection.cluster_ids == NOISE
     if noise.any():
-        axes.scatter(*projection.xy[noise].T, s=3, c="#c8c8c8", linewidths=0, label="noise")
+        axes.scatter(*projection.xy[noise].T, s=5, c="#c8c8c8", linewidths=0, label="noise")
     real = ~noise
-    axes.scatter(*projection.xy[real].T, s=4, c=projection.cluster_ids[real] % 20,
+    axes.scatter(*projection.xy[real].T, s=8, c=projection.cluster_ids[real] % 20,
                  cmap="tab20", vmin=0, vmax=19, linewidths=0)
     for cluster in np.unique(projection.cluster_ids[real])[:40]:
         x, y = np.median(projection.xy[projection.cluster_ids == cluster], axis=0)

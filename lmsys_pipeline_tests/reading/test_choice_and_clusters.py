@@ -77,13 +77,15 @@ def test_lift_finds_what_is_over_represented():
     assert [f.value for f in found] == ["Portuguese"]
     assert found[0].lift == pytest.approx((30 / 40) / (100 / 1000), rel=1e-3)
     assert lifts({"Portuguese": 2}, run) == []  # below the minimum count
+    assert lifts({"English": 95, "Portuguese": 5}, run, min_lift=1.0)[0].value == "English"
+    assert lifts({"English": 95, "Portuguese": 5}, run) == []  # x1.06 is not a finding
 
 
 def test_cluster_lifts_cover_every_cluster(results):
     db, run_id = results
     per_cluster = cluster_lifts(db, run_id, "language")
     assert set(per_cluster) == set(range(K))
-    assert all(f.lift > 1 for facets in per_cluster.values() for f in facets)
+    assert all(f.lift >= 1.5 for facets in per_cluster.values() for f in facets)
 
 
 def test_compare_puts_aliases_side_by_side_with_label_quality(results):
