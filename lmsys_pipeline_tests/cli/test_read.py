@@ -102,3 +102,24 @@ def test_map_from_the_cli(db_url, tmp_path):
                     "--db-url", url, "--json")
     assert code == 0, out
     assert json.loads(out)["points"] >= 100 and target.stat().st_size > 1_000_000
+
+
+def test_delete_removes_a_conversation_and_reports_what_it_touched(db_url, tmp_path):
+    url, run_id = db_url
+    code, _ = run("export", run_id, "--format", "json", "-o", str(tmp_path / "a.json"),
+                  "--db-url", url)
+    assert code == 0
+    rows = json.loads((tmp_path / "a.json").read_text())
+    victims = [rows[0]["conversation_id"], rows[1]["conversation_id"]]
+    listing = tmp_path / "ids.txt"
+    listing.write_text(f"{victims[1]}\nnot-a-conversation\n")
+    code, out = run("delete", "--conversation-id", victims[0], "--from-file", str(listing),
+                    "--db-url", url, "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["queries_deleted"] == 2 and report["not_found"] == ["not-a-conversation"]
+    assert report["assignments_deleted"] == 2 and report["summaries_recounted"] >= 1
+    code, out = run("list-clusters", run_id, "--db-url", url, "--json")
+    assert sum(c["size"] for c in json.loads(out)["clusters"]) == 598
+    code, out = run("delete", "--db-url", url)
+    assert code == 1 and "at least one" in out

@@ -1,0 +1,46 @@
+"""Maintenance commands that change stored data outside the asset graph."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmsys_pipeline.cli.common import DbUrlOption, JsonOption, app, console, fail, use_database
+
+
+@app.command()
+def delete(
+    conversation_id: Annotated[list[str] | None, typer.Option(
+        "--conversation-id", help="A conversation to delete (repeatable).")] = None,
+    from_file: Annotated[Path | None, typer.Option(
+        "--from-file", help="A file of conversation ids, one per line.")] = None,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete conversations everywhere: the query, its assignments in every run, its vectors
+    (unless another query shares the text) and its text among summaries' examples; cluster
+    sizes in summaries are recounted. One transaction."""
+    import json
+
+    from lmsys_pipeline.db.connection import DatabaseManager
+    from lmsys_pipeline.maintenance.deletion import delete_conversations
+
+    ids = list(conversation_id or [])
+    if from_file is not None:
+        if not from_file.is_file():
+            fail(f"The file {from_file} does not exist.")
+        ids += [line.strip() for line in from_file.read_text(encoding="utf-8").splitlines()]
+    ids = [i for i in ids if i]
+    if not ids:
+        fail("Give at least one --conversation-id or a --from-file.")
+    use_database(db_url)
+    report = delete_conversations(DatabaseManager(), ids)
+    if as_json:
+        print(json.dumps(report.as_dict()))
+        return
+    console.print(f"Deleted {report.queries_deleted} conversations: "
+                  f"{report.assignments_deleted} cluster assignments, {report.vectors_deleted} "
+                  f"vectors, {report.examples_removed} summary examples; "
+                  f"{report.summaries_recounted} summary rows recounted.")
+    if report.not_found:
+        console.print(f"Not found ({len(report.not_found)}): {', '.join(report.not_found[:20])}")

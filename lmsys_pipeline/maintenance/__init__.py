@@ -1,0 +1,1 @@
+"""Maintenance of stored data: deleting conversations on request."""

@@ -1,0 +1,106 @@
+"""Deleting conversations everywhere, as a dataset owner may demand.
+
+One transaction removes each conversation's query, its assignments in every clustering run and
+its vector links; vectors no other query shares; and its text from the summaries'
+``representative_queries``. Every affected summary row gets its ``num_queries`` recounted, so
+sizes stay right. Nothing is half-deleted: a failure rolls everything back.
+"""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import and_, delete, exists, func, select, update
+
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
+from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
+from lmsys_pipeline.embedding.store import text_key
+
+CHUNK = 5_000
+
+
+@dataclass
+class DeletionReport:
+    queries_deleted: int = 0
+    not_found: list[str] = field(default_factory=list)
+    assignments_deleted: int = 0
+    vectors_deleted: int = 0
+    summaries_recounted: int = 0
+    examples_removed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _chunks(values: Sequence, size: int = CHUNK):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -> DeletionReport:
+    report = DeletionReport()
+    wanted = sorted({c.strip() for c in conversation_ids if c and c.strip()})
+    with db.engine.begin() as connection:
+        found = []
+        for chunk in _chunks(wanted):
+            found += connection.execute(select(Query.id, Query.conversation_id, Query.query_text)
+                                        .where(Query.conversation_id.in_(chunk))).all()
+        report.not_found = sorted(set(wanted) - {row.conversation_id for row in found})
+        ids = [row.id for row in found]
+        texts = {text_key(row.query_text) for row in found}
+        affected: set[tuple[str, int]] = set()
+        vector_ids: set[int] = set()
+        for chunk in _chunks(ids):
+            affected |= set(connection.execute(
+                select(QueryCluster.run_id, QueryCluster.cluster_id).distinct()
+                .where(QueryCluster.query_id.in_(chunk))).all())
+            vector_ids |= set(connection.execute(
+                select(QueryEmbedding.text_embedding_id).where(QueryEmbedding.query_id.in_(chunk))
+            ).scalars())
+            report.assignments_deleted += connection.execute(
+                delete(QueryCluster).where(QueryCluster.query_id.in_(chunk))).rowcount
+            connection.execute(delete(QueryEmbedding).where(QueryEmbedding.query_id.in_(chunk)))
+            report.queries_deleted += connection.execute(
+                delete(Query).where(Query.id.in_(chunk))).rowcount
+        for chunk in _chunks(sorted(vector_ids)):
+            still_used = exists().where(QueryEmbedding.text_embedding_id == TextEmbedding.id)
+            report.vectors_deleted += connection.execute(
+                delete(TextEmbedding).where(TextEmbedding.id.in_(chunk), ~still_used)).rowcount
+        for run_id, cluster_id in sorted(affected):
+            report.summaries_recounted += _recount(connection, run_id, cluster_id)
+            report.examples_removed += _drop_examples(connection, run_id, cluster_id, texts)
+    return report
+
+
+def _recount(connection, run_id: str, cluster_id: int) -> int:
+    size = connection.execute(select(func.count()).select_from(QueryCluster).where(
+        QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id)).scalar_one()
+    return connection.execute(
+        update(ClusterSummary)
+        .where(and_(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id))
+        .values(num_queries=size)).rowcount
+
+
+def _drop_examples(connection, run_id: str, cluster_id: int, texts: set[str]) -> int:
+    """Removes the deleted texts (whole or as the cut shown to a model) from the examples."""
+    removed = 0
+    rows = connection.execute(
+        select(ClusterSummary.id, ClusterSummary.representative_queries)
+        .where(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id)).all()
+    for row_id, examples in rows:
+        kept = [q for q in examples or [] if not _shows_deleted(q, texts)]
+        if len(kept) != len(examples or []):
+            removed += len(examples) - len(kept)
+            connection.execute(update(ClusterSummary).where(ClusterSummary.id == row_id)
+                               .values(representative_queries=kept))
+    return removed
+
+
+def _shows_deleted(example: str, texts: set[str]) -> bool:
+    flat = " ".join(example.split())
+    stem = flat.removesuffix("…")
+    for text in texts:
+        whole = " ".join(text.split())
+        if flat == whole or (stem != flat and whole.startswith(stem)):
+            return True
+    return False

@@ -1,0 +1,35 @@
+"""Small results built through the pipeline's own functions, on any database."""
+
+from pathlib import Path
+
+from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.runs import materialize_run, register_run
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.embedding.runner import embed_pending
+from lmsys_pipeline.ingestion.loader import ingest_batches
+from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.summarizing.params import SummaryParams
+from lmsys_pipeline.summarizing.runner import summarize_run
+from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
+
+SHARED_TEXT = "How do I permanently delete my account and all of my data?"
+
+
+def build_results(db: DatabaseManager, embedder, tmp_path: Path, *, queries: int = 150,
+                  k: int = 4) -> list[str]:
+    """``queries`` sample queries plus two conversations sharing one text, embedded, in two
+    KMeans runs (k and k + 1), each with an offline summary run. Returns the run ids."""
+    ingest_batches(db, open_source(None).batches(1000), limit=queries)
+    extra = write_parquet(tmp_path / "shared.parquet", [
+        row("shared-1", [message("user", SHARED_TEXT)]),
+        row("shared-2", [message("user", SHARED_TEXT)]),
+    ])
+    ingest_batches(db, open_source(str(extra)).batches(10))
+    embed_pending(db, embedder)
+    run_ids = []
+    for clusters in (k, k + 1):
+        run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=clusters))
+        materialize_run(db, run.run_id)
+        summarize_run(db, run.run_id, "kw", SummaryParams(label_quality_queries=0))
+        run_ids.append(run.run_id)
+    return run_ids
