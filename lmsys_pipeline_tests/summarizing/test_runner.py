@@ -181,3 +181,20 @@ def test_the_offline_summarizer_needs_no_server_and_says_so(clustered):
     assert report.entry.model == "local/keywords" and report.entry.estimated_cost_usd == 0.0
     assert report.entry.requests == 0 and report.entry.label_accuracy > 1 / 6
     assert {r.model for r in rows(db, report.entry.summary_run_id)} == {"local/keywords"}
+
+
+def test_an_llm_summary_run_resumes_on_both_databases(any_db, minilm, llm_server, tmp_path):
+    from lmsys_pipeline_tests.pipeline_data import build_results
+
+    db = any_db
+    state, url = llm_server
+    run_id, _ = build_results(db, minilm, tmp_path)
+    state.chat_script = ["refusal"]
+    first = summarize_run(db, run_id, "gpt", llm(url, concurrency=1)).entry
+    assert (first.status, first.clusters_failed) == ("partial", 1)
+    again = summarize_run(db, run_id, "gpt", llm(url, concurrency=1))
+    assert again.resumed and again.newly_labelled == 1 and again.entry.status == "completed"
+    assert len(state.chat_requests) == 4 + 1
+    restarted = summarize_run(db, run_id, "gpt", llm(url), restart=True).entry
+    assert restarted.cached_responses == 4 and len(state.chat_requests) == 5
+    assert len(rows(db, restarted.summary_run_id)) == 4
