@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from lmsys_pipeline.clustering.algorithms import (
     NOISE,
@@ -65,9 +66,24 @@ def check_feasible(db: DatabaseManager, params: ClusteringParams) -> None:
         )
 
 
+ID_ATTEMPTS = 5
+
+
 def register_run(db: DatabaseManager, params: ClusteringParams, *, description: str | None = None,
                  run_id: str | None = None) -> ClusteringRun:
     check_feasible(db, params)
+    for _ in range(ID_ATTEMPTS if run_id is None else 1):
+        try:
+            return _register(db, params, description, run_id)
+        except IntegrityError:
+            if run_id is not None:
+                raise ValueError(f"Clustering run {run_id} is already registered.") from None
+            # another process registered the same id in the same second: take the next suffix
+    raise RuntimeError("Could not pick a free run id: too many runs registered at once.")
+
+
+def _register(db: DatabaseManager, params: ClusteringParams, description: str | None,
+              run_id: str | None) -> ClusteringRun:
     with db.get_session() as session:
         if run_id is None:
             existing = set(session.execute(select(ClusteringRun.run_id)).scalars())

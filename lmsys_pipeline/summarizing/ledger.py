@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
@@ -38,9 +39,22 @@ def _resumable(entry: SummaryRun, params: SummaryParams) -> bool:
     return entry.prompt_version == PROMPT_VERSION and stored == params.outcome()
 
 
+ID_ATTEMPTS = 5
+
+
 def start_summary_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryParams,
                       *, restart: bool = False) -> Started:
     load_run(db, run_id)  # RunNotFound in one sentence
+    for _ in range(ID_ATTEMPTS):
+        try:
+            return _start(db, run_id, alias, params, restart)
+        except IntegrityError:
+            continue  # another run took this summary_run_id in the same second: take the next
+    raise RuntimeError(f"Could not pick a free summary_run_id for {alias} on {run_id}.")
+
+
+def _start(db: DatabaseManager, run_id: str, alias: str, params: SummaryParams,
+           restart: bool) -> Started:
     with db.get_session() as session:
         entries = session.execute(
             select(SummaryRun).where(SummaryRun.run_id == run_id, SummaryRun.alias == alias,
