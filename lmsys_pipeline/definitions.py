@@ -10,6 +10,7 @@ from lmsys_pipeline.defs.clustering.assets import cluster_run
 from lmsys_pipeline.defs.clustering.schedules import cluster_run_job, recluster_schedule
 from lmsys_pipeline.defs.embedding.assets import query_embeddings
 from lmsys_pipeline.defs.embedding.checks import vectors_have_model_dimension_and_unit_length
+from lmsys_pipeline.defs.embedding.shards import embed_backlog_job
 from lmsys_pipeline.defs.ingestion.assets import lmsys_queries
 from lmsys_pipeline.defs.ingestion.checks import queries_have_text, queries_table_not_empty
 from lmsys_pipeline.defs.resources import DatabaseResource
@@ -22,7 +23,7 @@ defs = dg.Definitions(
         queries_table_not_empty,
         vectors_have_model_dimension_and_unit_length,
     ],
-    jobs=[cluster_run_job],
+    jobs=[cluster_run_job, embed_backlog_job],
     schedules=[recluster_schedule],
     resources={"database": DatabaseResource()},
     # Steps run in the run's own process: each step process would otherwise pay the imports of

@@ -87,10 +87,13 @@ def materialize(asset_name: str, config: dict[str, Any], *, verbose: bool,
 
     from lmsys_pipeline.dagster_home import ensure_dagster_home
     from lmsys_pipeline.definitions import defs
+    from lmsys_pipeline.orphaned_runs import close_orphaned_runs, process_tags
 
     ensure_dagster_home()
     log_level = "DEBUG" if verbose else "CRITICAL"
     with dg.DagsterInstance.get() as instance:
+        for run_id in close_orphaned_runs(instance):
+            error_console.print(f"Closed run {run_id}: its process was killed.")
         if partition is not None:
             new_partitions, partition_key = {partition[0]: partition[1]}, partition[1]
         for partitions_name, key in (new_partitions or {}).items():
@@ -100,6 +103,7 @@ def materialize(asset_name: str, config: dict[str, Any], *, verbose: bool,
             instance=instance,
             asset_selection=[dg.AssetKey(asset_name)],
             partition_key=partition_key,
+            tags=process_tags(),
             run_config={
                 "ops": {asset_name: {"config": config}},
                 "loggers": {"console": {"config": {"log_level": log_level}}},

@@ -59,6 +59,9 @@ def embed(
                           "openai/<model> for an API.")
     ] = "all-MiniLM-L6-v2",
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per model call.")] = 64,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Queries embedded and committed "
+                                            "together (a kill loses at most one chunk).")
+                          ] = 4_096,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
@@ -66,7 +69,8 @@ def embed(
     """Embed every query that has no vector for the model yet (asset query_embeddings)."""
     use_database(db_url)
     run_and_show(
-        "query_embeddings", {"model": model, "batch_size": batch_size}, as_json=as_json,
+        "query_embeddings", {"model": model, "batch_size": batch_size,
+                             "chunk_size": chunk_size}, as_json=as_json,
         verbose=verbose,
         keys=("model", "dimension", "device", "new_queries_embedded", "texts_embedded",
               "texts_reused", "queries_with_vectors", "vector_megabytes", "seconds",

@@ -16,6 +16,7 @@ import numpy as np
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.store import (
+    Shard,
     count_pending,
     known_texts,
     pending_queries,
@@ -73,12 +74,14 @@ def embed_pending(
     *,
     chunk_size: int = DEFAULT_CHUNK,
     on_progress: Callable[[EmbedReport], None] | None = None,
+    shard: Shard | None = None,
 ) -> EmbedReport:
+    """Embeds every query (of ``shard``, if given) that has no vector for the model yet."""
     register_model(db, embedder.name, embedder.dimension, embedder.backend)
     report = EmbedReport(embedder.name, embedder.dimension,
-                         pending_at_start=count_pending(db, embedder.name))
+                         pending_at_start=count_pending(db, embedder.name, shard))
     started = time.perf_counter()
-    for rows in pending_queries(db, embedder.name, chunk_size):
+    for rows in pending_queries(db, embedder.name, chunk_size, shard):
         links: list[tuple[int, bytes]] = []
         texts: dict[bytes, str] = {}
         for query_id, text in rows:

@@ -7,9 +7,11 @@ Loading returns the distinct vectors once plus an index per query, so 1M queries
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
@@ -53,15 +55,32 @@ def register_model(db: DatabaseManager, name: str, dimension: int, backend: str)
         existing = session.get(EmbeddingModel, name)
         if existing is None:
             session.add(EmbeddingModel(name=name, dimension=dimension, backend=backend))
-            session.commit()
-        elif existing.dimension != dimension:
+            try:
+                session.commit()
+                return
+            except IntegrityError:  # another worker registered it a moment ago
+                session.rollback()
+                existing = session.get(EmbeddingModel, name)
+        if existing.dimension != dimension:
             raise ValueError(
                 f"Model {name} was stored with dimension {existing.dimension}, now gives "
                 f"{dimension}: embed under another model name."
             )
 
 
-def pending_queries(db: DatabaseManager, model: str, chunk: int) -> Iterator[list[tuple[int, str]]]:
+class Shard(NamedTuple):
+    """Queries whose id modulo ``count`` is ``index``: one of ``count`` disjoint slices of the
+    backlog that separate workers can embed at the same time."""
+
+    index: int
+    count: int
+
+    def clause(self):
+        return Query.id % self.count == self.index
+
+
+def pending_queries(db: DatabaseManager, model: str, chunk: int,
+                    shard: Shard | None = None) -> Iterator[list[tuple[int, str]]]:
     """Queries without a vector for ``model``, by id, in chunks; safe to write between chunks."""
     last_id = 0
     has_vector = exists().where(
@@ -74,6 +93,8 @@ def pending_queries(db: DatabaseManager, model: str, chunk: int) -> Iterator[lis
             .order_by(Query.id)
             .limit(chunk)
         )
+        if shard is not None:
+            statement = statement.where(shard.clause())
         with db.engine.connect() as connection:
             rows = [(int(i), text) for i, text in connection.execute(statement)]
         if not rows:
@@ -82,14 +103,15 @@ def pending_queries(db: DatabaseManager, model: str, chunk: int) -> Iterator[lis
         yield rows
 
 
-def count_pending(db: DatabaseManager, model: str) -> int:
+def count_pending(db: DatabaseManager, model: str, shard: Shard | None = None) -> int:
     has_vector = exists().where(
         QueryEmbedding.query_id == Query.id, QueryEmbedding.model == model
     )
+    statement = select(func.count()).select_from(Query).where(~has_vector)
+    if shard is not None:
+        statement = statement.where(shard.clause())
     with db.engine.connect() as connection:
-        return connection.execute(
-            select(func.count()).select_from(Query).where(~has_vector)
-        ).scalar_one()
+        return connection.execute(statement).scalar_one()
 
 
 _FIND = select(TextEmbedding.text_hash, TextEmbedding.id).where(
@@ -107,6 +129,17 @@ def known_texts(connection: Connection, model: str, hashes: Sequence[bytes]) -> 
     return found
 
 
+def _insert_ignoring_duplicates(connection: Connection):
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif connection.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        return insert(TextEmbedding)
+    return dialect_insert(TextEmbedding).on_conflict_do_nothing(
+        index_elements=["text_hash", "model"])
+
+
 def save_chunk(
     connection: Connection,
     model: str,
@@ -116,8 +149,10 @@ def save_chunk(
     """Stores new text vectors and every (query id, text hash) link, in the caller's
     transaction: either all of a chunk lands or none of it."""
     if new_vectors:
+        # A worker embedding another shard may store the same text at the same moment: the
+        # first vector wins and both link to it.
         connection.execute(
-            insert(TextEmbedding),
+            _insert_ignoring_duplicates(connection),
             [{"model": model, "text_hash": h, "vector": vector_bytes(v)}
              for h, v in new_vectors.items()],
         )
@@ -136,7 +171,10 @@ def _read_vectors(connection: Connection, statement, count: int, dimension: int)
     vectors = np.empty((count, dimension), dtype="<f4")
     ids = np.empty(count, dtype=np.int64)
     filled = 0
-    for partition in connection.execute(statement).partitions(PARTITION_ROWS):
+    # yield_per streams (a server-side cursor on PostgreSQL): without it psycopg fetches every
+    # blob before the first partition, twice the vectors' size in memory at 1M.
+    result = connection.execution_options(yield_per=PARTITION_ROWS).execute(statement)
+    for partition in result.partitions(PARTITION_ROWS):
         size = min(len(partition), count - filled)
         if size <= 0:
             break
