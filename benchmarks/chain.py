@@ -16,7 +16,6 @@ Stages, each in a fresh process (peak RSS = that process's VmHWM):
 """
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -27,17 +26,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from measure import in_fresh_process, peak_mb
+
 MODEL = "synthetic-minilm-384"
 CLUSTERS = 200
 EMBED_SAMPLE = 2_000
 CHUNK = 20_000
-
-
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def ingest(url: str, parquet: str) -> dict:
@@ -125,20 +119,14 @@ def summarize(url: str, _: str) -> dict:
 STAGES = {"ingest": ingest, "embed": embed, "cluster": cluster, "summarize": summarize}
 
 
-def _stage(name: str, url: str, parquet: str, queue) -> None:
+def _stage(name: str, url: str, parquet: str) -> tuple[float, float, dict]:
     started = time.perf_counter()
     details = STAGES[name](url, parquet)
-    queue.put((time.perf_counter() - started, peak_mb(), details))
+    return time.perf_counter() - started, peak_mb(), details
 
 
 def run_stage(name: str, url: str, parquet: str) -> tuple[float, float, dict]:
-    spawn = multiprocessing.get_context("spawn")
-    queue = spawn.Queue()
-    process = spawn.Process(target=_stage, args=(name, url, parquet, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    return in_fresh_process(_stage, name, url, parquet)
 
 
 def main() -> None:

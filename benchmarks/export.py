@@ -10,7 +10,6 @@ polars (what a naive export does).
 """
 
 import argparse
-import multiprocessing
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 from lmsys_synthetic import write_lmsys_parquet
+from measure import in_fresh_process, peak_mb
 from sqlalchemy import insert, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
@@ -60,24 +60,14 @@ def build(workdir: Path, rows: int) -> Path:
     return path
 
 
-def peak_mb() -> float:
-    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux keeps that across exec, so a
-    spawned child would report the parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _pipeline(path: Path, fmt: str, out: Path, queue) -> None:
+def _pipeline(path: Path, fmt: str, out: Path) -> tuple[int, float, float]:
     db = DatabaseManager(path)
     started = time.perf_counter()
     written = export_run(db, RUN_ID, choose_summary_run(db, RUN_ID, alias="a"), fmt, out)
-    queue.put((written, time.perf_counter() - started,
-               peak_mb()))
+    return written, time.perf_counter() - started, peak_mb()
 
 
-def _yardstick(path: Path, fmt: str, out: Path, queue) -> None:
+def _yardstick(path: Path, fmt: str, out: Path) -> tuple[int, float, float]:
     import polars as pl
 
     db = DatabaseManager(path)
@@ -97,18 +87,7 @@ def _yardstick(path: Path, fmt: str, out: Path, queue) -> None:
                                        "query_text", "model", "language", "cluster_title",
                                        "cluster_description"], orient="row")
     {"csv": frame.write_csv, "json": frame.write_json, "parquet": frame.write_parquet}[fmt](out)
-    queue.put((frame.height, time.perf_counter() - started,
-               peak_mb()))
-
-
-def measure(target, path: Path, fmt: str, out: Path) -> tuple[int, float, float]:
-    spawn = multiprocessing.get_context("spawn")  # a fresh process: its peak RSS is its own
-    queue = spawn.Queue()
-    process = spawn.Process(target=target, args=(path, fmt, out, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    return frame.height, time.perf_counter() - started, peak_mb()
 
 
 def main() -> None:
@@ -122,9 +101,9 @@ def main() -> None:
               f"{time.perf_counter() - started:.0f} s")
         for fmt in ("csv", "json", "parquet"):
             out = Path(workdir) / f"out.{fmt}"
-            rows, seconds, rss = measure(_pipeline, path, fmt, out)
+            rows, seconds, rss = in_fresh_process(_pipeline, path, fmt, out)
             size = out.stat().st_size / 1e6
-            y_rows, y_seconds, y_rss = measure(_yardstick, path, fmt, out)
+            y_rows, y_seconds, y_rss = in_fresh_process(_yardstick, path, fmt, out)
             print(f"{fmt:8s} export_run: {rows:,} rows {seconds:6.1f} s, peak RSS {rss:6.0f} MB, "
                   f"{size:,.0f} MB | yardstick in memory: {y_rows:,} rows {y_seconds:6.1f} s, "
                   f"peak RSS {y_rss:6.0f} MB")
