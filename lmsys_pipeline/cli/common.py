@@ -31,6 +31,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 DescriptionOption = Annotated[str | None, typer.Option(help="Why this run exists.")]
 RunLimitOption = Annotated[int | None, typer.Option(help="Only the first N embedded queries.")]
 EmbeddingModelOption = Annotated[str, typer.Option(help="Whose vectors to cluster.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed (runs are reproducible).")]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show Dagster's run log in the terminal.")
 ]
