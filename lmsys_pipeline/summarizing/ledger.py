@@ -22,9 +22,8 @@ from lmsys_pipeline.summarizing.params import (
     default_model,
     new_summary_run_id,
 )
-from lmsys_pipeline.summarizing.prompts import ClusterLabel
 from lmsys_pipeline.summarizing.providers import estimate_cost
-from lmsys_pipeline.summarizing.selection import ClusterBrief
+from lmsys_pipeline.summarizing.results import LabelResult
 
 
 @dataclass(frozen=True)
@@ -100,22 +99,8 @@ def cached_answers(db: DatabaseManager, hashes: list[str]) -> dict[str, LLMRespo
     return found
 
 
-@dataclass
-class Finished:
-    """One cluster's result, as recorded."""
-
-    brief: ClusterBrief
-    label: ClusterLabel | None
-    error: str | None = None
-    requests: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cached: bool = False
-    prompt_hash: str | None = None
-
-
 def record(db: DatabaseManager, run_id: str, alias: str, summary_run_id: str,
-           params: SummaryParams, results: list[Finished]) -> None:
+           params: SummaryParams, results: list[LabelResult]) -> None:
     """Writes clusters' rows and the ledger's counters in one transaction."""
     stored_params = params.stored()
     with db.get_session() as session:

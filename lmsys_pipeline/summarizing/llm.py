@@ -15,7 +15,6 @@ from typing import Any
 
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.prompts import (
-    ClusterLabel,
     InvalidAnswer,
     build_messages,
     parse_answer,
@@ -23,24 +22,13 @@ from lmsys_pipeline.summarizing.prompts import (
     request_body,
 )
 from lmsys_pipeline.summarizing.providers import Endpoint
+from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief
 
 
 class LLMConfigError(RuntimeError):
     """The server refuses every request (bad key, unknown model): stop instead of failing
     each cluster."""
-
-
-@dataclass
-class Outcome:
-    brief: ClusterBrief
-    prompt_hash: str
-    label: ClusterLabel | None = None
-    error: str | None = None
-    requests: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cached: bool = False
 
 
 @dataclass
@@ -69,7 +57,7 @@ def _status_message(error: Exception) -> str:
     return f"{type(error).__name__} after every retry"
 
 
-async def _ask(client: Any, limiter: Any, job: Job, params: SummaryParams) -> Outcome:
+async def _ask(client: Any, limiter: Any, job: Job, params: SummaryParams) -> LabelResult:
     from openai import (
         APIConnectionError,
         APIStatusError,
@@ -78,7 +66,7 @@ async def _ask(client: Any, limiter: Any, job: Job, params: SummaryParams) -> Ou
         PermissionDeniedError,
     )
 
-    outcome = Outcome(job.brief, job.prompt_hash)
+    outcome = LabelResult(job.brief, prompt_hash=job.prompt_hash)
     for _ in range(params.max_attempts):
         if limiter is not None:
             await limiter.acquire()
@@ -113,7 +101,7 @@ async def _ask(client: Any, limiter: Any, job: Job, params: SummaryParams) -> Ou
 
 
 async def _run_all(jobs: list[Job], endpoint: Endpoint, params: SummaryParams,
-                   on_done: Callable[[Outcome], None]) -> None:
+                   on_done: Callable[[LabelResult], None]) -> None:
     from aiolimiter import AsyncLimiter
     from openai import AsyncOpenAI
 
@@ -149,7 +137,7 @@ async def _run_all(jobs: list[Job], endpoint: Endpoint, params: SummaryParams,
 
 
 def ask_all(jobs: list[Job], endpoint: Endpoint, params: SummaryParams,
-            on_done: Callable[[Outcome], None]) -> None:
+            on_done: Callable[[LabelResult], None]) -> None:
     """Asks for every job's label; ``on_done`` receives each outcome as it completes."""
     if jobs:
         asyncio.run(_run_all(jobs, endpoint, params, on_done))

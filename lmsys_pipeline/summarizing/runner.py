@@ -14,18 +14,18 @@ from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.ledger import (
-    Finished,
     cached_answers,
     finish,
     record,
     start_summary_run,
     summarized_sizes,
 )
-from lmsys_pipeline.summarizing.llm import Outcome, ask_all, plan_jobs
+from lmsys_pipeline.summarizing.llm import ask_all, plan_jobs
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.prompts import ClusterLabel
 from lmsys_pipeline.summarizing.providers import resolve_endpoint
 from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality
+from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, build_briefs, load_run_view
 
 NOISE_LABEL = ClusterLabel.model_construct(
@@ -51,35 +51,35 @@ def _label_text(title: str, description: str) -> str:
     return f"{title}. {description}"
 
 
-def _offline(save: Callable[[list[Finished]], None],
+def _offline(save: Callable[[list[LabelResult]], None],
              briefs: dict[int, ClusterBrief], missing: list[int]) -> None:
     real = {c: b for c, b in briefs.items() if c != NOISE}
     labels = keyword_labels(real, [c for c in missing if c != NOISE]) if real else {}
-    results = [Finished(briefs[c], NOISE_LABEL if c == NOISE else labels[c]) for c in missing]
+    results = [LabelResult(briefs[c], NOISE_LABEL if c == NOISE else labels[c]) for c in missing]
     for start in range(0, len(results), OFFLINE_WRITE_CHUNK):
         save(results[start : start + OFFLINE_WRITE_CHUNK])
 
 
-def _with_llm(db: DatabaseManager, save: Callable[[list[Finished]], None],
+def _with_llm(db: DatabaseManager, save: Callable[[list[LabelResult]], None],
               briefs: dict[int, ClusterBrief], missing: list[int], params: SummaryParams,
               log: Callable[[str], None]) -> None:
     if NOISE in missing:
-        save([Finished(briefs[NOISE], NOISE_LABEL)])
+        save([LabelResult(briefs[NOISE], NOISE_LABEL)])
     endpoint = resolve_endpoint(params.model, params.base_url)
     jobs = plan_jobs([briefs[c] for c in missing if c != NOISE], endpoint, params)
     cache = cached_answers(db, [job.prompt_hash for job in jobs])
     hits = [job for job in jobs if job.prompt_hash in cache]
     if hits:
-        save([Finished(job.brief, ClusterLabel.model_construct(**cache[job.prompt_hash].response),
-                       cached=True, prompt_hash=job.prompt_hash) for job in hits])
+        save([LabelResult(job.brief,
+                          ClusterLabel.model_construct(**cache[job.prompt_hash].response),
+                          cached=True, prompt_hash=job.prompt_hash) for job in hits])
         log(f"{len(hits)} clusters answered from the prompt cache (not paid again)")
     pending = [job for job in jobs if job.prompt_hash not in cache]
     log(f"Asking {endpoint.model} at {endpoint.public_base_url} for {len(pending)} clusters "
         f"(concurrency {params.concurrency}, rpm {params.rpm or 'unlimited'})")
 
-    def on_done(outcome: Outcome) -> None:
-        save([Finished(outcome.brief, outcome.label, outcome.error, outcome.requests,
-                       outcome.tokens_in, outcome.tokens_out, prompt_hash=outcome.prompt_hash)])
+    def on_done(outcome: LabelResult) -> None:
+        save([outcome])
         if outcome.error:
             log(f"cluster {outcome.brief.cluster_id}: {outcome.error}")
 
@@ -102,7 +102,7 @@ def summarize_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryP
         f"{len(missing)} of {len(view.cluster_ids)} clusters to label")
     briefs = build_briefs(db, view, params, view.cluster_ids)
 
-    def save(results: list[Finished]) -> None:
+    def save(results: list[LabelResult]) -> None:
         record(db, run_id, alias, summary_run_id, params, results)
 
     if params.is_offline:

@@ -1,0 +1,20 @@
+"""One cluster's result in a summary run, however it was obtained (model, cache, keywords)."""
+
+from dataclasses import dataclass
+
+from lmsys_pipeline.summarizing.prompts import ClusterLabel
+from lmsys_pipeline.summarizing.selection import ClusterBrief
+
+
+@dataclass
+class LabelResult:
+    """``label`` is None when the cluster failed; ``error`` then says why."""
+
+    brief: ClusterBrief
+    label: ClusterLabel | None = None
+    error: str | None = None
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached: bool = False
+    prompt_hash: str | None = None
