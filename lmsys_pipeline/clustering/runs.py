@@ -9,6 +9,7 @@ none), and re-materializing never duplicates.
 import re
 import time
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -196,17 +197,35 @@ def materialize_run(db: DatabaseManager, run_id: str) -> tuple[RunResult, np.nda
     return result, vectors
 
 
+COPY_ASSIGNMENTS = ("COPY query_clusters (run_id, query_id, cluster_id, confidence_score) "
+                    "FROM STDIN")
+
+
+def write_assignments(connection, run_id: str, query_ids: np.ndarray, labels: np.ndarray,
+                      confidence: np.ndarray) -> None:
+    """Inserts a run's assignments in the caller's transaction: COPY on PostgreSQL (1.7x faster
+    than batched INSERTs at 1M, see RESULTS.md), batched INSERTs elsewhere."""
+    if connection.dialect.name == "postgresql":
+        with connection.connection.driver_connection.cursor() as cursor, \
+                cursor.copy(COPY_ASSIGNMENTS) as copy:
+            for row in zip(repeat(run_id), query_ids.tolist(), labels.tolist(),
+                           confidence.tolist(), strict=False):
+                copy.write_row(row)
+        return
+    for start in range(0, len(query_ids), INSERT_CHUNK):
+        stop = start + INSERT_CHUNK
+        connection.execute(insert(QueryCluster), [
+            {"run_id": run_id, "query_id": q, "cluster_id": c, "confidence_score": s}
+            for q, c, s in zip(query_ids[start:stop].tolist(), labels[start:stop].tolist(),
+                               confidence[start:stop].tolist(), strict=True)
+        ])
+
+
 def _replace_assignments(db: DatabaseManager, run_id: str, query_ids: np.ndarray,
                          fit: ClusterFit, params: ClusteringParams, dimension: int) -> None:
     with db.engine.begin() as connection:
         connection.execute(delete(QueryCluster).where(QueryCluster.run_id == run_id))
-        for start in range(0, len(query_ids), INSERT_CHUNK):
-            stop = start + INSERT_CHUNK
-            connection.execute(insert(QueryCluster), [
-                {"run_id": run_id, "query_id": q, "cluster_id": c, "confidence_score": s}
-                for q, c, s in zip(query_ids[start:stop].tolist(), fit.labels[start:stop].tolist(),
-                                   fit.confidence[start:stop].tolist(), strict=True)
-            ])
+        write_assignments(connection, run_id, query_ids, fit.labels, fit.confidence)
         run_parameters: dict[str, Any] = connection.execute(
             select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
         ).scalar_one() or {}

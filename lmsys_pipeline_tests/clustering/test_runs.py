@@ -121,3 +121,26 @@ def test_identical_vectors_fail_at_fit_time_without_assignments(tmp_path, minilm
     with pytest.raises(ClusteringInputError, match="identical"):
         materialize_run(db, run.run_id)
     assert _assignments(db, run.run_id) == {}
+
+
+def test_rematerializing_replaces_assignments_on_both_databases(any_db, minilm, tmp_path):
+    """COPY on PostgreSQL, batched INSERTs on SQLite: the same rows, never duplicated."""
+    from sqlalchemy import select
+
+    from lmsys_pipeline.clustering.params import ClusteringParams
+    from lmsys_pipeline.clustering.runs import materialize_run, register_run
+    from lmsys_pipeline.db.models import QueryCluster
+    from lmsys_pipeline_tests.pipeline_data import build_embedded
+
+    build_embedded(any_db, minilm, tmp_path, queries=60)
+    run = register_run(any_db, ClusteringParams(algorithm="kmeans", n_clusters=3))
+    rows = []
+    for _ in range(2):
+        materialize_run(any_db, run.run_id)
+        with any_db.engine.connect() as connection:
+            rows.append(connection.execute(
+                select(QueryCluster.query_id, QueryCluster.cluster_id,
+                       QueryCluster.confidence_score)
+                .where(QueryCluster.run_id == run.run_id).order_by(QueryCluster.query_id)).all())
+    assert len(rows[0]) == 62 and rows[0] == rows[1]
+    assert all(-1 <= confidence <= 1 for _, _, confidence in rows[0])
