@@ -1,7 +1,7 @@
 """Which clustering run and which of its summary runs a read command is about."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -53,8 +53,6 @@ def summary_runs_of(db: DatabaseManager, run_id: str) -> list[SummaryChoice]:
 
 
 def _aware(value: datetime | str) -> datetime:
-    from datetime import UTC
-
     if isinstance(value, str):  # SQLite hands aggregates back as text
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -23,7 +23,7 @@ from lmsys_pipeline.summarizing.ledger import (
 from lmsys_pipeline.summarizing.llm import ask_all, plan_jobs
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.prompts import ClusterLabel
-from lmsys_pipeline.summarizing.providers import resolve_endpoint
+from lmsys_pipeline.summarizing.providers import Endpoint, resolve_endpoint
 from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality
 from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, build_briefs, load_run_view
@@ -62,10 +62,9 @@ def _offline(save: Callable[[list[LabelResult]], None],
 
 def _with_llm(db: DatabaseManager, save: Callable[[list[LabelResult]], None],
               briefs: dict[int, ClusterBrief], missing: list[int], params: SummaryParams,
-              log: Callable[[str], None]) -> None:
+              endpoint: Endpoint, log: Callable[[str], None]) -> None:
     if NOISE in missing:
         save([LabelResult(briefs[NOISE], NOISE_LABEL)])
-    endpoint = resolve_endpoint(params.model, params.base_url)
     jobs = plan_jobs([briefs[c] for c in missing if c != NOISE], endpoint, params)
     cache = cached_answers(db, [job.prompt_hash for job in jobs])
     hits = [job for job in jobs if job.prompt_hash in cache]
@@ -90,6 +89,7 @@ def summarize_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryP
                   restart: bool = False,
                   log: Callable[[str], None] = lambda message: None) -> SummaryReport:
     started_at = time.perf_counter()
+    endpoint = None
     if not params.is_offline:  # a missing key fails before anything is written
         endpoint = resolve_endpoint(params.model, params.base_url)
         params = params.model_copy(update={"base_url": endpoint.base_url})
@@ -108,7 +108,7 @@ def summarize_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryP
     if params.is_offline:
         _offline(save, briefs, missing)
     else:
-        _with_llm(db, save, briefs, missing, params, log)
+        _with_llm(db, save, briefs, missing, params, endpoint, log)
     quality = _quality(db, view, summary_run_id, briefs, params)
     entry = finish(db, summary_run_id, params, clusters_total=len(view.cluster_ids),
                    seconds=time.perf_counter() - started_at,
