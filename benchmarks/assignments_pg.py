@@ -24,10 +24,18 @@ from lmsys_pipeline_tests.postgres import postgres_server
 def batched_inserts(connection, run_id, query_ids, labels, confidence) -> None:
     for start in range(0, len(query_ids), INSERT_CHUNK):
         stop = start + INSERT_CHUNK
-        connection.execute(insert(QueryCluster), [
-            {"run_id": run_id, "query_id": q, "cluster_id": c, "confidence_score": s}
-            for q, c, s in zip(query_ids[start:stop].tolist(), labels[start:stop].tolist(),
-                               confidence[start:stop].tolist(), strict=True)])
+        connection.execute(
+            insert(QueryCluster),
+            [
+                {"run_id": run_id, "query_id": q, "cluster_id": c, "confidence_score": s}
+                for q, c, s in zip(
+                    query_ids[start:stop].tolist(),
+                    labels[start:stop].tolist(),
+                    confidence[start:stop].tolist(),
+                    strict=True,
+                )
+            ],
+        )
 
 
 def main() -> None:
@@ -41,12 +49,18 @@ def main() -> None:
     with postgres_server() as url:
         db = DatabaseManager(url)
         with db.engine.begin() as connection:
-            connection.execute(insert(Query), [
-                {"conversation_id": f"c{i}", "model": "m", "query_text": "q"}
-                for i in query_ids.tolist()])
+            connection.execute(
+                insert(Query),
+                [
+                    {"conversation_id": f"c{i}", "model": "m", "query_text": "q"}
+                    for i in query_ids.tolist()
+                ],
+            )
             connection.execute(insert(ClusteringRun), [{"run_id": "r", "algorithm": "kmeans"}])
-        for name, write in (("batched INSERTs (yardstick)", batched_inserts),
-                            ("COPY (write_assignments)", write_assignments)) * 2:
+        for name, write in (
+            ("batched INSERTs (yardstick)", batched_inserts),
+            ("COPY (write_assignments)", write_assignments),
+        ) * 2:
             with db.engine.begin() as connection:
                 connection.execute(delete(QueryCluster))
             started = time.perf_counter()

@@ -55,8 +55,7 @@ def embed(url: str, _: str) -> dict:
 
     db = DatabaseManager(url)
     with db.engine.connect() as connection:
-        queries = connection.execute(select(Query.id, Query.query_text)
-                                     .order_by(Query.id)).all()
+        queries = connection.execute(select(Query.id, Query.query_text).order_by(Query.id)).all()
     distinct: dict[bytes, str] = {}
     for _, text in queries:
         distinct.setdefault(text_hash(text), text)
@@ -83,9 +82,12 @@ def embed(url: str, _: str) -> dict:
                 new[key] = (vector / np.linalg.norm(vector)).astype(np.float32)
         with db.engine.begin() as connection:
             save_chunk(connection, MODEL, new, links)
-    return {"distinct_texts": len(distinct), "minilm_texts_per_s": round(1 / per_text, 1),
-            "minilm_extrapolated_s": round(per_text * len(distinct)),
-            "store_vectors_s": round(time.perf_counter() - started, 1)}
+    return {
+        "distinct_texts": len(distinct),
+        "minilm_texts_per_s": round(1 / per_text, 1),
+        "minilm_extrapolated_s": round(per_text * len(distinct)),
+        "store_vectors_s": round(time.perf_counter() - started, 1),
+    }
 
 
 def cluster(url: str, _: str) -> dict:
@@ -94,11 +96,15 @@ def cluster(url: str, _: str) -> dict:
     from lmsys_pipeline.db.connection import DatabaseManager
 
     db = DatabaseManager(url)
-    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=CLUSTERS,
-                                            embedding_model=MODEL))
+    run = register_run(
+        db, ClusteringParams(algorithm="kmeans", n_clusters=CLUSTERS, embedding_model=MODEL)
+    )
     result, _ = materialize_run(db, run.run_id)
-    return {"run_id": run.run_id, "clusters": result.fit.num_clusters,
-            **{k: round(v, 1) for k, v in result.seconds.items()}}
+    return {
+        "run_id": run.run_id,
+        "clusters": result.fit.num_clusters,
+        **{k: round(v, 1) for k, v in result.seconds.items()},
+    }
 
 
 def summarize(url: str, _: str) -> dict:
@@ -154,10 +160,15 @@ def run_backend(backend: str, url: str, parquet: str) -> None:
         seconds, peak, details = run_stage(name, url, parquet)
         if name != "embed":
             total += seconds
-        print(f"[{backend}] {name:9s} {seconds:7.1f} s  peak RSS {peak:6.0f} MB  {details}",
-              flush=True)
-    print(f"[{backend}] ingest + cluster + summarize: {total:.1f} s "
-          "(embedding measured separately above)", flush=True)
+        print(
+            f"[{backend}] {name:9s} {seconds:7.1f} s  peak RSS {peak:6.0f} MB  {details}",
+            flush=True,
+        )
+    print(
+        f"[{backend}] ingest + cluster + summarize: {total:.1f} s "
+        "(embedding measured separately above)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

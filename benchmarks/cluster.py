@@ -75,8 +75,9 @@ def run_case(name: str, rows: int, timeout: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--cases", nargs="+",
-                        default=["kmeans-200", "kmeans-1000", "minibatch-200", "hdbscan-100"])
+    parser.add_argument(
+        "--cases", nargs="+", default=["kmeans-200", "kmeans-1000", "minibatch-200", "hdbscan-100"]
+    )
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
     print("| case | rows | seconds | peak RSS MB | result |\n|---|---:|---:|---:|---|")

@@ -48,11 +48,19 @@ def sample_texts(count: int, seed: int = 0) -> list[str]:
 def store_queries(db: DatabaseManager, texts: list[str], language=None) -> None:
     now = datetime.now(UTC)
     with db.engine.begin() as connection:
-        connection.execute(insert(Query), [
-            {"conversation_id": f"bench-{i}", "model": "bench", "query_text": text,
-             "language": language(i) if language else None, "created_at": now}
-            for i, text in enumerate(texts)
-        ])
+        connection.execute(
+            insert(Query),
+            [
+                {
+                    "conversation_id": f"bench-{i}",
+                    "model": "bench",
+                    "query_text": text,
+                    "language": language(i) if language else None,
+                    "created_at": now,
+                }
+                for i, text in enumerate(texts)
+            ],
+        )
 
 
 def throughput(embedder, texts: list[str], workdir: Path) -> tuple[float, float]:
@@ -63,15 +71,21 @@ def throughput(embedder, texts: list[str], workdir: Path) -> tuple[float, float]
     pipeline = time.perf_counter() - started
     assert report.texts_embedded == len(texts)
     started = time.perf_counter()
-    embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
-                          convert_to_numpy=True, show_progress_bar=False)
+    embedder.model.encode(
+        texts,
+        batch_size=embedder.batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
     bare = time.perf_counter() - started
     db.dispose()
     return len(texts) / pipeline, len(texts) / bare
 
 
-def duplicate_sharing(embedder, texts: list[str], distinct_share: float,
-                      workdir: Path) -> tuple[float, int, int]:
+def duplicate_sharing(
+    embedder, texts: list[str], distinct_share: float, workdir: Path
+) -> tuple[float, int, int]:
     distinct = texts[: max(1, int(len(texts) * distinct_share))]
     rng = random.Random(1)
     queries = distinct + [rng.choice(distinct) for _ in range(len(texts) - len(distinct))]
@@ -87,8 +101,11 @@ def duplicate_sharing(embedder, texts: list[str], distinct_share: float,
 
 def search_latency(embedder, rows: int, workdir: Path) -> dict[str, float]:
     db = DatabaseManager(workdir / "search.db")
-    store_queries(db, [f"random query {i}" for i in range(rows)],
-                  language=lambda i: "rare" if i % 100 == 0 else "common")
+    store_queries(
+        db,
+        [f"random query {i}" for i in range(rows)],
+        language=lambda i: "rare" if i % 100 == 0 else "common",
+    )
     register_model(db, embedder.name, embedder.dimension, embedder.backend)
     rng = np.random.default_rng(0)
     chunk = 50_000
@@ -96,22 +113,33 @@ def search_latency(embedder, rows: int, workdir: Path) -> dict[str, float]:
         for start in range(0, rows, chunk):
             vectors = rng.standard_normal((min(chunk, rows - start), embedder.dimension))
             vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype("<f4")
-            connection.execute(insert(TextEmbedding), [
-                {"model": embedder.name, "text_hash": text_hash(f"random query {start + i}"),
-                 "vector": vector_bytes(v)} for i, v in enumerate(vectors)
-            ])
-        connection.execute(insert(QueryEmbedding), [
-            {"model": embedder.name, "query_id": i + 1, "text_embedding_id": i + 1}
-            for i in range(rows)
-        ])
+            connection.execute(
+                insert(TextEmbedding),
+                [
+                    {
+                        "model": embedder.name,
+                        "text_hash": text_hash(f"random query {start + i}"),
+                        "vector": vector_bytes(v),
+                    }
+                    for i, v in enumerate(vectors)
+                ],
+            )
+        connection.execute(
+            insert(QueryEmbedding),
+            [
+                {"model": embedder.name, "query_id": i + 1, "text_embedding_id": i + 1}
+                for i in range(rows)
+            ],
+        )
     timings = {}
     started = time.perf_counter()
     hits = search(db, embedder, "how do I reset my password", top=10)
     timings["unfiltered_search_s"] = time.perf_counter() - started
     assert len(hits) == 10
     started = time.perf_counter()
-    hits = search(db, embedder, "how do I reset my password", top=10,
-                  filters=SearchFilters(language="rare"))
+    hits = search(
+        db, embedder, "how do I reset my password", top=10, filters=SearchFilters(language="rare")
+    )
     timings["filtered_1pct_search_s"] = time.perf_counter() - started
     assert len(hits) == 10 and all(hit.language == "rare" for hit in hits)
     matrix = rng.standard_normal((rows, embedder.dimension)).astype(np.float32)
@@ -144,14 +172,18 @@ def main() -> None:
     print(f"ratio pipeline / bare  : {pipeline_rate / bare_rate:.3f}")
 
     rate, covered, embedded = duplicate_sharing(embedder, texts, args.distinct_share, workdir)
-    print(f"duplicate sharing: {covered:,} queries from {embedded:,} distinct texts "
-          f"({args.distinct_share:.0%}) -> {rate:.1f} queries/s effective "
-          f"({rate / pipeline_rate:.2f}x the distinct-text rate)")
+    print(
+        f"duplicate sharing: {covered:,} queries from {embedded:,} distinct texts "
+        f"({args.distinct_share:.0%}) -> {rate:.1f} queries/s effective "
+        f"({rate / pipeline_rate:.2f}x the distinct-text rate)"
+    )
 
     if args.search_rows:
         timings = search_latency(embedder, args.search_rows, workdir)
-        print(f"search over {args.search_rows:,} stored vectors: " + ", ".join(
-            f"{name} {seconds:.3f}" for name, seconds in timings.items()))
+        print(
+            f"search over {args.search_rows:,} stored vectors: "
+            + ", ".join(f"{name} {seconds:.3f}" for name, seconds in timings.items())
+        )
 
 
 if __name__ == "__main__":

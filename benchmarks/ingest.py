@@ -82,8 +82,10 @@ def main() -> None:
         child.join()
         if child.exitcode != 0:
             raise SystemExit(f"generating {parquet} failed")
-        print(f"wrote {parquet} ({parquet.stat().st_size / 1e6:.0f} MB) in "
-              f"{time.perf_counter() - started:.0f} s")
+        print(
+            f"wrote {parquet} ({parquet.stat().st_size / 1e6:.0f} MB) in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
     rss_before = peak_rss_mb()
 
     for name in ("pipeline.db", "yardstick.db"):
@@ -91,18 +93,25 @@ def main() -> None:
             (workdir / f"{name}{suffix}").unlink(missing_ok=True)
     pipeline_seconds, report = run_pipeline(parquet, workdir / "pipeline.db", args.batch_size)
     rss_pipeline = peak_rss_mb()
-    yardstick_seconds = run_yardstick(workdir / "pipeline.db", workdir / "yardstick.db",
-                                      args.batch_size)
+    yardstick_seconds = run_yardstick(
+        workdir / "pipeline.db", workdir / "yardstick.db", args.batch_size
+    )
 
     rows = report["rows_read"]
     print(f"rows: {rows:,}  inserted: {report['inserted']:,}  skipped: {report['skipped_total']:,}")
-    print(f"pipeline  (parquet -> parse -> dedupe -> insert): {pipeline_seconds:6.2f} s  "
-          f"{rows / pipeline_seconds:10,.0f} rows/s")
-    print(f"yardstick (plain sqlite3 executemany, same rows): {yardstick_seconds:6.2f} s  "
-          f"{rows / yardstick_seconds:10,.0f} rows/s")
+    print(
+        f"pipeline  (parquet -> parse -> dedupe -> insert): {pipeline_seconds:6.2f} s  "
+        f"{rows / pipeline_seconds:10,.0f} rows/s"
+    )
+    print(
+        f"yardstick (plain sqlite3 executemany, same rows): {yardstick_seconds:6.2f} s  "
+        f"{rows / yardstick_seconds:10,.0f} rows/s"
+    )
     print(f"ratio pipeline / yardstick: {pipeline_seconds / yardstick_seconds:.2f}x")
-    print(f"peak RSS during ingestion: {rss_pipeline:,.0f} MB "
-          f"(process before ingestion: {rss_before:,.0f} MB)")
+    print(
+        f"peak RSS during ingestion: {rss_pipeline:,.0f} MB "
+        f"(process before ingestion: {rss_before:,.0f} MB)"
+    )
     print(f"duplicate text share: {report['duplicate_text_share']:.1%}")
 
 

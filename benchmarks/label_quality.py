@@ -49,25 +49,34 @@ def main() -> None:
         briefs = build_briefs(db, view, params, view.cluster_ids)
         shown = {c: b.shown_query_ids for c, b in briefs.items()}
         intent_of = dict(zip(stored.query_ids.tolist(), intents.tolist(), strict=True))
-        oracle = {c: Counter(intent_of[int(q)] for q in view.query_ids[m]).most_common(1)[0][0]
-                  .replace("_", " ") for c, m in view.members.items()}
+        oracle = {
+            c: Counter(intent_of[int(q)] for q in view.query_ids[m])
+            .most_common(1)[0][0]
+            .replace("_", " ")
+            for c, m in view.members.items()
+        }
         exemplar = {c: b.queries[0] for c, b in briefs.items()}
 
         def score(labels):
-            return label_quality(view, labels, shown, embedder, per_cluster=20, siblings=5,
-                                 seed=params.seed)
+            return label_quality(
+                view, labels, shown, embedder, per_cluster=20, siblings=5, seed=params.seed
+            )
 
         print(f"Banking77 test, {len(view.query_ids):,} queries, k = {K}; chance 1/6 = 0.167")
-        print(f"  keywords (local/keywords): {report.entry.label_accuracy:.3f} on "
-              f"{report.entry.label_accuracy_queries} held-out queries, summary run "
-              f"{seconds:.1f} s")
+        print(
+            f"  keywords (local/keywords): {report.entry.label_accuracy:.3f} on "
+            f"{report.entry.label_accuracy_queries} held-out queries, summary run "
+            f"{seconds:.1f} s"
+        )
         for name, labels in (("oracle intent names", oracle), ("central query only", exemplar)):
             result = score(labels)
             print(f"  {name}: {result.accuracy:.3f} on {result.queries} held-out queries")
         for cluster_id in view.cluster_ids[:8]:
             row = report.titles[cluster_id]
-            print(f"    cluster {cluster_id} ({row.size}): {row.title}  "
-                  f"[intent: {oracle[cluster_id]}]")
+            print(
+                f"    cluster {cluster_id} ({row.size}): {row.title}  "
+                f"[intent: {oracle[cluster_id]}]"
+            )
 
 
 if __name__ == "__main__":

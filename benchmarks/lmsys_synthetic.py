@@ -15,29 +15,51 @@ import pyarrow.parquet as pq
 from lmsys_pipeline.ingestion.sources import bundled_sample_path
 
 CATEGORIES = (
-    "harassment", "harassment/threatening", "hate", "hate/threatening", "self-harm",
-    "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors", "violence",
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
     "violence/graphic",
 )
-MODELS = ("vicuna-13b", "koala-13b", "alpaca-13b", "chatglm-6b", "llama-2-13b-chat",
-          "gpt-3.5-turbo", "claude-1", "palm-2", "gpt-4", "mpt-7b-chat")
+MODELS = (
+    "vicuna-13b",
+    "koala-13b",
+    "alpaca-13b",
+    "chatglm-6b",
+    "llama-2-13b-chat",
+    "gpt-3.5-turbo",
+    "claude-1",
+    "palm-2",
+    "gpt-4",
+    "mpt-7b-chat",
+)
 LANGUAGES = ("English", "Portuguese", "Russian", "Chinese", "Spanish", "German", "French")
 ANSWER = "Sure. Here is a detailed answer that walks through the steps one by one. " * 6
 
-MODERATION_TYPE = pa.struct([
-    ("categories", pa.struct([(name, pa.bool_()) for name in CATEGORIES])),
-    ("category_scores", pa.struct([(name, pa.float64()) for name in CATEGORIES])),
-    ("flagged", pa.bool_()),
-])
-SCHEMA = pa.schema([
-    ("conversation_id", pa.string()),
-    ("model", pa.string()),
-    ("conversation", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
-    ("turn", pa.int64()),
-    ("language", pa.string()),
-    ("openai_moderation", pa.list_(MODERATION_TYPE)),
-    ("redacted", pa.bool_()),
-])
+MODERATION_TYPE = pa.struct(
+    [
+        ("categories", pa.struct([(name, pa.bool_()) for name in CATEGORIES])),
+        ("category_scores", pa.struct([(name, pa.float64()) for name in CATEGORIES])),
+        ("flagged", pa.bool_()),
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        ("conversation_id", pa.string()),
+        ("model", pa.string()),
+        ("conversation", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
+        ("turn", pa.int64()),
+        ("language", pa.string()),
+        ("openai_moderation", pa.list_(MODERATION_TYPE)),
+        ("redacted", pa.bool_()),
+    ]
+)
 
 
 def _prompt_pool() -> list[str]:
@@ -49,8 +71,9 @@ def _moderation(rng: np.random.Generator, flagged: bool) -> dict:
     hit = CATEGORIES[int(rng.integers(len(CATEGORIES)))] if flagged else None
     return {
         "categories": {name: name == hit for name in CATEGORIES},
-        "category_scores": {name: float(rng.random()) * (0.9 if name == hit else 0.01)
-                            for name in CATEGORIES},
+        "category_scores": {
+            name: float(rng.random()) * (0.9 if name == hit else 0.01) for name in CATEGORIES
+        },
         "flagged": flagged,
     }
 
@@ -69,8 +92,10 @@ def _chunk(rng: np.random.Generator, pool: list[str], start: int, size: int) -> 
         for turn_index in range(turns[offset]):
             user_text = prompt if turn_index == 0 else "Can you explain that in more detail?"
             flagged = turn_index == 0 and rng.random() < 0.03
-            messages += [{"content": user_text, "role": "user"},
-                         {"content": ANSWER, "role": "assistant"}]
+            messages += [
+                {"content": user_text, "role": "user"},
+                {"content": ANSWER, "role": "assistant"},
+            ]
             moderation += [_moderation(rng, flagged), _moderation(rng, False)]
         rows["conversation_id"].append(f"{start + offset:032x}")
         rows["model"].append(MODELS[(start + offset) % len(MODELS)])

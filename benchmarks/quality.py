@@ -63,8 +63,13 @@ def banking_rows(shared: Path, splits: list[str]) -> tuple[list[dict], dict[str,
             for index, record in enumerate(csv.DictReader(handle)):
                 conversation_id = f"banking77-{split}-{index:05d}"
                 intents[conversation_id] = record["category"]
-                rows.append({"conversation_id": conversation_id, "model": "unknown",
-                             "conversation": [{"role": "user", "content": record["text"]}]})
+                rows.append(
+                    {
+                        "conversation_id": conversation_id,
+                        "model": "unknown",
+                        "conversation": [{"role": "user", "content": record["text"]}],
+                    }
+                )
     return rows, intents
 
 
@@ -91,10 +96,13 @@ def pipeline_run(db: DatabaseManager, stored, labels: np.ndarray, **settings) ->
     materialize_run(db, run.run_id)
     seconds = time.perf_counter() - started
     with db.engine.connect() as connection:
-        assigned = dict(connection.execute(
-            select(QueryCluster.query_id, QueryCluster.cluster_id)
-            .where(QueryCluster.run_id == run.run_id)
-        ).all())
+        assigned = dict(
+            connection.execute(
+                select(QueryCluster.query_id, QueryCluster.cluster_id).where(
+                    QueryCluster.run_id == run.run_id
+                )
+            ).all()
+        )
     predicted = np.array([assigned[int(q)] for q in stored.query_ids])
     return {**scores(labels, predicted), "seconds": seconds}
 
@@ -123,8 +131,15 @@ def random_seeding(vectors: np.ndarray, labels: np.ndarray, seed: int) -> dict:
 
     started = time.perf_counter()
     x = reduce_with_pca(unit_rows(vectors), 128, seed)
-    kmeans = faiss.Kmeans(x.shape[1], K, niter=25, nredo=10, seed=seed, spherical=True,
-                          max_points_per_centroid=len(x) + 1)
+    kmeans = faiss.Kmeans(
+        x.shape[1],
+        K,
+        niter=25,
+        nredo=10,
+        seed=seed,
+        spherical=True,
+        max_points_per_centroid=len(x) + 1,
+    )
     kmeans.train(x)
     _, predicted = kmeans.index.search(x, 1)
     return {**scores(labels, predicted[:, 0]), "seconds": time.perf_counter() - started}
@@ -132,17 +147,19 @@ def random_seeding(vectors: np.ndarray, labels: np.ndarray, seed: int) -> dict:
 
 def over_seeds(run) -> dict[str, tuple[float, float]]:
     results = [run(seed) for seed in SEEDS]
-    return {key: (float(np.mean([r[key] for r in results])),
-                  float(np.std([r[key] for r in results])))
-            for key in ("NMI", "ARI", "ACC", "seconds")}
+    return {
+        key: (float(np.mean([r[key] for r in results])), float(np.std([r[key] for r in results])))
+        for key in ("NMI", "ARI", "ACC", "seconds")
+    }
 
 
 def report(split: str, results: dict[str, dict]) -> None:
     print(f"\n{split}: k = {K}, mean ± std over seeds {SEEDS}")
     print("| variant | NMI | ARI | ACC | seconds |\n|---|---:|---:|---:|---:|")
     for name, result in results.items():
-        cells = " | ".join(f"{result[key][0]:.1f} ± {result[key][1]:.1f}"
-                           for key in ("NMI", "ARI", "ACC"))
+        cells = " | ".join(
+            f"{result[key][0]:.1f} ± {result[key][1]:.1f}" for key in ("NMI", "ARI", "ACC")
+        )
         print(f"| {name} | {cells} | {result['seconds'][0]:.1f} |")
 
 
@@ -150,21 +167,27 @@ def evaluate(db: DatabaseManager, stored, labels: np.ndarray) -> dict[str, dict]
     vectors = stored.for_queries()
     return {
         "yardstick: sklearn KMeans, n_init 10": over_seeds(
-            lambda seed: sklearn_yardstick(vectors, labels, seed)),
+            lambda seed: sklearn_yardstick(vectors, labels, seed)
+        ),
         "pipeline run (registered, seed 42, defaults)": {
-            key: (value, 0.0) for key, value in pipeline_run(db, stored, labels).items()},
+            key: (value, 0.0) for key, value in pipeline_run(db, stored, labels).items()
+        },
         "pipeline defaults: PCA 128, k-means++, faiss spherical, n_init 10": over_seeds(
-            lambda seed: variant(vectors, labels, seed)),
-        "same, n_init 3": over_seeds(
-            lambda seed: variant(vectors, labels, seed, n_init=3)),
+            lambda seed: variant(vectors, labels, seed)
+        ),
+        "same, n_init 3": over_seeds(lambda seed: variant(vectors, labels, seed, n_init=3)),
         "same, inits on 20 x k sampled points + 10 full iterations": over_seeds(
-            lambda seed: variant(vectors, labels, seed, train_points_per_centroid=20)),
+            lambda seed: variant(vectors, labels, seed, train_points_per_centroid=20)
+        ),
         "random seeding instead of k-means++ (faiss default), n_init 10": over_seeds(
-            lambda seed: random_seeding(vectors, labels, seed)),
+            lambda seed: random_seeding(vectors, labels, seed)
+        ),
         "no PCA (raw 384-d), k-means++, n_init 3": over_seeds(
-            lambda seed: variant(vectors, labels, seed, reduce_dims=None, n_init=3)),
+            lambda seed: variant(vectors, labels, seed, reduce_dims=None, n_init=3)
+        ),
         "no PCA, n_init 10": over_seeds(
-            lambda seed: variant(vectors, labels, seed, reduce_dims=None)),
+            lambda seed: variant(vectors, labels, seed, reduce_dims=None)
+        ),
         "PCA 64": over_seeds(lambda seed: variant(vectors, labels, seed, reduce_dims=64)),
     }
 
@@ -172,8 +195,12 @@ def evaluate(db: DatabaseManager, stored, labels: np.ndarray) -> dict[str, dict]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--full", action=argparse.BooleanOptionalAction, default=True,
-                        help="Also score the full 13,083-query set (train + test).")
+    parser.add_argument(
+        "--full",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Also score the full 13,083-query set (train + test).",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="lmsys-quality-"))
     embedder = load_embedder()

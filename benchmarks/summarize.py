@@ -55,8 +55,9 @@ def build(workdir: Path, clusters: int) -> tuple[DatabaseManager, str]:
             vectors[key] = (vector / np.linalg.norm(vector)).astype(np.float32)
     with db.engine.begin() as connection:
         save_chunk(connection, MODEL, vectors, [(q, text_hash(t)) for q, t in queries])
-    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=clusters,
-                                            embedding_model=MODEL))
+    run = register_run(
+        db, ClusteringParams(algorithm="kmeans", n_clusters=clusters, embedding_model=MODEL)
+    )
     materialize_run(db, run.run_id)
     return db, run.run_id
 
@@ -70,7 +71,8 @@ async def bare_client(url: str, requests: int, concurrency: int) -> None:
     async def one(i: int) -> None:
         async with semaphore:
             await client.chat.completions.create(
-                model="bench", messages=[{"role": "user", "content": f"1. request {i}"}])
+                model="bench", messages=[{"role": "user", "content": f"1. request {i}"}]
+            )
 
     async with asyncio.TaskGroup() as group:
         for i in range(requests):
@@ -102,12 +104,17 @@ def main() -> None:
             started = time.perf_counter()
             asyncio.run(bare_client(url, args.clusters, args.concurrency))
             bare = time.perf_counter() - started
-            params = SummaryParams(model="vllm/bench", base_url=url,
-                                   concurrency=args.concurrency, label_quality_queries=0)
+            params = SummaryParams(
+                model="vllm/bench",
+                base_url=url,
+                concurrency=args.concurrency,
+                label_quality_queries=0,
+            )
             marks: list[tuple[float, str]] = []
             started = time.perf_counter()
-            report = summarize_run(db, run_id, "bench", params,
-                                   log=lambda m: marks.append((time.perf_counter(), m)))
+            report = summarize_run(
+                db, run_id, "bench", params, log=lambda m: marks.append((time.perf_counter(), m))
+            )
             pipeline = time.perf_counter() - started
         finally:
             stop.set()
@@ -116,14 +123,20 @@ def main() -> None:
         llm_phase = pipeline - (asking - started)
         entry = report.entry
         assert entry.clusters_done == args.clusters, entry
-        print(f"{args.clusters} clusters, concurrency {args.concurrency}, latency "
-              f"{args.latency * 1000:.0f} ms: ideal {ideal:.2f} s")
+        print(
+            f"{args.clusters} clusters, concurrency {args.concurrency}, latency "
+            f"{args.latency * 1000:.0f} ms: ideal {ideal:.2f} s"
+        )
         print(f"  yardstick bare AsyncOpenAI loop: {bare:.2f} s -> {ideal / bare:.3f} of ideal")
-        print(f"  summarize_run (all phases):      {pipeline:.2f} s -> {ideal / pipeline:.3f} "
-              f"of ideal, {entry.requests} requests, {entry.tokens_in:,} tokens in")
-        print(f"    of which before the first request (view, briefs, ledger): "
-              f"{asking - started:.2f} s; asking, validating and committing: {llm_phase:.2f} s "
-              f"-> {ideal / llm_phase:.3f} of ideal")
+        print(
+            f"  summarize_run (all phases):      {pipeline:.2f} s -> {ideal / pipeline:.3f} "
+            f"of ideal, {entry.requests} requests, {entry.tokens_in:,} tokens in"
+        )
+        print(
+            f"    of which before the first request (view, briefs, ledger): "
+            f"{asking - started:.2f} s; asking, validating and committing: {llm_phase:.2f} s "
+            f"-> {ideal / llm_phase:.3f} of ideal"
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,11 @@ STARTED_TAG = "lmsys/process_started"
 
 def process_tags() -> dict[str, str]:
     process = psutil.Process()
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(process.pid),
-            STARTED_TAG: f"{process.create_time():.3f}"}
+    return {
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(process.pid),
+        STARTED_TAG: f"{process.create_time():.3f}",
+    }
 
 
 def _alive(pid: int, started: str) -> bool:
@@ -34,15 +37,21 @@ def _alive(pid: int, started: str) -> bool:
 def close_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Marks this host's unfinished lmsys runs whose process is gone as failed; frees their
     pool slots. Returns their run ids."""
-    runs = instance.get_runs(filters=dg.RunsFilter(
-        statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
-        tags={HOST_TAG: socket.gethostname()}))
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={HOST_TAG: socket.gethostname()},
+        )
+    )
     closed = []
     for run in runs:
         if _alive(int(run.tags.get(PID_TAG, "0")), run.tags.get(STARTED_TAG, "")):
             continue
-        instance.report_run_failed(run, message="The process running this run is gone "
-                                   "(killed); closed by the next lmsys command.")
+        instance.report_run_failed(
+            run,
+            message="The process running this run is gone "
+            "(killed); closed by the next lmsys command.",
+        )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         closed.append(run.run_id)
     return closed

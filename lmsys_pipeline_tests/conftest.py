@@ -105,8 +105,7 @@ def results_db_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str
     run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=RESULTS_CLUSTERS))
     materialize_run(db, run.run_id)
     summarize_run(db, run.run_id, "kw", SummaryParams(label_quality_queries=5))
-    summarize_run(db, run.run_id, "kw-short",
-                  SummaryParams(max_queries=5, label_quality_queries=5))
+    summarize_run(db, run.run_id, "kw-short", SummaryParams(max_queries=5, label_quality_queries=5))
     db.dispose()
     return path, run.run_id
 

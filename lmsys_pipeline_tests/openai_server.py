@@ -58,8 +58,10 @@ def label_for(prompt: str) -> dict[str, str]:
     first = re.search(r"^1\. (.+)$", prompt, re.MULTILINE)
     words = re.findall(r"[A-Za-z]{3,}", first.group(1) if first else "")[:4] or ["queries"]
     digest = hashlib.sha256(prompt.encode()).hexdigest()[:6]
-    return {"title": f"{' '.join(words).capitalize()} ({digest})",
-            "description": f"Users ask about {' '.join(words)}. They phrase it as requests."}
+    return {
+        "title": f"{' '.join(words).capitalize()} ({digest})",
+        "description": f"Users ask about {' '.join(words)}. They phrase it as requests.",
+    }
 
 
 def _chat_reply(kind: str, request: dict) -> tuple[int, dict, dict[str, str]]:
@@ -71,18 +73,31 @@ def _chat_reply(kind: str, request: dict) -> tuple[int, dict, dict[str, str]]:
     elif kind == "missing_field":
         content = json.dumps({"title": label_for(prompt)["title"]})
     elif kind == "vague":
-        content = json.dumps({"title": "Various general questions",
-                              "description": "Many things. Asked in many ways."})
+        content = json.dumps(
+            {
+                "title": "Various general questions",
+                "description": "Many things. Asked in many ways.",
+            }
+        )
     elif kind == "refusal":
         content, refusal = None, "I can't help with labelling these messages."
     message = {"role": "assistant", "content": content, "refusal": refusal}
-    return 200, {
-        "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
-        "model": request.get("model", "test"),
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": 25,
-                  "total_tokens": len(prompt) // 4 + 25},
-    }, {}
+    return (
+        200,
+        {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.get("model", "test"),
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": len(prompt) // 4,
+                "completion_tokens": 25,
+                "total_tokens": len(prompt) // 4 + 25,
+            },
+        },
+        {},
+    )
 
 
 class _Server(ThreadingHTTPServer):
@@ -129,8 +144,11 @@ def openai_server(state: ServerState) -> Iterator[str]:
                 if failing:
                     state.fail_first -= 1
             if failing:
-                self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}},
-                           {"Retry-After": "0"})
+                self._send(
+                    429,
+                    {"error": {"message": "slow down", "type": "rate_limit"}},
+                    {"Retry-After": "0"},
+                )
                 return
             if self.path.endswith("/chat/completions"):
                 self._chat(request)
@@ -138,11 +156,23 @@ def openai_server(state: ServerState) -> Iterator[str]:
             if self.path.endswith("/embeddings"):
                 texts = request["input"]
                 texts = [texts] if isinstance(texts, str) else texts
-                data = [{"object": "embedding", "index": i,
-                         "embedding": fake_vector(t, state.dimension)}
-                        for i, t in enumerate(texts)]
-                self._send(200, {"object": "list", "data": data, "model": request["model"],
-                                 "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+                data = [
+                    {
+                        "object": "embedding",
+                        "index": i,
+                        "embedding": fake_vector(t, state.dimension),
+                    }
+                    for i, t in enumerate(texts)
+                ]
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": data,
+                        "model": request["model"],
+                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    },
+                )
                 return
             self._send(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -156,8 +186,11 @@ def openai_server(state: ServerState) -> Iterator[str]:
                 else:
                     kind = "ok"
             if kind == "429":
-                self._send(429, {"error": {"message": "rate limited", "type": "rate_limit"}},
-                           {"Retry-After": state.retry_after})
+                self._send(
+                    429,
+                    {"error": {"message": "rate limited", "type": "rate_limit"}},
+                    {"Retry-After": state.retry_after},
+                )
                 return
             if kind == "401":
                 self._send(401, {"error": {"message": "bad key", "type": "invalid_api_key"}})

@@ -18,16 +18,20 @@ SHARED_TEXT = "How do I permanently delete my account and all of my data?"
 def build_embedded(db: DatabaseManager, embedder, tmp_path: Path, *, queries: int = 150) -> None:
     """``queries`` sample queries plus two conversations sharing one text, embedded."""
     ingest_batches(db, open_source(None).batches(1000), limit=queries)
-    extra = write_parquet(tmp_path / "shared.parquet", [
-        row("shared-1", [message("user", SHARED_TEXT)]),
-        row("shared-2", [message("user", SHARED_TEXT)]),
-    ])
+    extra = write_parquet(
+        tmp_path / "shared.parquet",
+        [
+            row("shared-1", [message("user", SHARED_TEXT)]),
+            row("shared-2", [message("user", SHARED_TEXT)]),
+        ],
+    )
     ingest_batches(db, open_source(str(extra)).batches(10))
     embed_pending(db, embedder)
 
 
-def build_results(db: DatabaseManager, embedder, tmp_path: Path, *, queries: int = 150,
-                  k: int = 4) -> list[str]:
+def build_results(
+    db: DatabaseManager, embedder, tmp_path: Path, *, queries: int = 150, k: int = 4
+) -> list[str]:
     """``queries`` sample queries plus two conversations sharing one text, embedded, in two
     KMeans runs (k and k + 1), each with an offline summary run. Returns the run ids."""
     build_embedded(db, embedder, tmp_path, queries=queries)

@@ -22,8 +22,9 @@ def test_importing_definitions_imports_no_heavy_library():
         "import sys, lmsys_pipeline.definitions\n"
         f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert loaded == ""
 
 
@@ -69,9 +70,12 @@ def test_the_webserver_serves_the_asset_graph_over_graphql(tmp_path):
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     webserver = Path(sys.executable).parent / "dagster-webserver"
-    server = subprocess.Popen([str(webserver), "-h", "127.0.0.1", "-p", str(port), "-w",
-                               "workspace.yaml"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [str(webserver), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     query = "{ assetNodes { assetKey { path } description groupName isPartitioned } }"
     try:
@@ -79,8 +83,10 @@ def test_the_webserver_serves_the_asset_graph_over_graphql(tmp_path):
         while True:
             try:
                 request = urllib.request.Request(
-                    f"{base}/graphql", data=json.dumps({"query": query}).encode(),
-                    headers={"Content-Type": "application/json"})
+                    f"{base}/graphql",
+                    data=json.dumps({"query": query}).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
                 with urllib.request.urlopen(request, timeout=10) as response:
                     nodes = json.load(response)["data"]["assetNodes"]
                 if nodes:

@@ -78,9 +78,15 @@ def run_failure_message(result: Any) -> str:
     return "the run failed; see the Dagster UI for its logs."
 
 
-def materialize(asset_name: str, config: dict[str, Any], *, verbose: bool,
-                 partition: tuple[str, str] | None = None,
-                 partition_key: Any = None, new_partitions: dict[str, str] | None = None) -> Any:
+def materialize(
+    asset_name: str,
+    config: dict[str, Any],
+    *,
+    verbose: bool,
+    partition: tuple[str, str] | None = None,
+    partition_key: Any = None,
+    new_partitions: dict[str, str] | None = None,
+) -> Any:
     """Runs one asset (and its checks) in this process, recorded in $DAGSTER_HOME's instance.
     ``partition`` is (dynamic partition set, key) for a single dynamic dimension; otherwise
     ``partition_key`` with ``new_partitions`` (set -> key) added to their sets first."""
@@ -113,8 +119,9 @@ def materialize(asset_name: str, config: dict[str, Any], *, verbose: bool,
         )
 
 
-def run_and_show(asset_name: str, config: dict[str, Any], *, as_json: bool, verbose: bool,
-                  keys: tuple[str, ...]) -> dict[str, Any] | None:
+def run_and_show(
+    asset_name: str, config: dict[str, Any], *, as_json: bool, verbose: bool, keys: tuple[str, ...]
+) -> dict[str, Any] | None:
     """Materializes an unpartitioned asset and prints its metadata as JSON or a table.
     Returns the metadata for further printing, or None when it went out as JSON."""
     result = materialize(asset_name, config, verbose=verbose)

@@ -10,10 +10,13 @@ from lmsys_pipeline.cli.common import DbUrlOption, JsonOption, app, console, fai
 
 @app.command()
 def delete(
-    conversation_id: Annotated[list[str] | None, typer.Option(
-        "--conversation-id", help="A conversation to delete (repeatable).")] = None,
-    from_file: Annotated[Path | None, typer.Option(
-        "--from-file", help="A file of conversation ids, one per line.")] = None,
+    conversation_id: Annotated[
+        list[str] | None,
+        typer.Option("--conversation-id", help="A conversation to delete (repeatable)."),
+    ] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--from-file", help="A file of conversation ids, one per line.")
+    ] = None,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -38,9 +41,11 @@ def delete(
     if as_json:
         print(json.dumps(report.as_dict()))
         return
-    console.print(f"Deleted {report.queries_deleted} conversations: "
-                  f"{report.assignments_deleted} cluster assignments, {report.vectors_deleted} "
-                  f"vectors, {report.examples_removed} summary examples; "
-                  f"{report.summaries_recounted} summary rows recounted.")
+    console.print(
+        f"Deleted {report.queries_deleted} conversations: "
+        f"{report.assignments_deleted} cluster assignments, {report.vectors_deleted} "
+        f"vectors, {report.examples_removed} summary examples; "
+        f"{report.summaries_recounted} summary rows recounted."
+    )
     if report.not_found:
         console.print(f"Not found ({len(report.not_found)}): {', '.join(report.not_found[:20])}")

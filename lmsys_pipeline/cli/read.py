@@ -10,10 +10,12 @@ from rich.table import Table
 
 from lmsys_pipeline.cli.common import DbUrlOption, JsonOption, app, console, fail, use_database
 
-AliasOption = Annotated[str | None, typer.Option(help="Titles from this alias's latest "
-                                                 "summary run.")]
-SummaryRunOption = Annotated[str | None, typer.Option("--summary-run-id",
-                                                      help="Titles from this summary run.")]
+AliasOption = Annotated[
+    str | None, typer.Option(help="Titles from this alias's latest summary run.")
+]
+SummaryRunOption = Annotated[
+    str | None, typer.Option("--summary-run-id", help="Titles from this summary run.")
+]
 RunIdArgument = Annotated[str, typer.Argument(help="The clustering run id.")]
 
 
@@ -59,15 +61,30 @@ def runs(
     if as_json:
         _print_json([run.as_dict() for run in found])
         return
-    table = _table(f"{len(found)} clustering runs", [
-        ("run id", "left"), ("algorithm", "left"), ("clusters", "right"),
-        ("queries", "right"), ("noise", "right"), ("created (UTC)", "left"),
-        ("aliases", "left"), ("description", "left")])
+    table = _table(
+        f"{len(found)} clustering runs",
+        [
+            ("run id", "left"),
+            ("algorithm", "left"),
+            ("clusters", "right"),
+            ("queries", "right"),
+            ("noise", "right"),
+            ("created (UTC)", "left"),
+            ("aliases", "left"),
+            ("description", "left"),
+        ],
+    )
     for run in found:
-        table.add_row(run.run_id, run.algorithm, str(run.num_clusters or ""),
-                      f"{run.num_queries:,}", f"{run.noise_share:.1%}",
-                      run.created_at.strftime("%Y-%m-%d %H:%M:%S"), ", ".join(run.aliases),
-                      run.description or "")
+        table.add_row(
+            run.run_id,
+            run.algorithm,
+            str(run.num_clusters or ""),
+            f"{run.num_queries:,}",
+            f"{run.noise_share:.1%}",
+            run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            ", ".join(run.aliases),
+            run.description or "",
+        )
     console.print(table)
 
 
@@ -77,8 +94,9 @@ def list_clusters(
     alias: AliasOption = None,
     summary_run_id: SummaryRunOption = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the N largest.")] = None,
-    show_examples: Annotated[int, typer.Option(min=0, help="Most central queries per cluster.")
-                             ] = 0,
+    show_examples: Annotated[
+        int, typer.Option(min=0, help="Most central queries per cluster.")
+    ] = 0,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -90,21 +108,39 @@ def list_clusters(
     choice = _choice(db, run_id, alias, summary_run_id)
     rows = read_clusters(db, run_id, choice, limit=limit, show_examples=show_examples)
     if as_json:
-        _print_json({"run_id": run_id, "summary_run": choice.as_dict() if choice else None,
-                     "clusters": [row.as_dict() for row in rows]})
+        _print_json(
+            {
+                "run_id": run_id,
+                "summary_run": choice.as_dict() if choice else None,
+                "clusters": [row.as_dict() for row in rows],
+            }
+        )
         return
-    used = (f"titles from {choice.summary_run_id} (alias {choice.alias}, {choice.model}; "
-            f"{choice.chosen_by})" if choice else "no summary run yet: lmsys summarize adds "
-            "titles")
+    used = (
+        f"titles from {choice.summary_run_id} (alias {choice.alias}, {choice.model}; "
+        f"{choice.chosen_by})"
+        if choice
+        else "no summary run yet: lmsys summarize adds titles"
+    )
     console.print(f"[bold]{run_id}[/bold]: {used}")
-    columns = [("cluster", "right"), ("queries", "right"), ("share", "right"),
-               ("title", "left"), ("description", "left")]
+    columns = [
+        ("cluster", "right"),
+        ("queries", "right"),
+        ("share", "right"),
+        ("title", "left"),
+        ("description", "left"),
+    ]
     if show_examples:
         columns.append(("most central queries", "left"))
     table = _table(f"{len(rows)} clusters by size", columns)
     for row in rows:
-        cells = [str(row.cluster_id), f"{row.size:,}", f"{row.share:.1%}", row.title or "",
-                 row.description or ""]
+        cells = [
+            str(row.cluster_id),
+            f"{row.size:,}",
+            f"{row.share:.1%}",
+            row.title or "",
+            row.description or "",
+        ]
         if show_examples:
             cells.append("\n".join(f"• {q[:100]}" for q in row.examples))
         table.add_row(*cells)
@@ -120,8 +156,9 @@ def inspect(
     run_id: RunIdArgument,
     cluster_id: Annotated[int, typer.Argument(help="The cluster id (-1: HDBSCAN noise).")],
     alias: AliasOption = None,
-    show_queries: Annotated[int, typer.Option(min=0, help="Sample queries, most central "
-                                              "first.")] = 10,
+    show_queries: Annotated[
+        int, typer.Option(min=0, help="Sample queries, most central first.")
+    ] = 10,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -138,16 +175,21 @@ def inspect(
     if as_json:
         _print_json(detail.as_dict())
         return
-    source = (f"{detail.summary.summary_run_id} ({detail.summary.alias})" if detail.summary
-              else "no summary run")
-    console.print(f"[bold]{run_id} / cluster {cluster_id}: {detail.title or '(no title)'}"
-                  f"[/bold]\n{detail.description or ''}\n"
-                  f"  size: {detail.size:,} queries ({detail.share:.1%} of the run); "
-                  f"titles from {source}\n  confidence: {detail.confidence}\n"
-                  f"  languages: {dict(list(detail.languages.items())[:8])}\n"
-                  f"  over-represented languages: {_facet_line(detail.language_lift)}\n"
-                  f"  models: {dict(list(detail.models.items())[:8])}\n"
-                  f"  over-represented models: {_facet_line(detail.model_lift)}")
+    source = (
+        f"{detail.summary.summary_run_id} ({detail.summary.alias})"
+        if detail.summary
+        else "no summary run"
+    )
+    console.print(
+        f"[bold]{run_id} / cluster {cluster_id}: {detail.title or '(no title)'}"
+        f"[/bold]\n{detail.description or ''}\n"
+        f"  size: {detail.size:,} queries ({detail.share:.1%} of the run); "
+        f"titles from {source}\n  confidence: {detail.confidence}\n"
+        f"  languages: {dict(list(detail.languages.items())[:8])}\n"
+        f"  over-represented languages: {_facet_line(detail.language_lift)}\n"
+        f"  models: {dict(list(detail.models.items())[:8])}\n"
+        f"  over-represented models: {_facet_line(detail.model_lift)}"
+    )
     table = _table("most central queries", [("#", "right"), ("query", "left")])
     for number, query in enumerate(detail.queries, 1):
         table.add_row(str(number), query[:300])
@@ -157,8 +199,9 @@ def inspect(
 @app.command()
 def compare(
     run_id: RunIdArgument,
-    alias: Annotated[list[str], typer.Option("--alias", help="An alias to compare (give two "
-                                             "or more).")],
+    alias: Annotated[
+        list[str], typer.Option("--alias", help="An alias to compare (give two or more).")
+    ],
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -177,16 +220,19 @@ def compare(
     if as_json:
         _print_json(comparison.as_dict())
         return
-    table = _table(f"{run_id}: titles by alias", [("cluster", "right"), ("queries", "right"),
-                                                  *[(a, "left") for a in alias]])
+    table = _table(
+        f"{run_id}: titles by alias",
+        [("cluster", "right"), ("queries", "right"), *[(a, "left") for a in alias]],
+    )
     for row in comparison.rows:
-        table.add_row(str(row["cluster_id"]), f"{row['size']:,}",
-                      *[row[a] or "" for a in alias])
+        table.add_row(str(row["cluster_id"]), f"{row['size']:,}", *[row[a] or "" for a in alias])
     console.print(table)
     for choice in comparison.choices:
         score = comparison.label_accuracy.get(choice.alias)
-        console.print(f"  {choice.alias}: {choice.summary_run_id} ({choice.model}), label "
-                      f"accuracy {'n/a' if score is None else f'{score:.3f}'}")
+        console.print(
+            f"  {choice.alias}: {choice.summary_run_id} ({choice.model}), label "
+            f"accuracy {'n/a' if score is None else f'{score:.3f}'}"
+        )
 
 
 @app.command()
@@ -210,13 +256,20 @@ def export(
     db = _database(db_url)
     choice = _choice(db, run_id, alias, summary_run_id)
     written = export_run(db, run_id, choice, fmt, output)
-    summary = {"run_id": run_id, "format": fmt, "output": str(output), "rows": written,
-               "summary_run_id": choice.summary_run_id if choice else None}
+    summary = {
+        "run_id": run_id,
+        "format": fmt,
+        "output": str(output),
+        "rows": written,
+        "summary_run_id": choice.summary_run_id if choice else None,
+    }
     if as_json:
         _print_json(summary)
         return
-    console.print(f"{written:,} rows of {run_id} written to {output} "
-                  f"(titles: {summary['summary_run_id'] or 'none'})")
+    console.print(
+        f"{written:,} rows of {run_id} written to {output} "
+        f"(titles: {summary['summary_run_id'] or 'none'})"
+    )
 
 
 @app.command()
@@ -230,27 +283,31 @@ def status(db_url: DbUrlOption = None, as_json: JsonOption = False) -> None:
         _print_json(found)
         return
     size = found["database_bytes"]
-    console.print(f"[bold]{found['database']}[/bold] — "
-                  f"{'size unknown' if size is None else f'{size / 1e6:,.1f} MB'}")
+    console.print(
+        f"[bold]{found['database']}[/bold] — "
+        f"{'size unknown' if size is None else f'{size / 1e6:,.1f} MB'}"
+    )
     table = _table("rows per table", [("table", "left"), ("rows", "right")])
     for name, count in found["rows"].items():
         table.add_row(name, f"{count:,}")
     console.print(table)
     for model in found["embeddings"]:
-        console.print(f"  embeddings {model['model']} ({model['dimension']}-d): "
-                      f"{model['queries']:,} queries")
-    console.print(f"  clustering runs: {found['clustering_runs']}; summary runs: "
-                  f"{found['summary_runs']}")
+        console.print(
+            f"  embeddings {model['model']} ({model['dimension']}-d): {model['queries']:,} queries"
+        )
+    console.print(
+        f"  clustering runs: {found['clustering_runs']}; summary runs: {found['summary_runs']}"
+    )
 
 
 @app.command("map")
 def cluster_map(
     run_id: RunIdArgument,
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")
-                      ] = Path("map.html"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+        "map.html"
+    ),
     alias: AliasOption = None,
-    sample: Annotated[int, typer.Option(min=10, help="Queries drawn (seeded sample).")
-                      ] = 3_000,
+    sample: Annotated[int, typer.Option(min=10, help="Queries drawn (seeded sample).")] = 3_000,
     projection: Annotated[str, typer.Option(help="tsne (default) or pca.")] = "tsne",
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
@@ -270,5 +327,7 @@ def cluster_map(
     if as_json:
         _print_json(written)
         return
-    console.print(f"Map of {run_id} ({written['points']:,} queries, {written['clusters']} "
-                  f"clusters, {projection}) written to {output}")
+    console.print(
+        f"Map of {run_id} ({written['points']:,} queries, {written['clusters']} "
+        f"clusters, {projection}) written to {output}"
+    )

@@ -66,11 +66,14 @@ def _row_dots(x: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> np.nd
 
 def _check_varied(vectors: np.ndarray) -> None:
     if len(vectors) == 0:
-        raise ClusteringInputError("There are no embedded queries to cluster: run "
-                                   "lmsys load and lmsys embed first.")
+        raise ClusteringInputError(
+            "There are no embedded queries to cluster: run lmsys load and lmsys embed first."
+        )
     if np.allclose(vectors, vectors[0], atol=1e-6):
-        raise ClusteringInputError("All query vectors are identical, so there is nothing to "
-                                   "cluster: load more varied queries.")
+        raise ClusteringInputError(
+            "All query vectors are identical, so there is nothing to "
+            "cluster: load more varied queries."
+        )
 
 
 def _renumber_by_size(labels: np.ndarray) -> np.ndarray:
@@ -105,9 +108,15 @@ def _faiss_kmeans(x: np.ndarray, k: int, init: np.ndarray, iterations: int, seed
     import faiss
 
     kmeans = faiss.Kmeans(
-        x.shape[1], k, niter=iterations, nredo=1, seed=seed, spherical=True,
+        x.shape[1],
+        k,
+        niter=iterations,
+        nredo=1,
+        seed=seed,
+        spherical=True,
         max_points_per_centroid=len(x) + 1,  # use every vector given, no silent subsampling
-        min_points_per_centroid=1, verbose=False,
+        min_points_per_centroid=1,
+        verbose=False,
     )
     kmeans.train(x, init_centroids=np.ascontiguousarray(init, dtype=np.float32))
     return kmeans
@@ -120,19 +129,29 @@ def reduce_with_pca(x: np.ndarray, dims: int, seed: int, *, normalize: bool = Tr
     from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(seed)
-    fit_on = x if len(x) <= PCA_FIT_SAMPLE else x[rng.choice(len(x), PCA_FIT_SAMPLE,
-                                                            replace=False)]
-    pca = PCA(n_components=min(dims, x.shape[1], len(fit_on) - 1), random_state=seed,
-              svd_solver="randomized").fit(fit_on)
+    fit_on = x if len(x) <= PCA_FIT_SAMPLE else x[rng.choice(len(x), PCA_FIT_SAMPLE, replace=False)]
+    pca = PCA(
+        n_components=min(dims, x.shape[1], len(fit_on) - 1),
+        random_state=seed,
+        svd_solver="randomized",
+    ).fit(fit_on)
     reduced = np.empty((len(x), pca.n_components_), dtype=np.float32)
     for start in range(0, len(x), CHUNK_ROWS):  # transform centres a copy: keep it small
         reduced[start : start + CHUNK_ROWS] = pca.transform(x[start : start + CHUNK_ROWS])
     return unit_rows(reduced) if normalize else reduced
 
 
-def fit_kmeans(vectors: np.ndarray, k: int, *, n_init: int = 10, max_iter: int = 25,
-               seed: int = 42, train_points_per_centroid: int = 256,
-               refine_iter: int = 10, reduce_dims: int | None = 128) -> ClusterFit:
+def fit_kmeans(
+    vectors: np.ndarray,
+    k: int,
+    *,
+    n_init: int = 10,
+    max_iter: int = 25,
+    seed: int = 42,
+    train_points_per_centroid: int = 256,
+    refine_iter: int = 10,
+    reduce_dims: int | None = 128,
+) -> ClusterFit:
     """Spherical k-means: PCA, k-means++ seeding, best of ``n_init`` fits, then all vectors.
 
     Vectors are reduced to ``reduce_dims`` with PCA (None keeps them whole): on Banking77 this
@@ -166,8 +185,11 @@ def fit_kmeans(vectors: np.ndarray, k: int, *, n_init: int = 10, max_iter: int =
     best = None
     for attempt in range(n_init):
         sample = x[np.sort(rng.choice(len(x), cap, replace=False))] if subsampled else x
-        seeding = sample if len(sample) <= seeding_points else sample[
-            rng.choice(len(sample), seeding_points, replace=False)]
+        seeding = (
+            sample
+            if len(sample) <= seeding_points
+            else sample[rng.choice(len(sample), seeding_points, replace=False)]
+        )
         init, _ = kmeans_plusplus(seeding, k, random_state=seed + attempt)
         fitted = _faiss_kmeans(sample, k, init, max_iter, seed + attempt)
         if best is None or fitted.obj[-1] > best.obj[-1]:
@@ -189,11 +211,17 @@ def fit_kmeans(vectors: np.ndarray, k: int, *, n_init: int = 10, max_iter: int =
         labels=labels,
         confidence=np.clip(confidence, -1.0, 1.0),
         centroids=centroids,
-        phase_seconds={"reduce": reduced - started, "fit_inits": seeded - reduced,
-                       "fit_all_vectors": trained - seeded, "assign": assigned - trained},
-        details={"objective": float(best.obj[-1]) if len(best.obj) else 0.0,
-                 "trained_on_sample": int(subsampled),
-                 "empty_clusters": k - len(np.unique(labels))},
+        phase_seconds={
+            "reduce": reduced - started,
+            "fit_inits": seeded - reduced,
+            "fit_all_vectors": trained - seeded,
+            "assign": assigned - trained,
+        },
+        details={
+            "objective": float(best.obj[-1]) if len(best.obj) else 0.0,
+            "trained_on_sample": int(subsampled),
+            "empty_clusters": k - len(np.unique(labels)),
+        },
     )
 
 
@@ -204,8 +232,9 @@ def _hdbscan_model(backend: str, min_cluster_size: int, min_samples: int | None)
         return fast_hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples)
     import hdbscan
 
-    return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples,
-                           core_dist_n_jobs=2)
+    return hdbscan.HDBSCAN(
+        min_cluster_size=min_cluster_size, min_samples=min_samples, core_dist_n_jobs=2
+    )
 
 
 def _nearest_fitted(reduced: np.ndarray, fitted_rows: np.ndarray) -> np.ndarray:
@@ -221,10 +250,17 @@ def _nearest_fitted(reduced: np.ndarray, fitted_rows: np.ndarray) -> np.ndarray:
     return nearest
 
 
-def fit_hdbscan(vectors: np.ndarray, min_cluster_size: int, *, min_samples: int | None = None,
-                reduce_dims: int = 10, seed: int = 42, assign_noise: bool = False,
-                backend: str = "fast_hdbscan",
-                max_fit_points: int | None = DEFAULT_HDBSCAN_FIT_POINTS) -> ClusterFit:
+def fit_hdbscan(
+    vectors: np.ndarray,
+    min_cluster_size: int,
+    *,
+    min_samples: int | None = None,
+    reduce_dims: int = 10,
+    seed: int = 42,
+    assign_noise: bool = False,
+    backend: str = "fast_hdbscan",
+    max_fit_points: int | None = DEFAULT_HDBSCAN_FIT_POINTS,
+) -> ClusterFit:
     """PCA to ``reduce_dims`` (HDBSCAN does not finish on raw 384-d at scale), then HDBSCAN
     with ``backend`` fast_hdbscan (default; 4.8x faster here at 100k points) or the
     hdbscan library.
@@ -253,7 +289,8 @@ def fit_hdbscan(vectors: np.ndarray, min_cluster_size: int, *, min_samples: int 
         fitted_rows = np.sort(rng.choice(len(reduced), int(max_fit_points), replace=False))
         fraction = len(fitted_rows) / len(reduced)
         model = _hdbscan_model(
-            backend, max(2, round(min_cluster_size * fraction)),
+            backend,
+            max(2, round(min_cluster_size * fraction)),
             None if min_samples is None else max(1, round(min_samples * fraction)),
         )
         model.fit(reduced[fitted_rows])
@@ -281,8 +318,14 @@ def fit_hdbscan(vectors: np.ndarray, min_cluster_size: int, *, min_samples: int 
         labels=labels,
         confidence=np.clip(confidence, 0.0, 1.0),
         centroids=centroids,
-        phase_seconds={"reduce": reduced_at - started, "fit": fitted - reduced_at,
-                       "assign": time.perf_counter() - fitted},
-        details={"reduced_dims": dims, "noise_reassigned": reassigned,
-                 "fitted_on_sample": int(sampled)},
+        phase_seconds={
+            "reduce": reduced_at - started,
+            "fit": fitted - reduced_at,
+            "assign": time.perf_counter() - fitted,
+        },
+        details={
+            "reduced_dims": dims,
+            "noise_reassigned": reassigned,
+            "fitted_on_sample": int(sampled),
+        },
     )

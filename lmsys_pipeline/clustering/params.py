@@ -24,8 +24,9 @@ class ClusteringParams(BaseModel, extra="forbid"):
     train_points_per_centroid: int = Field(
         default=256, ge=1, description="KMeans: initialisations fit on up to this many x k."
     )
-    refine_iter: int = Field(default=10, ge=0,
-                             description="KMeans: iterations on all vectors after that.")
+    refine_iter: int = Field(
+        default=10, ge=0, description="KMeans: iterations on all vectors after that."
+    )
     min_cluster_size: int | None = Field(default=None, description="HDBSCAN.")
     min_samples: int | None = Field(default=None, ge=1, description="HDBSCAN.")
     kmeans_reduce_dims: int | None = Field(
@@ -34,15 +35,18 @@ class ClusteringParams(BaseModel, extra="forbid"):
     reduce_dims: int = Field(default=10, ge=2, description="HDBSCAN: PCA dimensions first.")
     hdbscan_backend: Literal["fast_hdbscan", "hdbscan"] = "fast_hdbscan"
     hdbscan_max_fit_points: int | None = Field(
-        default=200_000, ge=100,
+        default=200_000,
+        ge=100,
         description="HDBSCAN: fit on a sample this large; the rest join their nearest point.",
     )
-    assign_noise: bool = Field(default=False,
-                               description="HDBSCAN: move noise to the nearest cluster.")
+    assign_noise: bool = Field(
+        default=False, description="HDBSCAN: move noise to the nearest cluster."
+    )
     seed: int = 42
     embedding_model: str = DEFAULT_MODEL
-    limit: int | None = Field(default=None, ge=1,
-                              description="Cluster only the first N embedded queries by id.")
+    limit: int | None = Field(
+        default=None, ge=1, description="Cluster only the first N embedded queries by id."
+    )
 
     @model_validator(mode="after")
     def _check_algorithm_settings(self) -> "ClusteringParams":

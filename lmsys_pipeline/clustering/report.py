@@ -39,11 +39,13 @@ def largest_clusters(db: DatabaseManager, result: RunResult) -> str:
         wanted[cluster] = [int(result.query_ids[i]) for i in central]
     ids = [q for qs in wanted.values() for q in qs]
     with db.engine.connect() as connection:
-        texts = dict(connection.execute(
-            select(Query.id, Query.query_text).where(Query.id.in_(ids))
-        ).all())
-    rows = [[cluster, sizes[cluster], " · ".join(texts[q][:80] for q in wanted[cluster])]
-            for cluster in top]
+        texts = dict(
+            connection.execute(select(Query.id, Query.query_text).where(Query.id.in_(ids))).all()
+        )
+    rows = [
+        [cluster, sizes[cluster], " · ".join(texts[q][:80] for q in wanted[cluster])]
+        for cluster in top
+    ]
     return table(["cluster", "queries", "most central queries"], rows)
 
 

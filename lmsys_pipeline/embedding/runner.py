@@ -78,8 +78,9 @@ def embed_pending(
 ) -> EmbedReport:
     """Embeds every query (of ``shard``, if given) that has no vector for the model yet."""
     register_model(db, embedder.name, embedder.dimension, embedder.backend)
-    report = EmbedReport(embedder.name, embedder.dimension,
-                         pending_at_start=count_pending(db, embedder.name, shard))
+    report = EmbedReport(
+        embedder.name, embedder.dimension, pending_at_start=count_pending(db, embedder.name, shard)
+    )
     started = time.perf_counter()
     for rows in pending_queries(db, embedder.name, chunk_size, shard):
         links: list[tuple[int, bytes]] = []
@@ -105,8 +106,9 @@ def embed_pending(
         with db.engine.begin() as connection:
             # Another writer may have stored some of these texts meanwhile: keep theirs.
             stored_now = known_texts(connection, embedder.name, missing)
-            new_vectors = {d: v for d, v in zip(missing, vectors, strict=True)
-                           if d not in stored_now}
+            new_vectors = {
+                d: v for d, v in zip(missing, vectors, strict=True) if d not in stored_now
+            }
             save_chunk(connection, embedder.name, new_vectors, links)
         report.queries_covered += len(links)
         report.texts_embedded += len(new_vectors)

@@ -114,11 +114,13 @@ def _hits(db: DatabaseManager, scores: dict[int, float], run_id: str | None) -> 
     with db.get_session() as session:
         queries = {q.id: q for q in session.execute(statement).scalars()}
         if run_id:
-            clusters = dict(session.exec(
-                select(QueryCluster.query_id, QueryCluster.cluster_id).where(
-                    QueryCluster.run_id == run_id, QueryCluster.query_id.in_(list(scores))
-                )
-            ).all())
+            clusters = dict(
+                session.exec(
+                    select(QueryCluster.query_id, QueryCluster.cluster_id).where(
+                        QueryCluster.run_id == run_id, QueryCluster.query_id.in_(list(scores))
+                    )
+                ).all()
+            )
     return [
         SearchHit(
             query_id=query_id,

@@ -79,13 +79,12 @@ class Shard(NamedTuple):
         return Query.id % self.count == self.index
 
 
-def pending_queries(db: DatabaseManager, model: str, chunk: int,
-                    shard: Shard | None = None) -> Iterator[list[tuple[int, str]]]:
+def pending_queries(
+    db: DatabaseManager, model: str, chunk: int, shard: Shard | None = None
+) -> Iterator[list[tuple[int, str]]]:
     """Queries without a vector for ``model``, by id, in chunks; safe to write between chunks."""
     last_id = 0
-    has_vector = exists().where(
-        QueryEmbedding.query_id == Query.id, QueryEmbedding.model == model
-    )
+    has_vector = exists().where(QueryEmbedding.query_id == Query.id, QueryEmbedding.model == model)
     while True:
         statement = (
             select(Query.id, Query.query_text)
@@ -104,9 +103,7 @@ def pending_queries(db: DatabaseManager, model: str, chunk: int,
 
 
 def count_pending(db: DatabaseManager, model: str, shard: Shard | None = None) -> int:
-    has_vector = exists().where(
-        QueryEmbedding.query_id == Query.id, QueryEmbedding.model == model
-    )
+    has_vector = exists().where(QueryEmbedding.query_id == Query.id, QueryEmbedding.model == model)
     statement = select(func.count()).select_from(Query).where(~has_vector)
     if shard is not None:
         statement = statement.where(shard.clause())
@@ -124,8 +121,9 @@ def known_texts(connection: Connection, model: str, hashes: Sequence[bytes]) -> 
     found: dict[bytes, int] = {}
     for start in range(0, len(hashes), LOOKUP_CHUNK):
         chunk = list(hashes[start : start + LOOKUP_CHUNK])
-        found.update({bytes(h): i for h, i in connection.execute(_FIND, {"model": model,
-                                                                         "hashes": chunk})})
+        found.update(
+            {bytes(h): i for h, i in connection.execute(_FIND, {"model": model, "hashes": chunk})}
+        )
     return found
 
 
@@ -137,7 +135,8 @@ def _insert_ignoring_duplicates(connection: Connection):
     else:
         return insert(TextEmbedding)
     return dialect_insert(TextEmbedding).on_conflict_do_nothing(
-        index_elements=["text_hash", "model"])
+        index_elements=["text_hash", "model"]
+    )
 
 
 def save_chunk(
@@ -153,15 +152,19 @@ def save_chunk(
         # first vector wins and both link to it.
         connection.execute(
             _insert_ignoring_duplicates(connection),
-            [{"model": model, "text_hash": h, "vector": vector_bytes(v)}
-             for h, v in new_vectors.items()],
+            [
+                {"model": model, "text_hash": h, "vector": vector_bytes(v)}
+                for h, v in new_vectors.items()
+            ],
         )
     links = list(links)
     ids = known_texts(connection, model, sorted({h for _, h in links}))
     connection.execute(
         insert(QueryEmbedding),
-        [{"model": model, "query_id": query_id, "text_embedding_id": ids[h]}
-         for query_id, h in links],
+        [
+            {"model": model, "query_id": query_id, "text_embedding_id": ids[h]}
+            for query_id, h in links
+        ],
     )
 
 
@@ -187,14 +190,17 @@ def _read_vectors(connection: Connection, statement, count: int, dimension: int)
     return ids[:filled], vectors[:filled]
 
 
-def load_vectors(db: DatabaseManager, model: str,
-                 query_ids: Sequence[int] | None = None) -> StoredVectors:
+def load_vectors(
+    db: DatabaseManager, model: str, query_ids: Sequence[int] | None = None
+) -> StoredVectors:
     """All stored vectors of ``model`` (or those of ``query_ids``), ready for numpy."""
     with db.get_session() as session:
         registered = session.get(EmbeddingModel, model)
     if registered is None:
-        raise LookupError(f"No vectors are stored for model {model}: materialize "
-                          "query_embeddings with it first (lmsys embed --model ...).")
+        raise LookupError(
+            f"No vectors are stored for model {model}: materialize "
+            "query_embeddings with it first (lmsys embed --model ...)."
+        )
     dimension = registered.dimension
     links = select(QueryEmbedding.query_id, QueryEmbedding.text_embedding_id).where(
         QueryEmbedding.model == model
@@ -220,14 +226,19 @@ def load_vectors(db: DatabaseManager, model: str,
             for start in range(0, len(distinct), LOOKUP_CHUNK):
                 chunk = distinct[start : start + LOOKUP_CHUNK]
                 part_ids, part_vectors = _read_vectors(
-                    connection, vectors_of_model.where(TextEmbedding.id.in_(chunk)), len(chunk),
+                    connection,
+                    vectors_of_model.where(TextEmbedding.id.in_(chunk)),
+                    len(chunk),
                     dimension,
                 )
                 id_parts.append(part_ids)
                 vector_parts.append(part_vectors)
             vector_ids = np.concatenate(id_parts) if id_parts else np.empty(0, dtype=np.int64)
-            vectors = (np.concatenate(vector_parts) if vector_parts
-                       else np.empty((0, dimension), dtype="<f4"))
+            vectors = (
+                np.concatenate(vector_parts)
+                if vector_parts
+                else np.empty((0, dimension), dtype="<f4")
+            )
     query_id_array = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     text_ids = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     sorter = np.argsort(vector_ids)

@@ -177,8 +177,13 @@ def _columnar(batch: pa.RecordBatch) -> ParsedBatch:
     )
     parsed = parsed.with_columns(reason.alias("skip_reason"))
     skipped = Counter(
-        {SkipReason(key): count for key, count in
-         parsed.get_column("skip_reason").drop_nulls().value_counts().iter_rows()}
+        {
+            SkipReason(key): count
+            for key, count in parsed.get_column("skip_reason")
+            .drop_nulls()
+            .value_counts()
+            .iter_rows()
+        }
     )
     valid = parsed.filter(pl.col("skip_reason").is_null())
     notes = valid.select(
@@ -210,13 +215,15 @@ def _row_by_row(rows: list[dict[str, Any]]) -> ParsedBatch:
             skipped[parsed] += 1
             continue
         notes.update(parsed.notes)
-        records.append((
-            parsed.conversation_id,
-            parsed.model,
-            parsed.query_text,
-            parsed.language,
-            json.dumps(parsed.extra_metadata, ensure_ascii=False, separators=(",", ":")),
-        ))
+        records.append(
+            (
+                parsed.conversation_id,
+                parsed.model,
+                parsed.query_text,
+                parsed.language,
+                json.dumps(parsed.extra_metadata, ensure_ascii=False, separators=(",", ":")),
+            )
+        )
     frame = pl.DataFrame(records, schema=ROW_SCHEMA, orient="row")
     return ParsedBatch(frame, skipped, notes)
 

@@ -29,8 +29,14 @@ DEFAULT_BATCH_SIZE = 10_000
 LOOKUP_CHUNK = 5_000
 
 QUERIES = Query.__table__
-INSERT_COLUMNS = ("conversation_id", "model", "query_text", "language", "extra_metadata",
-                  "created_at")
+INSERT_COLUMNS = (
+    "conversation_id",
+    "model",
+    "query_text",
+    "language",
+    "extra_metadata",
+    "created_at",
+)
 # The table without column types: values arrive already serialised (JSON text, the bound UTC
 # timestamp), so rows go straight to the driver's executemany with no per-row processing.
 _UNTYPED_QUERIES = table("queries", *(column(name) for name in INSERT_COLUMNS))
@@ -199,8 +205,9 @@ def ingest_batches(
         rows = rows.filter(pl.Series(fresh_mask, dtype=pl.Boolean))
         seen_ids.update(rows.get_column("conversation_id").to_list())
         report.valid_rows += rows.height
-        report.languages.update(dict(rows.get_column("language").fill_null("unknown")
-                                     .value_counts().iter_rows()))
+        report.languages.update(
+            dict(rows.get_column("language").fill_null("unknown").value_counts().iter_rows())
+        )
         report.models.update(dict(rows.get_column("model").value_counts().iter_rows()))
         seen_texts.update(rows.get_column("query_text").hash(seed=0).to_list())
 

@@ -142,8 +142,10 @@ def _json_batches(path: Path, batch_size: int) -> Iterator[Batch]:
     if document:
         _check_layout(path, document[0])
     for start in range(0, len(document), batch_size):
-        yield [row if isinstance(row, dict) else {"_invalid": "invalid_json_line"}
-               for row in document[start : start + batch_size]]
+        yield [
+            row if isinstance(row, dict) else {"_invalid": "invalid_json_line"}
+            for row in document[start : start + batch_size]
+        ]
 
 
 def _file_reader(path: Path) -> Callable[[Path, int], Iterator[Batch]]:
@@ -207,8 +209,12 @@ def open_source(spec: str | None) -> Source:
     """Resolves a source string: None (the bundled sample), a path, a folder, a glob or a hub id."""
     if spec is None or spec.strip() in ("", "sample", "bundled"):
         path = bundled_sample_path()
-        return Source("sample", "sample", f"bundled sample ({path.name})",
-                      lambda size: _parquet_batches(path, size))
+        return Source(
+            "sample",
+            "sample",
+            f"bundled sample ({path.name})",
+            lambda size: _parquet_batches(path, size),
+        )
     spec = spec.strip()
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -223,8 +229,9 @@ def open_source(spec: str | None) -> Source:
         _file_reader(path)
         return _files_source(spec, [path], "file")
     if glob.has_magic(spec):
-        files = _supported_files([Path(p) for p in glob.glob(os.path.expanduser(spec),
-                                                             recursive=True)])
+        files = _supported_files(
+            [Path(p) for p in glob.glob(os.path.expanduser(spec), recursive=True)]
+        )
         if not files:
             raise SourceError(f"The pattern {spec} matches no .parquet, .jsonl or .json files.")
         return _files_source(spec, files, "glob")

@@ -43,29 +43,43 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
     with db.engine.begin() as connection:
         found = []
         for chunk in _chunks(wanted):
-            found += connection.execute(select(Query.id, Query.conversation_id, Query.query_text)
-                                        .where(Query.conversation_id.in_(chunk))).all()
+            found += connection.execute(
+                select(Query.id, Query.conversation_id, Query.query_text).where(
+                    Query.conversation_id.in_(chunk)
+                )
+            ).all()
         report.not_found = sorted(set(wanted) - {row.conversation_id for row in found})
         ids = [row.id for row in found]
         texts = {text_key(row.query_text) for row in found}
         affected: set[tuple[str, int]] = set()
         vector_ids: set[int] = set()
         for chunk in _chunks(ids):
-            affected |= set(connection.execute(
-                select(QueryCluster.run_id, QueryCluster.cluster_id).distinct()
-                .where(QueryCluster.query_id.in_(chunk))).all())
-            vector_ids |= set(connection.execute(
-                select(QueryEmbedding.text_embedding_id).where(QueryEmbedding.query_id.in_(chunk))
-            ).scalars())
+            affected |= set(
+                connection.execute(
+                    select(QueryCluster.run_id, QueryCluster.cluster_id)
+                    .distinct()
+                    .where(QueryCluster.query_id.in_(chunk))
+                ).all()
+            )
+            vector_ids |= set(
+                connection.execute(
+                    select(QueryEmbedding.text_embedding_id).where(
+                        QueryEmbedding.query_id.in_(chunk)
+                    )
+                ).scalars()
+            )
             report.assignments_deleted += connection.execute(
-                delete(QueryCluster).where(QueryCluster.query_id.in_(chunk))).rowcount
+                delete(QueryCluster).where(QueryCluster.query_id.in_(chunk))
+            ).rowcount
             connection.execute(delete(QueryEmbedding).where(QueryEmbedding.query_id.in_(chunk)))
             report.queries_deleted += connection.execute(
-                delete(Query).where(Query.id.in_(chunk))).rowcount
+                delete(Query).where(Query.id.in_(chunk))
+            ).rowcount
         for chunk in _chunks(sorted(vector_ids)):
             still_used = exists().where(QueryEmbedding.text_embedding_id == TextEmbedding.id)
             report.vectors_deleted += connection.execute(
-                delete(TextEmbedding).where(TextEmbedding.id.in_(chunk), ~still_used)).rowcount
+                delete(TextEmbedding).where(TextEmbedding.id.in_(chunk), ~still_used)
+            ).rowcount
         for run_id, cluster_id in sorted(affected):
             report.summaries_recounted += _recount(connection, run_id, cluster_id)
             report.examples_removed += _drop_examples(connection, run_id, cluster_id, texts)
@@ -73,26 +87,35 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
 
 
 def _recount(connection, run_id: str, cluster_id: int) -> int:
-    size = connection.execute(select(func.count()).select_from(QueryCluster).where(
-        QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id)).scalar_one()
+    size = connection.execute(
+        select(func.count())
+        .select_from(QueryCluster)
+        .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id)
+    ).scalar_one()
     return connection.execute(
         update(ClusterSummary)
         .where(and_(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id))
-        .values(num_queries=size)).rowcount
+        .values(num_queries=size)
+    ).rowcount
 
 
 def _drop_examples(connection, run_id: str, cluster_id: int, texts: set[str]) -> int:
     """Removes the deleted texts (whole or as the cut shown to a model) from the examples."""
     removed = 0
     rows = connection.execute(
-        select(ClusterSummary.id, ClusterSummary.representative_queries)
-        .where(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id)).all()
+        select(ClusterSummary.id, ClusterSummary.representative_queries).where(
+            ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id
+        )
+    ).all()
     for row_id, examples in rows:
         kept = [q for q in examples or [] if not _shows_deleted(q, texts)]
         if len(kept) != len(examples or []):
             removed += len(examples) - len(kept)
-            connection.execute(update(ClusterSummary).where(ClusterSummary.id == row_id)
-                               .values(representative_queries=kept))
+            connection.execute(
+                update(ClusterSummary)
+                .where(ClusterSummary.id == row_id)
+                .values(representative_queries=kept)
+            )
     return removed
 
 

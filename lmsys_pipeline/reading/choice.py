@@ -25,8 +25,13 @@ class SummaryChoice:
     chosen_by: str
 
     def as_dict(self) -> dict:
-        return {"summary_run_id": self.summary_run_id, "alias": self.alias, "model": self.model,
-                "generated_at": self.generated_at.isoformat(), "chosen_by": self.chosen_by}
+        return {
+            "summary_run_id": self.summary_run_id,
+            "alias": self.alias,
+            "model": self.model,
+            "generated_at": self.generated_at.isoformat(),
+            "chosen_by": self.chosen_by,
+        }
 
 
 def require_run(db: DatabaseManager, run_id: str) -> ClusteringRun:
@@ -41,8 +46,12 @@ def summary_runs_of(db: DatabaseManager, run_id: str) -> list[SummaryChoice]:
     """The run's summary runs, newest first by when their rows were generated."""
     latest = func.max(ClusterSummary.generated_at)
     statement = (
-        select(ClusterSummary.summary_run_id, ClusterSummary.alias,
-               func.max(ClusterSummary.model), latest)
+        select(
+            ClusterSummary.summary_run_id,
+            ClusterSummary.alias,
+            func.max(ClusterSummary.model),
+            latest,
+        )
         .where(ClusterSummary.run_id == run_id)
         .group_by(ClusterSummary.summary_run_id, ClusterSummary.alias)
         .order_by(latest.desc())
@@ -58,8 +67,9 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def choose_summary_run(db: DatabaseManager, run_id: str, *, alias: str | None = None,
-                       summary_run_id: str | None = None) -> SummaryChoice | None:
+def choose_summary_run(
+    db: DatabaseManager, run_id: str, *, alias: str | None = None, summary_run_id: str | None = None
+) -> SummaryChoice | None:
     """The summary run asked for, or the run's latest by ``generated_at``; None if the run has
     none and none was asked for."""
     require_run(db, run_id)
@@ -67,14 +77,18 @@ def choose_summary_run(db: DatabaseManager, run_id: str, *, alias: str | None = 
     if summary_run_id is not None:
         found = [c for c in candidates if c.summary_run_id == summary_run_id]
         if not found:
-            raise NotFound(f"Summary run {summary_run_id} does not belong to {run_id}: "
-                           f"{_known(candidates, 'summary_run_id')}.")
+            raise NotFound(
+                f"Summary run {summary_run_id} does not belong to {run_id}: "
+                f"{_known(candidates, 'summary_run_id')}."
+            )
         return _with(found[0], "given")
     if alias is not None:
         found = [c for c in candidates if c.alias == alias]
         if not found:
-            raise NotFound(f"Clustering run {run_id} has no summary run with alias {alias}: "
-                           f"{_known(candidates, 'alias')}.")
+            raise NotFound(
+                f"Clustering run {run_id} has no summary run with alias {alias}: "
+                f"{_known(candidates, 'alias')}."
+            )
         return _with(found[0], f"alias {alias}, its latest summary run")
     return _with(candidates[0], "the latest summary run by generated_at") if candidates else None
 
@@ -85,5 +99,6 @@ def _known(candidates: list[SummaryChoice], field: str) -> str:
 
 
 def _with(choice: SummaryChoice, chosen_by: str) -> SummaryChoice:
-    return SummaryChoice(choice.summary_run_id, choice.alias, choice.model,
-                         choice.generated_at, chosen_by)
+    return SummaryChoice(
+        choice.summary_run_id, choice.alias, choice.model, choice.generated_at, chosen_by
+    )

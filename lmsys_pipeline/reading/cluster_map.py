@@ -11,17 +11,43 @@ from lmsys_pipeline.reading.projection import project_run
 from lmsys_pipeline.summarizing.selection import fetch_texts
 
 
-def build_map(db: DatabaseManager, run_id: str, choice: SummaryChoice | None, output: Path, *,
-              sample: int = 3_000, method: str = "tsne", seed: int = 42) -> dict:
+def build_map(
+    db: DatabaseManager,
+    run_id: str,
+    choice: SummaryChoice | None,
+    output: Path,
+    *,
+    sample: int = 3_000,
+    method: str = "tsne",
+    seed: int = 42,
+) -> dict:
     projection = project_run(db, run_id, sample=sample, seed=seed, method=method)
     texts = fetch_texts(db, projection.query_ids.tolist())
     rows = list_clusters(db, run_id, choice)
-    titles = (f"titles: {choice.alias} ({choice.model}, {choice.summary_run_id})" if choice
-              else "no summary run yet")
-    meta = (f"{sum(r.size for r in rows):,} queries in {len(rows)} clusters; "
-            f"{len(projection.query_ids):,} drawn ({method}); {titles}")
-    write_map(output, projection, texts, rows, cluster_lifts(db, run_id, "language"),
-              cluster_lifts(db, run_id, "model"), title=f"Cluster map — {run_id}", meta=meta)
-    return {"run_id": run_id, "output": str(output), "points": len(projection.query_ids),
-            "clusters": len(rows), "projection": method,
-            "summary_run_id": choice.summary_run_id if choice else None}
+    titles = (
+        f"titles: {choice.alias} ({choice.model}, {choice.summary_run_id})"
+        if choice
+        else "no summary run yet"
+    )
+    meta = (
+        f"{sum(r.size for r in rows):,} queries in {len(rows)} clusters; "
+        f"{len(projection.query_ids):,} drawn ({method}); {titles}"
+    )
+    write_map(
+        output,
+        projection,
+        texts,
+        rows,
+        cluster_lifts(db, run_id, "language"),
+        cluster_lifts(db, run_id, "model"),
+        title=f"Cluster map — {run_id}",
+        meta=meta,
+    )
+    return {
+        "run_id": run_id,
+        "output": str(output),
+        "points": len(projection.query_ids),
+        "clusters": len(rows),
+        "projection": method,
+        "summary_run_id": choice.summary_run_id if choice else None,
+    }

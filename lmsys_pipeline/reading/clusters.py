@@ -32,55 +32,85 @@ def cluster_sizes(db: DatabaseManager, run_id: str) -> dict[int, int]:
     count = func.count()
     with db.engine.connect() as connection:
         rows = connection.execute(
-            select(QueryCluster.cluster_id, count).where(QueryCluster.run_id == run_id)
-            .group_by(QueryCluster.cluster_id).order_by(count.desc(), QueryCluster.cluster_id)
+            select(QueryCluster.cluster_id, count)
+            .where(QueryCluster.run_id == run_id)
+            .group_by(QueryCluster.cluster_id)
+            .order_by(count.desc(), QueryCluster.cluster_id)
         ).all()
     return {int(c): int(n) for c, n in rows}
 
 
-def summaries(db: DatabaseManager, choice: SummaryChoice | None,
-              run_id: str) -> dict[int, tuple[str | None, str | None]]:
+def summaries(
+    db: DatabaseManager, choice: SummaryChoice | None, run_id: str
+) -> dict[int, tuple[str | None, str | None]]:
     if choice is None:
         return {}
     with db.engine.connect() as connection:
         rows = connection.execute(
-            select(ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description)
-            .where(ClusterSummary.run_id == run_id,
-                   ClusterSummary.summary_run_id == choice.summary_run_id)).all()
+            select(
+                ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description
+            ).where(
+                ClusterSummary.run_id == run_id,
+                ClusterSummary.summary_run_id == choice.summary_run_id,
+            )
+        ).all()
     return {int(c): (t, d) for c, t, d in rows}
 
 
-def central_queries(db: DatabaseManager, run_id: str, cluster_ids: list[int],
-                    per_cluster: int) -> dict[int, list[str]]:
+def central_queries(
+    db: DatabaseManager, run_id: str, cluster_ids: list[int], per_cluster: int
+) -> dict[int, list[str]]:
     """Each cluster's most central queries (highest confidence first), in one query."""
     if per_cluster <= 0 or not cluster_ids:
         return {}
-    rank = func.row_number().over(
-        partition_by=QueryCluster.cluster_id,
-        order_by=(QueryCluster.confidence_score.desc().nullslast(), QueryCluster.query_id),
-    ).label("rank")
-    ranked = (select(QueryCluster.cluster_id, Query.query_text, rank)
-              .join(Query, Query.id == QueryCluster.query_id)
-              .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id.in_(cluster_ids))
-              .subquery())
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=QueryCluster.cluster_id,
+            order_by=(QueryCluster.confidence_score.desc().nullslast(), QueryCluster.query_id),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(QueryCluster.cluster_id, Query.query_text, rank)
+        .join(Query, Query.id == QueryCluster.query_id)
+        .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id.in_(cluster_ids))
+        .subquery()
+    )
     found: dict[int, list[str]] = {c: [] for c in cluster_ids}
     with db.engine.connect() as connection:
         for cluster_id, text, _ in connection.execute(
-                select(ranked).where(ranked.c.rank <= per_cluster)
-                .order_by(ranked.c.cluster_id, ranked.c.rank)):
+            select(ranked)
+            .where(ranked.c.rank <= per_cluster)
+            .order_by(ranked.c.cluster_id, ranked.c.rank)
+        ):
             found[int(cluster_id)].append(text)
     return found
 
 
-def list_clusters(db: DatabaseManager, run_id: str, choice: SummaryChoice | None, *,
-                  limit: int | None = None, show_examples: int = 0) -> list[ClusterRow]:
+def list_clusters(
+    db: DatabaseManager,
+    run_id: str,
+    choice: SummaryChoice | None,
+    *,
+    limit: int | None = None,
+    show_examples: int = 0,
+) -> list[ClusterRow]:
     sizes = cluster_sizes(db, run_id)
     total = sum(sizes.values()) or 1
     shown = list(sizes)[:limit] if limit else list(sizes)
     labels = summaries(db, choice, run_id)
     examples = central_queries(db, run_id, shown, show_examples)
-    return [ClusterRow(c, sizes[c], round(sizes[c] / total, 4), *labels.get(c, (None, None)),
-                       examples.get(c, [])) for c in shown]
+    return [
+        ClusterRow(
+            c,
+            sizes[c],
+            round(sizes[c] / total, 4),
+            *labels.get(c, (None, None)),
+            examples.get(c, []),
+        )
+        for c in shown
+    ]
 
 
 @dataclass
@@ -108,41 +138,76 @@ class ClusterDetail:
 
 def _confidence(db: DatabaseManager, run_id: str, cluster_id: int):
     with db.engine.connect() as connection:
-        values = np.array(connection.execute(
-            select(QueryCluster.confidence_score).where(
-                QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id,
-                QueryCluster.confidence_score.is_not(None))).scalars().all(), dtype=float)
+        values = np.array(
+            connection.execute(
+                select(QueryCluster.confidence_score).where(
+                    QueryCluster.run_id == run_id,
+                    QueryCluster.cluster_id == cluster_id,
+                    QueryCluster.confidence_score.is_not(None),
+                )
+            )
+            .scalars()
+            .all(),
+            dtype=float,
+        )
     if not len(values):
         return {"min": None, "p10": None, "median": None, "p90": None, "max": None}, []
-    stats = dict(zip(("min", "p10", "median", "p90", "max"),
-                     np.round(np.quantile(values, [0, 0.1, 0.5, 0.9, 1.0]), 4).tolist(),
-                     strict=True))
+    stats = dict(
+        zip(
+            ("min", "p10", "median", "p90", "max"),
+            np.round(np.quantile(values, [0, 0.1, 0.5, 0.9, 1.0]), 4).tolist(),
+            strict=True,
+        )
+    )
     counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
-    return stats, [(round(float(lo), 3), round(float(hi), 3), int(n))
-                   for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)]
+    return stats, [
+        (round(float(lo), 3), round(float(hi), 3), int(n))
+        for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)
+    ]
 
 
-def cluster_detail(db: DatabaseManager, run_id: str, cluster_id: int, *,
-                   alias: str | None = None, show_queries: int = 10) -> ClusterDetail:
+def cluster_detail(
+    db: DatabaseManager,
+    run_id: str,
+    cluster_id: int,
+    *,
+    alias: str | None = None,
+    show_queries: int = 10,
+) -> ClusterDetail:
     choice = choose_summary_run(db, run_id, alias=alias)
     sizes = cluster_sizes(db, run_id)
     if cluster_id not in sizes:
         ids = sorted(sizes)
-        raise NotFound(f"Cluster {cluster_id} is not in run {run_id}: its clusters are "
-                       f"{ids[0]} to {ids[-1]}." if ids else
-                       f"Cluster {cluster_id} is not in run {run_id}: it has no assignments.")
+        raise NotFound(
+            f"Cluster {cluster_id} is not in run {run_id}: its clusters are {ids[0]} to {ids[-1]}."
+            if ids
+            else f"Cluster {cluster_id} is not in run {run_id}: it has no assignments."
+        )
     title, description = summaries(db, choice, run_id).get(cluster_id, (None, None))
     stats, histogram = _confidence(db, run_id, cluster_id)
     facets = {}
     for facet in ("language", "model"):
         inside = facet_counts(db, run_id, facet, cluster_id)
-        facets[facet] = (dict(sorted(inside.items(), key=lambda i: (-i[1], i[0]))),
-                         lifts(inside, facet_counts(db, run_id, facet)))
+        facets[facet] = (
+            dict(sorted(inside.items(), key=lambda i: (-i[1], i[0]))),
+            lifts(inside, facet_counts(db, run_id, facet)),
+        )
     return ClusterDetail(
-        run_id, cluster_id, sizes[cluster_id], round(sizes[cluster_id] / sum(sizes.values()), 4),
-        choice, title, description, stats, histogram, facets["language"][0],
-        facets["model"][0], facets["language"][1], facets["model"][1],
-        central_queries(db, run_id, [cluster_id], show_queries).get(cluster_id, []))
+        run_id,
+        cluster_id,
+        sizes[cluster_id],
+        round(sizes[cluster_id] / sum(sizes.values()), 4),
+        choice,
+        title,
+        description,
+        stats,
+        histogram,
+        facets["language"][0],
+        facets["model"][0],
+        facets["language"][1],
+        facets["model"][1],
+        central_queries(db, run_id, [cluster_id], show_queries).get(cluster_id, []),
+    )
 
 
 @dataclass
@@ -153,8 +218,12 @@ class Comparison:
     rows: list[dict]
 
     def as_dict(self) -> dict:
-        return {"run_id": self.run_id, "summary_runs": [c.as_dict() for c in self.choices],
-                "label_accuracy": self.label_accuracy, "clusters": self.rows}
+        return {
+            "run_id": self.run_id,
+            "summary_runs": [c.as_dict() for c in self.choices],
+            "label_accuracy": self.label_accuracy,
+            "clusters": self.rows,
+        }
 
 
 def compare_aliases(db: DatabaseManager, run_id: str, aliases: list[str]) -> Comparison:
@@ -162,9 +231,16 @@ def compare_aliases(db: DatabaseManager, run_id: str, aliases: list[str]) -> Com
     sizes = cluster_sizes(db, run_id)
     labels = {c.alias: summaries(db, c, run_id) for c in choices}
     with db.get_session() as session:
-        accuracy = {c.alias: getattr(session.get(SummaryRun, c.summary_run_id),
-                                     "label_accuracy", None) for c in choices}
-    rows = [{"cluster_id": cluster, "size": size,
-             **{alias: labels[alias].get(cluster, (None, None))[0] for alias in aliases}}
-            for cluster, size in sizes.items()]
+        accuracy = {
+            c.alias: getattr(session.get(SummaryRun, c.summary_run_id), "label_accuracy", None)
+            for c in choices
+        }
+    rows = [
+        {
+            "cluster_id": cluster,
+            "size": size,
+            **{alias: labels[alias].get(cluster, (None, None))[0] for alias in aliases},
+        }
+        for cluster, size in sizes.items()
+    ]
     return Comparison(run_id, choices, accuracy, rows)

@@ -19,24 +19,46 @@ from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.reading.choice import SummaryChoice
 
 FORMATS = ("csv", "json", "parquet")
-COLUMNS = ("query_id", "conversation_id", "cluster_id", "confidence", "query_text", "model",
-           "language", "cluster_title", "cluster_description")
+COLUMNS = (
+    "query_id",
+    "conversation_id",
+    "cluster_id",
+    "confidence",
+    "query_text",
+    "model",
+    "language",
+    "cluster_title",
+    "cluster_description",
+)
 CHUNK = 10_000
 
 
-def _rows(db: DatabaseManager, run_id: str,
-          choice: SummaryChoice | None) -> Iterator[Sequence[Sequence[Any]]]:
+def _rows(
+    db: DatabaseManager, run_id: str, choice: SummaryChoice | None
+) -> Iterator[Sequence[Sequence[Any]]]:
     summary_run_id = choice.summary_run_id if choice else None
-    joined = and_(ClusterSummary.run_id == QueryCluster.run_id,
-                  ClusterSummary.cluster_id == QueryCluster.cluster_id,
-                  ClusterSummary.summary_run_id == (summary_run_id or literal(None)))
+    joined = and_(
+        ClusterSummary.run_id == QueryCluster.run_id,
+        ClusterSummary.cluster_id == QueryCluster.cluster_id,
+        ClusterSummary.summary_run_id == (summary_run_id or literal(None)),
+    )
     statement = (
-        select(Query.id, Query.conversation_id, QueryCluster.cluster_id,
-               QueryCluster.confidence_score, Query.query_text, Query.model, Query.language,
-               ClusterSummary.title, ClusterSummary.description)
-        .select_from(QueryCluster).join(Query, Query.id == QueryCluster.query_id)
+        select(
+            Query.id,
+            Query.conversation_id,
+            QueryCluster.cluster_id,
+            QueryCluster.confidence_score,
+            Query.query_text,
+            Query.model,
+            Query.language,
+            ClusterSummary.title,
+            ClusterSummary.description,
+        )
+        .select_from(QueryCluster)
+        .join(Query, Query.id == QueryCluster.query_id)
         .join(ClusterSummary, joined, isouter=True)
-        .where(QueryCluster.run_id == run_id).order_by(QueryCluster.query_id)
+        .where(QueryCluster.run_id == run_id)
+        .order_by(QueryCluster.query_id)
     )
     with db.engine.connect() as connection:
         result = connection.execution_options(yield_per=CHUNK).execute(statement)
@@ -62,8 +84,7 @@ def _json(path: Path, chunks) -> int:
         for chunk in chunks:
             for row in chunk:
                 handle.write(",\n" if written else "\n")
-                handle.write(json.dumps(dict(zip(COLUMNS, row, strict=True)),
-                                        ensure_ascii=False))
+                handle.write(json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False))
                 written += 1
         handle.write("\n]\n")
     return written
@@ -73,19 +94,32 @@ def _parquet(path: Path, chunks) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([("query_id", pa.int64()), ("conversation_id", pa.string()),
-                        ("cluster_id", pa.int64()), ("confidence", pa.float64()),
-                        ("query_text", pa.string()), ("model", pa.string()),
-                        ("language", pa.string()), ("cluster_title", pa.string()),
-                        ("cluster_description", pa.string())])
+    schema = pa.schema(
+        [
+            ("query_id", pa.int64()),
+            ("conversation_id", pa.string()),
+            ("cluster_id", pa.int64()),
+            ("confidence", pa.float64()),
+            ("query_text", pa.string()),
+            ("model", pa.string()),
+            ("language", pa.string()),
+            ("cluster_title", pa.string()),
+            ("cluster_description", pa.string()),
+        ]
+    )
     written = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for chunk in chunks:
             columns = list(zip(*chunk, strict=True))
-            writer.write_table(pa.Table.from_arrays(
-                [pa.array(column, type=f.type) for column, f in zip(columns, schema,
-                                                                    strict=True)],
-                schema=schema))
+            writer.write_table(
+                pa.Table.from_arrays(
+                    [
+                        pa.array(column, type=f.type)
+                        for column, f in zip(columns, schema, strict=True)
+                    ],
+                    schema=schema,
+                )
+            )
             written += len(chunk)
     return written
 
@@ -93,8 +127,9 @@ def _parquet(path: Path, chunks) -> int:
 WRITERS = {"csv": _csv, "json": _json, "parquet": _parquet}
 
 
-def export_run(db: DatabaseManager, run_id: str, choice: SummaryChoice | None, fmt: str,
-               path: Path) -> int:
+def export_run(
+    db: DatabaseManager, run_id: str, choice: SummaryChoice | None, fmt: str, path: Path
+) -> int:
     """Writes the run's queries to ``path``; returns how many rows were written."""
     if fmt not in WRITERS:
         raise ValueError(f"Format {fmt!r} is not one of {', '.join(FORMATS)}.")

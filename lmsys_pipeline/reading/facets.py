@@ -31,21 +31,32 @@ class Facet:
         return asdict(self)
 
 
-def facet_counts(db: DatabaseManager, run_id: str, facet: str,
-                 cluster_id: int | None = None) -> dict[str, int]:
+def facet_counts(
+    db: DatabaseManager, run_id: str, facet: str, cluster_id: int | None = None
+) -> dict[str, int]:
     """Counts of each language or model among the run's (or one cluster's) queries."""
     column = func.coalesce(FACETS[facet], "unknown")
-    statement = (select(column, func.count()).select_from(QueryCluster)
-                 .join(Query, Query.id == QueryCluster.query_id)
-                 .where(QueryCluster.run_id == run_id).group_by(column))
+    statement = (
+        select(column, func.count())
+        .select_from(QueryCluster)
+        .join(Query, Query.id == QueryCluster.query_id)
+        .where(QueryCluster.run_id == run_id)
+        .group_by(column)
+    )
     if cluster_id is not None:
         statement = statement.where(QueryCluster.cluster_id == cluster_id)
     with db.engine.connect() as connection:
         return {str(value): int(count) for value, count in connection.execute(statement)}
 
 
-def lifts(cluster: dict[str, int], run: dict[str, int], *, min_count: int = MIN_COUNT,
-          min_lift: float = MIN_LIFT, top: int = TOP) -> list[Facet]:
+def lifts(
+    cluster: dict[str, int],
+    run: dict[str, int],
+    *,
+    min_count: int = MIN_COUNT,
+    min_lift: float = MIN_LIFT,
+    top: int = TOP,
+) -> list[Facet]:
     """The values most over-represented in ``cluster``, highest lift first."""
     cluster_total, run_total = sum(cluster.values()), sum(run.values())
     if not cluster_total or not run_total:
@@ -62,10 +73,13 @@ def lifts(cluster: dict[str, int], run: dict[str, int], *, min_count: int = MIN_
 def cluster_lifts(db: DatabaseManager, run_id: str, facet: str) -> dict[int, list[Facet]]:
     """Over-represented values of every cluster of the run, in one grouped query."""
     column = func.coalesce(FACETS[facet], "unknown")
-    statement = (select(QueryCluster.cluster_id, column, func.count())
-                 .select_from(QueryCluster).join(Query, Query.id == QueryCluster.query_id)
-                 .where(QueryCluster.run_id == run_id)
-                 .group_by(QueryCluster.cluster_id, column))
+    statement = (
+        select(QueryCluster.cluster_id, column, func.count())
+        .select_from(QueryCluster)
+        .join(Query, Query.id == QueryCluster.query_id)
+        .where(QueryCluster.run_id == run_id)
+        .group_by(QueryCluster.cluster_id, column)
+    )
     per_cluster: dict[int, dict[str, int]] = {}
     run: dict[str, int] = {}
     with db.engine.connect() as connection:

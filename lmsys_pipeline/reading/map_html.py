@@ -37,21 +37,29 @@ def _facet_text(facets: list[Facet], label: str) -> str:
     return (f"{label}: " + ", ".join(f"{f.value} x{f.lift:g}" for f in facets)) if facets else ""
 
 
-def cluster_items(rows: list[ClusterRow], language_lift: dict[int, list[Facet]],
-                  model_lift: dict[int, list[Facet]]) -> str:
+def cluster_items(
+    rows: list[ClusterRow],
+    language_lift: dict[int, list[Facet]],
+    model_lift: dict[int, list[Facet]],
+) -> str:
     items = []
     for row in rows:
-        facets = "; ".join(t for t in (_facet_text(language_lift.get(row.cluster_id, []),
-                                                   "languages"),
-                                       _facet_text(model_lift.get(row.cluster_id, []),
-                                                   "models")) if t)
+        facets = "; ".join(
+            t
+            for t in (
+                _facet_text(language_lift.get(row.cluster_id, []), "languages"),
+                _facet_text(model_lift.get(row.cluster_id, []), "models"),
+            )
+            if t
+        )
         items.append(
             f'<li data-cluster="{row.cluster_id}"><b>{row.cluster_id}. '
-            f'{html.escape(row.title or "(no title)")}</b> '
+            f"{html.escape(row.title or '(no title)')}</b> "
             f'<span class="size">{row.size:,} queries ({row.share:.1%})</span><br>'
-            f'{html.escape(row.description or "")}'
+            f"{html.escape(row.description or '')}"
             + (f'<br><span class="facets">{html.escape(facets)}</span>' if facets else "")
-            + "</li>")
+            + "</li>"
+        )
     return "\n".join(items)
 
 
@@ -65,28 +73,61 @@ def _figure(projection: Projection, texts: dict[int, str], titles: dict[int, str
         mask = projection.cluster_ids == cluster
         ids = projection.query_ids[mask].tolist()
         title = titles.get(cluster) or ("noise" if cluster == NOISE else f"cluster {cluster}")
-        hover = [f"{html.escape(texts[q][:HOVER_CHARS])}<br><b>{cluster}: "
-                 f"{html.escape(title)}</b>" for q in ids]
-        figure.add_trace(go.Scattergl(
-            x=projection.xy[mask, 0], y=projection.xy[mask, 1], mode="markers",
-            name=f"{cluster}: {title}"[:60], text=hover, hoverinfo="text",
-            customdata=ids, marker={"size": 5, "opacity": 0.75, "color": "#bbbbbb"
-                                    if cluster == NOISE else palette[cluster % len(palette)]}))
+        hover = [
+            f"{html.escape(texts[q][:HOVER_CHARS])}<br><b>{cluster}: {html.escape(title)}</b>"
+            for q in ids
+        ]
+        figure.add_trace(
+            go.Scattergl(
+                x=projection.xy[mask, 0],
+                y=projection.xy[mask, 1],
+                mode="markers",
+                name=f"{cluster}: {title}"[:60],
+                text=hover,
+                hoverinfo="text",
+                customdata=ids,
+                marker={
+                    "size": 5,
+                    "opacity": 0.75,
+                    "color": "#bbbbbb" if cluster == NOISE else palette[cluster % len(palette)],
+                },
+            )
+        )
     # The side list names every cluster, so the plot keeps its width instead of a legend.
-    figure.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
-                         xaxis={"visible": False}, yaxis={"visible": False},
-                         template="plotly_white", hoverlabel={"align": "left"})
+    figure.update_layout(
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        showlegend=False,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        template="plotly_white",
+        hoverlabel={"align": "left"},
+    )
     return figure
 
 
-def write_map(path: Path, projection: Projection, texts: dict[int, str], rows: list[ClusterRow],
-              language_lift: dict[int, list[Facet]], model_lift: dict[int, list[Facet]], *,
-              title: str, meta: str) -> None:
+def write_map(
+    path: Path,
+    projection: Projection,
+    texts: dict[int, str],
+    rows: list[ClusterRow],
+    language_lift: dict[int, list[Facet]],
+    model_lift: dict[int, list[Facet]],
+    *,
+    title: str,
+    meta: str,
+) -> None:
     titles = {row.cluster_id: row.title for row in rows if row.title}
     plot = _figure(projection, texts, titles).to_html(
-        full_html=False, include_plotlyjs=True,
+        full_html=False,
+        include_plotlyjs=True,
         config={"displaylogo": False, "responsive": True},
-        default_width="100%", default_height="100vh")
-    page = PAGE.format(title=html.escape(title), meta=html.escape(meta), plot=plot,
-                       items=cluster_items(rows, language_lift, model_lift))
+        default_width="100%",
+        default_height="100vh",
+    )
+    page = PAGE.format(
+        title=html.escape(title),
+        meta=html.escape(meta),
+        plot=plot,
+        items=cluster_items(rows, language_lift, model_lift),
+    )
     path.write_text(page, encoding="utf-8")

@@ -20,8 +20,15 @@ def map_png(projection: Projection, *, title: str) -> bytes:
     if noise.any():
         axes.scatter(*projection.xy[noise].T, s=5, c="#c8c8c8", linewidths=0, label="noise")
     real = ~noise
-    axes.scatter(*projection.xy[real].T, s=8, c=projection.cluster_ids[real] % 20,
-                 cmap="tab20", vmin=0, vmax=19, linewidths=0)
+    axes.scatter(
+        *projection.xy[real].T,
+        s=8,
+        c=projection.cluster_ids[real] % 20,
+        cmap="tab20",
+        vmin=0,
+        vmax=19,
+        linewidths=0,
+    )
     for cluster in np.unique(projection.cluster_ids[real])[:40]:
         x, y = np.median(projection.xy[projection.cluster_ids == cluster], axis=0)
         axes.annotate(str(cluster), (x, y), fontsize=7, ha="center", va="center")

@@ -23,20 +23,26 @@ class Projection:
     method: str
 
 
-def sample_queries(db: DatabaseManager, run_id: str, size: int, seed: int) -> tuple[np.ndarray,
-                                                                                     np.ndarray]:
+def sample_queries(
+    db: DatabaseManager, run_id: str, size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(query ids, cluster ids): a seeded random sample plus up to 3 of every cluster."""
     with db.engine.connect() as connection:
-        pairs = np.array(connection.execute(
-            select(QueryCluster.query_id, QueryCluster.cluster_id)
-            .where(QueryCluster.run_id == run_id).order_by(QueryCluster.query_id)).all(),
-            dtype=np.int64).reshape(-1, 2)
+        pairs = np.array(
+            connection.execute(
+                select(QueryCluster.query_id, QueryCluster.cluster_id)
+                .where(QueryCluster.run_id == run_id)
+                .order_by(QueryCluster.query_id)
+            ).all(),
+            dtype=np.int64,
+        ).reshape(-1, 2)
     rng = np.random.default_rng(seed)
     chosen = set(rng.choice(len(pairs), size=min(size, len(pairs)), replace=False).tolist())
     for cluster in np.unique(pairs[:, 1]):
         members = np.flatnonzero(pairs[:, 1] == cluster)
-        chosen.update(rng.choice(members, size=min(MIN_PER_CLUSTER, len(members)),
-                                 replace=False).tolist())
+        chosen.update(
+            rng.choice(members, size=min(MIN_PER_CLUSTER, len(members)), replace=False).tolist()
+        )
     picked = pairs[sorted(chosen)]
     return picked[:, 0], picked[:, 1]
 
@@ -52,12 +58,19 @@ def project(vectors: np.ndarray, method: str, seed: int) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     perplexity = float(min(30, (len(vectors) - 1) / 3))
-    return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed,
-                metric="cosine", learning_rate="auto").fit_transform(reduced)
+    return TSNE(
+        n_components=2,
+        init="pca",
+        perplexity=perplexity,
+        random_state=seed,
+        metric="cosine",
+        learning_rate="auto",
+    ).fit_transform(reduced)
 
 
-def project_run(db: DatabaseManager, run_id: str, *, sample: int = 3_000, seed: int = 42,
-                method: str = "tsne") -> Projection:
+def project_run(
+    db: DatabaseManager, run_id: str, *, sample: int = 3_000, seed: int = 42, method: str = "tsne"
+) -> Projection:
     if method not in METHODS:
         raise ValueError(f"Projection {method!r} is not one of {', '.join(METHODS)}.")
     _, params = load_run(db, run_id)

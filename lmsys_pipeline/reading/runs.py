@@ -27,26 +27,46 @@ class RunRow:
 
 def list_runs(db: DatabaseManager, *, latest: bool = False) -> list[RunRow]:
     with db.get_session() as session:
-        statement = select(ClusteringRun).order_by(ClusteringRun.created_at.desc(),
-                                                   ClusteringRun.run_id.desc())
+        statement = select(ClusteringRun).order_by(
+            ClusteringRun.created_at.desc(), ClusteringRun.run_id.desc()
+        )
         runs = session.execute(statement.limit(1) if latest else statement).scalars().all()
     if not runs:
         return []
     ids = [run.run_id for run in runs]
     with db.engine.connect() as connection:
-        counts = {r: (int(n), int(noise or 0)) for r, n, noise in connection.execute(
-            select(QueryCluster.run_id, func.count(),
-                   func.sum(case((QueryCluster.cluster_id == NOISE, 1), else_=0)))
-            .where(QueryCluster.run_id.in_(ids)).group_by(QueryCluster.run_id))}
+        counts = {
+            r: (int(n), int(noise or 0))
+            for r, n, noise in connection.execute(
+                select(
+                    QueryCluster.run_id,
+                    func.count(),
+                    func.sum(case((QueryCluster.cluster_id == NOISE, 1), else_=0)),
+                )
+                .where(QueryCluster.run_id.in_(ids))
+                .group_by(QueryCluster.run_id)
+            )
+        }
         aliases: dict[str, set[str]] = {}
         for run_id, alias in connection.execute(
-                select(ClusterSummary.run_id, ClusterSummary.alias).distinct()
-                .where(ClusterSummary.run_id.in_(ids))):
+            select(ClusterSummary.run_id, ClusterSummary.alias)
+            .distinct()
+            .where(ClusterSummary.run_id.in_(ids))
+        ):
             aliases.setdefault(run_id, set()).add(alias or "(no alias)")
     rows = []
     for run in runs:
         queries, noise = counts.get(run.run_id, (0, 0))
-        rows.append(RunRow(run.run_id, run.algorithm, run.num_clusters, queries,
-                           round(noise / queries, 4) if queries else 0.0, run.created_at,
-                           run.description, sorted(aliases.get(run.run_id, ()))))
+        rows.append(
+            RunRow(
+                run.run_id,
+                run.algorithm,
+                run.num_clusters,
+                queries,
+                round(noise / queries, 4) if queries else 0.0,
+                run.created_at,
+                run.description,
+                sorted(aliases.get(run.run_id, ())),
+            )
+        )
     return rows

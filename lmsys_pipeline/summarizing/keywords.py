@@ -18,11 +18,41 @@ DESCRIPTION_TERMS = 6
 EXEMPLAR_CHARS = 160
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 # Chat filler and contraction stems ("doesn't" → "doesn") that say nothing about a topic.
-CHAT_STOP_WORDS = frozenset({
-    "aren", "can", "couldn", "did", "didn", "does", "doesn", "don", "got", "hasn", "haven",
-    "having", "hello", "hi", "isn", "just", "know", "like", "ll", "need", "needs", "please",
-    "re", "thank", "thanks", "ve", "want", "wants", "wasn", "won", "wouldn",
-})
+CHAT_STOP_WORDS = frozenset(
+    {
+        "aren",
+        "can",
+        "couldn",
+        "did",
+        "didn",
+        "does",
+        "doesn",
+        "don",
+        "got",
+        "hasn",
+        "haven",
+        "having",
+        "hello",
+        "hi",
+        "isn",
+        "just",
+        "know",
+        "like",
+        "ll",
+        "need",
+        "needs",
+        "please",
+        "re",
+        "thank",
+        "thanks",
+        "ve",
+        "want",
+        "wants",
+        "wasn",
+        "won",
+        "wouldn",
+    }
+)
 
 
 def class_tfidf(documents: list[str], classes: np.ndarray, num_classes: int):
@@ -30,15 +60,21 @@ def class_tfidf(documents: list[str], classes: np.ndarray, num_classes: int):
     from scipy.sparse import csr_matrix
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-    vectorizer = CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | CHAT_STOP_WORDS),
-                                 ngram_range=(1, 2), binary=True, token_pattern=TOKEN_PATTERN,
-                                 lowercase=True)
+    vectorizer = CountVectorizer(
+        stop_words=sorted(ENGLISH_STOP_WORDS | CHAT_STOP_WORDS),
+        ngram_range=(1, 2),
+        binary=True,
+        token_pattern=TOKEN_PATTERN,
+        lowercase=True,
+    )
     try:
         counts = vectorizer.fit_transform(documents)
     except ValueError:  # no usable words at all (only digits, symbols or stop words)
         return np.zeros((num_classes, 0)), np.array([], dtype=object)
-    membership = csr_matrix((np.ones(len(classes)), (classes, np.arange(len(classes)))),
-                            shape=(num_classes, len(classes)))
+    membership = csr_matrix(
+        (np.ones(len(classes)), (classes, np.arange(len(classes)))),
+        shape=(num_classes, len(classes)),
+    )
     per_class = (membership @ counts).tocsr().astype(np.float64)
     sizes = np.asarray(membership.sum(axis=1)).ravel()
     term_frequency = per_class.multiply(1.0 / np.maximum(sizes, 1)[:, None]).tocsr()
@@ -58,8 +94,10 @@ def _top_terms(scores_row, vocabulary: np.ndarray, count: int) -> list[str]:
         if any(re.search(rf"\b{w}\b", term) for w in VAGUE_WORDS):
             continue
         words = {w.removesuffix("s") for w in term.split()}
-        if any(words <= other or other <= words
-               for other in ({w.removesuffix("s") for w in c.split()} for c in chosen)):
+        if any(
+            words <= other or other <= words
+            for other in ({w.removesuffix("s") for w in c.split()} for c in chosen)
+        ):
             continue
         chosen.append(term)
     return chosen
@@ -70,8 +108,9 @@ def _listing(terms: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
 
 
-def keyword_labels(briefs: dict[int, ClusterBrief],
-                   cluster_ids: list[int]) -> dict[int, ClusterLabel]:
+def keyword_labels(
+    briefs: dict[int, ClusterBrief], cluster_ids: list[int]
+) -> dict[int, ClusterLabel]:
     """A label for each of ``cluster_ids`` from the same representative queries an LLM would
     see (most central first), contrasted against every cluster in ``briefs``."""
     all_clusters = sorted(briefs)
@@ -82,8 +121,11 @@ def keyword_labels(briefs: dict[int, ClusterBrief],
     labels = {}
     for cluster_id in cluster_ids:
         brief = briefs[cluster_id]
-        terms = (_top_terms(scores[index[cluster_id]], vocabulary, DESCRIPTION_TERMS)
-                 if len(vocabulary) else [])
+        terms = (
+            _top_terms(scores[index[cluster_id]], vocabulary, DESCRIPTION_TERMS)
+            if len(vocabulary)
+            else []
+        )
         exemplar = truncate(brief.queries[0], EXEMPLAR_CHARS).replace('"', "'")
         if terms:
             title = ", ".join(terms[:TITLE_TERMS])
@@ -94,5 +136,6 @@ def keyword_labels(briefs: dict[int, ClusterBrief],
             first = f"{brief.size:,} queries with no distinctive words."
         # Built, not parsed: the exemplar is quoted whole, whatever sentences it holds.
         labels[cluster_id] = ClusterLabel.model_construct(
-            title=title, description=f"{first} The most central query is \"{exemplar}\".")
+            title=title, description=f'{first} The most central query is "{exemplar}".'
+        )
     return labels

@@ -41,8 +41,9 @@ def _resumable(entry: SummaryRun, params: SummaryParams) -> bool:
 ID_ATTEMPTS = 5
 
 
-def start_summary_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryParams,
-                      *, restart: bool = False) -> Started:
+def start_summary_run(
+    db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, *, restart: bool = False
+) -> Started:
     load_run(db, run_id)  # RunNotFound in one sentence
     for _ in range(ID_ATTEMPTS):
         try:
@@ -52,14 +53,23 @@ def start_summary_run(db: DatabaseManager, run_id: str, alias: str, params: Summ
     raise RuntimeError(f"Could not pick a free summary_run_id for {alias} on {run_id}.")
 
 
-def _start(db: DatabaseManager, run_id: str, alias: str, params: SummaryParams,
-           restart: bool) -> Started:
+def _start(
+    db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, restart: bool
+) -> Started:
     with db.get_session() as session:
-        entries = session.execute(
-            select(SummaryRun).where(SummaryRun.run_id == run_id, SummaryRun.alias == alias,
-                                     SummaryRun.status != "replaced")
-            .order_by(SummaryRun.created_at.desc())
-        ).scalars().all()
+        entries = (
+            session.execute(
+                select(SummaryRun)
+                .where(
+                    SummaryRun.run_id == run_id,
+                    SummaryRun.alias == alias,
+                    SummaryRun.status != "replaced",
+                )
+                .order_by(SummaryRun.created_at.desc())
+            )
+            .scalars()
+            .all()
+        )
         current = entries[0] if entries else None
         if current is not None and not restart and _resumable(current, params):
             current.parameters = params.stored()
@@ -70,23 +80,40 @@ def _start(db: DatabaseManager, run_id: str, alias: str, params: SummaryParams,
         existing = set(session.execute(select(SummaryRun.summary_run_id)).scalars())
         summary_run_id = new_summary_run_id(params.model, existing)
         replaced = [entry.summary_run_id for entry in entries]
-        session.execute(delete(ClusterSummary).where(ClusterSummary.run_id == run_id,
-                                                  ClusterSummary.alias == alias))
+        session.execute(
+            delete(ClusterSummary).where(
+                ClusterSummary.run_id == run_id, ClusterSummary.alias == alias
+            )
+        )
         if replaced:
-            session.execute(update(SummaryRun).where(SummaryRun.summary_run_id.in_(replaced))
-                         .values(status="replaced"))
-        session.add(SummaryRun(summary_run_id=summary_run_id, run_id=run_id, alias=alias,
-                               model=params.model, parameters=params.stored(),
-                               prompt_version=PROMPT_VERSION))
+            session.execute(
+                update(SummaryRun)
+                .where(SummaryRun.summary_run_id.in_(replaced))
+                .values(status="replaced")
+            )
+        session.add(
+            SummaryRun(
+                summary_run_id=summary_run_id,
+                run_id=run_id,
+                alias=alias,
+                model=params.model,
+                parameters=params.stored(),
+                prompt_version=PROMPT_VERSION,
+            )
+        )
         session.commit()
     return Started(summary_run_id, False, replaced)
 
 
 def summarized_sizes(db: DatabaseManager, summary_run_id: str) -> dict[int, int]:
     with db.engine.connect() as connection:
-        return dict(connection.execute(
-            select(ClusterSummary.cluster_id, ClusterSummary.num_queries)
-            .where(ClusterSummary.summary_run_id == summary_run_id)).all())
+        return dict(
+            connection.execute(
+                select(ClusterSummary.cluster_id, ClusterSummary.num_queries).where(
+                    ClusterSummary.summary_run_id == summary_run_id
+                )
+            ).all()
+        )
 
 
 def cached_answers(db: DatabaseManager, hashes: list[str]) -> dict[str, LLMResponse]:
@@ -94,13 +121,23 @@ def cached_answers(db: DatabaseManager, hashes: list[str]) -> dict[str, LLMRespo
     with db.get_session() as session:
         for start in range(0, len(hashes), 1_000):
             chunk = hashes[start : start + 1_000]
-            found.update((r.prompt_hash, r) for r in session.execute(
-                select(LLMResponse).where(LLMResponse.prompt_hash.in_(chunk))).scalars())
+            found.update(
+                (r.prompt_hash, r)
+                for r in session.execute(
+                    select(LLMResponse).where(LLMResponse.prompt_hash.in_(chunk))
+                ).scalars()
+            )
     return found
 
 
-def record(db: DatabaseManager, run_id: str, alias: str, summary_run_id: str,
-           params: SummaryParams, results: list[LabelResult]) -> None:
+def record(
+    db: DatabaseManager,
+    run_id: str,
+    alias: str,
+    summary_run_id: str,
+    params: SummaryParams,
+    results: list[LabelResult],
+) -> None:
     """Writes clusters' rows and the ledger's counters in one transaction."""
     stored_params = params.stored()
     with db.get_session() as session:
@@ -108,27 +145,50 @@ def record(db: DatabaseManager, run_id: str, alias: str, summary_run_id: str,
         failures = dict(entry.failures or {})
         for result in results:
             cluster_id = result.brief.cluster_id
-            session.execute(delete(ClusterSummary).where(
-                ClusterSummary.summary_run_id == summary_run_id,
-                ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id))
+            session.execute(
+                delete(ClusterSummary).where(
+                    ClusterSummary.summary_run_id == summary_run_id,
+                    ClusterSummary.run_id == run_id,
+                    ClusterSummary.cluster_id == cluster_id,
+                )
+            )
             if result.label is None:
                 failures[str(cluster_id)] = result.error or "unknown error"
             else:
                 failures.pop(str(cluster_id), None)
-                session.add(ClusterSummary(
-                    run_id=run_id, cluster_id=cluster_id, summary_run_id=summary_run_id,
-                    alias=alias, title=result.label.title,
-                    description=result.label.description, summary=result.label.summary,
-                    num_queries=result.brief.size,
-                    representative_queries=result.brief.queries, model=params.model,
-                    parameters=stored_params, generated_at=utc_now()))
-                if result.prompt_hash and not result.cached and session.get(
-                        LLMResponse, result.prompt_hash) is None:
-                    session.add(LLMResponse(
-                        prompt_hash=result.prompt_hash, model=params.model,
-                        response={"title": result.label.title,
-                                  "description": result.label.description},
-                        tokens_in=result.tokens_in, tokens_out=result.tokens_out))
+                session.add(
+                    ClusterSummary(
+                        run_id=run_id,
+                        cluster_id=cluster_id,
+                        summary_run_id=summary_run_id,
+                        alias=alias,
+                        title=result.label.title,
+                        description=result.label.description,
+                        summary=result.label.summary,
+                        num_queries=result.brief.size,
+                        representative_queries=result.brief.queries,
+                        model=params.model,
+                        parameters=stored_params,
+                        generated_at=utc_now(),
+                    )
+                )
+                if (
+                    result.prompt_hash
+                    and not result.cached
+                    and session.get(LLMResponse, result.prompt_hash) is None
+                ):
+                    session.add(
+                        LLMResponse(
+                            prompt_hash=result.prompt_hash,
+                            model=params.model,
+                            response={
+                                "title": result.label.title,
+                                "description": result.label.description,
+                            },
+                            tokens_in=result.tokens_in,
+                            tokens_out=result.tokens_out,
+                        )
+                    )
             entry.requests += result.requests
             entry.tokens_in += result.tokens_in
             entry.tokens_out += result.tokens_out
@@ -138,22 +198,37 @@ def record(db: DatabaseManager, run_id: str, alias: str, summary_run_id: str,
         session.add(entry)
         session.flush()
         entry.clusters_done = session.execute(
-            select(func.count()).select_from(ClusterSummary)
-            .where(ClusterSummary.summary_run_id == summary_run_id)).scalar_one()
+            select(func.count())
+            .select_from(ClusterSummary)
+            .where(ClusterSummary.summary_run_id == summary_run_id)
+        ).scalar_one()
         session.add(entry)
         session.commit()
 
 
-def finish(db: DatabaseManager, summary_run_id: str, params: SummaryParams, *,
-           clusters_total: int, seconds: float,
-           accuracy: tuple[float | None, int | None]) -> SummaryRun:
+def finish(
+    db: DatabaseManager,
+    summary_run_id: str,
+    params: SummaryParams,
+    *,
+    clusters_total: int,
+    seconds: float,
+    accuracy: tuple[float | None, int | None],
+) -> SummaryRun:
     """Closes the ledger entry: status, seconds, the estimated cost of all tokens spent
     (0 offline, None when the model's price is not known) and label quality."""
     with db.get_session() as session:
         entry = session.get(SummaryRun, summary_run_id)
-        cost = 0.0 if params.is_offline else estimate_cost(
-            params.model, entry.tokens_in, entry.tokens_out,
-            (params.price_in_per_mtok, params.price_out_per_mtok))
+        cost = (
+            0.0
+            if params.is_offline
+            else estimate_cost(
+                params.model,
+                entry.tokens_in,
+                entry.tokens_out,
+                (params.price_in_per_mtok, params.price_out_per_mtok),
+            )
+        )
         entry.clusters_total = clusters_total
         entry.status = "completed" if entry.clusters_done == clusters_total else "partial"
         entry.seconds = round(entry.seconds + seconds, 3)
@@ -167,18 +242,31 @@ def finish(db: DatabaseManager, summary_run_id: str, params: SummaryParams, *,
     return entry
 
 
-def params_for(db: DatabaseManager, run_id: str, alias: str,
-               overrides: dict[str, Any]) -> SummaryParams:
+def params_for(
+    db: DatabaseManager, run_id: str, alias: str, overrides: dict[str, Any]
+) -> SummaryParams:
     """The alias's last parameters (so a re-run resumes it) or the defaults, with the given
     overrides (None means "not given") on top."""
     with db.get_session() as session:
-        entry = session.execute(
-            select(SummaryRun).where(SummaryRun.run_id == run_id, SummaryRun.alias == alias,
-                                     SummaryRun.status != "replaced")
-            .order_by(SummaryRun.created_at.desc()).limit(1)
-        ).scalars().first()
+        entry = (
+            session.execute(
+                select(SummaryRun)
+                .where(
+                    SummaryRun.run_id == run_id,
+                    SummaryRun.alias == alias,
+                    SummaryRun.status != "replaced",
+                )
+                .order_by(SummaryRun.created_at.desc())
+                .limit(1)
+            )
+            .scalars()
+            .first()
+        )
     base: dict[str, Any] = {"model": default_model()}
     if entry is not None:
-        base = {k: v for k, v in entry.parameters.items()
-                if k in SummaryParams.model_fields and k != "base_url"}
+        base = {
+            k: v
+            for k, v in entry.parameters.items()
+            if k in SummaryParams.model_fields and k != "base_url"
+        }
     return SummaryParams(**{**base, **{k: v for k, v in overrides.items() if v is not None}})

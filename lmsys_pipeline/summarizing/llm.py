@@ -38,8 +38,9 @@ class Job:
     prompt_hash: str
 
 
-def plan_jobs(briefs: Iterable[ClusterBrief], endpoint: Endpoint,
-              params: SummaryParams) -> list[Job]:
+def plan_jobs(
+    briefs: Iterable[ClusterBrief], endpoint: Endpoint, params: SummaryParams
+) -> list[Job]:
     jobs = []
     for brief in briefs:
         body = request_body(endpoint.remote_model, build_messages(brief), params)
@@ -100,19 +101,26 @@ async def _ask(client: Any, limiter: Any, job: Job, params: SummaryParams) -> La
     return outcome
 
 
-async def _run_all(jobs: list[Job], endpoint: Endpoint, params: SummaryParams,
-                   on_done: Callable[[LabelResult], None]) -> None:
+async def _run_all(
+    jobs: list[Job],
+    endpoint: Endpoint,
+    params: SummaryParams,
+    on_done: Callable[[LabelResult], None],
+) -> None:
     from aiolimiter import AsyncLimiter
     from openai import AsyncOpenAI
 
-    client = AsyncOpenAI(api_key=endpoint.api_key, base_url=endpoint.base_url,
-                         max_retries=params.max_retries, timeout=params.timeout_s)
+    client = AsyncOpenAI(
+        api_key=endpoint.api_key,
+        base_url=endpoint.base_url,
+        max_retries=params.max_retries,
+        timeout=params.timeout_s,
+    )
     # One request per 60/rpm seconds with no burst: any minute holds at most rpm + 1 starts.
     limiter = AsyncLimiter(1, 60.0 / params.rpm) if params.rpm else None
     semaphore = asyncio.Semaphore(params.concurrency)
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="summary-writer") as writer:
-
         stopped = asyncio.Event()
 
         async def one(job: Job) -> None:
@@ -136,8 +144,12 @@ async def _run_all(jobs: list[Job], endpoint: Endpoint, params: SummaryParams,
             await client.close()
 
 
-def ask_all(jobs: list[Job], endpoint: Endpoint, params: SummaryParams,
-            on_done: Callable[[LabelResult], None]) -> None:
+def ask_all(
+    jobs: list[Job],
+    endpoint: Endpoint,
+    params: SummaryParams,
+    on_done: Callable[[LabelResult], None],
+) -> None:
     """Asks for every job's label; ``on_done`` receives each outcome as it completes."""
     if jobs:
         asyncio.run(_run_all(jobs, endpoint, params, on_done))

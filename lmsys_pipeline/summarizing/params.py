@@ -19,48 +19,71 @@ MODEL_ENV = "LMSYS_SUMMARY_MODEL"
 PROMPT_VERSION = "cluster-summary-v1"
 ALIAS_PATTERN = RUN_ID_PATTERN
 
+
 class SummaryInputError(ValueError):
     """Input the user must fix (an alias, a run without assignments), in one sentence."""
 
 
 OUTCOME_FIELDS = (
-    "model", "max_queries", "central_share", "max_query_chars", "contrast_neighbors",
-    "contrast_examples", "temperature", "max_tokens", "seed",
+    "model",
+    "max_queries",
+    "central_share",
+    "max_query_chars",
+    "contrast_neighbors",
+    "contrast_examples",
+    "temperature",
+    "max_tokens",
+    "seed",
 )
 
 
 class SummaryParams(BaseModel, extra="forbid"):
-    model: str = Field(default=KEYWORDS_MODEL,
-                       description="provider/name (openai/gpt-4o-mini, anthropic/..., "
-                       "ollama/..., vllm/...) or local/keywords (offline).")
-    max_queries: int = Field(default=20, ge=1, le=200,
-                             description="Representative queries shown per cluster.")
-    central_share: float = Field(default=0.5, ge=0.0, le=1.0,
-                                 description="Share of them nearest the centroid; the rest "
-                                 "is a seeded random sample of the cluster.")
+    model: str = Field(
+        default=KEYWORDS_MODEL,
+        description="provider/name (openai/gpt-4o-mini, anthropic/..., "
+        "ollama/..., vllm/...) or local/keywords (offline).",
+    )
+    max_queries: int = Field(
+        default=20, ge=1, le=200, description="Representative queries shown per cluster."
+    )
+    central_share: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of them nearest the centroid; the rest "
+        "is a seeded random sample of the cluster.",
+    )
     max_query_chars: int = Field(default=300, ge=20, description="Each query cut to this.")
-    contrast_neighbors: int = Field(default=3, ge=0, le=20,
-                                    description="Nearest clusters shown for contrast.")
-    contrast_examples: int = Field(default=3, ge=1, le=20,
-                                   description="Most central queries shown per neighbour.")
+    contrast_neighbors: int = Field(
+        default=3, ge=0, le=20, description="Nearest clusters shown for contrast."
+    )
+    contrast_examples: int = Field(
+        default=3, ge=1, le=20, description="Most central queries shown per neighbour."
+    )
     concurrency: int = Field(default=8, ge=1, le=256, description="Requests in flight.")
     rpm: int | None = Field(default=None, ge=1, description="Requests per minute at most.")
     timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
-    max_retries: int = Field(default=5, ge=0,
-                             description="Retries of 429 / 5xx / timeouts, with backoff.")
-    max_attempts: int = Field(default=2, ge=1,
-                              description="Asks per cluster when the answer is invalid.")
+    max_retries: int = Field(
+        default=5, ge=0, description="Retries of 429 / 5xx / timeouts, with backoff."
+    )
+    max_attempts: int = Field(
+        default=2, ge=1, description="Asks per cluster when the answer is invalid."
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=400, ge=16)
     seed: int = 42
     base_url: str | None = Field(default=None, description="OpenAI-compatible server URL.")
-    price_in_per_mtok: float | None = Field(default=None, ge=0,
-                                            description="USD per 1M input tokens (overrides "
-                                            "the built-in price list).")
+    price_in_per_mtok: float | None = Field(
+        default=None,
+        ge=0,
+        description="USD per 1M input tokens (overrides the built-in price list).",
+    )
     price_out_per_mtok: float | None = Field(default=None, ge=0)
-    label_quality_queries: int = Field(default=20, ge=0,
-                                       description="Held-out queries per cluster scored for "
-                                       "label quality (0: skip).")
+    label_quality_queries: int = Field(
+        default=20,
+        ge=0,
+        description="Held-out queries per cluster scored for label quality (0: skip).",
+    )
     label_quality_siblings: int = Field(default=5, ge=1)
 
     @field_validator("model")
@@ -69,8 +92,10 @@ class SummaryParams(BaseModel, extra="forbid"):
         value = value.strip()
         provider, _, name = value.partition("/")
         if not provider or not name:
-            raise ValueError(f"Model {value!r} must be provider/name, e.g. openai/gpt-4o-mini "
-                             f"or {KEYWORDS_MODEL}.")
+            raise ValueError(
+                f"Model {value!r} must be provider/name, e.g. openai/gpt-4o-mini "
+                f"or {KEYWORDS_MODEL}."
+            )
         return value
 
     @property
@@ -103,8 +128,10 @@ def default_alias(model: str) -> str:
 
 def check_alias(alias: str) -> str:
     if not ALIAS_PATTERN.match(alias):
-        raise SummaryInputError(f"Alias {alias!r} must start with a letter or digit and hold only "
-                         "letters, digits, '.', '_' and '-'.")
+        raise SummaryInputError(
+            f"Alias {alias!r} must start with a letter or digit and hold only "
+            "letters, digits, '.', '_' and '-'."
+        )
     return alias
 
 

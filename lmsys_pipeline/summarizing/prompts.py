@@ -33,8 +33,10 @@ SCHEMA: dict[str, Any] = {
     "required": ["title", "description"],
     "additionalProperties": False,
 }
-RESPONSE_FORMAT = {"type": "json_schema",
-                   "json_schema": {"name": "cluster_summary", "strict": True, "schema": SCHEMA}}
+RESPONSE_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "cluster_summary", "strict": True, "schema": SCHEMA},
+}
 
 
 class InvalidAnswer(ValueError):
@@ -82,33 +84,45 @@ def build_messages(brief: ClusterBrief) -> list[dict[str, str]]:
         f"first, then a random sample):\n{_numbered(brief.queries)}",
     ]
     if brief.neighbors:
-        contrast = "\n\n".join(f"Neighbouring cluster {i}:\n{_numbered(queries)}"
-                               for i, queries in enumerate(brief.neighbors.values(), 1))
-        parts.append("For contrast, typical queries of the most similar other clusters "
-                     f"(do not describe these):\n{contrast}")
+        contrast = "\n\n".join(
+            f"Neighbouring cluster {i}:\n{_numbered(queries)}"
+            for i, queries in enumerate(brief.neighbors.values(), 1)
+        )
+        parts.append(
+            "For contrast, typical queries of the most similar other clusters "
+            f"(do not describe these):\n{contrast}"
+        )
     parts.append(
-        "Write a JSON object with two fields. \"title\": at most 10 words naming what the "
+        'Write a JSON object with two fields. "title": at most 10 words naming what the '
         "queries of this cluster ask for and what sets them apart from the neighbouring "
         "clusters; be specific and never use words like 'various', 'general' or "
         "'miscellaneous'. \"description\": exactly two sentences, the first on what users "
         "want, the second on how the queries are phrased or what distinguishes them. Answer "
         "with the JSON object only."
     )
-    return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": "\n\n".join(parts)}]
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def request_body(remote_model: str, messages: list[dict[str, str]],
-                 params: SummaryParams) -> dict[str, Any]:
-    return {"model": remote_model, "messages": messages, "response_format": RESPONSE_FORMAT,
-            "temperature": params.temperature, "max_tokens": params.max_tokens,
-            "seed": params.seed}
+def request_body(
+    remote_model: str, messages: list[dict[str, str]], params: SummaryParams
+) -> dict[str, Any]:
+    return {
+        "model": remote_model,
+        "messages": messages,
+        "response_format": RESPONSE_FORMAT,
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+        "seed": params.seed,
+    }
 
 
 def prompt_hash(model: str, body: dict[str, Any]) -> str:
     """What identifies a paid answer: provider + model, the exact request, the prompt version."""
-    payload = json.dumps({"request": body, "model": model, "prompt_version": PROMPT_VERSION},
-                         sort_keys=True, ensure_ascii=False)
+    payload = json.dumps(
+        {"request": body, "model": model, "prompt_version": PROMPT_VERSION},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

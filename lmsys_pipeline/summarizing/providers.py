@@ -21,8 +21,9 @@ class Provider:
 PROVIDERS: dict[str, Provider] = {
     "openai": Provider(None, "OPENAI_API_KEY", key_required=True),
     "anthropic": Provider("https://api.anthropic.com/v1/", "ANTHROPIC_API_KEY", True),
-    "gemini": Provider("https://generativelanguage.googleapis.com/v1beta/openai/",
-                       "GEMINI_API_KEY", True),
+    "gemini": Provider(
+        "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY", True
+    ),
     "openrouter": Provider("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", True),
     "groq": Provider("https://api.groq.com/openai/v1", "GROQ_API_KEY", True),
     "together": Provider("https://api.together.xyz/v1", "TOGETHER_API_KEY", True),
@@ -88,8 +89,11 @@ def resolve_endpoint(model: str, base_url: str | None = None) -> Endpoint:
             f"Unknown provider {provider_name!r} in {model}: use one of "
             f"{', '.join(sorted(PROVIDERS))} (or local/keywords for offline summaries)."
         )
-    shared_url = os.environ.get("OPENAI_BASE_URL") if (
-        provider.self_hosted or provider_name == "openai") else None
+    shared_url = (
+        os.environ.get("OPENAI_BASE_URL")
+        if (provider.self_hosted or provider_name == "openai")
+        else None
+    )
     url = base_url or os.environ.get(BASE_URL_ENV) or shared_url or provider.base_url
     key = os.environ.get(provider.key_env, "") if provider.key_env else ""
     if not key and provider_name == "openai" and url:
@@ -107,8 +111,12 @@ def known_price(model: str) -> tuple[float, float] | None:
     return PRICES[max(matches, key=len)] if matches else None
 
 
-def estimate_cost(model: str, tokens_in: int, tokens_out: int,
-                  price: tuple[float | None, float | None] = (None, None)) -> float | None:
+def estimate_cost(
+    model: str,
+    tokens_in: int,
+    tokens_out: int,
+    price: tuple[float | None, float | None] = (None, None),
+) -> float | None:
     """USD for the tokens, or None when the price is not known (self-hosted, unlisted)."""
     price_in, price_out = price
     if price_in is None or price_out is None:

@@ -23,9 +23,16 @@ class LabelQuality:
     chance: float
 
 
-def label_quality(view: RunView, labels: dict[int, str], shown: dict[int, list[int]],
-                  embedder: Embedder, *, per_cluster: int, siblings: int,
-                  seed: int) -> LabelQuality:
+def label_quality(
+    view: RunView,
+    labels: dict[int, str],
+    shown: dict[int, list[int]],
+    embedder: Embedder,
+    *,
+    per_cluster: int,
+    siblings: int,
+    seed: int,
+) -> LabelQuality:
     """``labels``: cluster id → label text; ``shown``: cluster id → query ids the labeller saw."""
     labelled = sorted(c for c in labels if c in view.members and c >= 0)
     if per_cluster <= 0 or len(labelled) < 2:
@@ -34,8 +41,9 @@ def label_quality(view: RunView, labels: dict[int, str], shown: dict[int, list[i
     row_of = {c: i for i, c in enumerate(labelled)}
     correct = total = scored_clusters = 0
     for cluster_id in labelled:
-        rivals = [c for c in view.nearest_clusters(cluster_id, len(view.cluster_ids))
-                  if c in row_of][:siblings]
+        rivals = [
+            c for c in view.nearest_clusters(cluster_id, len(view.cluster_ids)) if c in row_of
+        ][:siblings]
         if not rivals:
             continue
         members = view.members[cluster_id]

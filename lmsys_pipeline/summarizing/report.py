@@ -13,9 +13,15 @@ EXAMPLE_CHARS = 80
 def titles_table(titles: dict[int, TitleRow], limit: int = MAX_TABLE_ROWS) -> str:
     """Clusters by size: id, size, title and two of the queries the labeller saw."""
     ranked = sorted(titles.items(), key=lambda item: (-item[1].size, item[0]))
-    rows = [[cluster, f"{row.size:,}", row.title or "",
-             " · ".join(q[:EXAMPLE_CHARS] for q in row.examples)]
-            for cluster, row in ranked[:limit]]
+    rows = [
+        [
+            cluster,
+            f"{row.size:,}",
+            row.title or "",
+            " · ".join(q[:EXAMPLE_CHARS] for q in row.examples),
+        ]
+        for cluster, row in ranked[:limit]
+    ]
     note = f"\n\n_{len(ranked) - limit} smaller clusters not shown_" if len(ranked) > limit else ""
     return table(["cluster", "queries", "title", "examples"], rows) + note
 
@@ -23,8 +29,10 @@ def titles_table(titles: dict[int, TitleRow], limit: int = MAX_TABLE_ROWS) -> st
 def failures_table(failures: dict[str, str]) -> str:
     if not failures:
         return "_none_"
-    rows = [[cluster, reason] for cluster, reason in
-            sorted(failures.items(), key=lambda item: int(item[0]))]
+    rows = [
+        [cluster, reason]
+        for cluster, reason in sorted(failures.items(), key=lambda item: int(item[0]))
+    ]
     return table(["cluster", "why it failed"], rows)
 
 

@@ -51,8 +51,9 @@ def _label_text(title: str, description: str) -> str:
     return f"{title}. {description}"
 
 
-def _offline(save: Callable[[list[LabelResult]], None],
-             briefs: dict[int, ClusterBrief], missing: list[int]) -> None:
+def _offline(
+    save: Callable[[list[LabelResult]], None], briefs: dict[int, ClusterBrief], missing: list[int]
+) -> None:
     real = {c: b for c, b in briefs.items() if c != NOISE}
     labels = keyword_labels(real, [c for c in missing if c != NOISE]) if real else {}
     results = [LabelResult(briefs[c], NOISE_LABEL if c == NOISE else labels[c]) for c in missing]
@@ -60,22 +61,38 @@ def _offline(save: Callable[[list[LabelResult]], None],
         save(results[start : start + OFFLINE_WRITE_CHUNK])
 
 
-def _with_llm(db: DatabaseManager, save: Callable[[list[LabelResult]], None],
-              briefs: dict[int, ClusterBrief], missing: list[int], params: SummaryParams,
-              endpoint: Endpoint, log: Callable[[str], None]) -> None:
+def _with_llm(
+    db: DatabaseManager,
+    save: Callable[[list[LabelResult]], None],
+    briefs: dict[int, ClusterBrief],
+    missing: list[int],
+    params: SummaryParams,
+    endpoint: Endpoint,
+    log: Callable[[str], None],
+) -> None:
     if NOISE in missing:
         save([LabelResult(briefs[NOISE], NOISE_LABEL)])
     jobs = plan_jobs([briefs[c] for c in missing if c != NOISE], endpoint, params)
     cache = cached_answers(db, [job.prompt_hash for job in jobs])
     hits = [job for job in jobs if job.prompt_hash in cache]
     if hits:
-        save([LabelResult(job.brief,
-                          ClusterLabel.model_construct(**cache[job.prompt_hash].response),
-                          cached=True, prompt_hash=job.prompt_hash) for job in hits])
+        save(
+            [
+                LabelResult(
+                    job.brief,
+                    ClusterLabel.model_construct(**cache[job.prompt_hash].response),
+                    cached=True,
+                    prompt_hash=job.prompt_hash,
+                )
+                for job in hits
+            ]
+        )
         log(f"{len(hits)} clusters answered from the prompt cache (not paid again)")
     pending = [job for job in jobs if job.prompt_hash not in cache]
-    log(f"Asking {endpoint.model} at {endpoint.public_base_url} for {len(pending)} clusters "
-        f"(concurrency {params.concurrency}, rpm {params.rpm or 'unlimited'})")
+    log(
+        f"Asking {endpoint.model} at {endpoint.public_base_url} for {len(pending)} clusters "
+        f"(concurrency {params.concurrency}, rpm {params.rpm or 'unlimited'})"
+    )
 
     def on_done(outcome: LabelResult) -> None:
         save([outcome])
@@ -85,9 +102,15 @@ def _with_llm(db: DatabaseManager, save: Callable[[list[LabelResult]], None],
     ask_all(pending, endpoint, params, on_done)
 
 
-def summarize_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, *,
-                  restart: bool = False,
-                  log: Callable[[str], None] = lambda message: None) -> SummaryReport:
+def summarize_run(
+    db: DatabaseManager,
+    run_id: str,
+    alias: str,
+    params: SummaryParams,
+    *,
+    restart: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+) -> SummaryReport:
     started_at = time.perf_counter()
     endpoint = None
     if not params.is_offline:  # a missing key fails before anything is written
@@ -98,8 +121,10 @@ def summarize_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryP
     summary_run_id = started.summary_run_id
     done = summarized_sizes(db, summary_run_id)
     missing = [c for c in view.cluster_ids if done.get(c) != view.size(c)]
-    log(f"{summary_run_id} ({'resumed' if started.resumed else 'new'}): "
-        f"{len(missing)} of {len(view.cluster_ids)} clusters to label")
+    log(
+        f"{summary_run_id} ({'resumed' if started.resumed else 'new'}): "
+        f"{len(missing)} of {len(view.cluster_ids)} clusters to label"
+    )
     briefs = build_briefs(db, view, params, view.cluster_ids)
 
     def save(results: list[LabelResult]) -> None:
@@ -110,11 +135,22 @@ def summarize_run(db: DatabaseManager, run_id: str, alias: str, params: SummaryP
     else:
         _with_llm(db, save, briefs, missing, params, endpoint, log)
     quality = _quality(db, view, summary_run_id, briefs, params)
-    entry = finish(db, summary_run_id, params, clusters_total=len(view.cluster_ids),
-                   seconds=time.perf_counter() - started_at,
-                   accuracy=(quality.accuracy, quality.queries))
-    return SummaryReport(entry, started.resumed, started.replaced, len(missing), quality,
-                         summary_titles(db, summary_run_id))
+    entry = finish(
+        db,
+        summary_run_id,
+        params,
+        clusters_total=len(view.cluster_ids),
+        seconds=time.perf_counter() - started_at,
+        accuracy=(quality.accuracy, quality.queries),
+    )
+    return SummaryReport(
+        entry,
+        started.resumed,
+        started.replaced,
+        len(missing),
+        quality,
+        summary_titles(db, summary_run_id),
+    )
 
 
 class TitleRow(NamedTuple):
@@ -127,24 +163,41 @@ def summary_titles(db: DatabaseManager, summary_run_id: str) -> dict[int, TitleR
     """Cluster id → size, title and the first representative queries shown to the labeller."""
     with db.engine.connect() as connection:
         rows = connection.execute(
-            select(ClusterSummary.cluster_id, ClusterSummary.num_queries, ClusterSummary.title,
-                   ClusterSummary.representative_queries)
-            .where(ClusterSummary.summary_run_id == summary_run_id)).all()
+            select(
+                ClusterSummary.cluster_id,
+                ClusterSummary.num_queries,
+                ClusterSummary.title,
+                ClusterSummary.representative_queries,
+            ).where(ClusterSummary.summary_run_id == summary_run_id)
+        ).all()
     return {c: TitleRow(n, t, list(q or [])[:TITLE_EXAMPLES]) for c, n, t, q in rows}
 
 
-def _quality(db: DatabaseManager, view: RunView, summary_run_id: str,
-             briefs: dict[int, ClusterBrief], params: SummaryParams) -> LabelQuality:
+def _quality(
+    db: DatabaseManager,
+    view: RunView,
+    summary_run_id: str,
+    briefs: dict[int, ClusterBrief],
+    params: SummaryParams,
+) -> LabelQuality:
     from lmsys_pipeline.embedding.embedders import load_embedder
 
     if params.label_quality_queries <= 0:
         return LabelQuality(None, 0, 0, 1.0)
     with db.engine.connect() as connection:
         rows = connection.execute(
-            select(ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description)
-            .where(ClusterSummary.summary_run_id == summary_run_id)).all()
+            select(
+                ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description
+            ).where(ClusterSummary.summary_run_id == summary_run_id)
+        ).all()
     labels = {c: _label_text(t or "", d or "") for c, t, d in rows if c != NOISE}
     shown = {c: b.shown_query_ids for c, b in briefs.items()}
-    return label_quality(view, labels, shown, load_embedder(view.embedding_model),
-                         per_cluster=params.label_quality_queries,
-                         siblings=params.label_quality_siblings, seed=params.seed)
+    return label_quality(
+        view,
+        labels,
+        shown,
+        load_embedder(view.embedding_model),
+        per_cluster=params.label_quality_queries,
+        siblings=params.label_quality_siblings,
+        seed=params.seed,
+    )

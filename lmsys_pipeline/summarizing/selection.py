@@ -63,19 +63,24 @@ def load_run_view(db: DatabaseManager, run_id: str) -> RunView:
     with db.engine.connect() as connection:
         pairs = connection.execute(
             select(QueryCluster.query_id, QueryCluster.cluster_id)
-            .where(QueryCluster.run_id == run_id).order_by(QueryCluster.query_id)
+            .where(QueryCluster.run_id == run_id)
+            .order_by(QueryCluster.query_id)
         ).all()
     if not pairs:
-        raise SummaryInputError(f"Clustering run {run_id} has no assignments yet: "
-                                "materialize its cluster_run partition first.")
+        raise SummaryInputError(
+            f"Clustering run {run_id} has no assignments yet: "
+            "materialize its cluster_run partition first."
+        )
     query_ids = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     labels = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     stored = load_vectors(db, params.embedding_model)
     position = np.searchsorted(stored.query_ids, query_ids)
     position = np.minimum(position, len(stored.query_ids) - 1)
     if not np.array_equal(stored.query_ids[position], query_ids):
-        raise SummaryInputError(f"Some queries of {run_id} have no {params.embedding_model} "
-                                "vector any more: re-materialize query_embeddings.")
+        raise SummaryInputError(
+            f"Some queries of {run_id} have no {params.embedding_model} "
+            "vector any more: re-materialize query_embeddings."
+        )
     rows = stored.rows[position]
     centroids = _centroids(stored.vectors, rows, labels)
     centrality = np.empty(len(rows), dtype=np.float32)
@@ -83,14 +88,24 @@ def load_run_view(db: DatabaseManager, run_id: str) -> RunView:
         stop = start + CHUNK
         chunk_labels = np.maximum(labels[start:stop], 0)
         centrality[start:stop] = np.einsum(
-            "ij,ij->i", stored.vectors[rows[start:stop]], centroids[chunk_labels])
+            "ij,ij->i", stored.vectors[rows[start:stop]], centroids[chunk_labels]
+        )
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     members = {int(labels[group[0]]): group for group in np.split(order, bounds) if len(group)}
     if NOISE in members:
         centrality[members[NOISE]] = 0.0
-    return RunView(run_id, params.embedding_model, query_ids, labels, rows, stored.vectors,
-                   centroids, centrality, members)
+    return RunView(
+        run_id,
+        params.embedding_model,
+        query_ids,
+        labels,
+        rows,
+        stored.vectors,
+        centroids,
+        centrality,
+        members,
+    )
 
 
 def _centroids(vectors: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -115,8 +130,11 @@ def fetch_texts(db: DatabaseManager, query_ids: Iterable[int]) -> dict[int, str]
     with db.engine.connect() as connection:
         for start in range(0, len(wanted), LOOKUP_CHUNK):
             chunk = wanted[start : start + LOOKUP_CHUNK]
-            texts.update(connection.execute(
-                select(Query.id, Query.query_text).where(Query.id.in_(chunk))).all())
+            texts.update(
+                connection.execute(
+                    select(Query.id, Query.query_text).where(Query.id.in_(chunk))
+                ).all()
+            )
     return texts
 
 
@@ -141,15 +159,16 @@ def _candidates(view: RunView, cluster_id: int, params: SummaryParams) -> tuple[
     if cluster_id == NOISE:
         central_wanted = 0
     central = ranked[: central_wanted * CANDIDATE_FACTOR]
-    rest = ranked[len(central):]
+    rest = ranked[len(central) :]
     rng = np.random.default_rng([params.seed, cluster_id + 1])
     sample_size = min(len(rest), params.max_queries * CANDIDATE_FACTOR)
     sampled = rng.choice(rest, size=sample_size, replace=False) if sample_size else rest[:0]
     return central.tolist(), sampled.tolist()
 
 
-def _distinct(positions: list[int], texts: dict[int, str], view: RunView, count: int,
-              seen: set[str]) -> list[int]:
+def _distinct(
+    positions: list[int], texts: dict[int, str], view: RunView, count: int, seen: set[str]
+) -> list[int]:
     chosen = []
     for position in positions:
         if len(chosen) == count:
@@ -161,16 +180,21 @@ def _distinct(positions: list[int], texts: dict[int, str], view: RunView, count:
     return chosen
 
 
-def build_briefs(db: DatabaseManager, view: RunView, params: SummaryParams,
-                 cluster_ids: Iterable[int]) -> dict[int, ClusterBrief]:
+def build_briefs(
+    db: DatabaseManager, view: RunView, params: SummaryParams, cluster_ids: Iterable[int]
+) -> dict[int, ClusterBrief]:
     wanted = list(cluster_ids)
     neighbors = {c: view.nearest_clusters(c, params.contrast_neighbors) for c in wanted}
     involved = set(wanted) | {n for ns in neighbors.values() for n in ns}
     candidates = {c: _candidates(view, c, params) for c in involved}
-    contrast_ranked = {c: view.by_centrality(c)[: params.contrast_examples * CANDIDATE_FACTOR]
-                       for c in involved}
-    ids = {int(view.query_ids[p]) for c in involved
-           for p in [*candidates[c][0], *candidates[c][1], *contrast_ranked[c].tolist()]}
+    contrast_ranked = {
+        c: view.by_centrality(c)[: params.contrast_examples * CANDIDATE_FACTOR] for c in involved
+    }
+    ids = {
+        int(view.query_ids[p])
+        for c in involved
+        for p in [*candidates[c][0], *candidates[c][1], *contrast_ranked[c].tolist()]
+    }
     texts = fetch_texts(db, ids)
     briefs = {}
     for cluster_id in wanted:
@@ -178,16 +202,21 @@ def build_briefs(db: DatabaseManager, view: RunView, params: SummaryParams,
         seen: set[str] = set()
         central_count = round(params.max_queries * params.central_share)
         chosen = _distinct(central, texts, view, central_count, seen)
-        chosen += _distinct(sampled + central, texts, view, params.max_queries - len(chosen),
-                            seen)
+        chosen += _distinct(sampled + central, texts, view, params.max_queries - len(chosen), seen)
         shown = [int(view.query_ids[p]) for p in chosen]
         contrast = {}
         for neighbor in neighbors[cluster_id]:
-            picks = _distinct(contrast_ranked[neighbor].tolist(), texts, view,
-                              params.contrast_examples, set())
-            contrast[neighbor] = [truncate(texts[int(view.query_ids[p])],
-                                           params.max_query_chars) for p in picks]
+            picks = _distinct(
+                contrast_ranked[neighbor].tolist(), texts, view, params.contrast_examples, set()
+            )
+            contrast[neighbor] = [
+                truncate(texts[int(view.query_ids[p])], params.max_query_chars) for p in picks
+            ]
         briefs[cluster_id] = ClusterBrief(
-            cluster_id, view.size(cluster_id),
-            [truncate(texts[q], params.max_query_chars) for q in shown], shown, contrast)
+            cluster_id,
+            view.size(cluster_id),
+            [truncate(texts[q], params.max_query_chars) for q in shown],
+            shown,
+            contrast,
+        )
     return briefs

@@ -29,8 +29,10 @@ def test_load_runs_through_dagster_and_lands_in_the_instance(tmp_path: Path, mon
 
 def test_load_reports_a_bad_source_in_one_line(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    result = runner.invoke(app, ["load", "--source", str(tmp_path / "missing.parquet"),
-                                 "--db-url", str(tmp_path / "q.db")])
+    result = runner.invoke(
+        app,
+        ["load", "--source", str(tmp_path / "missing.parquet"), "--db-url", str(tmp_path / "q.db")],
+    )
     assert result.exit_code == 1
     assert "does not exist" in result.output
     assert "Traceback" not in result.output
@@ -42,8 +44,15 @@ def test_dagster_asset_materialize_cli_with_a_real_dagster_home(tmp_path: Path, 
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
     env = {**os.environ, "DAGSTER_HOME": str(home), "LMSYS_DB_URL": f"sqlite:///{tmp_path}/q.db"}
     dagster = Path(sys.executable).parent / "dagster"
-    command = [str(dagster), "asset", "materialize", "-m", "lmsys_pipeline.definitions",
-               "--select", "lmsys_queries"]
+    command = [
+        str(dagster),
+        "asset",
+        "materialize",
+        "-m",
+        "lmsys_pipeline.definitions",
+        "--select",
+        "lmsys_queries",
+    ]
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-2000:]
     import sqlite3
@@ -62,8 +71,9 @@ def test_embed_then_search_from_the_cli(tmp_path: Path, monkeypatch):
     embedded = runner.invoke(app, ["embed", "--db-url", db, "--json"])
     assert embedded.exit_code == 0, embedded.output
     assert json.loads(embedded.stdout)["new_queries_embedded"] == 150
-    found = runner.invoke(app, ["search", "my card does not work", "-k", "3", "--db-url", db,
-                                "--json"])
+    found = runner.invoke(
+        app, ["search", "my card does not work", "-k", "3", "--db-url", db, "--json"]
+    )
     assert found.exit_code == 0, found.output
     hits = json.loads(found.stdout)
     assert len(hits) == 3 and all("card" in hit["query_text"].lower() for hit in hits)
@@ -81,13 +91,26 @@ def test_cluster_commands_register_partitions_and_print_run_ids(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     db = tmp_path / "q.db"
     shutil.copyfile(embedded_db_file, db)
-    kmeans = runner.invoke(app, ["cluster", "kmeans", "--n-clusters", "6", "--description",
-                                 "cli test", "--db-url", str(db), "--json"])
+    kmeans = runner.invoke(
+        app,
+        [
+            "cluster",
+            "kmeans",
+            "--n-clusters",
+            "6",
+            "--description",
+            "cli test",
+            "--db-url",
+            str(db),
+            "--json",
+        ],
+    )
     assert kmeans.exit_code == 0, kmeans.output
     payload = json.loads(kmeans.stdout)
     assert payload["run_id"].startswith("kmeans-6-") and payload["num_clusters"] == 6
-    hdbscan = runner.invoke(app, ["cluster", "hdbscan", "--min-cluster-size", "10",
-                                  "--db-url", str(db)])
+    hdbscan = runner.invoke(
+        app, ["cluster", "hdbscan", "--min-cluster-size", "10", "--db-url", str(db)]
+    )
     assert hdbscan.exit_code == 0, hdbscan.output
     assert hdbscan.stdout.startswith("hdbscan-10-")
     with dg.DagsterInstance.get() as instance:
@@ -117,16 +140,20 @@ def _clustered_copy(embedded_db_file: Path, tmp_path: Path, k: int) -> tuple[Pat
     return path, run.run_id
 
 
-def test_summarize_offline_prints_the_alias_and_titles(tmp_path: Path, monkeypatch,
-                                                      embedded_db_file):
+def test_summarize_offline_prints_the_alias_and_titles(
+    tmp_path: Path, monkeypatch, embedded_db_file
+):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     db, run_id = _clustered_copy(embedded_db_file, tmp_path, 5)
     shown = runner.invoke(app, ["summarize", run_id, "--db-url", str(db)])
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.startswith(f"keywords on {run_id}: summary-keywords-")
     assert "local/keywords" in shown.stdout and shown.stdout.count("│") >= 5 * 4
-    payload = json.loads(runner.invoke(app, ["summarize", run_id, "--alias", "kw2", "--json",
-                                             "--db-url", str(db)]).stdout)
+    payload = json.loads(
+        runner.invoke(
+            app, ["summarize", run_id, "--alias", "kw2", "--json", "--db-url", str(db)]
+        ).stdout
+    )
     assert payload["alias"] == "kw2" and payload["clusters_done"] == 5
     with dg.DagsterInstance.get() as instance:
         assert len(instance.get_runs()) == 2
@@ -149,19 +176,38 @@ def test_a_killed_summary_run_resumes_asking_only_for_missing_clusters(
     home = tmp_path / "dagster_home"
     state = ServerState(chat_latency=0.4)
     with openai_server(state) as url:
-        env = {**os.environ, "DAGSTER_HOME": str(home), "OPENAI_API_KEY": secret,
-               "HOME": str(tmp_path)}
-        command = [str(Path(sys.executable).parent / "lmsys"), "summarize", run_id,
-                   "--alias", "gpt", "--model", "openai/gpt-4o-mini", "--base-url", url,
-                   "--concurrency", "2", "--db-url", str(db), "--verbose"]
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "OPENAI_API_KEY": secret,
+            "HOME": str(tmp_path),
+        }
+        command = [
+            str(Path(sys.executable).parent / "lmsys"),
+            "summarize",
+            run_id,
+            "--alias",
+            "gpt",
+            "--model",
+            "openai/gpt-4o-mini",
+            "--base-url",
+            url,
+            "--concurrency",
+            "2",
+            "--db-url",
+            str(db),
+            "--verbose",
+        ]
 
         def committed() -> int:
             with sqlite3.connect(db) as connection:
-                return connection.execute("SELECT count(*) FROM cluster_summaries WHERE "
-                                          "alias = 'gpt'").fetchone()[0]
+                return connection.execute(
+                    "SELECT count(*) FROM cluster_summaries WHERE alias = 'gpt'"
+                ).fetchone()[0]
 
-        killed = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+        killed = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + 120
         while committed() < 4 and time.monotonic() < deadline and killed.poll() is None:
             time.sleep(0.05)
@@ -177,9 +223,11 @@ def test_a_killed_summary_run_resumes_asking_only_for_missing_clusters(
     with sqlite3.connect(db) as connection:
         per_cluster = connection.execute(
             "SELECT cluster_id, count(*), count(DISTINCT summary_run_id) FROM "
-            "cluster_summaries WHERE alias = 'gpt' GROUP BY cluster_id").fetchall()
-        ledger = connection.execute("SELECT status, clusters_done, requests FROM "
-                                    "summary_runs WHERE alias = 'gpt'").fetchall()
+            "cluster_summaries WHERE alias = 'gpt' GROUP BY cluster_id"
+        ).fetchall()
+        ledger = connection.execute(
+            "SELECT status, clusters_done, requests FROM summary_runs WHERE alias = 'gpt'"
+        ).fetchall()
     assert len(per_cluster) == 12 and all(n == 1 and s == 1 for _, n, s in per_cluster)
     assert ledger[0][:2] == ("completed", 12) and len(ledger) == 1
     assert "(resumed)" in resumed.stdout + resumed.stderr

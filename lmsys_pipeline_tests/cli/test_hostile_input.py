@@ -17,8 +17,10 @@ runner = CliRunner()
 
 def counts(db) -> tuple[int, ...]:
     with db.engine.connect() as connection:
-        return tuple(connection.execute(select(func.count()).select_from(table)).scalar_one()
-                     for table in (Query, QueryCluster, ClusteringRun, ClusterSummary))
+        return tuple(
+            connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (Query, QueryCluster, ClusteringRun, ClusterSummary)
+        )
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
@@ -38,14 +40,17 @@ def test_hostile_filters_are_data_not_sql(any_db, minilm, tmp_path, hostile, mon
     code, out = cli("search", "card", "--llm-model", hostile, "--json")
     assert code == 0 and json.loads(out) == []
     assert cli("search", "card", "--run-id", hostile)[0] == 1
-    for args in (("list-clusters", hostile), ("inspect", hostile, "0"),
-                 ("list-clusters", run_id, "--alias", hostile),
-                 ("list-clusters", run_id, "--summary-run-id", hostile),
-                 ("export", run_id, "--format", "csv", "-o", str(tmp_path / "o.csv"),
-                  "--alias", hostile),
-                 ("compare", run_id, "--alias", "kw", "--alias", hostile),
-                 ("summarize", hostile), ("summarize", run_id, "--alias", hostile),
-                 ("map", hostile, "-o", str(tmp_path / "m.html"))):
+    for args in (
+        ("list-clusters", hostile),
+        ("inspect", hostile, "0"),
+        ("list-clusters", run_id, "--alias", hostile),
+        ("list-clusters", run_id, "--summary-run-id", hostile),
+        ("export", run_id, "--format", "csv", "-o", str(tmp_path / "o.csv"), "--alias", hostile),
+        ("compare", run_id, "--alias", "kw", "--alias", hostile),
+        ("summarize", hostile),
+        ("summarize", run_id, "--alias", hostile),
+        ("map", hostile, "-o", str(tmp_path / "m.html")),
+    ):
         code, out = cli(*args)
         assert code == 1 and out.startswith("Error: "), (args, out)
     code, out = cli("delete", "--conversation-id", hostile, "--json")

@@ -36,8 +36,19 @@ def test_runs_lists_the_run_with_its_aliases(db_url):
 
 def test_list_clusters_says_which_summary_run_it_used(db_url):
     url, run_id = db_url
-    code, out = run("list-clusters", run_id, "--alias", "kw", "--show-examples", "2",
-                    "--limit", "3", "--db-url", url, "--json")
+    code, out = run(
+        "list-clusters",
+        run_id,
+        "--alias",
+        "kw",
+        "--show-examples",
+        "2",
+        "--limit",
+        "3",
+        "--db-url",
+        url,
+        "--json",
+    )
     assert code == 0
     payload = json.loads(out)
     assert payload["summary_run"]["alias"] == "kw" and len(payload["clusters"]) == 3
@@ -55,25 +66,29 @@ def test_inspect_and_compare(db_url):
     assert "language_lift" in detail and detail["summary"]["alias"] == "kw-short"
     code, out = run("inspect", run_id, "1", "--db-url", url)
     assert code == 0 and "over-represented languages" in out
-    code, out = run("compare", run_id, "--alias", "kw", "--alias", "kw-short", "--db-url", url,
-                    "--json")
+    code, out = run(
+        "compare", run_id, "--alias", "kw", "--alias", "kw-short", "--db-url", url, "--json"
+    )
     assert code == 0
     compared = json.loads(out)
     assert set(compared["label_accuracy"]) == {"kw", "kw-short"}
     assert len(compared["clusters"]) == K
 
 
-@pytest.mark.parametrize("args", [
-    ("list-clusters", "kmeans-1-nope"),
-    ("list-clusters", "{run}", "--alias", "gpt"),
-    ("inspect", "{run}", "42"),
-    ("inspect", "nope", "0"),
-    ("compare", "{run}", "--alias", "kw", "--alias", "gpt"),
-    ("compare", "{run}", "--alias", "kw"),
-    ("export", "{run}", "--format", "xlsx", "-o", "out.xlsx"),
-    ("export", "{run}", "--format", "csv", "-o", "/no/such/folder/out.csv"),
-    ("map", "nope", "-o", "m.html"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list-clusters", "kmeans-1-nope"),
+        ("list-clusters", "{run}", "--alias", "gpt"),
+        ("inspect", "{run}", "42"),
+        ("inspect", "nope", "0"),
+        ("compare", "{run}", "--alias", "kw", "--alias", "gpt"),
+        ("compare", "{run}", "--alias", "kw"),
+        ("export", "{run}", "--format", "xlsx", "-o", "out.xlsx"),
+        ("export", "{run}", "--format", "csv", "-o", "/no/such/folder/out.csv"),
+        ("map", "nope", "-o", "m.html"),
+    ],
+)
 def test_unknown_ids_fail_with_one_line_and_exit_1(db_url, args):
     url, run_id = db_url
     code, out = run(*[a.format(run=run_id) for a in args], "--db-url", url)
@@ -85,8 +100,19 @@ def test_unknown_ids_fail_with_one_line_and_exit_1(db_url, args):
 def test_export_and_status_from_the_cli(db_url, tmp_path):
     url, run_id = db_url
     target = tmp_path / "out.parquet"
-    code, out = run("export", run_id, "--format", "parquet", "-o", str(target), "--alias",
-                    "kw", "--db-url", url, "--json")
+    code, out = run(
+        "export",
+        run_id,
+        "--format",
+        "parquet",
+        "-o",
+        str(target),
+        "--alias",
+        "kw",
+        "--db-url",
+        url,
+        "--json",
+    )
     assert code == 0 and json.loads(out)["rows"] == 600
     assert pl.read_parquet(target).height == 600
     code, out = run("status", "--db-url", url, "--json")
@@ -98,23 +124,43 @@ def test_export_and_status_from_the_cli(db_url, tmp_path):
 def test_map_from_the_cli(db_url, tmp_path):
     url, run_id = db_url
     target = tmp_path / "map.html"
-    code, out = run("map", run_id, "-o", str(target), "--sample", "100", "--projection", "pca",
-                    "--db-url", url, "--json")
+    code, out = run(
+        "map",
+        run_id,
+        "-o",
+        str(target),
+        "--sample",
+        "100",
+        "--projection",
+        "pca",
+        "--db-url",
+        url,
+        "--json",
+    )
     assert code == 0, out
     assert json.loads(out)["points"] >= 100 and target.stat().st_size > 1_000_000
 
 
 def test_delete_removes_a_conversation_and_reports_what_it_touched(db_url, tmp_path):
     url, run_id = db_url
-    code, _ = run("export", run_id, "--format", "json", "-o", str(tmp_path / "a.json"),
-                  "--db-url", url)
+    code, _ = run(
+        "export", run_id, "--format", "json", "-o", str(tmp_path / "a.json"), "--db-url", url
+    )
     assert code == 0
     rows = json.loads((tmp_path / "a.json").read_text())
     victims = [rows[0]["conversation_id"], rows[1]["conversation_id"]]
     listing = tmp_path / "ids.txt"
     listing.write_text(f"{victims[1]}\nnot-a-conversation\n")
-    code, out = run("delete", "--conversation-id", victims[0], "--from-file", str(listing),
-                    "--db-url", url, "--json")
+    code, out = run(
+        "delete",
+        "--conversation-id",
+        victims[0],
+        "--from-file",
+        str(listing),
+        "--db-url",
+        url,
+        "--json",
+    )
     assert code == 0, out
     report = json.loads(out)
     assert report["queries_deleted"] == 2 and report["not_found"] == ["not-a-conversation"]

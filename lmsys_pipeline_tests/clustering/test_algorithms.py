@@ -57,14 +57,17 @@ def test_hdbscan_on_a_sample_labels_every_point_like_the_full_fit():
     assert np.all((sampled.confidence >= 0) & (sampled.confidence <= 1))
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: fit_kmeans(blobs()[:3], 5), "fewer than the 5 clusters"),
-    (lambda: fit_kmeans(np.empty((0, 32)), 2), "no embedded queries"),
-    (lambda: fit_kmeans(np.ones((50, 32)), 2), "identical"),
-    (lambda: fit_kmeans(blobs(), 0), "at least one cluster"),
-    (lambda: fit_hdbscan(blobs()[:10], 50), "larger than the 10"),
-    (lambda: fit_hdbscan(np.ones((50, 32)), 5), "identical"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: fit_kmeans(blobs()[:3], 5), "fewer than the 5 clusters"),
+        (lambda: fit_kmeans(np.empty((0, 32)), 2), "no embedded queries"),
+        (lambda: fit_kmeans(np.ones((50, 32)), 2), "identical"),
+        (lambda: fit_kmeans(blobs(), 0), "at least one cluster"),
+        (lambda: fit_hdbscan(blobs()[:10], 50), "larger than the 10"),
+        (lambda: fit_hdbscan(np.ones((50, 32)), 5), "identical"),
+    ],
+)
 def test_impossible_inputs_fail_with_one_sentence(call, message):
     with pytest.raises(ClusteringInputError, match=message):
         call()

@@ -18,13 +18,16 @@ def test_run_ids_follow_the_seed_and_never_collide():
     assert new_run_id(hdbscan, set(), NOW) == "hdbscan-15-20251003-123456"
 
 
-@pytest.mark.parametrize("fields", [
-    {"algorithm": "kmeans"},
-    {"algorithm": "kmeans", "n_clusters": 0},
-    {"algorithm": "kmeans", "n_clusters": -3},
-    {"algorithm": "hdbscan", "min_cluster_size": 1},
-    {"algorithm": "spectral", "n_clusters": 5},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"algorithm": "kmeans"},
+        {"algorithm": "kmeans", "n_clusters": 0},
+        {"algorithm": "kmeans", "n_clusters": -3},
+        {"algorithm": "hdbscan", "min_cluster_size": 1},
+        {"algorithm": "spectral", "n_clusters": 5},
+    ],
+)
 def test_bad_parameters_are_refused_before_anything_is_written(fields):
     with pytest.raises(ValidationError):
         ClusteringParams(**fields)

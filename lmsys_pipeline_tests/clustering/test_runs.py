@@ -13,15 +13,19 @@ from lmsys_pipeline_tests.conftest import EMBEDDED_QUERIES
 
 def _assignments(db, run_id: str) -> dict[int, int]:
     with db.engine.connect() as connection:
-        return dict(connection.execute(
-            select(QueryCluster.query_id, QueryCluster.cluster_id)
-            .where(QueryCluster.run_id == run_id)
-        ).all())
+        return dict(
+            connection.execute(
+                select(QueryCluster.query_id, QueryCluster.cluster_id).where(
+                    QueryCluster.run_id == run_id
+                )
+            ).all()
+        )
 
 
 def test_kmeans_run_is_recorded_and_reproducible(embedded_db):
-    run = register_run(embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=12),
-                       description="test run")
+    run = register_run(
+        embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=12), description="test run"
+    )
     assert run.run_id.startswith("kmeans-12-") and run.num_clusters == 12
     materialize_run(embedded_db, run.run_id)
     first = _assignments(embedded_db, run.run_id)
@@ -62,9 +66,13 @@ def test_hdbscan_run_stores_noise_and_counts_real_clusters(embedded_db):
     assert -1 in assignments.values() and len(assignments) == EMBEDDED_QUERIES
     with embedded_db.get_session() as session:
         stored = session.get(ClusteringRun, run.run_id)
-        confidences = session.execute(
-            select(QueryCluster.confidence_score).where(QueryCluster.run_id == run.run_id)
-        ).scalars().all()
+        confidences = (
+            session.execute(
+                select(QueryCluster.confidence_score).where(QueryCluster.run_id == run.run_id)
+            )
+            .scalars()
+            .all()
+        )
     assert stored.num_clusters == len(set(assignments.values()) - {-1}) > 1
     assert all(c is not None and 0 <= c <= 1 for c in confidences)
 
@@ -76,8 +84,11 @@ def test_checks_fail_on_a_corrupted_run(embedded_db):
         victim = connection.execute(select(QueryCluster.id).limit(1)).scalar_one()
         connection.execute(delete(QueryCluster).where(QueryCluster.id == victim))
         connection.execute(update(ClusteringRun).values(num_clusters=99))
-        connection.execute(update(QueryCluster).where(QueryCluster.cluster_id == 5)
-                           .values(cluster_id=4, confidence_score=1.7))
+        connection.execute(
+            update(QueryCluster)
+            .where(QueryCluster.cluster_id == 5)
+            .values(cluster_id=4, confidence_score=1.7)
+        )
     outcomes = {o.name: o.passed for o in check_run(embedded_db, run.run_id, EMBEDDED_QUERIES)}
     assert outcomes == {
         "every_query_assigned_once": False,
@@ -138,9 +149,16 @@ def test_rematerializing_replaces_assignments_on_both_databases(any_db, minilm, 
     for _ in range(2):
         materialize_run(any_db, run.run_id)
         with any_db.engine.connect() as connection:
-            rows.append(connection.execute(
-                select(QueryCluster.query_id, QueryCluster.cluster_id,
-                       QueryCluster.confidence_score)
-                .where(QueryCluster.run_id == run.run_id).order_by(QueryCluster.query_id)).all())
+            rows.append(
+                connection.execute(
+                    select(
+                        QueryCluster.query_id,
+                        QueryCluster.cluster_id,
+                        QueryCluster.confidence_score,
+                    )
+                    .where(QueryCluster.run_id == run.run_id)
+                    .order_by(QueryCluster.query_id)
+                ).all()
+            )
     assert len(rows[0]) == 62 and rows[0] == rows[1]
     assert all(-1 <= confidence <= 1 for _, _, confidence in rows[0])

@@ -17,7 +17,7 @@ def _seed_rows():
         conversation_id="conv_12345",
         model="gpt-3.5-turbo",
         query_text="How do I center a div in CSS?",
-        language="en"
+        language="en",
     )
 
     run = ClusteringRun(
@@ -25,7 +25,7 @@ def _seed_rows():
         algorithm="kmeans",
         num_clusters=100,
         parameters={"batch_size": 4096},
-        description="Fine-grained clustering"
+        description="Fine-grained clustering",
     )
 
     summary = ClusterSummary(
@@ -38,7 +38,7 @@ def _seed_rows():
         num_queries=150,
         representative_queries=["How to center a div?", "Flexbox vs Grid?"],
         model="anthropic/claude-sonnet-4-5-20250929",
-        parameters={"max_queries": 100, "concurrency": 12}
+        parameters={"max_queries": 100, "concurrency": 12},
     )
 
     # The seed elides the remaining fields of these two with "..."; they are filled in here.
@@ -77,10 +77,7 @@ def seeded_session(request, tmp_path: Path, monkeypatch):
     session.commit()
 
     assignment = QueryCluster(
-        run_id="kmeans-100-20251003-123456",
-        query_id=query.id,
-        cluster_id=5,
-        confidence_score=0.85
+        run_id="kmeans-100-20251003-123456", query_id=query.id, cluster_id=5, confidence_score=0.85
     )
     session.add_all([assignment, summary, gpt4_summary, small_cluster])
     session.commit()
@@ -112,8 +109,7 @@ def test_querying_clusters_as_the_seed_shows(seeded_session):
 
     # Get all summaries for a specific summary run by alias (easiest!)
     statement = select(ClusterSummary).where(
-        ClusterSummary.run_id == "kmeans-100-20251003-123456",
-        ClusterSummary.alias == "claude-v1"
+        ClusterSummary.run_id == "kmeans-100-20251003-123456", ClusterSummary.alias == "claude-v1"
     )
     summaries = session.exec(statement).all()
     assert sorted(s.cluster_id for s in summaries) == [5, 7]
@@ -121,24 +117,31 @@ def test_querying_clusters_as_the_seed_shows(seeded_session):
     # Or by summary_run_id
     statement = select(ClusterSummary).where(
         ClusterSummary.run_id == "kmeans-100-20251003-123456",
-        ClusterSummary.summary_run_id == "summary-claude-sonnet-4-5-2025-20251004-124530"
+        ClusterSummary.summary_run_id == "summary-claude-sonnet-4-5-2025-20251004-124530",
     )
     summaries = session.exec(statement).all()
     assert {s.alias for s in summaries} == {"claude-v1"}
     assert len(summaries) == 2
 
     # Get latest summary run for a clustering run
-    statement = select(ClusterSummary).where(
-        ClusterSummary.run_id == "kmeans-100-20251003-123456"
-    ).order_by(ClusterSummary.generated_at.desc()).limit(1)
+    statement = (
+        select(ClusterSummary)
+        .where(ClusterSummary.run_id == "kmeans-100-20251003-123456")
+        .order_by(ClusterSummary.generated_at.desc())
+        .limit(1)
+    )
     latest_summary = session.exec(statement).first()
     assert latest_summary.alias == "gpt4-test"
 
     # Get clusters sorted by size for a specific alias
-    statement = select(ClusterSummary).where(
-        ClusterSummary.run_id == "kmeans-100-20251003-123456",
-        ClusterSummary.alias == "claude-v1"
-    ).order_by(ClusterSummary.num_queries.desc())
+    statement = (
+        select(ClusterSummary)
+        .where(
+            ClusterSummary.run_id == "kmeans-100-20251003-123456",
+            ClusterSummary.alias == "claude-v1",
+        )
+        .order_by(ClusterSummary.num_queries.desc())
+    )
     top_clusters = session.exec(statement).all()
     assert [c.num_queries for c in top_clusters] == [150, 40]
 
@@ -146,12 +149,12 @@ def test_querying_clusters_as_the_seed_shows(seeded_session):
     claude_stmt = select(ClusterSummary).where(
         ClusterSummary.run_id == "kmeans-100-20251003-123456",
         ClusterSummary.cluster_id == 5,
-        ClusterSummary.alias == "claude-v1"
+        ClusterSummary.alias == "claude-v1",
     )
     gpt4_stmt = select(ClusterSummary).where(
         ClusterSummary.run_id == "kmeans-100-20251003-123456",
         ClusterSummary.cluster_id == 5,
-        ClusterSummary.alias == "gpt4-test"
+        ClusterSummary.alias == "gpt4-test",
     )
     claude = session.exec(claude_stmt).one()
     gpt4 = session.exec(gpt4_stmt).one()
@@ -169,9 +172,11 @@ def test_all_summaries_for_a_run_sorted_by_size(seeded_session):
 
     from lmsys_pipeline.db.models import ClusterSummary
 
-    statement = select(ClusterSummary).where(
-        ClusterSummary.run_id == "kmeans-100-20251003-123456"
-    ).order_by(ClusterSummary.num_queries.desc())
+    statement = (
+        select(ClusterSummary)
+        .where(ClusterSummary.run_id == "kmeans-100-20251003-123456")
+        .order_by(ClusterSummary.num_queries.desc())
+    )
     top_clusters = session.exec(statement).all()
     assert [c.num_queries for c in top_clusters] == [150, 150, 40]
 
@@ -194,15 +199,39 @@ def test_schema_matches_the_seed(seeded_session):
     _session, db = seeded_session
     inspector = inspect(db.engine)
     expected = {
-        "queries": {"id", "conversation_id", "model", "query_text", "language",
-                    "extra_metadata", "created_at"},
-        "clustering_runs": {"run_id", "algorithm", "num_clusters", "parameters",
-                            "description", "created_at"},
+        "queries": {
+            "id",
+            "conversation_id",
+            "model",
+            "query_text",
+            "language",
+            "extra_metadata",
+            "created_at",
+        },
+        "clustering_runs": {
+            "run_id",
+            "algorithm",
+            "num_clusters",
+            "parameters",
+            "description",
+            "created_at",
+        },
         "query_clusters": {"id", "run_id", "query_id", "cluster_id", "confidence_score"},
-        "cluster_summaries": {"id", "run_id", "cluster_id", "summary_run_id", "alias", "title",
-                              "description", "summary", "num_queries",
-                              "representative_queries", "model", "parameters",
-                              "generated_at"},
+        "cluster_summaries": {
+            "id",
+            "run_id",
+            "cluster_id",
+            "summary_run_id",
+            "alias",
+            "title",
+            "description",
+            "summary",
+            "num_queries",
+            "representative_queries",
+            "model",
+            "parameters",
+            "generated_at",
+        },
     }
     for table, columns in expected.items():
         found = {c["name"]: c for c in inspector.get_columns(table)}
@@ -213,17 +242,33 @@ def test_schema_matches_the_seed(seeded_session):
     summary_columns = inspector.get_columns("cluster_summaries")
     summary_nullable = {c["name"]: c["nullable"] for c in summary_columns}
     assert not summary_nullable["num_queries"] and not summary_nullable["summary_run_id"]
-    assert all(summary_nullable[name] for name in ("alias", "title", "description", "summary",
-                                                   "representative_queries", "model",
-                                                   "parameters"))
-    foreign = {(fk["referred_table"], tuple(fk["constrained_columns"]))
-               for fk in inspector.get_foreign_keys("query_clusters")}
+    assert all(
+        summary_nullable[name]
+        for name in (
+            "alias",
+            "title",
+            "description",
+            "summary",
+            "representative_queries",
+            "model",
+            "parameters",
+        )
+    )
+    foreign = {
+        (fk["referred_table"], tuple(fk["constrained_columns"]))
+        for fk in inspector.get_foreign_keys("query_clusters")
+    }
     assert foreign == {("clustering_runs", ("run_id",)), ("queries", ("query_id",))}
     summary_fks = {fk["referred_table"] for fk in inspector.get_foreign_keys("cluster_summaries")}
     assert summary_fks == {"clustering_runs"}
     indexed = {tuple(index["column_names"]) for index in inspector.get_indexes("cluster_summaries")}
-    for columns in [("summary_run_id",), ("alias",), ("num_queries",), ("generated_at",),
-                    ("cluster_id",)]:
+    for columns in [
+        ("summary_run_id",),
+        ("alias",),
+        ("num_queries",),
+        ("generated_at",),
+        ("cluster_id",),
+    ]:
         assert columns in indexed, columns
     query_indexes = {
         tuple(i["column_names"]): i["unique"] for i in inspector.get_indexes("queries")

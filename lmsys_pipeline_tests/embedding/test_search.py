@@ -7,8 +7,11 @@ from lmsys_pipeline.embedding.search import SearchError, SearchFilters, search
 from lmsys_pipeline_tests.embedding.conftest import load_rows
 
 CARD_TEXTS = [f"My bank card was stolen yesterday, case {i}" for i in range(20)]
-GERMAN_TEXTS = ["Wie backe ich Brot?", "Was kostet ein Zugticket nach Berlin?",
-                "Kannst du mir ein Gedicht schreiben?"]
+GERMAN_TEXTS = [
+    "Wie backe ich Brot?",
+    "Was kostet ein Zugticket nach Berlin?",
+    "Kannst du mir ein Gedicht schreiben?",
+]
 
 
 @pytest.fixture
@@ -41,13 +44,17 @@ def test_a_narrow_filter_still_returns_its_top_k(search_db, minilm):
 def test_run_and_cluster_filters(search_db, minilm):
     with search_db.get_session() as session:
         ids = {q.conversation_id: q.id for q in session.execute(select(Query)).scalars()}
-        session.add(ClusteringRun(run_id="kmeans-2-20250101-000000", algorithm="kmeans",
-                                  num_clusters=2))
+        session.add(
+            ClusteringRun(run_id="kmeans-2-20250101-000000", algorithm="kmeans", num_clusters=2)
+        )
         session.flush()
         for conversation_id, query_id in ids.items():
             cluster = 1 if conversation_id.startswith("de") or conversation_id == "en0" else 0
-            session.add(QueryCluster(run_id="kmeans-2-20250101-000000", query_id=query_id,
-                                     cluster_id=cluster))
+            session.add(
+                QueryCluster(
+                    run_id="kmeans-2-20250101-000000", query_id=query_id, cluster_id=cluster
+                )
+            )
         session.commit()
     filters = SearchFilters(run_id="kmeans-2-20250101-000000", cluster_ids=(1,))
     hits = search(search_db, minilm, "stolen credit card", top=2, filters=filters)

@@ -10,24 +10,35 @@ import pyarrow.parquet as pq
 LONG_TEXT = "word " * 20_000  # 100,000 characters
 NON_LATIN = "如何学习Python？🐍 Привет, мир! مرحبا"
 
-MODERATION_TYPE = pa.list_(pa.struct([
-    ("categories", pa.struct([("hate", pa.bool_()), ("violence", pa.bool_())])),
-    ("flagged", pa.bool_()),
-]))
-TYPED_SCHEMA = pa.schema([
-    ("conversation_id", pa.string()),
-    ("model", pa.string()),
-    ("conversation", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
-    ("turn", pa.int64()),
-    ("language", pa.string()),
-    ("openai_moderation", MODERATION_TYPE),
-    ("redacted", pa.bool_()),
-])
+MODERATION_TYPE = pa.list_(
+    pa.struct(
+        [
+            ("categories", pa.struct([("hate", pa.bool_()), ("violence", pa.bool_())])),
+            ("flagged", pa.bool_()),
+        ]
+    )
+)
+TYPED_SCHEMA = pa.schema(
+    [
+        ("conversation_id", pa.string()),
+        ("model", pa.string()),
+        ("conversation", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
+        ("turn", pa.int64()),
+        ("language", pa.string()),
+        ("openai_moderation", MODERATION_TYPE),
+        ("redacted", pa.bool_()),
+    ]
+)
 
 
 def _moderation(flags: list[dict[str, bool]]) -> list[dict[str, Any]]:
-    return [{"categories": {"hate": f.get("hate", False), "violence": f.get("violence", False)},
-             "flagged": any(f.values())} for f in flags]
+    return [
+        {
+            "categories": {"hate": f.get("hate", False), "violence": f.get("violence", False)},
+            "flagged": any(f.values()),
+        }
+        for f in flags
+    ]
 
 
 def message(role: str | None, content: str | None) -> dict[str, Any]:
@@ -63,12 +74,23 @@ def typed_rows() -> list[dict[str, Any]]:
         row("dup", [message("user", "second loses")]),
         row("long", [message("user", LONG_TEXT)]),
         row("non-latin", [message("user", NON_LATIN)]),
-        row("flagged", [message("user", "something nasty"), message("assistant", "no")],
-            openai_moderation=_moderation([{"hate": True, "violence": True}, {}])),
+        row(
+            "flagged",
+            [message("user", "something nasty"), message("assistant", "no")],
+            openai_moderation=_moderation([{"hate": True, "violence": True}, {}]),
+        ),
         row("capital-role", [message(" User ", "role in capitals")], model=None, language=None),
-        row("multi-turn", [message("user", "one"), message("assistant", "a"),
-                           message("user", "two"), message("assistant", "b")], turn=2,
-            redacted=True),
+        row(
+            "multi-turn",
+            [
+                message("user", "one"),
+                message("assistant", "a"),
+                message("user", "two"),
+                message("assistant", "b"),
+            ],
+            turn=2,
+            redacted=True,
+        ),
         row("empty-list", []),
         row("null-conversation", None),
     ]

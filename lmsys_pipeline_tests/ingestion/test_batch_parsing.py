@@ -27,10 +27,12 @@ def test_string_encoded_conversations_take_the_row_path(tmp_path: Path):
 
     import pyarrow as pa
 
-    table = pa.table({
-        "conversation_id": ["a", "b"],
-        "conversation": [json.dumps([{"role": "user", "content": "hi"}]), "not json"],
-    })
+    table = pa.table(
+        {
+            "conversation_id": ["a", "b"],
+            "conversation": [json.dumps([{"role": "user", "content": "hi"}]), "not json"],
+        }
+    )
     pq.write_table(table, tmp_path / "s.parquet")
     parsed = parse_batch(_first_batch(tmp_path / "s.parquet"))
     assert parsed.rows.get_column("query_text").to_list() == ["hi"]

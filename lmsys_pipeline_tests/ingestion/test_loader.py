@@ -35,8 +35,9 @@ def _ingest(db: DatabaseManager, source: str, batch_size: int = 4, **kwargs):
 def test_bad_input_is_skipped_and_counted_and_good_rows_kept(
     any_db: DatabaseManager, tmp_path: Path, writer
 ):
-    path = writer(tmp_path / f"rows.{'parquet' if writer is write_parquet else 'jsonl'}",
-                  typed_rows())
+    path = writer(
+        tmp_path / f"rows.{'parquet' if writer is write_parquet else 'jsonl'}", typed_rows()
+    )
     report = _ingest(any_db, str(path))
     stored = _stored(any_db)
     assert {cid: q.query_text for cid, q in stored.items()} == EXPECTED_TYPED["inserted"]
@@ -50,12 +51,18 @@ def test_bad_input_is_skipped_and_counted_and_good_rows_kept(
     assert stored["capital-role"].model == "unknown" and stored["capital-role"].language is None
     assert stored["ok-1"].language == "English" and stored["ok-1"].model == "vicuna-13b"
     assert stored["flagged"].extra_metadata == {
-        "num_user_turns": 1, "turn": 1, "redacted": False,
-        "moderation_flagged": True, "moderation_categories": ["hate", "violence"],
+        "num_user_turns": 1,
+        "turn": 1,
+        "redacted": False,
+        "moderation_flagged": True,
+        "moderation_categories": ["hate", "violence"],
     }
     assert stored["multi-turn"].extra_metadata == {
-        "num_user_turns": 2, "turn": 2, "redacted": True,
-        "moderation_flagged": False, "moderation_categories": [],
+        "num_user_turns": 2,
+        "turn": 2,
+        "redacted": True,
+        "moderation_flagged": False,
+        "moderation_categories": [],
     }
 
 
@@ -65,8 +72,12 @@ def test_parquet_and_jsonl_paths_store_identical_rows(tmp_path: Path):
     for name, writer in [("a.parquet", write_parquet), ("b.jsonl", write_jsonl)]:
         db = DatabaseManager(tmp_path / f"{name}.db")
         _ingest(db, str(writer(tmp_path / name, typed_rows())))
-        results.append({cid: (q.model, q.query_text, q.language, q.extra_metadata)
-                        for cid, q in _stored(db).items()})
+        results.append(
+            {
+                cid: (q.model, q.query_text, q.language, q.extra_metadata)
+                for cid, q in _stored(db).items()
+            }
+        )
         db.dispose()
     assert results[0] == results[1]
 
@@ -118,13 +129,20 @@ def test_a_run_killed_half_way_is_finished_by_the_next(sqlite_db: DatabaseManage
     assert _count(sqlite_db) == 16645
 
 
-def test_report_counts_duplicate_texts_languages_and_models(sqlite_db: DatabaseManager,
-                                                            tmp_path: Path):
+def test_report_counts_duplicate_texts_languages_and_models(
+    sqlite_db: DatabaseManager, tmp_path: Path
+):
     from lmsys_pipeline_tests.ingestion.rows import message, row
 
-    rows = [row(f"c{i}", [message("user", "same prompt" if i < 6 else f"prompt {i}")],
-                model="gpt-4" if i % 2 else "claude-1", language="German" if i < 3 else "English")
-            for i in range(10)]
+    rows = [
+        row(
+            f"c{i}",
+            [message("user", "same prompt" if i < 6 else f"prompt {i}")],
+            model="gpt-4" if i % 2 else "claude-1",
+            language="German" if i < 3 else "English",
+        )
+        for i in range(10)
+    ]
     report = _ingest(sqlite_db, str(write_parquet(tmp_path / "dups.parquet", rows)))
     assert report.duplicate_text_share == pytest.approx(0.5)
     assert report.languages == {"English": 7, "German": 3}

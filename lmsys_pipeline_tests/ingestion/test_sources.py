@@ -49,8 +49,9 @@ def test_json_array_file(tmp_path: Path):
 
 
 def test_a_json_file_holding_json_lines_is_read_as_lines(tmp_path: Path):
-    path = write_jsonl(tmp_path / "rows.json", [row(f"l{i}", [message("user", "x")])
-                                                for i in range(3)])
+    path = write_jsonl(
+        tmp_path / "rows.json", [row(f"l{i}", [message("user", "x")]) for i in range(3)]
+    )
     assert _rows(str(path)) == 3
 
 

@@ -16,11 +16,13 @@ def test_deleting_conversations_removes_them_everywhere_and_recounts(any_db, min
     run_ids = build_results(db, minilm, tmp_path)
     with db.engine.connect() as connection:
         unique_id, unique_text = connection.execute(
-            select(Query.conversation_id, Query.query_text).where(Query.id == 1)).one()
+            select(Query.conversation_id, Query.query_text).where(Query.id == 1)
+        ).one()
         shared_vector = connection.execute(
             select(QueryEmbedding.text_embedding_id)
             .join(Query, Query.id == QueryEmbedding.query_id)
-            .where(Query.conversation_id == "shared-1")).scalar_one()
+            .where(Query.conversation_id == "shared-1")
+        ).scalar_one()
         unique_vector = connection.execute(
             select(QueryEmbedding.text_embedding_id).where(QueryEmbedding.query_id == 1)
         ).scalar_one()
@@ -35,15 +37,28 @@ def test_deleting_conversations_removes_them_everywhere_and_recounts(any_db, min
     with db.engine.connect() as connection:
         remaining = set(connection.execute(select(TextEmbedding.id)).scalars())
         assert shared_vector in remaining and unique_vector not in remaining
-        assert connection.execute(select(func.count()).select_from(Query).where(
-            Query.conversation_id.in_([unique_id, "shared-1"]))).scalar_one() == 0
-        sizes = dict(((r, c), n) for r, c, n in connection.execute(
-            select(QueryCluster.run_id, QueryCluster.cluster_id, func.count())
-            .group_by(QueryCluster.run_id, QueryCluster.cluster_id)))
+        assert (
+            connection.execute(
+                select(func.count())
+                .select_from(Query)
+                .where(Query.conversation_id.in_([unique_id, "shared-1"]))
+            ).scalar_one()
+            == 0
+        )
+        sizes = dict(
+            ((r, c), n)
+            for r, c, n in connection.execute(
+                select(QueryCluster.run_id, QueryCluster.cluster_id, func.count()).group_by(
+                    QueryCluster.run_id, QueryCluster.cluster_id
+                )
+            )
+        )
         for summary in connection.execute(select(ClusterSummary)).all():
             assert summary.num_queries == sizes[(summary.run_id, summary.cluster_id)]
-            assert all(not unique_text.startswith(q.rstrip("…")) and q != unique_text
-                       for q in summary.representative_queries)
+            assert all(
+                not unique_text.startswith(q.rstrip("…")) and q != unique_text
+                for q in summary.representative_queries
+            )
     assert _count(db, select(func.count()).select_from(QueryCluster)) == 2 * 150
     again = delete_conversations(db, [unique_id])
     assert again.queries_deleted == 0 and again.not_found == [unique_id]
@@ -51,5 +66,6 @@ def test_deleting_conversations_removes_them_everywhere_and_recounts(any_db, min
         kept = connection.execute(
             select(Query.query_text, QueryEmbedding.text_embedding_id)
             .join(QueryEmbedding, QueryEmbedding.query_id == Query.id)
-            .where(Query.conversation_id == "shared-2")).one()
+            .where(Query.conversation_id == "shared-2")
+        ).one()
     assert kept == (SHARED_TEXT, shared_vector)

@@ -19,9 +19,11 @@ def test_without_a_choice_the_latest_summary_run_by_generated_at_is_used(results
     assert choose_summary_run(db, run_id).summary_run_id == second.summary_run_id
     # Make the older run's rows the newest: the choice follows generated_at, not names.
     with db.engine.begin() as connection:
-        connection.execute(update(ClusterSummary)
-                           .where(ClusterSummary.summary_run_id == first.summary_run_id)
-                           .values(generated_at=second.generated_at.replace(year=2099)))
+        connection.execute(
+            update(ClusterSummary)
+            .where(ClusterSummary.summary_run_id == first.summary_run_id)
+            .values(generated_at=second.generated_at.replace(year=2099))
+        )
     chosen = choose_summary_run(db, run_id)
     assert chosen.summary_run_id == first.summary_run_id
     assert chosen.chosen_by == "the latest summary run by generated_at"
@@ -56,18 +58,28 @@ def test_inspect_gives_confidence_facets_and_the_most_central_queries_first(resu
     detail = cluster_detail(db, run_id, 0, alias="kw-short", show_queries=4)
     assert detail.summary.alias == "kw-short" and detail.title
     assert detail.size == cluster_sizes(db, run_id)[0]
-    assert -1 <= detail.confidence["min"] <= detail.confidence["median"] <= detail.confidence[
-        "max"] <= 1
+    assert (
+        -1
+        <= detail.confidence["min"]
+        <= detail.confidence["median"]
+        <= detail.confidence["max"]
+        <= 1
+    )
     assert sum(n for _, _, n in detail.confidence_histogram) == detail.size
     assert sum(detail.languages.values()) == detail.size
     assert len(detail.queries) == 4
     with db.engine.connect() as connection:
         top = connection.execute(
-            QueryCluster.__table__.select().where(QueryCluster.run_id == run_id,
-                                                  QueryCluster.cluster_id == 0)
-            .order_by(QueryCluster.confidence_score.desc()).limit(1)).one()
-        text = connection.execute(Query.__table__.select().where(Query.id == top.query_id)
-                                  ).one().query_text
+            QueryCluster.__table__.select()
+            .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id == 0)
+            .order_by(QueryCluster.confidence_score.desc())
+            .limit(1)
+        ).one()
+        text = (
+            connection.execute(Query.__table__.select().where(Query.id == top.query_id))
+            .one()
+            .query_text
+        )
     assert detail.queries[0] == text
 
 

@@ -43,8 +43,7 @@ def test_status_counts_every_table(results):
     db, _ = results
     found = database_status(db)
     assert found["rows"]["queries"] == 600 and found["rows"]["cluster_summaries"] == 12
-    assert found["embeddings"] == [{"model": "all-MiniLM-L6-v2", "dimension": 384,
-                                    "queries": 600}]
+    assert found["embeddings"] == [{"model": "all-MiniLM-L6-v2", "dimension": 384, "queries": 600}]
     assert found["summary_runs"] == {"total": 2, "completed": 2}
     assert found["database_bytes"] > 100_000
 

@@ -33,8 +33,10 @@ def test_keyword_labels_name_distinctive_terms_and_quote_the_central_query():
 
 
 def test_clusters_of_only_stop_words_and_digits_still_get_a_label():
-    only = {0: ClusterBrief(0, 2, ["1234", "the and"], [1, 2]),
-            1: ClusterBrief(1, 2, ["5678", "of the"], [3, 4])}
+    only = {
+        0: ClusterBrief(0, 2, ["1234", "the and"], [1, 2]),
+        1: ClusterBrief(1, 2, ["5678", "of the"], [3, 4]),
+    }
     labels = keyword_labels(only, [0, 1])
     assert labels[0].title == "Queries like: 1234"
     assert "no distinctive words" in labels[0].description

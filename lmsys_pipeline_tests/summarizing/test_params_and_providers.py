@@ -25,7 +25,8 @@ NOW = datetime(2025, 10, 4, 12, 45, 30, tzinfo=UTC)
 
 def test_summary_run_id_names_the_model_and_second():
     assert new_summary_run_id("anthropic/claude-sonnet-4-5", set(), NOW) == (
-        "summary-claude-sonnet-4-5-20251004-124530")
+        "summary-claude-sonnet-4-5-20251004-124530"
+    )
     taken = {"summary-gpt-4o-mini-20251004-124530"}
     assert new_summary_run_id("openai/gpt-4o-mini", taken, NOW).endswith("124530-2")
 

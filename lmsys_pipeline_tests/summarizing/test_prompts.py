@@ -12,8 +12,13 @@ from lmsys_pipeline.summarizing.prompts import (
 )
 from lmsys_pipeline.summarizing.selection import ClusterBrief
 
-BRIEF = ClusterBrief(3, 120, ["How do I reset my PIN?", "Change card PIN"], [11, 12],
-                     {5: ["Where is my card?"], 7: ["Top up by bank transfer"]})
+BRIEF = ClusterBrief(
+    3,
+    120,
+    ["How do I reset my PIN?", "Change card PIN"],
+    [11, 12],
+    {5: ["Where is my card?"], 7: ["Top up by bank transfer"]},
+)
 
 
 def answer(**fields) -> str:
@@ -21,8 +26,12 @@ def answer(**fields) -> str:
 
 
 def test_a_valid_answer_becomes_title_description_and_summary():
-    label = parse_answer(answer(title=" Resetting a card PIN. ",
-                                description="Users want a new PIN. They ask how, briefly."))
+    label = parse_answer(
+        answer(
+            title=" Resetting a card PIN. ",
+            description="Users want a new PIN. They ask how, briefly.",
+        )
+    )
     assert label.title == "Resetting a card PIN"
     assert label.summary == "Resetting a card PIN: Users want a new PIN. They ask how, briefly."
 
@@ -37,18 +46,21 @@ def test_a_longer_description_is_cut_to_two_sentences():
     assert label.description == "One. Two."
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    ("", "empty"),
-    ("Sure! Here is the label.", "no JSON object"),
-    ('{"title": "PIN", "description": ', "no JSON object"),
-    ('{"title": "PIN", "description": "x",}', "not valid JSON"),
-    (answer(title="PIN resets"), "description: the field is missing"),
-    (answer(title="Various banking questions", description="A. B."), "vague word 'various'"),
-    (answer(title="General help", description="A. B."), "vague word 'general'"),
-    (answer(title="PIN resets", description="Only one sentence here"), "two sentences"),
-    (answer(title=" ".join(["word"] * 11), description="A. B."), "more than 10 words"),
-    ("[1, 2]", "no JSON object"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("", "empty"),
+        ("Sure! Here is the label.", "no JSON object"),
+        ('{"title": "PIN", "description": ', "no JSON object"),
+        ('{"title": "PIN", "description": "x",}', "not valid JSON"),
+        (answer(title="PIN resets"), "description: the field is missing"),
+        (answer(title="Various banking questions", description="A. B."), "vague word 'various'"),
+        (answer(title="General help", description="A. B."), "vague word 'general'"),
+        (answer(title="PIN resets", description="Only one sentence here"), "two sentences"),
+        (answer(title=" ".join(["word"] * 11), description="A. B."), "more than 10 words"),
+        ("[1, 2]", "no JSON object"),
+    ],
+)
 def test_unusable_answers_say_what_is_wrong(content, reason):
     with pytest.raises(InvalidAnswer, match=reason):
         parse_answer(content)
@@ -66,8 +78,7 @@ def test_the_prompt_ends_with_a_user_message_holding_queries_and_neighbours():
 def test_the_request_asks_for_the_json_schema_and_the_hash_keys_the_exact_request():
     params = SummaryParams(model="openai/m")
     body = request_body("m", build_messages(BRIEF), params)
-    assert body["response_format"]["json_schema"]["schema"]["required"] == ["title",
-                                                                            "description"]
+    assert body["response_format"]["json_schema"]["schema"]["required"] == ["title", "description"]
     same = prompt_hash("openai/m", request_body("m", build_messages(BRIEF), params))
     assert prompt_hash("openai/m", body) == same
     assert prompt_hash("vllm/m", body) != same

@@ -12,15 +12,26 @@ from lmsys_pipeline_tests.summarizing.conftest import CLUSTERS
 
 
 def llm(url: str, **fields) -> SummaryParams:
-    fields = {"model": "openai/test-model", "base_url": url, "concurrency": 4,
-              "max_retries": 3, "timeout_s": 10.0, **fields}
+    fields = {
+        "model": "openai/test-model",
+        "base_url": url,
+        "concurrency": 4,
+        "max_retries": 3,
+        "timeout_s": 10.0,
+        **fields,
+    }
     return SummaryParams(**fields)
 
 
 def rows(db, summary_run_id: str) -> list[ClusterSummary]:
     with db.get_session() as session:
-        return session.exec(select(ClusterSummary).where(
-            ClusterSummary.summary_run_id == summary_run_id)).scalars().all()
+        return (
+            session.exec(
+                select(ClusterSummary).where(ClusterSummary.summary_run_id == summary_run_id)
+            )
+            .scalars()
+            .all()
+        )
 
 
 def test_every_cluster_gets_a_row_and_the_ledger_adds_up(clustered, llm_server):
@@ -51,10 +62,12 @@ def test_every_cluster_gets_a_row_and_the_ledger_adds_up(clustered, llm_server):
 def test_known_prices_give_a_cost(clustered, llm_server):
     db, run_id = clustered
     _, url = llm_server
-    entry = summarize_run(db, run_id, "priced", llm(url, price_in_per_mtok=1.0,
-                                                    price_out_per_mtok=2.0)).entry
+    entry = summarize_run(
+        db, run_id, "priced", llm(url, price_in_per_mtok=1.0, price_out_per_mtok=2.0)
+    ).entry
     assert entry.estimated_cost_usd == pytest.approx(
-        (entry.tokens_in * 1.0 + entry.tokens_out * 2.0) / 1e6)
+        (entry.tokens_in * 1.0 + entry.tokens_out * 2.0) / 1e6
+    )
 
 
 def test_429_with_retry_after_is_waited_out(clustered, llm_server):
@@ -171,8 +184,11 @@ def test_two_aliases_coexist_and_a_new_model_replaces_only_its_alias(clustered, 
     assert len(rows(db, offline.summary_run_id)) == CLUSTERS
     with db.get_session() as session:
         statuses = dict(session.exec(select(SummaryRun.summary_run_id, SummaryRun.status)).all())
-    assert statuses == {offline.summary_run_id: "completed", first.summary_run_id: "replaced",
-                        swapped.entry.summary_run_id: "completed"}
+    assert statuses == {
+        offline.summary_run_id: "completed",
+        first.summary_run_id: "replaced",
+        swapped.entry.summary_run_id: "completed",
+    }
 
 
 def test_the_offline_summarizer_needs_no_server_and_says_so(clustered):

@@ -34,9 +34,12 @@ def test_representatives_start_with_the_most_central_and_are_distinct(clustered)
         texts = fetch_texts(db, brief.shown_query_ids)
         keys = [text_key(texts[q]).casefold() for q in brief.shown_query_ids]
         assert len(set(keys)) == len(keys)
-        assert len(brief.queries) == min(10, len({text_key(t).casefold() for t in
-                                                  fetch_texts(db, view.query_ids[members]
-                                                              ).values()}))
+        assert len(brief.queries) == min(
+            10,
+            len(
+                {text_key(t).casefold() for t in fetch_texts(db, view.query_ids[members]).values()}
+            ),
+        )
         assert all(len(q) <= 60 for q in brief.queries)
         assert set(brief.shown_query_ids) <= set(view.query_ids[members].tolist())
         central_text = text_key(fetch_texts(db, [most_central])[int(most_central)]).casefold()

@@ -40,8 +40,9 @@ class ClusterRunConfig(dg.Config):
     description: str | None = None
 
 
-def _ensure_registered(context: dg.AssetExecutionContext, config: ClusterRunConfig,
-                       database: DatabaseResource) -> None:
+def _ensure_registered(
+    context: dg.AssetExecutionContext, config: ClusterRunConfig, database: DatabaseResource
+) -> None:
     run_id = context.partition_key
     try:
         load_run(database.manager, run_id)
@@ -89,25 +90,35 @@ def cluster_run(
     metadata = run_metadata(database.manager, result, vectors)
     outcomes = check_run(database.manager, result.run_id, len(result.query_ids))
     names = {outcome.name for outcome in outcomes}
-    checks = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.detail)
-              for o in outcomes]
-    checks += [dg.AssetCheckResult(check_name=name, passed=True,
-                                   metadata={"applies_to": "kmeans"})
-               for name in CHECKS if name not in names]
+    checks = [
+        dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.detail) for o in outcomes
+    ]
+    checks += [
+        dg.AssetCheckResult(check_name=name, passed=True, metadata={"applies_to": "kmeans"})
+        for name in CHECKS
+        if name not in names
+    ]
     context.log.info(
         f"{result.run_id}: {result.fit.num_clusters} clusters over {len(result.query_ids):,} "
         f"queries, noise {result.noise_share:.1%}"
     )
     return dg.MaterializeResult(
         metadata={
-            **{k: v for k, v in metadata.items()
-               if k not in ("size_histogram", "largest_clusters", "seconds_by_phase")},
+            **{
+                k: v
+                for k, v in metadata.items()
+                if k not in ("size_histogram", "largest_clusters", "seconds_by_phase")
+            },
             "seconds_by_phase": dg.MetadataValue.json(metadata["seconds_by_phase"]),
             "size_histogram": dg.MetadataValue.md(metadata["size_histogram"]),
             "largest_clusters": dg.MetadataValue.md(metadata["largest_clusters"]),
-            "cluster_map": dg.MetadataValue.md(run_map_markdown(
-                database.manager, result.run_id,
-                title=f"{result.run_id}: a sample of queries (t-SNE), coloured by cluster")),
+            "cluster_map": dg.MetadataValue.md(
+                run_map_markdown(
+                    database.manager,
+                    result.run_id,
+                    title=f"{result.run_id}: a sample of queries (t-SNE), coloured by cluster",
+                )
+            ),
         },
         check_results=checks,
     )

@@ -40,7 +40,8 @@ def build_recluster_schedule(cron: str, algorithm: str, size: int) -> dg.Schedul
     )
     def recluster_schedule(context: dg.ScheduleEvaluationContext, database: DatabaseResource):
         run = register_run(
-            database.manager, params,
+            database.manager,
+            params,
             description=f"scheduled re-clustering ({cron})",
         )
         context.instance.add_dynamic_partitions(CLUSTERING_RUNS, [run.run_id])

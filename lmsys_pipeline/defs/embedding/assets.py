@@ -41,7 +41,9 @@ def _progress_logger(context: dg.AssetExecutionContext):
         context.log.info(
             f"{report.queries_covered:,}/{report.pending_at_start:,} queries, "
             f"{report.texts_embedded:,} texts embedded ({report.texts_per_second:,.0f}/s), "
-            f"about {eta / 60:.0f} min left" if eta else f"{report.queries_covered:,} queries"
+            f"about {eta / 60:.0f} min left"
+            if eta
+            else f"{report.queries_covered:,} queries"
         )
 
     return log
@@ -69,15 +71,18 @@ def query_embeddings(
         raise user_failure(error) from None
     device = str(getattr(getattr(embedder, "model", None), "device", embedder.backend))
     context.log.info(f"Embedding with {embedder.name} ({embedder.dimension}-d) on {device}")
-    report = embed_pending(db, embedder, chunk_size=config.chunk_size,
-                           on_progress=_progress_logger(context))
+    report = embed_pending(
+        db, embedder, chunk_size=config.chunk_size, on_progress=_progress_logger(context)
+    )
     with db.engine.connect() as connection:
         covered = connection.execute(
-            select(func.count()).select_from(QueryEmbedding)
+            select(func.count())
+            .select_from(QueryEmbedding)
             .where(QueryEmbedding.model == embedder.name)
         ).scalar_one()
         distinct = connection.execute(
-            select(func.count()).select_from(TextEmbedding)
+            select(func.count())
+            .select_from(TextEmbedding)
             .where(TextEmbedding.model == embedder.name)
         ).scalar_one()
     context.log.info(

@@ -28,12 +28,16 @@ def vectors_have_model_dimension_and_unit_length(
     with database.manager.get_session() as session:
         models = session.exec(select(EmbeddingModel)).scalars().all()
         for model in models:
-            blobs = session.exec(
-                select(TextEmbedding.vector)
-                .where(TextEmbedding.model == model.name)
-                .order_by(func.random())
-                .limit(SAMPLE)
-            ).scalars().all()
+            blobs = (
+                session.exec(
+                    select(TextEmbedding.vector)
+                    .where(TextEmbedding.model == model.name)
+                    .order_by(func.random())
+                    .limit(SAMPLE)
+                )
+                .scalars()
+                .all()
+            )
             checked += len(blobs)
             wrong_size = sum(len(blob) != model.dimension * 4 for blob in blobs)
             if wrong_size:

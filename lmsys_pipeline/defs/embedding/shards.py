@@ -19,7 +19,8 @@ from lmsys_pipeline.embedding.store import Shard
 
 SHARD_COUNT = int(os.environ.get("LMSYS_EMBED_SHARDS", "8"))
 embedding_shards = dg.StaticPartitionsDefinition(
-    [f"{index}-of-{SHARD_COUNT}" for index in range(SHARD_COUNT)])
+    [f"{index}-of-{SHARD_COUNT}" for index in range(SHARD_COUNT)]
+)
 
 
 def shard_of(partition_key: str) -> Shard:
@@ -28,29 +29,37 @@ def shard_of(partition_key: str) -> Shard:
 
 
 @dg.op(out={}, pool=DB_WRITER_POOL, description="Embeds the pending queries of one shard.")
-def embed_shard(context: dg.OpExecutionContext, config: QueryEmbeddingsConfig,
-                database: DatabaseResource):
+def embed_shard(
+    context: dg.OpExecutionContext, config: QueryEmbeddingsConfig, database: DatabaseResource
+):
     shard = shard_of(context.partition_key)
     try:
         embedder = load_embedder(config.model, batch_size=config.batch_size)
     except EmbedderError as error:
         raise user_failure(error) from None
-    report = embed_pending(database.manager, embedder, chunk_size=config.chunk_size,
-                           shard=shard)
-    context.log.info(f"shard {context.partition_key}: {report.queries_covered:,} queries, "
-                     f"{report.texts_embedded:,} texts embedded in {report.seconds:.1f} s")
+    report = embed_pending(database.manager, embedder, chunk_size=config.chunk_size, shard=shard)
+    context.log.info(
+        f"shard {context.partition_key}: {report.queries_covered:,} queries, "
+        f"{report.texts_embedded:,} texts embedded in {report.seconds:.1f} s"
+    )
     yield dg.AssetMaterialization(
         asset_key="query_embeddings",
         description=f"shard {context.partition_key} of the embedding backlog",
-        metadata={"model": embedder.name, "shard": context.partition_key,
-                  "new_queries_embedded": report.queries_covered,
-                  "texts_embedded": report.texts_embedded,
-                  "texts_reused": report.texts_reused,
-                  "seconds": round(report.seconds, 2)})
+        metadata={
+            "model": embedder.name,
+            "shard": context.partition_key,
+            "new_queries_embedded": report.queries_covered,
+            "texts_embedded": report.texts_embedded,
+            "texts_reused": report.texts_reused,
+            "seconds": round(report.seconds, 2),
+        },
+    )
 
 
-@dg.job(partitions_def=embedding_shards,
-        description="The embedding backlog in LMSYS_EMBED_SHARDS shards: backfill every "
-        "partition to embed on several workers at once.")
+@dg.job(
+    partitions_def=embedding_shards,
+    description="The embedding backlog in LMSYS_EMBED_SHARDS shards: backfill every "
+    "partition to embed on several workers at once.",
+)
 def embed_backlog_job():
     embed_shard()

@@ -30,16 +30,19 @@ class SummarizeConfig(dg.Config):
 
     model: str | None = Field(default=None, description="provider/name or local/keywords")
     max_queries: int | None = Field(default=None, description="Queries shown per cluster.")
-    contrast_neighbors: int | None = Field(default=None,
-                                           description="Nearest clusters shown for contrast.")
+    contrast_neighbors: int | None = Field(
+        default=None, description="Nearest clusters shown for contrast."
+    )
     concurrency: int | None = None
     rpm: int | None = Field(default=None, description="Requests per minute at most.")
     timeout_s: float | None = None
     max_retries: int | None = None
-    base_url: str | None = Field(default=None,
-                                 description="OpenAI-compatible server (no credentials in it).")
-    restart: bool = Field(default=False, description="Start a new summary run even if the "
-                          "alias could be resumed.")
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible server (no credentials in it)."
+    )
+    restart: bool = Field(
+        default=False, description="Start a new summary run even if the alias could be resumed."
+    )
 
 
 @dg.asset(
@@ -49,9 +52,13 @@ class SummarizeConfig(dg.Config):
     partitions_def=summary_partitions,
     group_name="summarizing",
     kinds={"python", "openai"},
-    check_specs=[dg.AssetCheckSpec(
-        "every_cluster_summarized", asset="cluster_summaries",
-        description="Every cluster of the clustering run has a row in this summary run.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "every_cluster_summarized",
+            asset="cluster_summaries",
+            description="Every cluster of the clustering run has a row in this summary run.",
+        )
+    ],
     description=(
         "One summary run per partition (clustering run x alias): a ClusterSummary row per "
         "cluster with an LLM's (or the offline keyword summarizer's) title and description, "
@@ -59,39 +66,57 @@ class SummarizeConfig(dg.Config):
         "without a row are asked for); new parameters replace its rows."
     ),
 )
-def cluster_summaries(context: dg.AssetExecutionContext, config: SummarizeConfig,
-                      database: DatabaseResource) -> dg.MaterializeResult:
+def cluster_summaries(
+    context: dg.AssetExecutionContext, config: SummarizeConfig, database: DatabaseResource
+) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
     overrides = config.model_dump(exclude={"restart"})
     try:
         check_alias(alias)
         params = params_for(database.manager, run_id, alias, overrides)
-        report = summarize_run(database.manager, run_id, alias, params, restart=config.restart,
-                               log=context.log.info)
-    except (RunNotFound, SummaryInputError, ProviderError, LLMConfigError,
-            ValidationError) as error:
+        report = summarize_run(
+            database.manager, run_id, alias, params, restart=config.restart, log=context.log.info
+        )
+    except (
+        RunNotFound,
+        SummaryInputError,
+        ProviderError,
+        LLMConfigError,
+        ValidationError,
+    ) as error:
         raise user_failure(error) from None
     metadata = summary_metadata(report)
     entry = report.entry
     check = dg.AssetCheckResult(
-        check_name="every_cluster_summarized", passed=entry.clusters_failed == 0
-        and entry.clusters_done == entry.clusters_total,
+        check_name="every_cluster_summarized",
+        passed=entry.clusters_failed == 0 and entry.clusters_done == entry.clusters_total,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"clusters_total": entry.clusters_total, "clusters_done": entry.clusters_done,
-                  "clusters_failed": entry.clusters_failed})
-    context.log.info(f"{entry.summary_run_id}: {entry.clusters_done}/{entry.clusters_total} "
-                     f"clusters labelled, label accuracy {entry.label_accuracy}")
+        metadata={
+            "clusters_total": entry.clusters_total,
+            "clusters_done": entry.clusters_done,
+            "clusters_failed": entry.clusters_failed,
+        },
+    )
+    context.log.info(
+        f"{entry.summary_run_id}: {entry.clusters_done}/{entry.clusters_total} "
+        f"clusters labelled, label accuracy {entry.label_accuracy}"
+    )
     return dg.MaterializeResult(
         metadata={
             **{k: v for k, v in metadata.items() if k not in MARKDOWN_KEYS},
             "replaced_summary_runs": dg.MetadataValue.json(metadata["replaced_summary_runs"]),
             **{k: dg.MetadataValue.md(metadata[k]) for k in MARKDOWN_KEYS},
             "clustering_run_page": dg.MetadataValue.url(
-                f"/assets/cluster_run?partition={quote(run_id)}"),
-            "cluster_map": dg.MetadataValue.md(run_map_markdown(
-                database.manager, run_id,
-                title=f"{run_id}: clusters summarised by {alias} (ids as in the titles table)")),
+                f"/assets/cluster_run?partition={quote(run_id)}"
+            ),
+            "cluster_map": dg.MetadataValue.md(
+                run_map_markdown(
+                    database.manager,
+                    run_id,
+                    title=f"{run_id}: clusters summarised by {alias} (ids as in the titles table)",
+                )
+            ),
         },
         check_results=[check],
     )

@@ -27,8 +27,10 @@ def db_url(embedded_db_file: Path, tmp_path: Path, monkeypatch) -> str:
 def _run(instance, run_id: str, config: dict | None = None) -> dg.ExecuteInProcessResult:
     instance.add_dynamic_partitions(CLUSTERING_RUNS, [run_id])
     return defs.resolve_job_def("cluster_run_job").execute_in_process(
-        instance=instance, partition_key=run_id,
-        run_config={"ops": {"cluster_run": {"config": config or {}}}}, raise_on_error=False,
+        instance=instance,
+        partition_key=run_id,
+        run_config={"ops": {"cluster_run": {"config": config or {}}}},
+        raise_on_error=False,
     )
 
 
@@ -38,8 +40,7 @@ def _metadata(result) -> dict:
 
 
 def test_a_registered_run_materializes_with_metadata_and_passing_checks(db_url):
-    run = register_run(DatabaseManager(db_url),
-                       ClusteringParams(algorithm="kmeans", n_clusters=10))
+    run = register_run(DatabaseManager(db_url), ClusteringParams(algorithm="kmeans", n_clusters=10))
     with dg.DagsterInstance.ephemeral() as instance:
         result = _run(instance, run.run_id)
         assert result.success
@@ -53,7 +54,8 @@ def test_a_registered_run_materializes_with_metadata_and_passing_checks(db_url):
         )
         assert metadata["largest_clusters"].count("\n") == 11  # header, rule, 10 clusters
         assert metadata["cluster_map"].startswith(
-            f"![cluster map of {run.run_id}](data:image/png;base64,")
+            f"![cluster map of {run.run_id}](data:image/png;base64,"
+        )
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         assert len(checks) == 4 and all(checks.values())
 
@@ -62,8 +64,9 @@ def test_a_partition_added_in_the_ui_registers_itself(db_url):
     with dg.DagsterInstance.ephemeral() as instance:
         implied = _run(instance, "kmeans-7-20250101-000000")
         assert implied.success and _metadata(implied)["num_clusters"] == 7
-        configured = _run(instance, "my-density-run",
-                          {"algorithm": "hdbscan", "min_cluster_size": 10})
+        configured = _run(
+            instance, "my-density-run", {"algorithm": "hdbscan", "min_cluster_size": 10}
+        )
         assert configured.success and _metadata(configured)["algorithm"] == "hdbscan"
         unknown = _run(instance, "what-is-this")
         assert not unknown.success
@@ -82,10 +85,20 @@ def test_dagster_asset_materialize_cli_for_a_new_partition(db_url, tmp_path, mon
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(CLUSTERING_RUNS, ["kmeans-9-20250101-000000"])
     completed = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize",
-         "-m", "lmsys_pipeline.definitions", "--select", "cluster_run",
-         "--partition", "kmeans-9-20250101-000000"],
-        env=dict(os.environ), capture_output=True, text=True,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "lmsys_pipeline.definitions",
+            "--select",
+            "cluster_run",
+            "--partition",
+            "kmeans-9-20250101-000000",
+        ],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     with sqlite3.connect(tmp_path / "q.db") as connection:

@@ -15,10 +15,14 @@ def test_a_schedule_tick_registers_a_new_run_and_requests_it(tmp_path: Path, emb
     shutil.copyfile(embedded_db_file, tmp_path / "q.db")
     url = f"sqlite:///{tmp_path}/q.db"
     schedule = build_recluster_schedule("0 4 * * 0", "kmeans", 25)
-    with dg.instance_for_test() as instance, dg.build_schedule_context(
-        instance=instance, resources={"database": DatabaseResource(url=url)},
-        repository_def=defs.get_repository_def(),
-    ) as context:
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
+            instance=instance,
+            resources={"database": DatabaseResource(url=url)},
+            repository_def=defs.get_repository_def(),
+        ) as context,
+    ):
         [request] = list(schedule.evaluate_tick(context).run_requests)
         run_id = request.partition_key
         assert run_id.startswith("kmeans-25-") and request.run_key == run_id
@@ -37,14 +41,15 @@ def test_the_shipped_schedule_targets_the_cluster_job():
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 
 
-def test_new_queries_make_embeddings_stale_and_requested(embedded_db_file: Path, tmp_path,
-                                                         monkeypatch):
+def test_new_queries_make_embeddings_stale_and_requested(
+    embedded_db_file: Path, tmp_path, monkeypatch
+):
     shutil.copyfile(embedded_db_file, tmp_path / "q.db")
     monkeypatch.setenv("LMSYS_DB_URL", f"sqlite:///{tmp_path}/q.db")
     with dg.instance_for_test() as instance:
+
         def requested(cursor=None):
-            result = dg.evaluate_automation_conditions(defs=defs, instance=instance,
-                                                       cursor=cursor)
+            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
             keys = {r.key.to_user_string() for r in result.results if r.true_subset.size}
             return keys, result.cursor
 
@@ -52,7 +57,8 @@ def test_new_queries_make_embeddings_stale_and_requested(embedded_db_file: Path,
         quiet, cursor = requested(cursor)
         assert "query_embeddings" not in quiet
         defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance, asset_selection=[dg.AssetKey("lmsys_queries")],
+            instance=instance,
+            asset_selection=[dg.AssetKey("lmsys_queries")],
             run_config={"ops": {"lmsys_queries": {"config": {"limit": 10}}}},
         )
         after_new_queries, _ = requested(cursor)

@@ -22,10 +22,14 @@ def _metadata(result, name: str) -> dict:
 def test_embeddings_materialize_incrementally_with_checks(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("LMSYS_DB_URL", f"sqlite:///{tmp_path}/q.db")
     with dg.DagsterInstance.ephemeral() as instance:
-        first = _materialize(instance, ["lmsys_queries", "query_embeddings"], {
-            "lmsys_queries": {"config": {"limit": 120}},
-            "query_embeddings": {"config": {"batch_size": 32, "chunk_size": 50}},
-        })
+        first = _materialize(
+            instance,
+            ["lmsys_queries", "query_embeddings"],
+            {
+                "lmsys_queries": {"config": {"limit": 120}},
+                "query_embeddings": {"config": {"batch_size": 32, "chunk_size": 50}},
+            },
+        )
         assert first.success
         metadata = _metadata(first, "query_embeddings")
         assert metadata["new_queries_embedded"] == 120 == metadata["queries_with_vectors"]
@@ -34,10 +38,14 @@ def test_embeddings_materialize_incrementally_with_checks(tmp_path: Path, monkey
         checks = {e.check_name: e.passed for e in first.get_asset_check_evaluations()}
         assert checks["vectors_have_model_dimension_and_unit_length"] is True
 
-        more = _materialize(instance, ["lmsys_queries", "query_embeddings"], {
-            "lmsys_queries": {"config": {"limit": 150}},
-            "query_embeddings": {"config": {}},
-        })
+        more = _materialize(
+            instance,
+            ["lmsys_queries", "query_embeddings"],
+            {
+                "lmsys_queries": {"config": {"limit": 150}},
+                "query_embeddings": {"config": {}},
+            },
+        )
         again = _metadata(more, "query_embeddings")
         assert (again["new_queries_embedded"], again["queries_with_vectors"]) == (30, 150)
 
@@ -45,9 +53,13 @@ def test_embeddings_materialize_incrementally_with_checks(tmp_path: Path, monkey
 def test_an_unavailable_model_fails_the_run_in_one_sentence(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("LMSYS_DB_URL", f"sqlite:///{tmp_path}/q.db")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = _materialize(instance, ["query_embeddings"], {
-            "query_embeddings": {"config": {"model": "nobody/nothing"}},
-        })
+        result = _materialize(
+            instance,
+            ["query_embeddings"],
+            {
+                "query_embeddings": {"config": {"model": "nobody/nothing"}},
+            },
+        )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "cannot be loaded offline" in failure.event_specific_data.user_failure_data.description

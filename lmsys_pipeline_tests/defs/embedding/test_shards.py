@@ -8,8 +8,9 @@ from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 
 
-def test_every_shard_of_the_backlog_together_embeds_each_query_once(tmp_path, monkeypatch,
-                                                                    embedded_db_file):
+def test_every_shard_of_the_backlog_together_embeds_each_query_once(
+    tmp_path, monkeypatch, embedded_db_file
+):
     url = f"sqlite:///{tmp_path}/q.db"
     monkeypatch.setenv("LMSYS_DB_URL", url)
     db = DatabaseManager(url)
@@ -25,13 +26,16 @@ def test_every_shard_of_the_backlog_together_embeds_each_query_once(tmp_path, mo
             [event] = result.get_asset_materialization_events()
             metadata = event.event_specific_data.materialization.metadata
             covered.append(metadata["new_queries_embedded"].value)
-        assert len(instance.fetch_materializations(dg.AssetKey("query_embeddings"),
-                                                   limit=100).records) == 8
+        assert (
+            len(instance.fetch_materializations(dg.AssetKey("query_embeddings"), limit=100).records)
+            == 8
+        )
     assert sum(covered) == 120 and min(covered) > 0
     sharded = load_vectors(db, "all-MiniLM-L6-v2")
     assert len(sharded.query_ids) == 120 == len(set(sharded.query_ids.tolist()))
-    reference = load_vectors(DatabaseManager(embedded_db_file), "all-MiniLM-L6-v2",
-                             sharded.query_ids.tolist())
+    reference = load_vectors(
+        DatabaseManager(embedded_db_file), "all-MiniLM-L6-v2", sharded.query_ids.tolist()
+    )
     assert np.allclose(sharded.for_queries(), reference.for_queries(), atol=1e-5)
 
 
@@ -44,7 +48,8 @@ def test_two_workers_storing_the_same_text_keep_one_vector(any_db):
     key = text_hash("same text")
     for query_id in (1, 2):  # each worker believes the text is new
         with any_db.engine.begin() as connection:
-            save_chunk(connection, "m", {key: np.array([0.6, 0.8], dtype=np.float32)},
-                       [(query_id, key)])
+            save_chunk(
+                connection, "m", {key: np.array([0.6, 0.8], dtype=np.float32)}, [(query_id, key)]
+            )
     stored = load_vectors(any_db, "m")
     assert stored.vectors.shape == (1, 2) and stored.rows.tolist() == [0, 0]

@@ -47,19 +47,26 @@ def test_materializes_the_sample_then_adds_nothing(tmp_path: Path):
 def test_bad_rows_are_counted_by_reason_in_metadata(tmp_path: Path):
     source = write_parquet(tmp_path / "bad.parquet", typed_rows())
     with dg.DagsterInstance.ephemeral() as instance:
-        metadata = _metadata(_materialize(f"sqlite:///{tmp_path}/q.db", instance,
-                                          source=str(source)))
+        metadata = _metadata(
+            _materialize(f"sqlite:///{tmp_path}/q.db", instance, source=str(source))
+        )
     assert metadata["inserted"] == 9 and metadata["skipped"] == 7
-    for reason in ("missing_conversation_id", "no_user_message", "empty_first_user_message",
-                   "duplicate_conversation_id_in_source", "conversation_not_a_list"):
+    for reason in (
+        "missing_conversation_id",
+        "no_user_message",
+        "empty_first_user_message",
+        "duplicate_conversation_id_in_source",
+        "conversation_not_a_list",
+    ):
         assert reason in metadata["skipped_by_reason"]
     assert metadata["row_notes"] == {"nul_removed": 1, "unknown_role": 1}
 
 
 def test_missing_source_fails_the_run_with_one_clear_sentence(tmp_path: Path):
     with dg.DagsterInstance.ephemeral() as instance:
-        result = _materialize(f"sqlite:///{tmp_path}/q.db", instance,
-                              source=str(tmp_path / "nope.parquet"))
+        result = _materialize(
+            f"sqlite:///{tmp_path}/q.db", instance, source=str(tmp_path / "nope.parquet")
+        )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     description = failure.event_specific_data.user_failure_data.description

@@ -33,10 +33,12 @@ def _summarize(instance, run_id: str, alias: str, config: dict | None = None):
     instance.add_dynamic_partitions(CLUSTERING_RUNS, [run_id])
     instance.add_dynamic_partitions(SUMMARY_ALIASES, [alias])
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, asset_selection=[dg.AssetKey("cluster_summaries")],
+        instance=instance,
+        asset_selection=[dg.AssetKey("cluster_summaries")],
         partition_key=summary_partition_key(run_id, alias),
         run_config={"ops": {"cluster_summaries": {"config": config or {}}}},
-        raise_on_error=False)
+        raise_on_error=False,
+    )
 
 
 def _metadata(result) -> dict:
@@ -68,16 +70,21 @@ def test_the_partition_depends_on_its_clustering_run():
     graph = defs.resolve_asset_graph()
     summaries = graph.get(dg.AssetKey("cluster_summaries")).partitions_def
     clustering = graph.get(dg.AssetKey("cluster_run")).partitions_def
-    mapping = graph.get_partition_mapping(dg.AssetKey("cluster_summaries"),
-                                          dg.AssetKey("cluster_run"))
+    mapping = graph.get_partition_mapping(
+        dg.AssetKey("cluster_summaries"), dg.AssetKey("cluster_run")
+    )
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("clustering_runs", ["kmeans-5-x", "kmeans-7-y"])
         instance.add_dynamic_partitions("summary_aliases", ["gpt", "claude"])
         subset = summaries.empty_subset().with_partition_keys(
-            [summary_partition_key("kmeans-5-x", "gpt"),
-             summary_partition_key("kmeans-5-x", "claude")])
+            [
+                summary_partition_key("kmeans-5-x", "gpt"),
+                summary_partition_key("kmeans-5-x", "claude"),
+            ]
+        )
         upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
-            subset, summaries, clustering, dynamic_partitions_store=instance)
+            subset, summaries, clustering, dynamic_partitions_store=instance
+        )
     assert set(upstream.partitions_subset.get_partition_keys()) == {"kmeans-5-x"}
 
 
@@ -90,13 +97,18 @@ def test_an_unknown_clustering_run_fails_in_one_sentence_without_retries(run_id)
         assert data.description.startswith("Clustering run kmeans-9-nope is not registered")
 
 
-def test_the_api_key_never_reaches_tables_parameters_or_the_event_log(run_id, tmp_path,
-                                                                     monkeypatch, caplog):
+def test_the_api_key_never_reaches_tables_parameters_or_the_event_log(
+    run_id, tmp_path, monkeypatch, caplog
+):
     state = ServerState()
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     with openai_server(state) as url, dg.DagsterInstance.ephemeral() as instance:
-        result = _summarize(instance, run_id, "gpt",
-                            {"model": "openai/gpt-4o-mini", "base_url": url, "concurrency": 2})
+        result = _summarize(
+            instance,
+            run_id,
+            "gpt",
+            {"model": "openai/gpt-4o-mini", "base_url": url, "concurrency": 2},
+        )
         assert result.success
         logs = instance.all_logs(result.run_id)
         assert len(logs) > 5
