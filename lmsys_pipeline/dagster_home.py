@@ -17,12 +17,12 @@ def instance_settings_path() -> Path:
 
 
 def ensure_dagster_home(path: str | os.PathLike[str] | None = None) -> Path:
-    """Creates the folder with the project's dagster.yaml if it has none; sets DAGSTER_HOME."""
+    """The instance folder (``path``, $DAGSTER_HOME, else the default), created with the
+    project's dagster.yaml if it has none."""
     home = Path(path or os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).expanduser()
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     if not settings.exists():
         shutil.copyfile(instance_settings_path(), settings)
-    os.environ["DAGSTER_HOME"] = str(home)
     return home

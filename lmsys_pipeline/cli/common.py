@@ -1,20 +1,37 @@
 """What every ``lmsys`` command shares: the typer app, consoles, common options, the database
-choice and running an asset through Dagster."""
+choice, the one place where a ``UserError`` becomes ``Error: <sentence>``, and running an asset
+through Dagster with the command's resources."""
 
 import json
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from lmsys_pipeline.db.connection import DB_URL_ENV
+from lmsys_pipeline.errors import UserError
+
+
+class Commands(TyperGroup):
+    """Turns a ``UserError`` from any command into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            fail(str(error))
+
 
 app = typer.Typer(
     help="Analyse LLM chat logs: load, embed, cluster and summarise first user queries.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Commands,
 )
 console = Console()
 error_console = Console(stderr=True, soft_wrap=True)
@@ -30,8 +47,10 @@ DbUrlOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 DescriptionOption = Annotated[str | None, typer.Option(help="Why this run exists.")]
 RunLimitOption = Annotated[int | None, typer.Option(help="Only the first N embedded queries.")]
-EmbeddingModelOption = Annotated[str, typer.Option(help="Whose vectors to cluster.")]
-SeedOption = Annotated[int, typer.Option(help="Random seed (runs are reproducible).")]
+EmbeddingModelOption = Annotated[
+    str | None, typer.Option(help="Whose vectors to cluster (default all-MiniLM-L6-v2).")
+]
+SeedOption = Annotated[int | None, typer.Option(help="Random seed (runs are reproducible).")]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show Dagster's run log in the terminal.")
 ]
@@ -42,17 +61,24 @@ def _group() -> None:
     """Analyse LLM chat logs: load, embed, cluster and summarise first user queries."""
 
 
-def use_database(db_url: str | None) -> None:
-    """Points this process and the Dagster run at one database, via the environment only, so
-    a password in the URL never lands in run config or the instance's storage."""
-    if db_url:
-        from lmsys_pipeline.db.connection import to_db_url
+def database(db_url: str | None):
+    """The database of ``--db-url``, else $LMSYS_DB_URL, else the default SQLite file."""
+    from lmsys_pipeline.db.connection import DatabaseManager
 
-        os.environ[DB_URL_ENV] = to_db_url(db_url)
+    return DatabaseManager(db_url)
+
+
+def database_resource(db_url: str | None):
+    """The same choice as a Dagster resource, handed to the run in this process (never put in
+    run config, so a password in the URL does not reach the instance's storage)."""
+    from lmsys_pipeline.db.connection import to_db_url
+    from lmsys_pipeline.defs.resources import DatabaseResource
+
+    return DatabaseResource(url=to_db_url(db_url) if db_url else None)
 
 
 def fail(message: str) -> None:
-    error_console.print(f"[red]Error:[/red] {message}")
+    error_console.print(f"[red]Error:[/red] {escape(message)}")
     raise typer.Exit(code=1)
 
 
@@ -78,63 +104,69 @@ def run_failure_message(result: Any) -> str:
     return "the run failed; see the Dagster UI for its logs."
 
 
+@contextmanager
+def dagster_instance() -> Iterator[Any]:
+    """$DAGSTER_HOME's instance (created with the project's settings if new), after closing
+    the runs of killed ``lmsys`` processes so their pool slots are free."""
+    import dagster as dg
+
+    from lmsys_pipeline.dagster_home import ensure_dagster_home
+    from lmsys_pipeline.orphaned_runs import close_orphaned_runs
+
+    with dg.DagsterInstance.from_config(str(ensure_dagster_home())) as instance:
+        for run_id in close_orphaned_runs(instance):
+            error_console.print(f"Closed run {run_id}: its process was killed.")
+        yield instance
+
+
 def materialize(
+    instance: Any,
     asset_name: str,
     config: dict[str, Any],
     *,
     verbose: bool,
-    partition: tuple[str, str] | None = None,
+    resources: dict[str, Any],
     partition_key: Any = None,
-    new_partitions: dict[str, str] | None = None,
 ) -> Any:
-    """Runs one asset (and its checks) in this process, recorded in $DAGSTER_HOME's instance.
-    ``partition`` is (dynamic partition set, key) for a single dynamic dimension; otherwise
-    ``partition_key`` with ``new_partitions`` (set -> key) added to their sets first."""
+    """Runs one asset (and its checks) in this process, recorded in ``instance``, with the
+    project's resources and the command's ``resources`` in their place."""
     import dagster as dg
 
-    from lmsys_pipeline.dagster_home import ensure_dagster_home
     from lmsys_pipeline.definitions import defs
-    from lmsys_pipeline.orphaned_runs import close_orphaned_runs, process_tags
+    from lmsys_pipeline.orphaned_runs import process_tags
 
-    ensure_dagster_home()
-    log_level = "DEBUG" if verbose else "CRITICAL"
-    with dg.DagsterInstance.get() as instance:
-        for run_id in close_orphaned_runs(instance):
-            error_console.print(f"Closed run {run_id}: its process was killed.")
-        if partition is not None:
-            new_partitions, partition_key = {partition[0]: partition[1]}, partition[1]
-        for partitions_name, key in (new_partitions or {}).items():
-            if not instance.has_dynamic_partition(partitions_name, key):
-                instance.add_dynamic_partitions(partitions_name, [key])
-        return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance,
-            asset_selection=[dg.AssetKey(asset_name)],
-            partition_key=partition_key,
-            tags=process_tags(),
-            run_config={
-                "ops": {asset_name: {"config": config}},
-                "loggers": {"console": {"config": {"log_level": log_level}}},
-            },
-            raise_on_error=False,
-        )
+    with_resources = dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        resources={**(defs.resources or {}), **resources},
+        executor=defs.executor,
+    )
+    return with_resources.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey(asset_name)],
+        partition_key=partition_key,
+        tags=process_tags(),
+        run_config={
+            "ops": {asset_name: {"config": config}},
+            "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}},
+        },
+        raise_on_error=False,
+    )
 
 
-def run_and_show(
-    asset_name: str, config: dict[str, Any], *, as_json: bool, verbose: bool, keys: tuple[str, ...]
-) -> dict[str, Any] | None:
-    """Materializes an unpartitioned asset and prints its metadata as JSON or a table.
-    Returns the metadata for further printing, or None when it went out as JSON."""
-    result = materialize(asset_name, config, verbose=verbose)
+def require_success(result: Any, context: str = "") -> None:
     if not result.success:
-        fail(run_failure_message(result))
-    metadata = materialization_metadata(result, asset_name)
-    if as_json:
-        print(json.dumps({"dagster_run_id": result.run_id, **metadata}, default=str))
-        return None
-    table = Table(title=f"{asset_name} — Dagster run {result.run_id}")
+        fail(f"{context}{run_failure_message(result)}")
+
+
+def show_metadata_table(title: str, metadata: dict[str, Any], keys: tuple[str, ...]) -> None:
+    table = Table(title=escape(title))
     table.add_column("what")
     table.add_column("value", justify="right")
     for key in keys:
-        table.add_row(key, f"{metadata.get(key)}")
+        table.add_row(key, escape(f"{metadata.get(key)}"))
     console.print(table)
-    return metadata
+
+
+def print_json(payload: Any) -> None:
+    print(json.dumps(payload, ensure_ascii=False, default=str))

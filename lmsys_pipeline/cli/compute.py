@@ -1,11 +1,12 @@
 """Commands that compute: each runs an asset through Dagster, so the run lands in the
-instance's history (the UI shows it)."""
+instance's history (the UI shows it). Settings reach the run as asset config (what the data
+will be) or as the command's resources (where the database and the LLM server are); nothing
+goes through environment variables."""
 
-import json
-import os
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lmsys_pipeline.cli.common import (
@@ -18,13 +19,66 @@ from lmsys_pipeline.cli.common import (
     VerboseOption,
     app,
     console,
-    fail,
+    dagster_instance,
+    database,
+    database_resource,
     materialization_metadata,
     materialize,
-    run_and_show,
-    run_failure_message,
-    use_database,
+    print_json,
+    require_success,
+    show_metadata_table,
 )
+
+LOAD_KEYS = (
+    "source",
+    "rows_read",
+    "inserted",
+    "skipped",
+    "duplicate_text_share",
+    "total_queries",
+    "seconds",
+    "rows_per_second",
+)
+EMBED_KEYS = (
+    "model",
+    "dimension",
+    "device",
+    "new_queries_embedded",
+    "texts_embedded",
+    "texts_reused",
+    "queries_with_vectors",
+    "vector_megabytes",
+    "seconds",
+    "texts_per_second",
+)
+
+
+def _run_unpartitioned(
+    asset_name: str,
+    config: dict[str, Any],
+    db_url: str | None,
+    *,
+    as_json: bool,
+    verbose: bool,
+    keys: tuple[str, ...],
+) -> dict[str, Any] | None:
+    """Materializes an unpartitioned asset and prints its report as JSON or a table.
+    Returns the report for further printing, or None when it went out as JSON."""
+    with dagster_instance() as instance:
+        result = materialize(
+            instance,
+            asset_name,
+            config,
+            verbose=verbose,
+            resources={"database": database_resource(db_url)},
+        )
+    require_success(result)
+    metadata = materialization_metadata(result, asset_name)
+    if as_json:
+        print_json({"dagster_run_id": result.run_id, **metadata})
+        return None
+    show_metadata_table(f"{asset_name} — Dagster run {result.run_id}", metadata, keys)
+    return metadata
 
 
 @app.command()
@@ -42,68 +96,54 @@ def load(
     verbose: VerboseOption = False,
 ) -> None:
     """Load conversations' first user queries into the database (asset lmsys_queries)."""
-    use_database(db_url)
-    metadata = run_and_show(
+    metadata = _run_unpartitioned(
         "lmsys_queries",
         {"source": source, "limit": limit},
+        db_url,
         as_json=as_json,
         verbose=verbose,
-        keys=(
-            "source",
-            "rows_read",
-            "inserted",
-            "skipped",
-            "duplicate_text_share",
-            "total_queries",
-            "seconds",
-            "rows_per_second",
-        ),
+        keys=LOAD_KEYS,
     )
     if metadata is None:
         return
     if metadata.get("skipped"):
-        console.print(metadata.get("skipped_by_reason", ""))
-    console.print(metadata.get("top_languages", ""))
+        console.print(escape(metadata["skipped_by_reason"]))
+    console.print(escape(metadata["top_languages"]))
 
 
 @app.command()
 def embed(
     model: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Embedding model (default all-MiniLM-L6-v2, offline); openai/<model> for an API."
+            help="Embedding model (default all-MiniLM-L6-v2, offline); a Hugging Face name, "
+            "a local folder, or openai/<model> for an API."
         ),
-    ] = "all-MiniLM-L6-v2",
-    batch_size: Annotated[int, typer.Option(min=1, help="Texts per model call.")] = 64,
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Texts per model call (default 64).")
+    ] = None,
     chunk_size: Annotated[
-        int,
+        int | None,
         typer.Option(
-            min=1, help="Queries embedded and committed together (a kill loses at most one chunk)."
+            min=1,
+            help="Queries embedded and committed together (default 4,096; a kill loses at "
+            "most one chunk).",
         ),
-    ] = 4_096,
+    ] = None,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Embed every query that has no vector for the model yet (asset query_embeddings)."""
-    use_database(db_url)
-    run_and_show(
+    config = {"model": model, "batch_size": batch_size, "chunk_size": chunk_size}
+    _run_unpartitioned(
         "query_embeddings",
-        {"model": model, "batch_size": batch_size, "chunk_size": chunk_size},
+        {k: v for k, v in config.items() if v is not None},
+        db_url,
         as_json=as_json,
         verbose=verbose,
-        keys=(
-            "model",
-            "dimension",
-            "device",
-            "new_queries_embedded",
-            "texts_embedded",
-            "texts_reused",
-            "queries_with_vectors",
-            "vector_megabytes",
-            "seconds",
-            "texts_per_second",
-        ),
+        keys=EMBED_KEYS,
     )
 
 
@@ -126,30 +166,29 @@ def search(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many results.")] = 10,
     model: Annotated[
-        str, typer.Option(help="Embedding model whose vectors to search.")
-    ] = "all-MiniLM-L6-v2",
+        str | None,
+        typer.Option(help="Embedding model whose vectors to search (default all-MiniLM-L6-v2)."),
+    ] = None,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Nearest queries by cosine similarity; filters apply before ranking."""
-    from lmsys_pipeline.db.connection import DatabaseManager
-    from lmsys_pipeline.embedding.embedders import EmbedderError, load_embedder
-    from lmsys_pipeline.embedding.search import SearchError, SearchFilters
+    from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, load_embedder
+    from lmsys_pipeline.embedding.search import SearchFilters
     from lmsys_pipeline.embedding.search import search as run_search
 
-    use_database(db_url)
     filters = SearchFilters(
-        run_id=run_id, cluster_ids=tuple(cluster_id or ()), language=language, llm_model=llm_model
+        run_id=run_id,
+        cluster_ids=tuple(cluster_id or ()),
+        language=language,
+        llm_model=llm_model,
     )
-    db = DatabaseManager()
-    try:
-        hits = run_search(db, load_embedder(model), text, top=top_k, filters=filters)
-    except (SearchError, EmbedderError, LookupError) as error:
-        fail(str(error).strip("'\""))
+    embedder = load_embedder(model or DEFAULT_MODEL)
+    hits = run_search(database(db_url), embedder, text, top=top_k, filters=filters)
     if as_json:
-        print(json.dumps([hit.as_dict() for hit in hits], ensure_ascii=False))
+        print_json([hit.as_dict() for hit in hits])
         return
-    table = Table(title=f"{len(hits)} nearest queries to {text!r}")
+    table = Table(title=escape(f"{len(hits)} nearest queries to {text!r}"))
     for name, justify in [
         ("score", "right"),
         ("query id", "right"),
@@ -163,8 +202,8 @@ def search(
             f"{hit.score:.3f}",
             str(hit.query_id),
             "" if hit.cluster_id is None else str(hit.cluster_id),
-            hit.language or "",
-            hit.query_text[:120].replace("\n", " "),
+            escape(hit.language or ""),
+            escape(hit.query_text[:120].replace("\n", " ")),
         )
     console.print(table)
 
@@ -176,64 +215,57 @@ app.add_typer(cluster_app, name="cluster")
 
 
 def _cluster(
-    params_fields: dict[str, Any],
+    algorithm: str,
+    fields: dict[str, Any],
     description: str | None,
     db_url: str | None,
     as_json: bool,
     verbose: bool,
 ) -> None:
-    from pydantic import ValidationError
+    from lmsys_pipeline.clustering.registry import build_params
+    from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
+    from lmsys_pipeline.reading.runs import run_overview
 
-    from lmsys_pipeline.clustering.algorithms import ClusteringInputError
-    from lmsys_pipeline.clustering.params import ClusteringParams
-    from lmsys_pipeline.clustering.runs import register_run
-    from lmsys_pipeline.db.connection import DatabaseManager
-    from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
-
-    use_database(db_url)
-    try:
-        params = ClusteringParams(**{k: v for k, v in params_fields.items() if v is not None})
-    except ValidationError as error:
-        fail(error.errors()[0]["msg"].removeprefix("Value error, "))
-    try:
-        run = register_run(DatabaseManager(), params, description=description)
-    except ClusteringInputError as error:
-        fail(str(error))
-    result = materialize(
-        "cluster_run", {}, verbose=verbose, partition=(CLUSTERING_RUNS, run.run_id)
-    )
-    if not result.success:
-        fail(f"{run.run_id}: {run_failure_message(result)}")
-    metadata = materialization_metadata(result, "cluster_run")
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "run_id": run.run_id,
-                    "dagster_run_id": result.run_id,
-                    **{
-                        k: v
-                        for k, v in metadata.items()
-                        if k not in ("largest_clusters", "size_histogram")
-                    },
-                },
-                default=str,
-            )
+    params = build_params(algorithm, fields)
+    db = database(db_url)
+    with dagster_instance() as instance:
+        run = prepare_clustering_run(db, instance, params=params, description=description)
+        result = materialize(
+            instance,
+            "cluster_run",
+            {},
+            verbose=verbose,
+            resources={"database": database_resource(db_url)},
+            partition_key=run.run_id,
         )
+    require_success(result, f"{run.run_id}: ")
+    overview = run_overview(db, run.run_id)
+    if as_json:
+        print_json({"dagster_run_id": result.run_id, **overview.as_dict()})
         return
-    console.print(f"[bold]{run.run_id}[/bold] (Dagster run {result.run_id})")
-    for key in (
-        "num_clusters",
-        "num_queries",
-        "noise_share",
-        "size_min",
-        "size_median",
-        "size_max",
-        "silhouette_cosine_sample",
-        "seconds_by_phase",
-    ):
-        console.print(f"  {key}: {metadata.get(key)}")
-    console.print(metadata.get("largest_clusters", ""))
+    row = overview.run
+    console.print(f"[bold]{escape(row.run_id)}[/bold] (Dagster run {result.run_id})")
+    console.print(
+        f"  {row.num_clusters or 0:,} clusters over {row.num_queries:,} queries, noise "
+        f"{row.noise_share:.1%}; sizes {overview.size_min:,} / {overview.size_median:,.0f} / "
+        f"{overview.size_max:,} (min / median / max)"
+    )
+    table = Table(title="largest clusters and their most central queries")
+    for name, justify in [("cluster", "right"), ("queries", "right"), ("queries", "left")]:
+        table.add_column(name, justify=justify, overflow="fold")
+    for cluster_id, size, texts in overview.largest:
+        table.add_row(
+            str(cluster_id),
+            f"{size:,}",
+            escape(" · ".join(" ".join(t.split())[:80] for t in texts)),
+        )
+    console.print(table)
+
+
+ReductionOption = Annotated[
+    str | None, typer.Option(help="How vectors are reduced first: pca or none.")
+]
+ReduceDimsOption = Annotated[int | None, typer.Option(help="Dimensions after the reduction.")]
 
 
 @cluster_app.command("kmeans")
@@ -241,20 +273,26 @@ def cluster_kmeans(
     n_clusters: Annotated[int, typer.Option("--n-clusters", "-k", help="Number of clusters.")],
     description: DescriptionOption = None,
     limit: RunLimitOption = None,
-    n_init: Annotated[int, typer.Option(help="Initialisations; the best is kept.")] = 10,
-    seed: SeedOption = 42,
-    embedding_model: EmbeddingModelOption = "all-MiniLM-L6-v2",
+    n_init: Annotated[
+        int | None, typer.Option(help="Initialisations; the best is kept (default 10).")
+    ] = None,
+    reduction: ReductionOption = None,
+    reduce_dims: ReduceDimsOption = None,
+    seed: SeedOption = None,
+    embedding_model: EmbeddingModelOption = None,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """KMeans on the L2-normalised vectors; prints the new run id."""
     _cluster(
+        "kmeans",
         {
-            "algorithm": "kmeans",
             "n_clusters": n_clusters,
             "limit": limit,
             "n_init": n_init,
+            "reduction": reduction,
+            "reduce_dims": reduce_dims,
             "seed": seed,
             "embedding_model": embedding_model,
         },
@@ -269,28 +307,28 @@ def cluster_kmeans(
 def cluster_hdbscan(
     min_cluster_size: Annotated[int, typer.Option("--min-cluster-size", help="Smallest cluster.")],
     min_samples: Annotated[int | None, typer.Option(help="HDBSCAN min_samples.")] = None,
-    reduce_dims: Annotated[int, typer.Option(help="PCA dimensions before HDBSCAN.")] = 10,
+    reduction: ReductionOption = None,
+    reduce_dims: ReduceDimsOption = None,
     assign_noise: Annotated[bool, typer.Option(help="Move noise to the nearest cluster.")] = False,
-    backend: Annotated[
-        str, typer.Option(help="fast_hdbscan (default) or hdbscan.")
-    ] = "fast_hdbscan",
+    backend: Annotated[str | None, typer.Option(help="fast_hdbscan (default) or hdbscan.")] = None,
     description: DescriptionOption = None,
     limit: RunLimitOption = None,
-    seed: SeedOption = 42,
-    embedding_model: EmbeddingModelOption = "all-MiniLM-L6-v2",
+    seed: SeedOption = None,
+    embedding_model: EmbeddingModelOption = None,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """HDBSCAN after PCA; noise is stored as cluster -1. Prints the new run id."""
+    """HDBSCAN after a reduction; noise is stored as cluster -1. Prints the new run id."""
     _cluster(
+        "hdbscan",
         {
-            "algorithm": "hdbscan",
             "min_cluster_size": min_cluster_size,
             "min_samples": min_samples,
+            "reduction": reduction,
             "reduce_dims": reduce_dims,
             "assign_noise": assign_noise,
-            "hdbscan_backend": backend,
+            "backend": backend,
             "limit": limit,
             "seed": seed,
             "embedding_model": embedding_model,
@@ -300,120 +338,3 @@ def cluster_hdbscan(
         as_json,
         verbose,
     )
-
-
-@app.command()
-def summarize(
-    run_id: Annotated[str, typer.Argument(help="The clustering run to summarise.")],
-    alias: Annotated[
-        str | None,
-        typer.Option(
-            help="Name of this summary run (default: the "
-            "model's name); re-using it resumes or "
-            "replaces it."
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="provider/name, e.g. openai/gpt-4o-mini, "
-            "anthropic/claude-sonnet-4-5, ollama/llama3.1, "
-            "vllm/<model>; default $LMSYS_SUMMARY_MODEL, "
-            "else local/keywords (offline)."
-        ),
-    ] = None,
-    max_queries: Annotated[
-        int | None, typer.Option(help="Queries shown per cluster (default 20).")
-    ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight (default 8).")] = None,
-    rpm: Annotated[int | None, typer.Option(help="Requests per minute at most.")] = None,
-    contrast_neighbors: Annotated[
-        int | None, typer.Option(help="Nearest clusters shown for contrast (default 3).")
-    ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            help="OpenAI-compatible server URL (default: the provider's, or $OPENAI_BASE_URL)."
-        ),
-    ] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds per request (default 60).")] = None,
-    restart: Annotated[
-        bool, typer.Option(help="Start the alias afresh instead of resuming.")
-    ] = False,
-    db_url: DbUrlOption = None,
-    as_json: JsonOption = False,
-    verbose: VerboseOption = False,
-) -> None:
-    """Name and describe every cluster of a run (asset cluster_summaries, partition run x
-    alias). Prints the alias, its summary_run_id and the titles."""
-    from pydantic import ValidationError
-
-    from lmsys_pipeline.clustering.runs import RunNotFound, load_run
-    from lmsys_pipeline.db.connection import DatabaseManager
-    from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
-    from lmsys_pipeline.defs.summarizing.partitions import SUMMARY_ALIASES, summary_partition_key
-    from lmsys_pipeline.summarizing.ledger import params_for
-    from lmsys_pipeline.summarizing.params import check_alias, default_alias, default_model
-    from lmsys_pipeline.summarizing.providers import BASE_URL_ENV, ProviderError, resolve_endpoint
-    from lmsys_pipeline.summarizing.runner import summary_titles
-
-    use_database(db_url)
-    if base_url:
-        os.environ[BASE_URL_ENV] = base_url
-    overrides = {
-        "model": model,
-        "max_queries": max_queries,
-        "concurrency": concurrency,
-        "rpm": rpm,
-        "contrast_neighbors": contrast_neighbors,
-        "timeout_s": timeout,
-    }
-    try:
-        load_run(DatabaseManager(), run_id)
-        alias = check_alias(alias or default_alias(model or default_model()))
-        params = params_for(DatabaseManager(), run_id, alias, overrides)
-        if not params.is_offline:
-            resolve_endpoint(params.model)
-    except ValidationError as error:
-        fail(error.errors()[0]["msg"].removeprefix("Value error, "))
-    except (RunNotFound, ProviderError, ValueError) as error:
-        fail(str(error).strip("'\""))
-    result = materialize(
-        "cluster_summaries",
-        {**{k: v for k, v in overrides.items() if v is not None}, "restart": restart},
-        verbose=verbose,
-        partition_key=summary_partition_key(run_id, alias),
-        new_partitions={CLUSTERING_RUNS: run_id, SUMMARY_ALIASES: alias},
-    )
-    if not result.success:
-        fail(f"{alias} on {run_id}: {run_failure_message(result)}")
-    metadata = materialization_metadata(result, "cluster_summaries")
-    if as_json:
-        print(json.dumps({"dagster_run_id": result.run_id, **metadata}, default=str))
-        return
-    console.print(
-        f"[bold]{alias}[/bold] on {run_id}: {metadata['summary_run_id']} "
-        f"({metadata['model']}, Dagster run {result.run_id})"
-    )
-    for key in (
-        "status",
-        "clusters_done",
-        "clusters_failed",
-        "requests",
-        "cached_responses",
-        "tokens_in",
-        "tokens_out",
-        "estimated_cost_usd",
-        "seconds",
-        "label_accuracy",
-    ):
-        console.print(f"  {key}: {metadata.get(key)}")
-    if metadata.get("clusters_failed"):
-        console.print(metadata["failures"])
-    titles = summary_titles(DatabaseManager(), metadata["summary_run_id"])
-    table = Table(title=f"Clusters of {run_id} by size — {alias}")
-    for name, justify in [("cluster", "right"), ("queries", "right"), ("title", "left")]:
-        table.add_column(name, justify=justify)
-    for cluster, row in sorted(titles.items(), key=lambda i: (-i[1].size, i[0])):
-        table.add_row(str(cluster), f"{row.size:,}", row.title or "")
-    console.print(table)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import DbUrlOption, JsonOption, app, console, fail, use_database
+from lmsys_pipeline.cli.common import DbUrlOption, JsonOption, app, console, database, fail
 
 
 @app.command()
@@ -25,7 +25,6 @@ def delete(
     sizes in summaries are recounted. One transaction."""
     import json
 
-    from lmsys_pipeline.db.connection import DatabaseManager
     from lmsys_pipeline.maintenance.deletion import delete_conversations
 
     ids = list(conversation_id or [])
@@ -36,8 +35,7 @@ def delete(
     ids = [i for i in ids if i]
     if not ids:
         fail("Give at least one --conversation-id or a --from-file.")
-    use_database(db_url)
-    report = delete_conversations(DatabaseManager(), ids)
+    report = delete_conversations(database(db_url), ids)
     if as_json:
         print(json.dumps(report.as_dict()))
         return

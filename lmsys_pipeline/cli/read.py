@@ -1,14 +1,21 @@
 """Commands that read results: runs, clusters, summaries, exports, status and the cluster map.
 They query the database directly (nothing to record in Dagster) and all take ``--json``."""
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from lmsys_pipeline.cli.common import DbUrlOption, JsonOption, app, console, fail, use_database
+from lmsys_pipeline.cli.common import (
+    DbUrlOption,
+    JsonOption,
+    app,
+    console,
+    database,
+    fail,
+    print_json,
+)
 
 AliasOption = Annotated[
     str | None, typer.Option(help="Titles from this alias's latest summary run.")
@@ -19,26 +26,12 @@ SummaryRunOption = Annotated[
 RunIdArgument = Annotated[str, typer.Argument(help="The clustering run id.")]
 
 
-def _database(db_url: str | None):
-    from lmsys_pipeline.db.connection import DatabaseManager
-
-    use_database(db_url)
-    return DatabaseManager()
-
-
-def _print_json(payload: Any) -> None:
-    print(json.dumps(payload, ensure_ascii=False, default=str))
-
-
 def _choice(db, run_id: str, alias: str | None, summary_run_id: str | None):
-    from lmsys_pipeline.reading.choice import NotFound, choose_summary_run
+    from lmsys_pipeline.reading.choice import choose_summary_run
 
     if alias and summary_run_id:
         fail("Give --alias or --summary-run-id, not both.")
-    try:
-        return choose_summary_run(db, run_id, alias=alias, summary_run_id=summary_run_id)
-    except NotFound as error:
-        fail(str(error))
+    return choose_summary_run(db, run_id, alias=alias, summary_run_id=summary_run_id)
 
 
 def _table(title: str, columns: list[tuple[str, str]]) -> Table:
@@ -57,9 +50,9 @@ def runs(
     """Clustering runs, newest first, with their clusters, queries, noise and aliases."""
     from lmsys_pipeline.reading.runs import list_runs
 
-    found = list_runs(_database(db_url), latest=latest)
+    found = list_runs(database(db_url), latest=latest)
     if as_json:
-        _print_json([run.as_dict() for run in found])
+        print_json([run.as_dict() for run in found])
         return
     table = _table(
         f"{len(found)} clustering runs",
@@ -104,11 +97,11 @@ def list_clusters(
     summary run by generated_at (the command says which it used)."""
     from lmsys_pipeline.reading.clusters import list_clusters as read_clusters
 
-    db = _database(db_url)
+    db = database(db_url)
     choice = _choice(db, run_id, alias, summary_run_id)
     rows = read_clusters(db, run_id, choice, limit=limit, show_examples=show_examples)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "run_id": run_id,
                 "summary_run": choice.as_dict() if choice else None,
@@ -164,16 +157,12 @@ def inspect(
 ) -> None:
     """One cluster: title, description, size, confidence, languages and models (with the ones
     over-represented against the whole run), and its most central queries."""
-    from lmsys_pipeline.reading.choice import NotFound
     from lmsys_pipeline.reading.clusters import cluster_detail
 
-    db = _database(db_url)
-    try:
-        detail = cluster_detail(db, run_id, cluster_id, alias=alias, show_queries=show_queries)
-    except NotFound as error:
-        fail(str(error))
+    db = database(db_url)
+    detail = cluster_detail(db, run_id, cluster_id, alias=alias, show_queries=show_queries)
     if as_json:
-        _print_json(detail.as_dict())
+        print_json(detail.as_dict())
         return
     source = (
         f"{detail.summary.summary_run_id} ({detail.summary.alias})"
@@ -207,18 +196,14 @@ def compare(
 ) -> None:
     """Titles of two or more aliases side by side per cluster, with each alias's label
     quality (held-out queries matched to their cluster's label; chance 1/6)."""
-    from lmsys_pipeline.reading.choice import NotFound
     from lmsys_pipeline.reading.clusters import compare_aliases
 
     if len(alias) < 2:
         fail("Give at least two aliases: --alias A --alias B.")
-    db = _database(db_url)
-    try:
-        comparison = compare_aliases(db, run_id, alias)
-    except NotFound as error:
-        fail(str(error))
+    db = database(db_url)
+    comparison = compare_aliases(db, run_id, alias)
     if as_json:
-        _print_json(comparison.as_dict())
+        print_json(comparison.as_dict())
         return
     table = _table(
         f"{run_id}: titles by alias",
@@ -253,7 +238,7 @@ def export(
         fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     if not output.parent.exists():
         fail(f"The folder {output.parent} does not exist.")
-    db = _database(db_url)
+    db = database(db_url)
     choice = _choice(db, run_id, alias, summary_run_id)
     written = export_run(db, run_id, choice, fmt, output)
     summary = {
@@ -264,7 +249,7 @@ def export(
         "summary_run_id": choice.summary_run_id if choice else None,
     }
     if as_json:
-        _print_json(summary)
+        print_json(summary)
         return
     console.print(
         f"{written:,} rows of {run_id} written to {output} "
@@ -278,9 +263,9 @@ def status(db_url: DbUrlOption = None, as_json: JsonOption = False) -> None:
     and its size."""
     from lmsys_pipeline.reading.status import database_status
 
-    found = database_status(_database(db_url))
+    found = database_status(database(db_url))
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     size = found["database_bytes"]
     console.print(
@@ -318,14 +303,14 @@ def cluster_map(
 
     if not output.parent.exists():
         fail(f"The folder {output.parent} does not exist.")
-    db = _database(db_url)
+    db = database(db_url)
     choice = _choice(db, run_id, alias, None)
     try:
         written = build_map(db, run_id, choice, output, sample=sample, method=projection)
     except ValueError as error:
         fail(str(error))
     if as_json:
-        _print_json(written)
+        print_json(written)
         return
     console.print(
         f"Map of {run_id} ({written['points']:,} queries, {written['clusters']} "

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from lmsys_pipeline.clustering.algorithms import NOISE
+from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.clustering.runs import RunResult, silhouette
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query

@@ -6,7 +6,6 @@ and replaces the run's assignments in one transaction: a failure leaves the prev
 none), and re-materializing never duplicates.
 """
 
-import re
 import time
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -16,25 +15,25 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from lmsys_pipeline.clustering.algorithms import (
-    NOISE,
-    ClusterFit,
-    ClusteringInputError,
-    fit_hdbscan,
-    fit_kmeans,
-)
+from lmsys_pipeline.clustering.fit import NOISE, ClusterFit, ClusteringInputError
 from lmsys_pipeline.clustering.params import ClusteringParams, new_run_id
+from lmsys_pipeline.clustering.registry import (
+    algorithm_of,
+    fit_clustering,
+    params_from_run_id,
+    parse_stored,
+)
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding
 from lmsys_pipeline.embedding.store import load_vectors
+from lmsys_pipeline.errors import UserError
 
-RUN_ID_PARAMS = re.compile(r"^(kmeans|hdbscan)-(\d+)-")
 SILHOUETTE_SAMPLE = 5_000
 INSERT_CHUNK = 50_000
 
 
-class RunNotFound(LookupError):
+class RunNotFound(UserError, LookupError):
     pass
 
 
@@ -55,15 +54,10 @@ def check_feasible(db: DatabaseManager, params: ClusteringParams) -> None:
             f"There are no queries embedded with {params.embedding_model} to cluster: run "
             "lmsys load and lmsys embed first."
         )
-    if params.algorithm == "kmeans" and available < int(params.n_clusters):
+    chosen = algorithm_of(params)
+    if available < chosen.size(params):
         raise ClusteringInputError(
-            f"There are {available} embedded queries, fewer than the {params.n_clusters} "
-            "clusters asked for: lower --n-clusters or load more queries."
-        )
-    if params.algorithm == "hdbscan" and available < int(params.min_cluster_size):
-        raise ClusteringInputError(
-            f"--min-cluster-size {params.min_cluster_size} is larger than the {available} "
-            "embedded queries: lower it or load more queries."
+            chosen.too_few_queries.format(available=available, size=chosen.size(params))
         )
 
 
@@ -83,7 +77,7 @@ def register_run(
             return _register(db, params, description, run_id)
         except IntegrityError:
             if run_id is not None:
-                raise ValueError(f"Clustering run {run_id} is already registered.") from None
+                raise UserError(f"Clustering run {run_id} is already registered.") from None
             # another process registered the same id in the same second: take the next suffix
     raise RuntimeError("Could not pick a free run id: too many runs registered at once.")
 
@@ -94,14 +88,17 @@ def _register(
     with db.get_session() as session:
         if run_id is None:
             existing = set(session.execute(select(ClusteringRun.run_id)).scalars())
-            run_id = new_run_id(params, existing)
+            chosen = algorithm_of(params)
+            run_id = new_run_id(chosen.name, chosen.size(params), existing)
         elif session.get(ClusteringRun, run_id) is not None:
-            raise ValueError(f"Clustering run {run_id} is already registered.")
+            raise UserError(f"Clustering run {run_id} is already registered.")
         max_query_id = session.execute(select(func.max(Query.id))).scalar_one()
         run = ClusteringRun(
             run_id=run_id,
             algorithm=params.algorithm,
-            num_clusters=params.n_clusters if params.algorithm == "kmeans" else None,
+            num_clusters=algorithm_of(params).size(params)
+            if algorithm_of(params).fills_every_cluster
+            else None,
             parameters={**params.model_dump(), "max_query_id": max_query_id},
             description=description,
         )
@@ -111,16 +108,33 @@ def _register(
         return run
 
 
-def params_from_run_id(run_id: str) -> ClusteringParams | None:
-    """Default parameters implied by a seed-style run id (``kmeans-100-...``), for runs whose
-    partition was added by hand in the UI without registering parameters."""
-    match = RUN_ID_PARAMS.match(run_id)
-    if match is None:
-        return None
-    algorithm, number = match.group(1), int(match.group(2))
-    if algorithm == "kmeans":
-        return ClusteringParams(algorithm="kmeans", n_clusters=number)
-    return ClusteringParams(algorithm="hdbscan", min_cluster_size=number)
+def prepare_run(
+    db: DatabaseManager,
+    *,
+    run_id: str | None = None,
+    params: ClusteringParams | None = None,
+    description: str | None = None,
+) -> ClusteringRun:
+    """The one way a clustering run comes to exist, for the CLI, the asset and the schedule.
+
+    A registered ``run_id`` is returned as it is (its recorded parameters are what make it
+    reproducible). An unregistered ``run_id`` (a partition added by hand) is registered with
+    ``params``, or with the parameters its key implies (``kmeans-50-...``). No ``run_id``: a new
+    id is made for ``params``.
+    """
+    if run_id is not None:
+        try:
+            return load_run(db, run_id)[0]
+        except RunNotFound:
+            params = params or params_from_run_id(run_id)
+        if params is None:
+            raise UserError(
+                f"Clustering run {run_id} is not registered and its key does not say how to "
+                "cluster: give algorithm and n_clusters or min_cluster_size as config."
+            )
+    elif params is None:
+        raise TypeError("prepare_run needs a run_id or params")
+    return register_run(db, params, description=description, run_id=run_id)
 
 
 def load_run(db: DatabaseManager, run_id: str) -> tuple[ClusteringRun, ClusteringParams]:
@@ -131,8 +145,7 @@ def load_run(db: DatabaseManager, run_id: str) -> tuple[ClusteringRun, Clusterin
             f"Clustering run {run_id} is not registered: create it with "
             "lmsys cluster kmeans|hdbscan, or give its parameters as config."
         )
-    stored = {k: v for k, v in (run.parameters or {}).items() if k in ClusteringParams.model_fields}
-    return run, ClusteringParams(**stored)
+    return run, parse_stored(run.parameters or {})
 
 
 @dataclass
@@ -151,30 +164,6 @@ class RunResult:
     @property
     def noise_share(self) -> float:
         return float(np.mean(self.fit.labels == NOISE)) if len(self.fit.labels) else 0.0
-
-
-def _fit(params: ClusteringParams, vectors: np.ndarray) -> ClusterFit:
-    if params.algorithm == "kmeans":
-        return fit_kmeans(
-            vectors,
-            int(params.n_clusters),
-            n_init=params.n_init,
-            max_iter=params.max_iter,
-            seed=params.seed,
-            train_points_per_centroid=params.train_points_per_centroid,
-            refine_iter=params.refine_iter,
-            reduce_dims=params.kmeans_reduce_dims,
-        )
-    return fit_hdbscan(
-        vectors,
-        int(params.min_cluster_size),
-        min_samples=params.min_samples,
-        reduce_dims=params.reduce_dims,
-        seed=params.seed,
-        assign_noise=params.assign_noise,
-        backend=params.hdbscan_backend,
-        max_fit_points=params.hdbscan_max_fit_points,
-    )
 
 
 def silhouette(vectors: np.ndarray, labels: np.ndarray, seed: int) -> float | None:
@@ -205,7 +194,7 @@ def materialize_run(db: DatabaseManager, run_id: str) -> tuple[RunResult, np.nda
     vectors = stored.vectors[rows]
     del stored  # the distinct-text matrix: up to 1.5 GB at 1M that the fit does not need
     loaded = time.perf_counter()
-    fit = _fit(params, vectors)
+    fit = fit_clustering(vectors, params)
     fitted = time.perf_counter()
     _replace_assignments(db, run_id, query_ids, fit, params, vectors.shape[1])
     written = time.perf_counter()
@@ -295,7 +284,6 @@ __all__ = [
     "RunNotFound",
     "load_run",
     "materialize_run",
-    "params_from_run_id",
     "register_run",
     "silhouette",
 ]

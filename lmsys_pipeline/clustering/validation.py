@@ -4,9 +4,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from lmsys_pipeline.clustering.algorithms import NOISE
+from lmsys_pipeline.clustering import registry
+from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, QueryCluster
+
+CHECKS = {
+    "every_query_assigned_once": "Every embedded query of the run has exactly one row.",
+    "num_clusters_matches_assignments": "num_clusters equals the distinct non-noise ids.",
+    "confidence_within_documented_range": "Confidence filled and within its documented range.",
+    "no_empty_kmeans_cluster": "KMeans: all k clusters have members (not run for HDBSCAN).",
+}
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,9 @@ def check_run(db: DatabaseManager, run_id: str, expected_query_ids: int) -> list
                 func.count().filter(assignments.c.confidence_score.is_(None)),
             ).where(assignments.c.run_id == run_id)
         ).one()
-    algorithm, num_clusters, parameters = run
-    lower_bound = -1.0 if algorithm == "kmeans" else 0.0
+    name, num_clusters, parameters = run
+    chosen = registry.algorithm(name)
+    lower_bound, upper_bound = chosen.confidence_range
     outcomes = [
         CheckOutcome(
             "every_query_assigned_once",
@@ -56,12 +65,13 @@ def check_run(db: DatabaseManager, run_id: str, expected_query_ids: int) -> list
         ),
         CheckOutcome(
             "confidence_within_documented_range",
-            missing == 0 and (low is None or (low >= lower_bound - 1e-6 and high <= 1 + 1e-6)),
-            {"min": low, "max": high, "missing": missing, "range": [lower_bound, 1.0]},
+            missing == 0
+            and (low is None or (low >= lower_bound - 1e-6 and high <= upper_bound + 1e-6)),
+            {"min": low, "max": high, "missing": missing, "range": [lower_bound, upper_bound]},
         ),
     ]
-    if algorithm == "kmeans":
-        k = (parameters or {}).get("n_clusters")
+    if chosen.fills_every_cluster:
+        k = (parameters or {}).get(chosen.size_field)
         outcomes.append(
             CheckOutcome(
                 "no_empty_kmeans_cluster",

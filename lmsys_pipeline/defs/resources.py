@@ -1,9 +1,18 @@
-"""Resources shared by every stage."""
+"""The resources every stage shares: the database, the embedding model and the LLM server.
+
+Each is a ``ConfigurableResource`` whose fields are what a deployment (``Definitions``), the
+UI's launchpad, a test or the ``lmsys`` CLI sets; runtime state (an engine, loaded models) lives
+in private attributes. Secrets never sit in a field's default: the database URL comes from
+``$LMSYS_DB_URL`` when the field is empty, an API key from the provider's variable (or an
+``EnvVar`` a deployment binds to ``api_key``).
+"""
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from lmsys_pipeline.db.connection import DB_URL_ENV, DatabaseManager
+from lmsys_pipeline.embedding.embedders import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, Embedder
+from lmsys_pipeline.summarizing.params import ThroughputSettings
 
 # Assets that write the SQLModel tables share this pool; dagster.yaml limits it to one step at a
 # time, because SQLite has a single writer. Raise the limit when LMSYS_DB_URL is PostgreSQL.
@@ -11,10 +20,12 @@ DB_WRITER_POOL = "lmsys_db_writer"
 
 
 class DatabaseResource(dg.ConfigurableResource):
-    """The SQLModel database. ``url`` defaults to $LMSYS_DB_URL, then the SQLite file under
-    ~/.lmsys-query-analysis; give it through an env var when it holds a password."""
+    """The SQLModel database. ``url`` empty: $LMSYS_DB_URL, else the SQLite file under
+    ~/.lmsys-query-analysis. Bind it to an ``EnvVar`` when it holds a password."""
 
-    url: str | None = None
+    url: str | None = Field(
+        default=None, description=f"SQLAlchemy URL or SQLite path (default ${DB_URL_ENV})."
+    )
 
     _manager: DatabaseManager | None = PrivateAttr(default=None)
 
@@ -24,18 +35,74 @@ class DatabaseResource(dg.ConfigurableResource):
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._manager is not None:
             self._manager.dispose()
+            self._manager = None
 
     @property
     def manager(self) -> DatabaseManager:
-        if self._manager is None:
+        if self._manager is None:  # used outside a run (schedules, sensors)
             self._manager = DatabaseManager(self.url)
         return self._manager
 
 
-def user_failure(error: Exception) -> dg.Failure:
-    """A step failure for input the user must fix: its one-sentence message, no retries
-    (the same input would fail the same way)."""
-    return dg.Failure(description=str(error), allow_retries=False)
+class EmbedderResource(dg.ConfigurableResource):
+    """Embedding models, each loaded once per run. ``model`` is the default spec (an asset's
+    config may name another); ``device`` empty means the GPU when torch sees one."""
+
+    model: str = Field(default=DEFAULT_MODEL, description="Default embedding model.")
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, description="Texts per call.")
+    device: str | None = Field(default=None, description="cpu, cuda, cuda:1, mps ...")
+
+    _loaded: dict[tuple[str, int], Embedder] = PrivateAttr(default_factory=dict)
+
+    def load(self, model: str | None = None, batch_size: int | None = None) -> Embedder:
+        from lmsys_pipeline.embedding.embedders import load_embedder
+
+        key = (model or self.model, batch_size or self.batch_size)
+        if key not in self._loaded:
+            self._loaded[key] = load_embedder(key[0], batch_size=key[1], device=self.device)
+        return self._loaded[key]
 
 
-__all__ = ["DB_URL_ENV", "DB_WRITER_POOL", "DatabaseResource", "user_failure"]
+class LLMResource(dg.ConfigurableResource):
+    """Where summary and hierarchy runs send their requests, and how fast. The model is the
+    run's own setting (an alias is defined by it); this resource holds the server and the
+    limits. ``api_key`` empty: the provider's usual variable (``OPENAI_API_KEY`` ...)."""
+
+    base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible server URL (default: the provider's, or "
+        "$OPENAI_BASE_URL); stored without credentials.",
+    )
+    api_key: str | None = Field(
+        default=None, description="Bind to an EnvVar; empty: the provider's key variable."
+    )
+    concurrency: int = Field(default=8, ge=1, le=256, description="Requests in flight.")
+    rpm: int | None = Field(default=None, ge=1, description="Requests per minute at most.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Seconds per request.")
+    max_retries: int = Field(
+        default=5, ge=0, description="Retries of 429 / 5xx / timeouts, with backoff."
+    )
+
+    def throughput(self) -> ThroughputSettings:
+        return ThroughputSettings(
+            base_url=self.base_url,
+            concurrency=self.concurrency,
+            rpm=self.rpm,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+        )
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "database": DatabaseResource(),
+        "embedder": EmbedderResource(),
+        "llm": LLMResource(),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    # Steps run in the run's own process: each step process would otherwise pay the imports of
+    # torch and sentence-transformers again. Runs still go in parallel with each other.
+    return dg.Definitions(resources=default_resources(), executor=dg.in_process_executor)

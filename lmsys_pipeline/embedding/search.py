@@ -17,6 +17,7 @@ from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.store import load_vectors
+from lmsys_pipeline.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class SearchHit:
         return asdict(self)
 
 
-class SearchError(ValueError):
+class SearchError(UserError, ValueError):
     """A search that cannot run as asked, in one sentence."""
 
 

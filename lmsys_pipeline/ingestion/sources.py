@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lmsys_pipeline.errors import UserError
+
 HUB_DATASET_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 FILE_SUFFIXES = (".parquet", ".jsonl", ".ndjson", ".json", ".jsonl.gz", ".json.gz")
 REQUIRED_COLUMNS = ("conversation_id", "conversation")
@@ -36,7 +38,7 @@ Row = dict[str, Any]
 Batch = list[Row] | Any
 
 
-class SourceError(Exception):
+class SourceError(UserError):
     """A source that cannot be read, explained in one sentence."""
 
 

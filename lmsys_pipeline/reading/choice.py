@@ -7,9 +7,10 @@ from sqlalchemy import func, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary
+from lmsys_pipeline.errors import UserError
 
 
-class NotFound(LookupError):
+class NotFound(UserError, LookupError):
     """An unknown run id, alias, summary run or cluster, said in one sentence."""
 
     def __str__(self) -> str:

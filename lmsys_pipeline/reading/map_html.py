@@ -8,7 +8,7 @@ the languages and models over-represented in it (lift).
 import html
 from pathlib import Path
 
-from lmsys_pipeline.clustering.algorithms import NOISE
+from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.reading.clusters import ClusterRow
 from lmsys_pipeline.reading.facets import Facet
 from lmsys_pipeline.reading.projection import Projection

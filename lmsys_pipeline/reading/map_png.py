@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 
-from lmsys_pipeline.clustering.algorithms import NOISE
+from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.reading.projection import Projection
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
-from lmsys_pipeline.clustering.algorithms import NOISE
+from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, QueryCluster
 
@@ -25,11 +25,15 @@ class RunRow:
         return {**asdict(self), "created_at": self.created_at.isoformat()}
 
 
-def list_runs(db: DatabaseManager, *, latest: bool = False) -> list[RunRow]:
+def list_runs(
+    db: DatabaseManager, *, latest: bool = False, run_ids: list[str] | None = None
+) -> list[RunRow]:
     with db.get_session() as session:
         statement = select(ClusteringRun).order_by(
             ClusteringRun.created_at.desc(), ClusteringRun.run_id.desc()
         )
+        if run_ids is not None:
+            statement = statement.where(ClusteringRun.run_id.in_(run_ids))
         runs = session.execute(statement.limit(1) if latest else statement).scalars().all()
     if not runs:
         return []
@@ -70,3 +74,51 @@ def list_runs(db: DatabaseManager, *, latest: bool = False) -> list[RunRow]:
             )
         )
     return rows
+
+
+@dataclass
+class RunOverview:
+    """One run as its stored rows tell it: what ``lmsys cluster`` prints when it is done."""
+
+    run: RunRow
+    parameters: dict
+    size_min: int
+    size_median: float
+    size_max: int
+    largest: list[tuple[int, int, list[str]]]  # (cluster id, queries, most central queries)
+
+    def as_dict(self) -> dict:
+        return {
+            **self.run.as_dict(),
+            "parameters": self.parameters,
+            "size_min": self.size_min,
+            "size_median": self.size_median,
+            "size_max": self.size_max,
+            "largest_clusters": [
+                {"cluster_id": c, "queries": n, "central_queries": q} for c, n, q in self.largest
+            ],
+        }
+
+
+def run_overview(
+    db: DatabaseManager, run_id: str, *, largest: int = 10, examples: int = 3
+) -> RunOverview:
+    from statistics import median
+
+    from lmsys_pipeline.reading.choice import require_run
+    from lmsys_pipeline.reading.clusters import central_queries, cluster_sizes
+
+    stored = require_run(db, run_id)
+    [row] = list_runs(db, run_ids=[run_id])
+    sizes = {c: n for c, n in cluster_sizes(db, run_id).items() if c != NOISE}
+    top = list(sizes)[:largest]
+    texts = central_queries(db, run_id, top, examples)
+    values = list(sizes.values())
+    return RunOverview(
+        row,
+        dict(stored.parameters or {}),
+        min(values, default=0),
+        float(median(values)) if values else 0.0,
+        max(values, default=0),
+        [(c, sizes[c], texts.get(c, [])) for c in top],
+    )

@@ -7,19 +7,17 @@ the ledger's counters, so a kill loses at most the clusters in flight.
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, utc_now
 from lmsys_pipeline.db.summaries import LLMResponse, SummaryRun
 from lmsys_pipeline.summarizing.params import (
     PROMPT_VERSION,
+    SummaryInputError,
     SummaryParams,
-    default_model,
     new_summary_run_id,
 )
 from lmsys_pipeline.summarizing.providers import estimate_cost
@@ -44,7 +42,6 @@ ID_ATTEMPTS = 5
 def start_summary_run(
     db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, *, restart: bool = False
 ) -> Started:
-    load_run(db, run_id)  # RunNotFound in one sentence
     for _ in range(ID_ATTEMPTS):
         try:
             return _start(db, run_id, alias, params, restart)
@@ -103,6 +100,29 @@ def _start(
         )
         session.commit()
     return Started(summary_run_id, False, replaced)
+
+
+def resume_summary_run(
+    db: DatabaseManager, summary_run_id: str, run_id: str, alias: str, params: SummaryParams
+) -> Started:
+    """Continues the named summary run of ``alias`` on ``run_id`` (the one the CLI prepared)."""
+    with db.get_session() as session:
+        entry = session.get(SummaryRun, summary_run_id)
+        if entry is None or (entry.run_id, entry.alias) != (run_id, alias):
+            raise SummaryInputError(
+                f"{summary_run_id} is not a summary run of alias {alias} on {run_id}: leave "
+                "summary_run_id out to start or resume the alias."
+            )
+        if entry.status == "replaced" or not _resumable(entry, params):
+            raise SummaryInputError(
+                f"{summary_run_id} was replaced or made with other settings: leave "
+                "summary_run_id out to start a new summary run."
+            )
+        entry.parameters = params.stored()
+        entry.status = "running"
+        session.add(entry)
+        session.commit()
+    return Started(summary_run_id, True, [])
 
 
 def summarized_sizes(db: DatabaseManager, summary_run_id: str) -> dict[int, int]:
@@ -240,33 +260,3 @@ def finish(
         session.refresh(entry)
         session.expunge(entry)
     return entry
-
-
-def params_for(
-    db: DatabaseManager, run_id: str, alias: str, overrides: dict[str, Any]
-) -> SummaryParams:
-    """The alias's last parameters (so a re-run resumes it) or the defaults, with the given
-    overrides (None means "not given") on top."""
-    with db.get_session() as session:
-        entry = (
-            session.execute(
-                select(SummaryRun)
-                .where(
-                    SummaryRun.run_id == run_id,
-                    SummaryRun.alias == alias,
-                    SummaryRun.status != "replaced",
-                )
-                .order_by(SummaryRun.created_at.desc())
-                .limit(1)
-            )
-            .scalars()
-            .first()
-        )
-    base: dict[str, Any] = {"model": default_model()}
-    if entry is not None:
-        base = {
-            k: v
-            for k, v in entry.parameters.items()
-            if k in SummaryParams.model_fields and k != "base_url"
-        }
-    return SummaryParams(**{**base, **{k: v for k, v in overrides.items() if v is not None}})

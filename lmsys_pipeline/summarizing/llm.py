@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.prompts import (
     InvalidAnswer,
@@ -26,7 +27,7 @@ from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief
 
 
-class LLMConfigError(RuntimeError):
+class LLMConfigError(UserError):
     """The server refuses every request (bad key, unknown model): stop instead of failing
     each cluster."""
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from lmsys_pipeline.clustering.params import RUN_ID_PATTERN
+from lmsys_pipeline.errors import UserError
 
 KEYWORDS_MODEL = "local/keywords"
 MODEL_ENV = "LMSYS_SUMMARY_MODEL"
@@ -20,8 +21,18 @@ PROMPT_VERSION = "cluster-summary-v1"
 ALIAS_PATTERN = RUN_ID_PATTERN
 
 
-class SummaryInputError(ValueError):
+class SummaryInputError(UserError, ValueError):
     """Input the user must fix (an alias, a run without assignments), in one sentence."""
+
+
+class ThroughputSettings(BaseModel, extra="forbid"):
+    """How fast answers arrive, from the LLM resource: they never change what a summary says."""
+
+    base_url: str | None = None
+    concurrency: int = Field(default=8, ge=1, le=256)
+    rpm: int | None = Field(default=None, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
 
 
 OUTCOME_FIELDS = (
@@ -127,7 +138,7 @@ def default_alias(model: str) -> str:
 
 
 def check_alias(alias: str) -> str:
-    if not ALIAS_PATTERN.match(alias):
+    if not alias or not ALIAS_PATTERN.match(alias):
         raise SummaryInputError(
             f"Alias {alias!r} must start with a letter or digit and hold only "
             "letters, digits, '.', '_' and '-'."

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from lmsys_pipeline.errors import UserError
+
 
 @dataclass(frozen=True)
 class Provider:
@@ -48,11 +50,7 @@ PRICES: dict[str, tuple[float, float]] = {
 }
 
 
-# Set by ``lmsys summarize --base-url`` so the URL reaches the run without entering its config.
-BASE_URL_ENV = "LMSYS_LLM_BASE_URL"
-
-
-class ProviderError(ValueError):
+class ProviderError(UserError, ValueError):
     pass
 
 
@@ -77,11 +75,13 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def resolve_endpoint(model: str, base_url: str | None = None) -> Endpoint:
+def resolve_endpoint(
+    model: str, base_url: str | None = None, *, api_key: str | None = None
+) -> Endpoint:
     """Where ``model`` is served and with which key; one-sentence ``ProviderError`` if the
     provider is unknown or its key is missing. The URL comes from ``base_url``, then
-    $LMSYS_LLM_BASE_URL, then $OPENAI_BASE_URL (OpenAI and self-hosted servers), then the
-    provider's own."""
+    $OPENAI_BASE_URL (OpenAI and self-hosted servers), then the provider's own; the key from
+    ``api_key``, then the provider's variable."""
     provider_name, _, remote_model = model.partition("/")
     provider = PROVIDERS.get(provider_name.lower())
     if provider is None:
@@ -94,8 +94,8 @@ def resolve_endpoint(model: str, base_url: str | None = None) -> Endpoint:
         if (provider.self_hosted or provider_name == "openai")
         else None
     )
-    url = base_url or os.environ.get(BASE_URL_ENV) or shared_url or provider.base_url
-    key = os.environ.get(provider.key_env, "") if provider.key_env else ""
+    url = base_url or shared_url or provider.base_url
+    key = api_key or (os.environ.get(provider.key_env, "") if provider.key_env else "")
     if not key and provider_name == "openai" and url:
         key = "not-needed"  # a self-hosted server given by --base-url / OPENAI_BASE_URL
     if not key and provider.key_required:

@@ -8,22 +8,24 @@ from typing import NamedTuple
 
 from sqlalchemy import select
 
-from lmsys_pipeline.clustering.algorithms import NOISE
+from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.db.summaries import SummaryRun
+from lmsys_pipeline.embedding.embedders import Embedder
+from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder
 from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.ledger import (
     cached_answers,
     finish,
     record,
-    start_summary_run,
     summarized_sizes,
 )
 from lmsys_pipeline.summarizing.llm import ask_all, plan_jobs
 from lmsys_pipeline.summarizing.params import SummaryParams
+from lmsys_pipeline.summarizing.prepare import PreparedSummary
 from lmsys_pipeline.summarizing.prompts import ClusterLabel
-from lmsys_pipeline.summarizing.providers import Endpoint, resolve_endpoint
+from lmsys_pipeline.summarizing.providers import Endpoint
 from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality
 from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, build_briefs, load_run_view
@@ -104,25 +106,21 @@ def _with_llm(
 
 def summarize_run(
     db: DatabaseManager,
-    run_id: str,
-    alias: str,
-    params: SummaryParams,
+    prepared: PreparedSummary,
     *,
-    restart: bool = False,
+    load_embedder: Callable[[str], Embedder] = default_embedder,
     log: Callable[[str], None] = lambda message: None,
 ) -> SummaryReport:
+    """Labels every cluster of the prepared summary run that has no row yet, scores label
+    quality with ``load_embedder(run's embedding model)`` and closes the ledger entry."""
     started_at = time.perf_counter()
-    endpoint = None
-    if not params.is_offline:  # a missing key fails before anything is written
-        endpoint = resolve_endpoint(params.model, params.base_url)
-        params = params.model_copy(update={"base_url": endpoint.base_url})
+    run_id, alias, params = prepared.run_id, prepared.alias, prepared.params
     view = load_run_view(db, run_id)
-    started = start_summary_run(db, run_id, alias, params, restart=restart)
-    summary_run_id = started.summary_run_id
+    summary_run_id = prepared.summary_run_id
     done = summarized_sizes(db, summary_run_id)
     missing = [c for c in view.cluster_ids if done.get(c) != view.size(c)]
     log(
-        f"{summary_run_id} ({'resumed' if started.resumed else 'new'}): "
+        f"{summary_run_id} ({'resumed' if prepared.started.resumed else 'new'}): "
         f"{len(missing)} of {len(view.cluster_ids)} clusters to label"
     )
     briefs = build_briefs(db, view, params, view.cluster_ids)
@@ -130,11 +128,11 @@ def summarize_run(
     def save(results: list[LabelResult]) -> None:
         record(db, run_id, alias, summary_run_id, params, results)
 
-    if params.is_offline:
+    if prepared.endpoint is None:
         _offline(save, briefs, missing)
     else:
-        _with_llm(db, save, briefs, missing, params, endpoint, log)
-    quality = _quality(db, view, summary_run_id, briefs, params)
+        _with_llm(db, save, briefs, missing, params, prepared.endpoint, log)
+    quality = _quality(db, view, summary_run_id, briefs, params, load_embedder)
     entry = finish(
         db,
         summary_run_id,
@@ -145,8 +143,8 @@ def summarize_run(
     )
     return SummaryReport(
         entry,
-        started.resumed,
-        started.replaced,
+        prepared.started.resumed,
+        prepared.started.replaced,
         len(missing),
         quality,
         summary_titles(db, summary_run_id),
@@ -179,9 +177,8 @@ def _quality(
     summary_run_id: str,
     briefs: dict[int, ClusterBrief],
     params: SummaryParams,
+    load_embedder: Callable[[str], Embedder],
 ) -> LabelQuality:
-    from lmsys_pipeline.embedding.embedders import load_embedder
-
     if params.label_quality_queries <= 0:
         return LabelQuality(None, 0, 0, 1.0)
     with db.engine.connect() as connection:

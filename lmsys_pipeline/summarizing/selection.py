@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import select
 
-from lmsys_pipeline.clustering.algorithms import NOISE
+from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query, QueryCluster
 from lmsys_pipeline.embedding.store import load_vectors, text_key
 from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
+from lmsys_pipeline.vectors import centroids as cluster_centroids
+from lmsys_pipeline.vectors import cosine_to_own_centroid
 
-CHUNK = 100_000
 LOOKUP_CHUNK = 5_000
 CANDIDATE_FACTOR = 3  # candidates fetched per wanted query, to survive de-duplication
 
@@ -82,19 +83,11 @@ def load_run_view(db: DatabaseManager, run_id: str) -> RunView:
             "vector any more: re-materialize query_embeddings."
         )
     rows = stored.rows[position]
-    centroids = _centroids(stored.vectors, rows, labels)
-    centrality = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), CHUNK):
-        stop = start + CHUNK
-        chunk_labels = np.maximum(labels[start:stop], 0)
-        centrality[start:stop] = np.einsum(
-            "ij,ij->i", stored.vectors[rows[start:stop]], centroids[chunk_labels]
-        )
+    centroids = cluster_centroids(stored.vectors, labels, rows)
+    centrality = cosine_to_own_centroid(stored.vectors, centroids, labels, rows)
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     members = {int(labels[group[0]]): group for group in np.split(order, bounds) if len(group)}
-    if NOISE in members:
-        centrality[members[NOISE]] = 0.0
     return RunView(
         run_id,
         params.embedding_model,
@@ -106,22 +99,6 @@ def load_run_view(db: DatabaseManager, run_id: str) -> RunView:
         centrality,
         members,
     )
-
-
-def _centroids(vectors: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Unit mean vector per cluster id (row ``c`` for cluster ``c``; noise left out), summed
-    through a sparse cluster x distinct-text matrix so no per-query copy is made."""
-    from scipy.sparse import csr_matrix
-
-    real = labels != NOISE
-    count = int(labels[real].max()) + 1 if real.any() else 1
-    membership = csr_matrix(
-        (np.ones(int(real.sum()), dtype=np.float32), (labels[real], rows[real])),
-        shape=(count, len(vectors)),
-    )
-    sums = np.asarray(membership @ vectors, dtype=np.float64)
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def fetch_texts(db: DatabaseManager, query_ids: Iterable[int]) -> dict[int, str]:

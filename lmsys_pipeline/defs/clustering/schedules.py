@@ -3,10 +3,11 @@
 Configured by environment variables read when the definitions load, so a deployment changes
 them without code:
 ``LMSYS_RECLUSTER_CRON`` (default ``0 3 * * 1``, Mondays 03:00 UTC),
-``LMSYS_RECLUSTER_ALGORITHM`` (``kmeans`` | ``hdbscan``, default ``kmeans``),
-``LMSYS_RECLUSTER_SIZE`` (k for KMeans, min cluster size for HDBSCAN; default 100).
-The schedule is stopped by default; switch it on in the UI (Automation) or with
-``dagster schedule start recluster_schedule``.
+``LMSYS_RECLUSTER_ALGORITHM`` (a registered algorithm: ``kmeans`` | ``hdbscan``; default
+``kmeans``), ``LMSYS_RECLUSTER_SIZE`` (k for KMeans, min cluster size for HDBSCAN; default 100).
+A bad value fails when the definitions load, in one sentence. The schedule is stopped by
+default; switch it on in the UI (Automation) or with ``dagster schedule start
+recluster_schedule``.
 """
 
 import os
@@ -14,37 +15,40 @@ import os
 import dagster as dg
 
 from lmsys_pipeline.clustering.params import ClusteringParams
-from lmsys_pipeline.clustering.runs import register_run
-from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
+from lmsys_pipeline.clustering.registry import algorithm, build_params
+from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
 from lmsys_pipeline.defs.resources import DatabaseResource
+from lmsys_pipeline.errors import UserError
 
 cluster_run_job = dg.define_asset_job("cluster_run_job", selection=["cluster_run"])
 
 
-def recluster_params(algorithm: str, size: int) -> ClusteringParams:
-    if algorithm == "kmeans":
-        return ClusteringParams(algorithm="kmeans", n_clusters=size)
-    return ClusteringParams(algorithm="hdbscan", min_cluster_size=size)
+def recluster_params(algorithm_name: str, size: str | int) -> ClusteringParams:
+    """The parameters of every scheduled run; one ``UserError`` sentence for a bad setting."""
+    chosen = algorithm(algorithm_name)
+    try:
+        number = int(size)
+    except ValueError:
+        raise UserError(f"LMSYS_RECLUSTER_SIZE must be a whole number, not {size!r}.") from None
+    return build_params(chosen.name, {chosen.size_field: number})
 
 
-def build_recluster_schedule(cron: str, algorithm: str, size: int) -> dg.ScheduleDefinition:
-    params = recluster_params(algorithm, size)  # fails at load time on bad settings
-
+def build_recluster_schedule(cron: str, params: ClusteringParams) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="recluster_schedule",
         cron_schedule=cron,
         execution_timezone="UTC",
         target=cluster_run_job,
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description=f"Registers and runs a new {algorithm} clustering run ({cron}).",
+        description=f"Registers and runs a new {params.algorithm} clustering run ({cron}).",
     )
     def recluster_schedule(context: dg.ScheduleEvaluationContext, database: DatabaseResource):
-        run = register_run(
+        run = prepare_clustering_run(
             database.manager,
-            params,
+            context.instance,
+            params=params,
             description=f"scheduled re-clustering ({cron})",
         )
-        context.instance.add_dynamic_partitions(CLUSTERING_RUNS, [run.run_id])
         return dg.RunRequest(run_key=run.run_id, partition_key=run.run_id)
 
     return recluster_schedule
@@ -52,6 +56,8 @@ def build_recluster_schedule(cron: str, algorithm: str, size: int) -> dg.Schedul
 
 recluster_schedule = build_recluster_schedule(
     os.environ.get("LMSYS_RECLUSTER_CRON", "0 3 * * 1"),
-    os.environ.get("LMSYS_RECLUSTER_ALGORITHM", "kmeans"),
-    int(os.environ.get("LMSYS_RECLUSTER_SIZE", "100")),
+    recluster_params(
+        os.environ.get("LMSYS_RECLUSTER_ALGORITHM", "kmeans"),
+        os.environ.get("LMSYS_RECLUSTER_SIZE", "100"),
+    ),
 )

@@ -7,23 +7,27 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, user_failure
-from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, EmbedderError, load_embedder
+from lmsys_pipeline.defs.failures import user_failures
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, EmbedderResource
 from lmsys_pipeline.embedding.runner import DEFAULT_CHUNK, EmbedReport, embed_pending
 
 PROGRESS_EVERY_SECONDS = 30.0
 
 
 class QueryEmbeddingsConfig(dg.Config):
-    model: str = Field(
-        default=DEFAULT_MODEL,
+    """Left empty, the ``embedder`` resource's model and batch size (all-MiniLM-L6-v2, 64)."""
+
+    model: str | None = Field(
+        default=None,
         description=(
             "all-MiniLM-L6-v2 (installed, offline), a local sentence-transformers folder, a "
-            "model in the local Hugging Face cache, or openai/<model> (OPENAI_API_KEY, "
-            "OPENAI_BASE_URL)."
+            "Hugging Face model name (downloaded unless HF_HUB_OFFLINE is set), or "
+            "openai/<model> (OPENAI_API_KEY, OPENAI_BASE_URL). Default: the embedder resource's."
         ),
     )
-    batch_size: int = Field(default=64, ge=1, description="Texts per model call.")
+    batch_size: int | None = Field(
+        default=None, ge=1, description="Texts per model call (default: the resource's)."
+    )
     chunk_size: int = Field(
         default=DEFAULT_CHUNK, ge=1, description="Queries embedded and committed together."
     )
@@ -62,28 +66,27 @@ def _progress_logger(context: dg.AssetExecutionContext):
     ),
 )
 def query_embeddings(
-    context: dg.AssetExecutionContext, config: QueryEmbeddingsConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext,
+    config: QueryEmbeddingsConfig,
+    database: DatabaseResource,
+    embedder: EmbedderResource,
 ) -> dg.MaterializeResult:
     db = database.manager
-    try:
-        embedder = load_embedder(config.model, batch_size=config.batch_size)
-    except EmbedderError as error:
-        raise user_failure(error) from None
-    device = str(getattr(getattr(embedder, "model", None), "device", embedder.backend))
-    context.log.info(f"Embedding with {embedder.name} ({embedder.dimension}-d) on {device}")
+    with user_failures():
+        model = embedder.load(config.model, config.batch_size)
+    device = str(getattr(getattr(model, "model", None), "device", model.backend))
+    context.log.info(f"Embedding with {model.name} ({model.dimension}-d) on {device}")
     report = embed_pending(
-        db, embedder, chunk_size=config.chunk_size, on_progress=_progress_logger(context)
+        db, model, chunk_size=config.chunk_size, on_progress=_progress_logger(context)
     )
     with db.engine.connect() as connection:
         covered = connection.execute(
             select(func.count())
             .select_from(QueryEmbedding)
-            .where(QueryEmbedding.model == embedder.name)
+            .where(QueryEmbedding.model == model.name)
         ).scalar_one()
         distinct = connection.execute(
-            select(func.count())
-            .select_from(TextEmbedding)
-            .where(TextEmbedding.model == embedder.name)
+            select(func.count()).select_from(TextEmbedding).where(TextEmbedding.model == model.name)
         ).scalar_one()
     context.log.info(
         f"{report.queries_covered:,} new queries covered by {report.texts_embedded:,} newly "
@@ -91,8 +94,8 @@ def query_embeddings(
     )
     return dg.MaterializeResult(
         metadata={
-            "model": embedder.name,
-            "dimension": dg.MetadataValue.int(embedder.dimension),
+            "model": model.name,
+            "dimension": dg.MetadataValue.int(model.dimension),
             "device": device,
             "new_queries_embedded": dg.MetadataValue.int(report.queries_covered),
             "texts_embedded": dg.MetadataValue.int(report.texts_embedded),
@@ -101,7 +104,7 @@ def query_embeddings(
             "queries_with_vectors": dg.MetadataValue.int(covered),
             "distinct_texts_with_vectors": dg.MetadataValue.int(distinct),
             "vector_megabytes": dg.MetadataValue.float(
-                round(distinct * embedder.dimension * 4 / 1e6, 1)
+                round(distinct * model.dimension * 4 / 1e6, 1)
             ),
             "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
             "texts_per_second": dg.MetadataValue.float(round(report.texts_per_second, 1)),

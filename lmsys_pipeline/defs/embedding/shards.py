@@ -12,8 +12,8 @@ import os
 import dagster as dg
 
 from lmsys_pipeline.defs.embedding.assets import QueryEmbeddingsConfig
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, user_failure
-from lmsys_pipeline.embedding.embedders import EmbedderError, load_embedder
+from lmsys_pipeline.defs.failures import user_failures
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, EmbedderResource
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.store import Shard
 
@@ -30,14 +30,15 @@ def shard_of(partition_key: str) -> Shard:
 
 @dg.op(out={}, pool=DB_WRITER_POOL, description="Embeds the pending queries of one shard.")
 def embed_shard(
-    context: dg.OpExecutionContext, config: QueryEmbeddingsConfig, database: DatabaseResource
+    context: dg.OpExecutionContext,
+    config: QueryEmbeddingsConfig,
+    database: DatabaseResource,
+    embedder: EmbedderResource,
 ):
     shard = shard_of(context.partition_key)
-    try:
-        embedder = load_embedder(config.model, batch_size=config.batch_size)
-    except EmbedderError as error:
-        raise user_failure(error) from None
-    report = embed_pending(database.manager, embedder, chunk_size=config.chunk_size, shard=shard)
+    with user_failures():
+        model = embedder.load(config.model, config.batch_size)
+    report = embed_pending(database.manager, model, chunk_size=config.chunk_size, shard=shard)
     context.log.info(
         f"shard {context.partition_key}: {report.queries_covered:,} queries, "
         f"{report.texts_embedded:,} texts embedded in {report.seconds:.1f} s"
@@ -46,7 +47,7 @@ def embed_shard(
         asset_key="query_embeddings",
         description=f"shard {context.partition_key} of the embedding backlog",
         metadata={
-            "model": embedder.name,
+            "model": model.name,
             "shard": context.partition_key,
             "new_queries_embedded": report.queries_covered,
             "texts_embedded": report.texts_embedded,

@@ -5,9 +5,10 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.models import Query
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, user_failure
+from lmsys_pipeline.defs.failures import user_failures
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource
 from lmsys_pipeline.ingestion.loader import DEFAULT_BATCH_SIZE, IngestReport, ingest_batches
-from lmsys_pipeline.ingestion.sources import SourceError, open_source
+from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.markdown import counts_table
 
 PROGRESS_EVERY_ROWS = 100_000
@@ -62,10 +63,8 @@ def lmsys_queries(
     context: dg.AssetExecutionContext, config: LmsysQueriesConfig, database: DatabaseResource
 ) -> dg.MaterializeResult:
     db = database.manager
-    try:
+    with user_failures():
         source = open_source(config.source)
-    except SourceError as error:
-        raise user_failure(error) from None
     context.log.info(f"Ingesting {source.description} into {db.safe_url}")
 
     next_log = PROGRESS_EVERY_ROWS
@@ -79,7 +78,7 @@ def lmsys_queries(
                 f"({report.rows_per_second:,.0f} rows/s)"
             )
 
-    try:
+    with user_failures():
         report = ingest_batches(
             db,
             source.batches(config.batch_size),
@@ -87,8 +86,6 @@ def lmsys_queries(
             source_name=source.description,
             on_progress=log_progress,
         )
-    except SourceError as error:
-        raise user_failure(error) from None
 
     with db.engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(Query)).scalar_one()

@@ -3,20 +3,17 @@
 from urllib.parse import quote
 
 import dagster as dg
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from lmsys_pipeline.clustering.runs import RunNotFound
-from lmsys_pipeline.defs.resources import DatabaseResource, user_failure
+from lmsys_pipeline.defs.failures import user_failures
+from lmsys_pipeline.defs.resources import DatabaseResource, EmbedderResource, LLMResource
 from lmsys_pipeline.defs.summarizing.partitions import (
     ALIAS_DIMENSION,
     RUN_DIMENSION,
     summary_partitions,
 )
+from lmsys_pipeline.defs.summarizing.prepare import prepare_summary_run
 from lmsys_pipeline.reading.map_png import run_map_markdown
-from lmsys_pipeline.summarizing.ledger import params_for
-from lmsys_pipeline.summarizing.llm import LLMConfigError
-from lmsys_pipeline.summarizing.params import SummaryInputError, check_alias
-from lmsys_pipeline.summarizing.providers import ProviderError
 from lmsys_pipeline.summarizing.report import summary_metadata
 from lmsys_pipeline.summarizing.runner import summarize_run
 
@@ -24,24 +21,20 @@ MARKDOWN_KEYS = ("titles", "failures", "size_histogram")
 
 
 class SummarizeConfig(dg.Config):
-    """Left empty, a partition resumes its alias with the parameters it last used (or the
-    defaults: $LMSYS_SUMMARY_MODEL, else the offline keyword summarizer). API keys come from
-    the provider's environment variable, never from config."""
+    """What the summaries say. Left empty, a partition resumes its alias with the settings it
+    last used (or the defaults: $LMSYS_SUMMARY_MODEL, else the offline keyword summarizer).
+    The server, its key and the request limits belong to the ``llm`` resource."""
 
     model: str | None = Field(default=None, description="provider/name or local/keywords")
     max_queries: int | None = Field(default=None, description="Queries shown per cluster.")
     contrast_neighbors: int | None = Field(
         default=None, description="Nearest clusters shown for contrast."
     )
-    concurrency: int | None = None
-    rpm: int | None = Field(default=None, description="Requests per minute at most.")
-    timeout_s: float | None = None
-    max_retries: int | None = None
-    base_url: str | None = Field(
-        default=None, description="OpenAI-compatible server (no credentials in it)."
-    )
     restart: bool = Field(
         default=False, description="Start a new summary run even if the alias could be resumed."
+    )
+    summary_run_id: str | None = Field(
+        default=None, description="Continue exactly this summary run (set by lmsys summarize)."
     )
 
 
@@ -67,25 +60,29 @@ class SummarizeConfig(dg.Config):
     ),
 )
 def cluster_summaries(
-    context: dg.AssetExecutionContext, config: SummarizeConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext,
+    config: SummarizeConfig,
+    database: DatabaseResource,
+    embedder: EmbedderResource,
+    llm: LLMResource,
 ) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
-    overrides = config.model_dump(exclude={"restart"})
-    try:
-        check_alias(alias)
-        params = params_for(database.manager, run_id, alias, overrides)
-        report = summarize_run(
-            database.manager, run_id, alias, params, restart=config.restart, log=context.log.info
+    overrides = config.model_dump(exclude={"restart", "summary_run_id"})
+    with user_failures():
+        prepared = prepare_summary_run(
+            database.manager,
+            context.instance,
+            run_id,
+            alias,
+            overrides,
+            llm,
+            restart=config.restart,
+            summary_run_id=config.summary_run_id,
         )
-    except (
-        RunNotFound,
-        SummaryInputError,
-        ProviderError,
-        LLMConfigError,
-        ValidationError,
-    ) as error:
-        raise user_failure(error) from None
+        report = summarize_run(
+            database.manager, prepared, load_embedder=embedder.load, log=context.log.info
+        )
     metadata = summary_metadata(report)
     entry = report.entry
     check = dg.AssetCheckResult(

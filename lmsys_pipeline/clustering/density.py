@@ -1,0 +1,97 @@
+"""HDBSCAN on the reduced vectors (it does not finish on raw 384-d at scale).
+
+``confidence_score`` is the membership probability HDBSCAN assigns, in [0, 1]; 0 for noise,
+and for noise moved to the nearest cluster when ``assign_noise`` is on.
+"""
+
+import time
+
+import numpy as np
+
+from lmsys_pipeline.clustering.fit import NOISE, ClusterFit, ClusteringInputError, renumber_by_size
+from lmsys_pipeline.clustering.params import HDBSCANParams
+from lmsys_pipeline.clustering.reduction import Reduced
+from lmsys_pipeline.vectors import CHUNK_ROWS, centroids, nearest_centroid
+
+
+def _hdbscan_model(backend: str, min_cluster_size: int, min_samples: int | None):
+    if backend == "fast_hdbscan":
+        import fast_hdbscan
+
+        return fast_hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples)
+    import hdbscan
+
+    return hdbscan.HDBSCAN(
+        min_cluster_size=min_cluster_size, min_samples=min_samples, core_dist_n_jobs=2
+    )
+
+
+def _nearest_fitted(points: np.ndarray, fitted_rows: np.ndarray) -> np.ndarray:
+    """For every row, the position (in ``fitted_rows``) of its nearest fitted row."""
+    import faiss
+
+    index = faiss.IndexFlatL2(points.shape[1])
+    index.add(np.ascontiguousarray(points[fitted_rows]))
+    nearest = np.empty(len(points), dtype=np.int64)
+    for start in range(0, len(points), CHUNK_ROWS):
+        _, found = index.search(np.ascontiguousarray(points[start : start + CHUNK_ROWS]), 1)
+        nearest[start : start + CHUNK_ROWS] = found[:, 0]
+    return nearest
+
+
+def fit_hdbscan(x: np.ndarray, reduced: Reduced, params: HDBSCANParams) -> ClusterFit:
+    """HDBSCAN with ``backend`` fast_hdbscan (default; 4.8x faster here at 100k points) or the
+    hdbscan library.
+
+    Above ``max_fit_points`` vectors, HDBSCAN is fitted on a seeded random sample of that size,
+    with ``min_cluster_size`` and ``min_samples`` scaled by the sample fraction so that they
+    keep meaning "queries in the whole run"; every other query takes the cluster (and
+    membership probability) of its nearest fitted query in the reduced space, noise included.
+    """
+    points, size = reduced.points, params.min_cluster_size
+    if size > len(points):
+        raise ClusteringInputError(
+            f"--min-cluster-size {size} is larger than the {len(points)} embedded queries: "
+            "lower it or load more queries."
+        )
+    started = time.perf_counter()
+    limit = params.max_fit_points
+    sampled = limit is not None and len(points) > limit
+    if sampled:
+        rng = np.random.default_rng(params.seed)
+        fitted_rows = np.sort(rng.choice(len(points), int(limit), replace=False))
+        fraction = len(fitted_rows) / len(points)
+        samples = params.min_samples
+        model = _hdbscan_model(
+            params.backend,
+            max(2, round(size * fraction)),
+            None if samples is None else max(1, round(samples * fraction)),
+        )
+        model.fit(points[fitted_rows])
+        nearest = _nearest_fitted(points, fitted_rows)
+        raw_labels = model.labels_.astype(np.int64)[nearest]
+        probabilities = model.probabilities_[nearest]
+    else:
+        model = _hdbscan_model(params.backend, size, params.min_samples)
+        model.fit(points)
+        raw_labels, probabilities = model.labels_.astype(np.int64), model.probabilities_
+    fitted = time.perf_counter()
+    labels = renumber_by_size(raw_labels)
+    confidence = np.where(labels == NOISE, 0.0, probabilities).astype(np.float32)
+    centres = centroids(x, labels)
+    noise = labels == NOISE
+    reassigned = 0
+    if params.assign_noise and noise.any() and len(centres):
+        labels = labels.copy()
+        noise_rows = np.flatnonzero(noise)
+        for start in range(0, len(noise_rows), CHUNK_ROWS):  # no copy of every noise vector
+            chunk = noise_rows[start : start + CHUNK_ROWS]
+            labels[chunk] = nearest_centroid(x[chunk], centres)
+        reassigned = int(noise.sum())
+    return ClusterFit(
+        labels=labels,
+        confidence=np.clip(confidence, 0.0, 1.0),
+        centroids=centres,
+        phase_seconds={"fit": fitted - started, "assign": time.perf_counter() - fitted},
+        details={"noise_reassigned": reassigned, "fitted_on_sample": int(sampled)},
+    )

@@ -1,0 +1,53 @@
+"""What every clustering algorithm returns, and the steps they share.
+
+Cluster ids are renumbered by size (0 is the largest) so that runs read the same way; HDBSCAN
+noise keeps ``-1``.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lmsys_pipeline.errors import UserError
+
+NOISE = -1
+
+
+class ClusteringInputError(UserError, ValueError):
+    """Data or settings that cannot be clustered, explained in one sentence."""
+
+
+@dataclass
+class ClusterFit:
+    labels: np.ndarray
+    confidence: np.ndarray
+    centroids: np.ndarray
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    details: dict[str, float | int] = field(default_factory=dict)
+
+    @property
+    def num_clusters(self) -> int:
+        return len(np.unique(self.labels[self.labels != NOISE]))
+
+
+def check_varied(vectors: np.ndarray) -> None:
+    if len(vectors) == 0:
+        raise ClusteringInputError(
+            "There are no embedded queries to cluster: run lmsys load and lmsys embed first."
+        )
+    if np.allclose(vectors, vectors[0], atol=1e-6):
+        raise ClusteringInputError(
+            "All query vectors are identical, so there is nothing to cluster: load more "
+            "varied queries."
+        )
+
+
+def renumber_by_size(labels: np.ndarray) -> np.ndarray:
+    real = labels[labels != NOISE]
+    ids, counts = np.unique(real, return_counts=True)
+    order = ids[np.lexsort((ids, -counts))]
+    mapping = np.full(int(labels.max()) + 1 if len(real) else 1, NOISE, dtype=np.int64)
+    mapping[order] = np.arange(len(order))
+    renumbered = np.full(len(labels), NOISE, dtype=np.int64)
+    renumbered[labels != NOISE] = mapping[real]
+    return renumbered

@@ -1,0 +1,110 @@
+"""The one way a summary run starts: validate, resolve the server, register in the ledger.
+
+``prepare_summary`` is called by the ``lmsys summarize`` command and by the
+``cluster_summaries`` asset alike (through ``defs/summarizing/prepare.py``, which also adds the
+Dagster partitions). Called again with the ``summary_run_id`` it returned, it continues that
+summary run instead of deciding anew, so the CLI's check and the asset's run agree.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from lmsys_pipeline.clustering.runs import load_run
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.summaries import SummaryRun
+from lmsys_pipeline.errors import settings_error
+from lmsys_pipeline.summarizing.ledger import Started, resume_summary_run, start_summary_run
+from lmsys_pipeline.summarizing.params import (
+    SummaryInputError,
+    SummaryParams,
+    ThroughputSettings,
+    check_alias,
+    default_model,
+)
+from lmsys_pipeline.summarizing.providers import Endpoint, resolve_endpoint
+
+OPTION_NAMES = {"timeout_s": "--timeout", "max_queries": "--max-queries"}
+
+
+@dataclass(frozen=True)
+class PreparedSummary:
+    run_id: str
+    alias: str
+    params: SummaryParams
+    endpoint: Endpoint | None  # None: the offline keyword summarizer
+    started: Started
+
+    @property
+    def summary_run_id(self) -> str:
+        return self.started.summary_run_id
+
+
+def summary_params(
+    db: DatabaseManager,
+    run_id: str,
+    alias: str,
+    overrides: dict[str, Any],
+    throughput: ThroughputSettings,
+) -> SummaryParams:
+    """The alias's last outcome parameters (so a re-run resumes it) or the defaults, the
+    server's throughput settings, and the given overrides (None: not given) on top."""
+    with db.get_session() as session:
+        entry = (
+            session.execute(
+                select(SummaryRun)
+                .where(
+                    SummaryRun.run_id == run_id,
+                    SummaryRun.alias == alias,
+                    SummaryRun.status != "replaced",
+                )
+                .order_by(SummaryRun.created_at.desc())
+                .limit(1)
+            )
+            .scalars()
+            .first()
+        )
+    base: dict[str, Any] = {"model": default_model()}
+    if entry is not None:
+        base = {
+            k: v
+            for k, v in entry.parameters.items()
+            if k in SummaryParams.model_fields and k not in ThroughputSettings.model_fields
+        }
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return SummaryParams(**{**base, **throughput.model_dump(), **given})
+    except ValidationError as error:
+        raise settings_error(error, OPTION_NAMES) from None
+
+
+def prepare_summary(
+    db: DatabaseManager,
+    run_id: str,
+    alias: str,
+    overrides: dict[str, Any],
+    throughput: ThroughputSettings,
+    *,
+    api_key: str | None = None,
+    restart: bool = False,
+    summary_run_id: str | None = None,
+) -> PreparedSummary:
+    """Checks everything a summary run needs before anything is asked of a model, then starts
+    or resumes its ledger entry (``summary_run_id``: continue exactly that one)."""
+    check_alias(alias)
+    load_run(db, run_id)
+    params = summary_params(db, run_id, alias, overrides, throughput)
+    endpoint = None
+    if not params.is_offline:  # a missing key fails before anything is written
+        endpoint = resolve_endpoint(params.model, params.base_url, api_key=api_key)
+        params = params.model_copy(update={"base_url": endpoint.base_url})
+    if summary_run_id is not None:
+        started = resume_summary_run(db, summary_run_id, run_id, alias, params)
+    else:
+        started = start_summary_run(db, run_id, alias, params, restart=restart)
+    return PreparedSummary(run_id, alias, params, endpoint, started)
+
+
+__all__ = ["PreparedSummary", "SummaryInputError", "prepare_summary", "summary_params"]
