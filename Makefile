@@ -23,9 +23,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-test: $(STAMP)
-	$(BIN)/ruff check lmsys_pipeline lmsys_pipeline_tests benchmarks scripts
-	$(BIN)/dagster definitions validate -m lmsys_pipeline.definitions
+test: lint
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 	$(BIN)/pytest -n 2 --durations=10
 	bash scripts/smoke_materialize.sh
 

@@ -7,8 +7,10 @@ Kept light on purpose: heavy libraries (torch, sentence-transformers, sklearn) a
 inside the functions that use them, so every ``dagster`` command and step process starts fast.
 """
 
+from pathlib import Path
+
 import dagster as dg
 
-import lmsys_pipeline.defs
-
-defs = dg.load_defs(defs_root=lmsys_pipeline.defs)
+# The project root holds pyproject.toml, whose [tool.dg] names the defs module: run from a
+# source checkout (an editable install, as `make setup` does, or an image that copies it).
+defs = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)

@@ -3,8 +3,9 @@
 Sources (credited in lmsys_pipeline/data/NOTICE): Banking77 (train + test), Arena-Hard-Auto
 prompts (v0.1 and v2.0) and HH-RLHF harmless-base test dialogues. Values the sources do not
 have stay unknown: ``model`` is ``"unknown"``, ``openai_moderation`` and ``redacted`` are null.
-``language`` is *detected* with py3langid (an ISO 639-1 code; null when the normalised
-probability is under 0.5) and the ``language_source`` column says so. No LMSYS-Chat-1M row is
+``language`` is *detected* with py3langid and stored as the English name LMSYS-Chat-1M uses
+(``English``, ``Chinese``; named by langcodes; null when the normalised probability is under
+0.5 or the text has no language), and the ``language_source`` column says so. No LMSYS-Chat-1M row is
 ever included.
 """
 
@@ -16,6 +17,7 @@ import re
 from pathlib import Path
 
 import polars as pl
+import langcodes
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
@@ -25,9 +27,15 @@ MIN_LANGUAGE_PROBABILITY = 0.5
 _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+NO_LANGUAGE = "zxx"
+
+
 def _detect_language(text: str) -> str | None:
+    """The language's English name, as LMSYS-Chat-1M stores it (``English``, not ``en``)."""
     code, probability = _IDENTIFIER.classify(text[:2000])
-    return code if probability >= MIN_LANGUAGE_PROBABILITY else None
+    if probability < MIN_LANGUAGE_PROBABILITY or code == NO_LANGUAGE:
+        return None
+    return langcodes.Language.get(code).display_name()
 
 
 def _row(conversation_id: str, messages: list[dict[str, str]], source: str) -> dict:

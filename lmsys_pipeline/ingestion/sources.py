@@ -69,11 +69,12 @@ def _layout_error(path: Path, columns: list[str]) -> SourceError:
 
 
 def _parquet_batches(path: Path, batch_size: int) -> Iterator[Batch]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
-    except Exception as error:
+    except (pa.ArrowException, OSError) as error:
         raise SourceError(f"{path} is not a readable parquet file ({error}).") from error
     columns = parquet.schema_arrow.names
     if any(name not in columns for name in REQUIRED_COLUMNS):
@@ -174,6 +175,20 @@ def _files_source(spec: str, files: list[Path], kind: str) -> Source:
     return Source(spec, kind, f"{len(files)} {kind} file(s): {names}", read)
 
 
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What a dropped connection raises while streaming: OS-level errors, and the transport
+    errors of the HTTP client the hub library uses (not OSError subclasses)."""
+    import importlib
+
+    errors: list[type[BaseException]] = [OSError, ConnectionError, TimeoutError]
+    for module in ("httpx2", "httpx"):
+        try:
+            errors.append(importlib.import_module(module).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
 def _hub_source(dataset_id: str, split: str = "train") -> Source:
     def read(batch_size: int) -> Iterator[Batch]:
         import datasets
@@ -182,20 +197,27 @@ def _hub_source(dataset_id: str, split: str = "train") -> Source:
         try:
             dataset = datasets.load_dataset(dataset_id, split=split, streaming=True, token=token)
             rows = iter(dataset)
-            batch: Batch = []
+        except (OSError, ConnectionError, ValueError) as error:
+            offline = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+            raise SourceError(
+                f"Could not open the hub dataset {dataset_id}{offline}: it may be gated or "
+                "unreachable, so accept its terms on the hub and set HF_TOKEN, or download its "
+                f"parquet files and pass their local path as the source ({type(error).__name__})."
+            ) from error
+        batch: Batch = []
+        streamed = 0
+        try:
             for row in rows:
                 batch.append(row)
                 if len(batch) >= batch_size:
+                    streamed += len(batch)
                     yield batch
                     batch = []
-        except SourceError:
-            raise
-        except Exception as error:
-            offline = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        except _network_errors() as error:
             raise SourceError(
-                f"Could not read the hub dataset {dataset_id}{offline}: it may be gated or "
-                "unreachable, so accept its terms on the hub and set HF_TOKEN, or download its "
-                f"parquet files and pass their local path as the source ({type(error).__name__})."
+                f"The connection to the hub dropped while streaming {dataset_id} after "
+                f"{streamed + len(batch):,} rows ({type(error).__name__}): run the same load "
+                "again; rows already stored are skipped."
             ) from error
         if batch:
             yield batch

@@ -39,6 +39,19 @@ def _resumable(entry: SummaryRun, params: SummaryParams) -> bool:
 ID_ATTEMPTS = 5
 
 
+def live_entries(run_id: str, alias: str):
+    """The alias's summary runs on ``run_id`` that were not replaced, newest first."""
+    return (
+        select(SummaryRun)
+        .where(
+            SummaryRun.run_id == run_id,
+            SummaryRun.alias == alias,
+            SummaryRun.status != "replaced",
+        )
+        .order_by(SummaryRun.created_at.desc())
+    )
+
+
 def start_summary_run(
     db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, *, restart: bool = False
 ) -> Started:
@@ -54,19 +67,7 @@ def _start(
     db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, restart: bool
 ) -> Started:
     with db.get_session() as session:
-        entries = (
-            session.execute(
-                select(SummaryRun)
-                .where(
-                    SummaryRun.run_id == run_id,
-                    SummaryRun.alias == alias,
-                    SummaryRun.status != "replaced",
-                )
-                .order_by(SummaryRun.created_at.desc())
-            )
-            .scalars()
-            .all()
-        )
+        entries = session.execute(live_entries(run_id, alias)).scalars().all()
         current = entries[0] if entries else None
         if current is not None and not restart and _resumable(current, params):
             current.parameters = params.stored()

@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.errors import settings_error
-from lmsys_pipeline.summarizing.ledger import Started, resume_summary_run, start_summary_run
+from lmsys_pipeline.summarizing.ledger import (
+    Started,
+    live_entries,
+    resume_summary_run,
+    start_summary_run,
+)
 from lmsys_pipeline.summarizing.params import (
     SummaryInputError,
     SummaryParams,
@@ -52,20 +55,7 @@ def summary_params(
     """The alias's last outcome parameters (so a re-run resumes it) or the defaults, the
     server's throughput settings, and the given overrides (None: not given) on top."""
     with db.get_session() as session:
-        entry = (
-            session.execute(
-                select(SummaryRun)
-                .where(
-                    SummaryRun.run_id == run_id,
-                    SummaryRun.alias == alias,
-                    SummaryRun.status != "replaced",
-                )
-                .order_by(SummaryRun.created_at.desc())
-                .limit(1)
-            )
-            .scalars()
-            .first()
-        )
+        entry = session.execute(live_entries(run_id, alias).limit(1)).scalars().first()
     base: dict[str, Any] = {"model": default_model()}
     if entry is not None:
         base = {

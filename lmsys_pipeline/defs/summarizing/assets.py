@@ -39,9 +39,15 @@ class SummarizeConfig(dg.Config):
 
 
 @dg.asset(
-    # Dagster maps each partition to the cluster_run partition of its clustering_run dimension
-    # by default (the dimension shares cluster_run's partitions definition).
-    deps=["cluster_run"],
+    # Each partition reads the cluster_run partition of its clustering_run dimension.
+    deps=[
+        dg.AssetDep(
+            "cluster_run",
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                partition_dimension_name=RUN_DIMENSION
+            ),
+        )
+    ],
     partitions_def=summary_partitions,
     group_name="summarizing",
     kinds={"python", "openai"},
