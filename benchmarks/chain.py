@@ -9,8 +9,8 @@ Stages, each in a fresh process (peak RSS = that process's VmHWM):
      centres, one per distinct text, keyed by the text's hash) written through the pipeline's
      own ``register_model`` / ``save_chunk`` — saying so, as the figures do;
   3. cluster: KMeans k = 200 (``register_run`` + ``materialize_run``);
-  4. summarize: the offline keyword summarizer over all 200 clusters (``summarize_run``; label
-     quality off, the vectors being synthetic).
+  4. summarize: the offline keyword summarizer over all 200 clusters (``prepare_summary`` +
+     ``summarize_run``; label quality off, the vectors being synthetic).
 
     .venv/bin/python benchmarks/chain.py [--rows 1000000] [--backends sqlite,postgresql]
 """
@@ -91,14 +91,12 @@ def embed(url: str, _: str) -> dict:
 
 
 def cluster(url: str, _: str) -> dict:
-    from lmsys_pipeline.clustering.params import ClusteringParams
+    from lmsys_pipeline.clustering.params import KMeansParams
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
     from lmsys_pipeline.db.connection import DatabaseManager
 
     db = DatabaseManager(url)
-    run = register_run(
-        db, ClusteringParams(algorithm="kmeans", n_clusters=CLUSTERS, embedding_model=MODEL)
-    )
+    run = register_run(db, KMeansParams(n_clusters=CLUSTERS, embedding_model=MODEL))
     result, _ = materialize_run(db, run.run_id)
     return {
         "run_id": run.run_id,
@@ -112,13 +110,16 @@ def summarize(url: str, _: str) -> dict:
 
     from lmsys_pipeline.db.connection import DatabaseManager
     from lmsys_pipeline.db.models import ClusteringRun
-    from lmsys_pipeline.summarizing.params import SummaryParams
+    from lmsys_pipeline.summarizing.params import ThroughputSettings
+    from lmsys_pipeline.summarizing.prepare import prepare_summary
     from lmsys_pipeline.summarizing.runner import summarize_run
 
     db = DatabaseManager(url)
     with db.engine.connect() as connection:
         run_id = connection.execute(select(ClusteringRun.run_id)).scalar_one()
-    report = summarize_run(db, run_id, "keywords", SummaryParams(label_quality_queries=0))
+    overrides = {"model": "local/keywords", "label_quality_queries": 0}
+    prepared = prepare_summary(db, run_id, "keywords", overrides, ThroughputSettings())
+    report = summarize_run(db, prepared)
     return {"clusters_done": report.entry.clusters_done}
 
 

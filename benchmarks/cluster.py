@@ -1,7 +1,8 @@
 """Clustering speed and memory at scale on synthetic clustered vectors.
 
 N x 384 unit vectors around 2,000 random centres (an LMSYS-like mix of tight and loose topics),
-clustered by the functions the ``cluster_run`` asset uses (``fit_kmeans``, ``fit_hdbscan``).
+clustered by the function the ``cluster_run`` asset uses (``fit_clustering``: unit rows, the
+run's reduction, then KMeans or HDBSCAN with their default parameters).
 Each case runs in its own child process, so its peak RSS is its own (data included). The
 yardstick for KMeans is sklearn's MiniBatchKMeans with the same k on the same vectors.
 
@@ -34,24 +35,26 @@ def synthetic(rows: int, seed: int = 0) -> np.ndarray:
 
 
 def _case(name: str, rows: int, queue) -> None:
-    from lmsys_pipeline.clustering.algorithms import fit_hdbscan, fit_kmeans
+    from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
+    from lmsys_pipeline.clustering.registry import fit_clustering
 
     vectors = synthetic(rows)
+    size = int(name.split("-")[1])
     started = time.perf_counter()
     if name.startswith("kmeans"):
-        fit = fit_kmeans(vectors, int(name.split("-")[1]))
+        fit = fit_clustering(vectors, KMeansParams(n_clusters=size))
         detail = f"{fit.num_clusters} clusters"
     elif name.startswith("minibatch"):
         from sklearn.cluster import MiniBatchKMeans
 
-        k = int(name.split("-")[1])
-        MiniBatchKMeans(k, batch_size=4096, n_init=3, random_state=0).fit(vectors)
+        MiniBatchKMeans(size, batch_size=4096, n_init=3, random_state=0).fit(vectors)
         detail = "sklearn yardstick"
     elif name.startswith("hdbscanlib"):
-        fit = fit_hdbscan(vectors, int(name.split("-")[1]), min_samples=10, backend="hdbscan")
+        params = HDBSCANParams(min_cluster_size=size, min_samples=10, backend="hdbscan")
+        fit = fit_clustering(vectors, params)
         detail = f"hdbscan library: {fit.num_clusters} clusters"
     else:
-        fit = fit_hdbscan(vectors, int(name.split("-")[1]), min_samples=10)
+        fit = fit_clustering(vectors, HDBSCANParams(min_cluster_size=size, min_samples=10))
         detail = f"{fit.num_clusters} clusters, noise {np.mean(fit.labels == -1):.1%}"
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,9 +1,10 @@
 """Label quality of the offline keyword summarizer on Banking77 (77 intents, 3,080 queries).
 
 The test split goes through the pipeline (ingest, embed with all-MiniLM-L6-v2, KMeans k = 77,
-``summarize_run`` with local/keywords) and the summary run's label accuracy is read from the
-ledger: held-out member queries matched against the labels of their cluster and its 5 nearest
-siblings (chance 1/6). Yardsticks scored the same way, on the same held-out queries:
+``prepare_summary`` + ``summarize_run`` with local/keywords) and the summary run's label
+accuracy is read from the ledger: held-out member queries matched against the labels of their
+cluster and its 5 nearest siblings (chance 1/6). Yardsticks scored the same way, on the same
+held-out queries:
   * oracle: each cluster labelled with its majority intent's name (e.g. "card arrival");
   * exemplar: each cluster labelled with only its most central query.
 
@@ -23,10 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import K, prepare
 
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.embedding.embedders import load_embedder
-from lmsys_pipeline.summarizing.params import SummaryParams
+from lmsys_pipeline.summarizing.params import ThroughputSettings
+from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.quality import label_quality
 from lmsys_pipeline.summarizing.runner import summarize_run
 from lmsys_pipeline.summarizing.selection import build_briefs, load_run_view
@@ -39,11 +41,14 @@ def main() -> None:
     embedder = load_embedder()
     with tempfile.TemporaryDirectory() as workdir:
         db, stored, intents = prepare(args.shared, ["test"], Path(workdir), embedder)
-        run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=K))
+        run = register_run(db, KMeansParams(n_clusters=K))
         materialize_run(db, run.run_id)
-        params = SummaryParams()
         started = time.perf_counter()
-        report = summarize_run(db, run.run_id, "keywords", params)
+        prepared = prepare_summary(
+            db, run.run_id, "keywords", {"model": "local/keywords"}, ThroughputSettings()
+        )
+        report = summarize_run(db, prepared, load_embedder=lambda _: embedder)
+        params = prepared.params
         seconds = time.perf_counter() - started
         view = load_run_view(db, run.run_id)
         briefs = build_briefs(db, view, params, view.cluster_ids)

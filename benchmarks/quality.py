@@ -25,8 +25,8 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sqlalchemy import select
 
-from lmsys_pipeline.clustering.algorithms import fit_kmeans, unit_rows
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.params import KMeansParams
+from lmsys_pipeline.clustering.registry import fit_clustering
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query, QueryCluster
@@ -35,6 +35,7 @@ from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.store import load_vectors
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.vectors import unit_rows
 
 K = 77
 
@@ -91,7 +92,7 @@ def prepare(shared: Path, splits: list[str], workdir: Path, embedder):
 
 
 def pipeline_run(db: DatabaseManager, stored, labels: np.ndarray, **settings) -> dict:
-    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=K, **settings))
+    run = register_run(db, KMeansParams(n_clusters=K, **settings))
     started = time.perf_counter()
     materialize_run(db, run.run_id)
     seconds = time.perf_counter() - started
@@ -119,18 +120,19 @@ def sklearn_yardstick(vectors: np.ndarray, labels: np.ndarray, seed: int) -> dic
 
 
 def variant(vectors: np.ndarray, labels: np.ndarray, seed: int, **settings) -> dict:
+    """The pipeline's KMeans (``fit_clustering``) with ``settings`` on top of its defaults."""
     started = time.perf_counter()
-    fit = fit_kmeans(vectors, K, seed=seed, **settings)
+    fit = fit_clustering(vectors, KMeansParams(n_clusters=K, seed=seed, **settings))
     return {**scores(labels, fit.labels), "seconds": time.perf_counter() - started}
 
 
 def random_seeding(vectors: np.ndarray, labels: np.ndarray, seed: int) -> dict:
     import faiss
 
-    from lmsys_pipeline.clustering.algorithms import reduce_with_pca
+    from lmsys_pipeline.clustering.reduction import reduce_with_pca
 
     started = time.perf_counter()
-    x = reduce_with_pca(unit_rows(vectors), 128, seed)
+    x = unit_rows(reduce_with_pca(unit_rows(vectors), 128, seed))  # spherical: back on the sphere
     kmeans = faiss.Kmeans(
         x.shape[1],
         K,
@@ -183,10 +185,10 @@ def evaluate(db: DatabaseManager, stored, labels: np.ndarray) -> dict[str, dict]
             lambda seed: random_seeding(vectors, labels, seed)
         ),
         "no PCA (raw 384-d), k-means++, n_init 3": over_seeds(
-            lambda seed: variant(vectors, labels, seed, reduce_dims=None, n_init=3)
+            lambda seed: variant(vectors, labels, seed, reduction="none", n_init=3)
         ),
         "no PCA, n_init 10": over_seeds(
-            lambda seed: variant(vectors, labels, seed, reduce_dims=None)
+            lambda seed: variant(vectors, labels, seed, reduction="none")
         ),
         "PCA 64": over_seeds(lambda seed: variant(vectors, labels, seed, reduce_dims=64)),
     }

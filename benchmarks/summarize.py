@@ -4,8 +4,9 @@
 clustered vectors so no embedding time is spent), concurrency 16, every answer after 500 ms.
 The ideal wall time is clusters x latency / concurrency. Measured in the same script:
   * the yardstick: a bare ``AsyncOpenAI`` loop (semaphore, no parsing, no database);
-  * ``summarize_run``: selection, prompts, the rate-limited client, validation, one commit per
-    cluster and the ledger (label quality off: the vectors are synthetic).
+  * ``prepare_summary`` + ``summarize_run``: the ledger entry, selection, prompts, the
+    rate-limited client, validation, one commit per cluster and the ledger (label quality off:
+    the vectors are synthetic).
 
     .venv/bin/python benchmarks/summarize.py [--clusters 200] [--concurrency 16] [--latency 0.5]
 """
@@ -25,14 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from sqlalchemy import select
 
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.embedding.store import register_model, save_chunk, text_hash
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline.summarizing.params import SummaryParams
+from lmsys_pipeline.summarizing.params import ThroughputSettings
+from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import summarize_run
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 
@@ -55,9 +57,7 @@ def build(workdir: Path, clusters: int) -> tuple[DatabaseManager, str]:
             vectors[key] = (vector / np.linalg.norm(vector)).astype(np.float32)
     with db.engine.begin() as connection:
         save_chunk(connection, MODEL, vectors, [(q, text_hash(t)) for q, t in queries])
-    run = register_run(
-        db, ClusteringParams(algorithm="kmeans", n_clusters=clusters, embedding_model=MODEL)
-    )
+    run = register_run(db, KMeansParams(n_clusters=clusters, embedding_model=MODEL))
     materialize_run(db, run.run_id)
     return db, run.run_id
 
@@ -104,16 +104,13 @@ def main() -> None:
             started = time.perf_counter()
             asyncio.run(bare_client(url, args.clusters, args.concurrency))
             bare = time.perf_counter() - started
-            params = SummaryParams(
-                model="vllm/bench",
-                base_url=url,
-                concurrency=args.concurrency,
-                label_quality_queries=0,
-            )
+            overrides = {"model": "vllm/bench", "label_quality_queries": 0}
+            throughput = ThroughputSettings(base_url=url, concurrency=args.concurrency)
             marks: list[tuple[float, str]] = []
             started = time.perf_counter()
+            prepared = prepare_summary(db, run_id, "bench", overrides, throughput)
             report = summarize_run(
-                db, run_id, "bench", params, log=lambda m: marks.append((time.perf_counter(), m))
+                db, prepared, log=lambda m: marks.append((time.perf_counter(), m))
             )
             pipeline = time.perf_counter() - started
         finally:

@@ -2,6 +2,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -18,10 +19,12 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads or writes the user's ~/.lmsys-query-analysis or DAGSTER_HOME."""
+    """No test reads or writes the user's ~/.lmsys-query-analysis or DAGSTER_HOME, or takes
+    the user's default summary model (summary runs default to the offline summarizer)."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("LMSYS_DB_URL", raising=False)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("LMSYS_SUMMARY_MODEL", raising=False)
 
 
 @pytest.fixture
@@ -94,18 +97,17 @@ RESULTS_CLUSTERS = 6
 def results_db_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str]:
     """The pipeline's own results, built once: the 600 embedded queries, a KMeans run
     (k = 6) and two offline summary runs on it (aliases ``kw`` and ``kw-short``)."""
-    from lmsys_pipeline.clustering.params import ClusteringParams
+    from lmsys_pipeline.clustering.params import KMeansParams
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
-    from lmsys_pipeline.summarizing.params import SummaryParams
-    from lmsys_pipeline.summarizing.runner import summarize_run
+    from lmsys_pipeline_tests.pipeline_data import summarize
 
     path = tmp_path_factory.mktemp("results") / "queries.db"
     shutil.copyfile(embedded_db_file, path)
     db = DatabaseManager(path)
-    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=RESULTS_CLUSTERS))
+    run = register_run(db, KMeansParams(n_clusters=RESULTS_CLUSTERS))
     materialize_run(db, run.run_id)
-    summarize_run(db, run.run_id, "kw", SummaryParams(label_quality_queries=5))
-    summarize_run(db, run.run_id, "kw-short", SummaryParams(max_queries=5, label_quality_queries=5))
+    summarize(db, run.run_id, "kw", label_quality_queries=5)
+    summarize(db, run.run_id, "kw-short", max_queries=5, label_quality_queries=5)
     db.dispose()
     return path, run.run_id
 
@@ -119,3 +121,22 @@ def results(results_db_file: tuple[Path, str], tmp_path: Path):
     db = DatabaseManager(path)
     yield db, run_id
     db.dispose()
+
+
+def definitions_with(**resources: Any):
+    """The project's definitions with ``resources`` in place of its own, the way the ``lmsys``
+    CLI runs an asset (``cli/common.py::materialize``): ``execute_in_process`` cannot override
+    the resources bound in ``Definitions``."""
+    import dagster as dg
+
+    from lmsys_pipeline.definitions import defs
+
+    return dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        schedules=defs.schedules,
+        sensors=defs.sensors,
+        resources={**(defs.resources or {}), **resources},
+        executor=defs.executor,
+    )

@@ -2,15 +2,44 @@
 
 from pathlib import Path
 
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline.summarizing.params import SummaryParams
-from lmsys_pipeline.summarizing.runner import summarize_run
+from lmsys_pipeline.summarizing.params import ThroughputSettings
+from lmsys_pipeline.summarizing.prepare import prepare_summary
+from lmsys_pipeline.summarizing.runner import SummaryReport, summarize_run
 from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
+
+
+def summarize(
+    db: DatabaseManager,
+    run_id: str,
+    alias: str,
+    *,
+    api_key: str | None = None,
+    restart: bool = False,
+    **fields,
+) -> SummaryReport:
+    """A summary run made the way the pipeline makes one: ``prepare_summary`` (validation,
+    endpoint, ledger entry), then ``summarize_run``. ``fields`` are SummaryParams fields: the
+    server's (base_url, concurrency, rpm, timeout_s, max_retries) go to its
+    ``ThroughputSettings``, as the ``llm`` resource would give them, the rest are overrides."""
+    server = {k: v for k, v in fields.items() if k in ThroughputSettings.model_fields}
+    overrides = {k: v for k, v in fields.items() if k not in server}
+    prepared = prepare_summary(
+        db,
+        run_id,
+        alias,
+        overrides,
+        ThroughputSettings(**server),
+        api_key=api_key,
+        restart=restart,
+    )
+    return summarize_run(db, prepared)
+
 
 SHARED_TEXT = "How do I permanently delete my account and all of my data?"
 
@@ -37,8 +66,8 @@ def build_results(
     build_embedded(db, embedder, tmp_path, queries=queries)
     run_ids = []
     for clusters in (k, k + 1):
-        run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=clusters))
+        run = register_run(db, KMeansParams(n_clusters=clusters))
         materialize_run(db, run.run_id)
-        summarize_run(db, run.run_id, "kw", SummaryParams(label_quality_queries=0))
+        summarize(db, run.run_id, "kw", label_quality_queries=0)
         run_ids.append(run.run_id)
     return run_ids

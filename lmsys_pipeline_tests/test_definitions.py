@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -14,7 +15,9 @@ def test_definitions_load_with_every_public_asset():
     assert {"lmsys_queries"} <= keys
     checks = {key.name for key in repository.asset_graph.asset_check_keys}
     assert {"queries_have_text", "queries_table_not_empty"} <= checks
-    assert isinstance(defs.resources["database"], dg.ConfigurableResource)
+    assert set(defs.resources) == {"database", "embedder", "llm"}
+    assert all(isinstance(r, dg.ConfigurableResource) for r in defs.resources.values())
+    assert defs.executor == dg.in_process_executor
 
 
 def test_importing_definitions_imports_no_heavy_library():
@@ -37,7 +40,8 @@ def test_instance_settings_load_without_env_and_limit_the_writer_pool(tmp_path, 
 
     home = ensure_dagster_home(tmp_path / "home")
     assert (home / "dagster.yaml").read_text() == Path("dagster.yaml").read_text()
-    with dg.DagsterInstance.get() as instance:
+    assert "DAGSTER_HOME" not in os.environ  # the folder is returned, not set as a side channel
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
         assert not instance.run_retries_retry_on_asset_or_op_failure
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1

@@ -108,6 +108,16 @@ def test_cluster_commands_register_partitions_and_print_run_ids(
     assert kmeans.exit_code == 0, kmeans.output
     payload = json.loads(kmeans.stdout)
     assert payload["run_id"].startswith("kmeans-6-") and payload["num_clusters"] == 6
+    assert (payload["algorithm"], payload["num_queries"], payload["noise_share"]) == (
+        "kmeans",
+        600,
+        0.0,
+    )
+    assert payload["parameters"]["n_clusters"] == 6 and payload["description"] == "cli test"
+    assert payload["size_min"] <= payload["size_median"] <= payload["size_max"]
+    largest = payload["largest_clusters"]
+    assert len(largest) == 6 and sum(c["queries"] for c in largest) == 600
+    assert all(len(c["central_queries"]) == 3 for c in largest)
     hdbscan = runner.invoke(
         app, ["cluster", "hdbscan", "--min-cluster-size", "10", "--db-url", str(db)]
     )
@@ -116,9 +126,11 @@ def test_cluster_commands_register_partitions_and_print_run_ids(
     with dg.DagsterInstance.get() as instance:
         partitions = instance.get_dynamic_partitions(CLUSTERING_RUNS)
         assert payload["run_id"] in partitions and len(partitions) == 2
-        assert len(instance.get_runs()) == 2
+        runs = instance.get_runs()
+        assert len(runs) == 2 and payload["dagster_run_id"] in {r.run_id for r in runs}
     refused = runner.invoke(app, ["cluster", "kmeans", "-k", "0", "--db-url", str(db)])
-    assert refused.exit_code == 1 and "at least 1" in refused.output
+    assert refused.exit_code == 1
+    assert refused.output == "Error: --n-clusters 0: input should be greater than or equal to 1.\n"
     too_many = runner.invoke(app, ["cluster", "kmeans", "-k", "5000", "--db-url", str(db)])
     assert too_many.exit_code == 1 and "fewer than the 5000 clusters" in too_many.output
     assert "kmeans-5000" not in too_many.output  # refused before registration
@@ -127,14 +139,14 @@ def test_cluster_commands_register_partitions_and_print_run_ids(
 def _clustered_copy(embedded_db_file: Path, tmp_path: Path, k: int) -> tuple[Path, str]:
     import shutil
 
-    from lmsys_pipeline.clustering.params import ClusteringParams
+    from lmsys_pipeline.clustering.params import KMeansParams
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
     from lmsys_pipeline.db.connection import DatabaseManager
 
     path = tmp_path / "q.db"
     shutil.copyfile(embedded_db_file, path)
     db = DatabaseManager(path)
-    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=k))
+    run = register_run(db, KMeansParams(n_clusters=k))
     materialize_run(db, run.run_id)
     db.dispose()
     return path, run.run_id
@@ -155,8 +167,15 @@ def test_summarize_offline_prints_the_alias_and_titles(
         ).stdout
     )
     assert payload["alias"] == "kw2" and payload["clusters_done"] == 5
+    assert (payload["model"], payload["status"], payload["failures"]) == (
+        "local/keywords",
+        "completed",
+        {},
+    )
+    assert payload["run_id"] == run_id and payload["summary_run_id"].startswith("summary-")
     with dg.DagsterInstance.get() as instance:
-        assert len(instance.get_runs()) == 2
+        runs = instance.get_runs()
+        assert len(runs) == 2 and payload["dagster_run_id"] in {r.run_id for r in runs}
         assert set(instance.get_dynamic_partitions("summary_aliases")) == {"keywords", "kw2"}
     unknown = runner.invoke(app, ["summarize", "kmeans-3-nope", "--db-url", str(db)])
     assert unknown.exit_code == 1 and "kmeans-3-nope is not registered" in unknown.output

@@ -3,37 +3,93 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from lmsys_pipeline.clustering.params import ClusteringParams, new_run_id
-from lmsys_pipeline.clustering.runs import params_from_run_id
+from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams, new_run_id
+from lmsys_pipeline.clustering.registry import build_params, params_from_run_id, parse_stored
+from lmsys_pipeline.errors import UserError
 
 NOW = datetime(2025, 10, 3, 12, 34, 56, tzinfo=UTC)
 
 
 def test_run_ids_follow_the_seed_and_never_collide():
-    params = ClusteringParams(algorithm="kmeans", n_clusters=100)
-    assert new_run_id(params, set(), NOW) == "kmeans-100-20251003-123456"
+    assert new_run_id("kmeans", 100, set(), NOW) == "kmeans-100-20251003-123456"
     taken = {"kmeans-100-20251003-123456", "kmeans-100-20251003-123456-2"}
-    assert new_run_id(params, taken, NOW) == "kmeans-100-20251003-123456-3"
-    hdbscan = ClusteringParams(algorithm="hdbscan", min_cluster_size=15)
-    assert new_run_id(hdbscan, set(), NOW) == "hdbscan-15-20251003-123456"
+    assert new_run_id("kmeans", 100, taken, NOW) == "kmeans-100-20251003-123456-3"
+    assert new_run_id("hdbscan", 15, set(), NOW) == "hdbscan-15-20251003-123456"
 
 
 @pytest.mark.parametrize(
-    "fields",
+    ("model", "fields"),
     [
-        {"algorithm": "kmeans"},
-        {"algorithm": "kmeans", "n_clusters": 0},
-        {"algorithm": "kmeans", "n_clusters": -3},
-        {"algorithm": "hdbscan", "min_cluster_size": 1},
-        {"algorithm": "spectral", "n_clusters": 5},
+        (KMeansParams, {}),
+        (KMeansParams, {"n_clusters": 0}),
+        (KMeansParams, {"n_clusters": -3}),
+        (KMeansParams, {"n_clusters": 5, "min_cluster_size": 5}),
+        (HDBSCANParams, {"min_cluster_size": 1}),
+        (HDBSCANParams, {"min_cluster_size": 5, "reduction": "umap"}),
     ],
 )
-def test_bad_parameters_are_refused_before_anything_is_written(fields):
+def test_bad_parameters_are_refused_before_anything_is_written(model, fields):
     with pytest.raises(ValidationError):
-        ClusteringParams(**fields)
+        model(**fields)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "fields", "message"),
+    [
+        ("kmeans", {}, "--n-clusters: field required."),
+        ("kmeans", {"n_clusters": 0}, "--n-clusters 0: input should be greater than or equal"),
+        ("kmeans", {"n_clusters": -3}, "--n-clusters -3: input should be greater than"),
+        ("kmeans", {"n_clusters": 5, "min_cluster_size": 5}, "--min-cluster-size does not apply"),
+        ("hdbscan", {"min_cluster_size": 1}, "--min-cluster-size 1: input should be greater"),
+        ("hdbscan", {"min_cluster_size": 5, "backend": "x"}, "--backend x: input should be"),
+        ("spectral", {"n_clusters": 5}, "Unknown clustering algorithm 'spectral'"),
+    ],
+)
+def test_bad_parameters_from_a_user_fail_in_one_sentence(algorithm, fields, message):
+    with pytest.raises(UserError) as raised:
+        build_params(algorithm, fields)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+def test_fields_not_given_take_the_algorithms_defaults():
+    params = build_params("hdbscan", {"min_cluster_size": 8, "min_samples": None, "seed": None})
+    assert params == HDBSCANParams(min_cluster_size=8)
+    assert (params.reduction, params.reduce_dims, params.seed) == ("pca", 10, 42)
+    assert KMeansParams(n_clusters=3).reduce_dims == 128
 
 
 def test_a_hand_made_partition_key_implies_its_parameters():
-    assert params_from_run_id("kmeans-50-20251127-120000").n_clusters == 50
-    assert params_from_run_id("hdbscan-12-x").min_cluster_size == 12
+    assert params_from_run_id("kmeans-50-20251127-120000") == KMeansParams(n_clusters=50)
+    assert params_from_run_id("hdbscan-12-x") == HDBSCANParams(min_cluster_size=12)
     assert params_from_run_id("my-run") is None
+
+
+def test_parameters_stored_before_the_split_still_load():
+    flat = {
+        "algorithm": "kmeans",
+        "n_clusters": 7,
+        "min_cluster_size": None,
+        "kmeans_reduce_dims": None,
+        "reduce_dims": 10,
+        "hdbscan_backend": "fast_hdbscan",
+        "seed": 3,
+        "max_query_id": 99,
+    }
+    kmeans = parse_stored(flat)
+    assert kmeans == KMeansParams(n_clusters=7, seed=3, reduction="none", reduce_dims=384)
+    hdbscan = parse_stored(
+        {
+            "algorithm": "hdbscan",
+            "n_clusters": None,
+            "min_cluster_size": 9,
+            "kmeans_reduce_dims": 128,
+            "reduce_dims": 12,
+            "hdbscan_backend": "hdbscan",
+            "hdbscan_max_fit_points": 5000,
+        }
+    )
+    assert hdbscan == HDBSCANParams(
+        min_cluster_size=9, reduce_dims=12, backend="hdbscan", max_fit_points=5000
+    )
+    assert parse_stored(KMeansParams(n_clusters=4).model_dump()) == KMeansParams(n_clusters=4)

@@ -1,8 +1,8 @@
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from lmsys_pipeline.clustering.algorithms import ClusteringInputError
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.fit import ClusteringInputError
+from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
 from lmsys_pipeline.clustering.runs import RunNotFound, materialize_run, register_run
 from lmsys_pipeline.clustering.validation import check_run
 from lmsys_pipeline.db.models import ClusteringRun, QueryCluster
@@ -23,9 +23,7 @@ def _assignments(db, run_id: str) -> dict[int, int]:
 
 
 def test_kmeans_run_is_recorded_and_reproducible(embedded_db):
-    run = register_run(
-        embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=12), description="test run"
-    )
+    run = register_run(embedded_db, KMeansParams(n_clusters=12), description="test run")
     assert run.run_id.startswith("kmeans-12-") and run.num_clusters == 12
     materialize_run(embedded_db, run.run_id)
     first = _assignments(embedded_db, run.run_id)
@@ -42,12 +40,12 @@ def test_kmeans_run_is_recorded_and_reproducible(embedded_db):
     assert stored.parameters["embedding_model"] == "all-MiniLM-L6-v2"
     assert stored.parameters["embedding_dimension"] == 384
     assert stored.parameters["seed"] == 42 and stored.parameters["n_init"] == 10
-    assert stored.parameters["kmeans_reduce_dims"] == 128
+    assert stored.parameters["reduction"] == "pca" and stored.parameters["reduce_dims"] == 128
     assert all(o.passed for o in check_run(embedded_db, run.run_id, EMBEDDED_QUERIES))
 
 
 def test_a_run_ignores_queries_that_arrive_after_registration(embedded_db, minilm):
-    run = register_run(embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=5))
+    run = register_run(embedded_db, KMeansParams(n_clusters=5))
     ingest_batches(embedded_db, open_source(None).batches(1000), limit=EMBEDDED_QUERIES + 50)
     from lmsys_pipeline.embedding.runner import embed_pending
 
@@ -57,7 +55,7 @@ def test_a_run_ignores_queries_that_arrive_after_registration(embedded_db, minil
 
 
 def test_hdbscan_run_stores_noise_and_counts_real_clusters(embedded_db):
-    run = register_run(embedded_db, ClusteringParams(algorithm="hdbscan", min_cluster_size=8))
+    run = register_run(embedded_db, HDBSCANParams(min_cluster_size=8))
     result, _ = materialize_run(embedded_db, run.run_id)
     assert result.fit.num_clusters > 1 and 0 < result.noise_share < 1
     sizes = [n for c, n in result.sizes.items() if c != -1]
@@ -78,7 +76,7 @@ def test_hdbscan_run_stores_noise_and_counts_real_clusters(embedded_db):
 
 
 def test_checks_fail_on_a_corrupted_run(embedded_db):
-    run = register_run(embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=6))
+    run = register_run(embedded_db, KMeansParams(n_clusters=6))
     materialize_run(embedded_db, run.run_id)
     with embedded_db.engine.begin() as connection:
         victim = connection.execute(select(QueryCluster.id).limit(1)).scalar_one()
@@ -102,16 +100,16 @@ def test_impossible_runs_fail_before_any_row_is_written(embedded_db, tmp_path):
     from lmsys_pipeline.db.connection import DatabaseManager
 
     impossible = [
-        (ClusteringParams(algorithm="kmeans", n_clusters=5000), "fewer than the 5000"),
-        (ClusteringParams(algorithm="hdbscan", min_cluster_size=5000), "larger than the 600"),
-        (ClusteringParams(algorithm="kmeans", n_clusters=3, limit=2), "fewer than the 3"),
+        (KMeansParams(n_clusters=5000), "fewer than the 5000"),
+        (HDBSCANParams(min_cluster_size=5000), "larger than the 600"),
+        (KMeansParams(n_clusters=3, limit=2), "fewer than the 3"),
     ]
     for params, message in impossible:
         with pytest.raises(ClusteringInputError, match=message):
             register_run(embedded_db, params)
     empty = DatabaseManager(tmp_path / "empty.db")
     with pytest.raises(ClusteringInputError, match="no queries embedded"):
-        register_run(empty, ClusteringParams(algorithm="kmeans", n_clusters=3))
+        register_run(empty, KMeansParams(n_clusters=3))
     for db in (embedded_db, empty):
         with db.engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(ClusteringRun)).scalar() == 0
@@ -128,7 +126,7 @@ def test_identical_vectors_fail_at_fit_time_without_assignments(tmp_path, minilm
     db = DatabaseManager(tmp_path / "same.db")
     load_rows(db, tmp_path, ["the very same question"] * 10)
     embed_pending(db, minilm)
-    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=2))
+    run = register_run(db, KMeansParams(n_clusters=2))
     with pytest.raises(ClusteringInputError, match="identical"):
         materialize_run(db, run.run_id)
     assert _assignments(db, run.run_id) == {}
@@ -138,13 +136,13 @@ def test_rematerializing_replaces_assignments_on_both_databases(any_db, minilm, 
     """COPY on PostgreSQL, batched INSERTs on SQLite: the same rows, never duplicated."""
     from sqlalchemy import select
 
-    from lmsys_pipeline.clustering.params import ClusteringParams
+    from lmsys_pipeline.clustering.params import KMeansParams
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
     from lmsys_pipeline.db.models import QueryCluster
     from lmsys_pipeline_tests.pipeline_data import build_embedded
 
     build_embedded(any_db, minilm, tmp_path, queries=60)
-    run = register_run(any_db, ClusteringParams(algorithm="kmeans", n_clusters=3))
+    run = register_run(any_db, KMeansParams(n_clusters=3))
     rows = []
     for _ in range(2):
         materialize_run(any_db, run.run_id)

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import register_run
 from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
 from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
@@ -85,9 +85,7 @@ def test_two_clustering_and_two_summary_runs_at_once(
     else:
         (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    runs = [
-        register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=k)).run_id for k in (3, 4)
-    ]
+    runs = [register_run(db, KMeansParams(n_clusters=k)).run_id for k in (3, 4)]
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(CLUSTERING_RUNS, runs)
         instance.add_dynamic_partitions(SUMMARY_ALIASES, ["kw"])

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -24,7 +25,7 @@ LOAD = (
 class _Hub(http.server.BaseHTTPRequestHandler):
     """A stand-in hub on 127.0.0.1 that knows no model: every request is answered 404."""
 
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
     def _not_found(self) -> None:
         type(self).requests.append(self.path)

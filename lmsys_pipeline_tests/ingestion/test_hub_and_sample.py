@@ -44,7 +44,7 @@ def test_a_dropped_hub_stream_keeps_what_was_read_and_says_run_again(sqlite_db, 
 
     monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: _DroppingStream())
     source = open_source("lmsys/lmsys-chat-1m")
-    with pytest.raises(SourceError, match="dropped while streaming .* after 25 rows") as caught:
+    with pytest.raises(SourceError, match=r"dropped while streaming .* after 25 rows") as caught:
         ingest_batches(sqlite_db, source.batches(10))
     assert "gated" not in str(caught.value) and "run the same load again" in str(caught.value)
     with sqlite_db.engine.connect() as connection:

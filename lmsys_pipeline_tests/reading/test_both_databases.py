@@ -8,15 +8,13 @@ from lmsys_pipeline.reading.export import export_run
 from lmsys_pipeline.reading.projection import project_run
 from lmsys_pipeline.reading.runs import list_runs
 from lmsys_pipeline.reading.status import database_status
-from lmsys_pipeline.summarizing.params import SummaryParams
-from lmsys_pipeline.summarizing.runner import summarize_run
-from lmsys_pipeline_tests.pipeline_data import build_results
+from lmsys_pipeline_tests.pipeline_data import build_results, summarize
 
 
 def test_reading_results_on_both_databases(any_db, minilm, tmp_path):
     db = any_db
     first, second = build_results(db, minilm, tmp_path)
-    summarize_run(db, second, "kw2", SummaryParams(max_queries=5, label_quality_queries=0))
+    summarize(db, second, "kw2", max_queries=5, label_quality_queries=0)
     runs = list_runs(db)
     assert [r.run_id for r in runs] == [second, first]
     assert runs[0].aliases == ["kw", "kw2"] and runs[0].num_queries == 152

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
@@ -13,7 +13,7 @@ CLUSTERS = 8
 @pytest.fixture
 def clustered(embedded_db: DatabaseManager) -> tuple[DatabaseManager, str]:
     """600 embedded sample queries in a KMeans run with 8 clusters, made by the pipeline."""
-    run = register_run(embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=CLUSTERS))
+    run = register_run(embedded_db, KMeansParams(n_clusters=CLUSTERS))
     materialize_run(embedded_db, run.run_id)
     return embedded_db, run.run_id
 

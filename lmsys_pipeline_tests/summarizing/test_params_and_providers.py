@@ -58,8 +58,7 @@ def test_params_reject_a_model_without_provider_and_store_a_clean_url():
 
 def test_endpoint_comes_from_the_provider_and_hides_its_key(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
-    for name in ("LMSYS_LLM_BASE_URL", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     endpoint = resolve_endpoint("anthropic/claude-sonnet-4-5")
     assert endpoint.base_url == "https://api.anthropic.com/v1/"
     assert endpoint.remote_model == "claude-sonnet-4-5"
@@ -70,17 +69,29 @@ def test_endpoint_comes_from_the_provider_and_hides_its_key(monkeypatch):
 
 
 def test_base_url_precedence(monkeypatch):
+    """The URL given (--base-url, the llm resource) beats $OPENAI_BASE_URL, which beats the
+    provider's own; no other variable is a side channel."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://shared:1/v1")
     assert resolve_endpoint("vllm/m").base_url == "http://shared:1/v1"
     assert resolve_endpoint("openai/m").base_url == "http://shared:1/v1"
     monkeypatch.setenv("LMSYS_LLM_BASE_URL", "http://cli:2/v1")
-    assert resolve_endpoint("vllm/m").base_url == "http://cli:2/v1"
+    assert resolve_endpoint("vllm/m").base_url == "http://shared:1/v1"
     assert resolve_endpoint("vllm/m", "http://given:3/v1").base_url == "http://given:3/v1"
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    assert resolve_endpoint("vllm/m").base_url == "http://localhost:8000/v1"
+
+
+def test_a_key_given_beats_the_providers_variable_and_stays_hidden(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-env")
+    endpoint = resolve_endpoint("anthropic/claude-sonnet-4-5", api_key="sk-ant-given")
+    assert endpoint.api_key == "sk-ant-given" and "sk-ant-given" not in repr(endpoint)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    assert resolve_endpoint("anthropic/x", api_key="k").api_key == "k"
 
 
 def test_missing_key_and_unknown_provider_fail_in_one_sentence(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LMSYS_LLM_BASE_URL", "GROQ_API_KEY"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GROQ_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ProviderError, match="needs OPENAI_API_KEY"):
         resolve_endpoint("openai/gpt-4o-mini")

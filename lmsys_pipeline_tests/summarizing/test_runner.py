@@ -7,12 +7,13 @@ from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.summarizing.llm import LLMConfigError
 from lmsys_pipeline.summarizing.params import SummaryParams
-from lmsys_pipeline.summarizing.runner import summarize_run
+from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.summarizing.conftest import CLUSTERS
 
 
-def llm(url: str, **fields) -> SummaryParams:
-    fields = {
+def llm(url: str, **fields) -> dict:
+    """The test server's settings (base_url and limits go to ThroughputSettings)."""
+    return {
         "model": "openai/test-model",
         "base_url": url,
         "concurrency": 4,
@@ -20,7 +21,6 @@ def llm(url: str, **fields) -> SummaryParams:
         "timeout_s": 10.0,
         **fields,
     }
-    return SummaryParams(**fields)
 
 
 def rows(db, summary_run_id: str) -> list[ClusterSummary]:
@@ -37,7 +37,7 @@ def rows(db, summary_run_id: str) -> list[ClusterSummary]:
 def test_every_cluster_gets_a_row_and_the_ledger_adds_up(clustered, llm_server):
     db, run_id = clustered
     state, url = llm_server
-    report = summarize_run(db, run_id, "gpt-test", llm(url))
+    report = summarize(db, run_id, "gpt-test", **llm(url))
     entry = report.entry
     assert entry.status == "completed" and entry.clusters_done == CLUSTERS
     assert entry.requests == CLUSTERS == len(state.chat_requests)
@@ -62,8 +62,8 @@ def test_every_cluster_gets_a_row_and_the_ledger_adds_up(clustered, llm_server):
 def test_known_prices_give_a_cost(clustered, llm_server):
     db, run_id = clustered
     _, url = llm_server
-    entry = summarize_run(
-        db, run_id, "priced", llm(url, price_in_per_mtok=1.0, price_out_per_mtok=2.0)
+    entry = summarize(
+        db, run_id, "priced", **llm(url, price_in_per_mtok=1.0, price_out_per_mtok=2.0)
     ).entry
     assert entry.estimated_cost_usd == pytest.approx(
         (entry.tokens_in * 1.0 + entry.tokens_out * 2.0) / 1e6
@@ -75,7 +75,7 @@ def test_429_with_retry_after_is_waited_out(clustered, llm_server):
     state, url = llm_server
     state.chat_script = ["429"]
     state.retry_after = "1"
-    entry = summarize_run(db, run_id, "a", llm(url, concurrency=1)).entry
+    entry = summarize(db, run_id, "a", **llm(url, concurrency=1)).entry
     assert entry.clusters_done == CLUSTERS and entry.requests == CLUSTERS
     assert len(state.chat_requests) == CLUSTERS + 1
     assert state.arrivals[1] - state.arrivals[0] >= 0.95
@@ -86,7 +86,7 @@ def test_500s_and_a_timeout_are_retried(clustered, llm_server):
     state, url = llm_server
     state.chat_script = ["500", "500", "timeout"]
     state.timeout_sleep = 2.0
-    entry = summarize_run(db, run_id, "a", llm(url, concurrency=1, timeout_s=0.5)).entry
+    entry = summarize(db, run_id, "a", **llm(url, concurrency=1, timeout_s=0.5)).entry
     assert entry.status == "completed" and entry.clusters_done == CLUSTERS
     assert len(state.chat_requests) == CLUSTERS + 3
 
@@ -96,7 +96,7 @@ def test_an_invalid_answer_is_asked_again(clustered, llm_server, kind):
     db, run_id = clustered
     state, url = llm_server
     state.chat_script = [kind]
-    entry = summarize_run(db, run_id, "a", llm(url, concurrency=1)).entry
+    entry = summarize(db, run_id, "a", **llm(url, concurrency=1)).entry
     assert entry.status == "completed" and entry.requests == CLUSTERS + 1
 
 
@@ -114,7 +114,7 @@ def test_failures_are_recorded_without_losing_the_others_and_resumed(clustered, 
         return "ok"
 
     state.chat_behaviour = behaviour
-    report = summarize_run(db, run_id, "a", llm(url, concurrency=1))
+    report = summarize(db, run_id, "a", **llm(url, concurrency=1))
     entry = report.entry
     assert entry.status == "partial"
     assert (entry.clusters_done, entry.clusters_failed) == (CLUSTERS - 1, 1)
@@ -124,7 +124,7 @@ def test_failures_are_recorded_without_losing_the_others_and_resumed(clustered, 
 
     state.chat_behaviour = None
     before = len(state.chat_requests)
-    again = summarize_run(db, run_id, "a", llm(url, concurrency=1))
+    again = summarize(db, run_id, "a", **llm(url, concurrency=1))
     assert again.resumed and again.newly_labelled == 1
     assert len(state.chat_requests) - before == 1
     assert again.entry.status == "completed" and again.entry.failures == {}
@@ -136,7 +136,7 @@ def test_a_cluster_failing_every_retry_is_reported(clustered, llm_server):
     db, run_id = clustered
     state, url = llm_server
     state.chat_script = ["500"] * 3
-    entry = summarize_run(db, run_id, "a", llm(url, concurrency=1, max_retries=2)).entry
+    entry = summarize(db, run_id, "a", **llm(url, concurrency=1, max_retries=2)).entry
     assert entry.clusters_failed == 1
     assert list(entry.failures.values()) == ["HTTP 500 after every retry"]
 
@@ -146,14 +146,14 @@ def test_a_rejected_key_stops_the_run(clustered, llm_server):
     state, url = llm_server
     state.chat_behaviour = lambda prompt: "401"
     with pytest.raises(LLMConfigError, match="HTTP 401"):
-        summarize_run(db, run_id, "a", llm(url))
+        summarize(db, run_id, "a", **llm(url))
     assert len(state.chat_requests) <= 4  # the requests already in flight, no more
 
 
 def test_requests_per_minute_are_enforced(clustered, llm_server):
     db, run_id = clustered
     state, url = llm_server
-    summarize_run(db, run_id, "a", llm(url, concurrency=8, rpm=240))
+    summarize(db, run_id, "a", **llm(url, concurrency=8, rpm=240))
     gaps = [b - a for a, b in zip(state.arrivals, state.arrivals[1:], strict=False)]
     assert len(state.arrivals) == CLUSTERS
     assert min(gaps) >= 0.2  # 240 rpm: one request per 0.25 s, no burst
@@ -162,8 +162,8 @@ def test_requests_per_minute_are_enforced(clustered, llm_server):
 def test_identical_prompts_are_not_paid_twice(clustered, llm_server):
     db, run_id = clustered
     state, url = llm_server
-    first = summarize_run(db, run_id, "a", llm(url)).entry
-    again = summarize_run(db, run_id, "a", llm(url), restart=True)
+    first = summarize(db, run_id, "a", **llm(url)).entry
+    again = summarize(db, run_id, "a", **llm(url), restart=True)
     assert again.entry.summary_run_id != first.summary_run_id
     assert again.replaced == [first.summary_run_id]
     assert again.entry.cached_responses == CLUSTERS and again.entry.requests == 0
@@ -175,10 +175,10 @@ def test_identical_prompts_are_not_paid_twice(clustered, llm_server):
 def test_two_aliases_coexist_and_a_new_model_replaces_only_its_alias(clustered, llm_server):
     db, run_id = clustered
     _, url = llm_server
-    offline = summarize_run(db, run_id, "keywords", SummaryParams()).entry
-    first = summarize_run(db, run_id, "gpt", llm(url)).entry
+    offline = summarize(db, run_id, "keywords").entry
+    first = summarize(db, run_id, "gpt", **llm(url)).entry
     assert len(rows(db, offline.summary_run_id)) == len(rows(db, first.summary_run_id))
-    swapped = summarize_run(db, run_id, "gpt", llm(url, model="vllm/other-model"))
+    swapped = summarize(db, run_id, "gpt", **llm(url, model="vllm/other-model"))
     assert not swapped.resumed and swapped.replaced == [first.summary_run_id]
     assert rows(db, first.summary_run_id) == []
     assert len(rows(db, offline.summary_run_id)) == CLUSTERS
@@ -193,7 +193,7 @@ def test_two_aliases_coexist_and_a_new_model_replaces_only_its_alias(clustered, 
 
 def test_the_offline_summarizer_needs_no_server_and_says_so(clustered):
     db, run_id = clustered
-    report = summarize_run(db, run_id, "kw", SummaryParams())
+    report = summarize(db, run_id, "kw")
     assert report.entry.model == "local/keywords" and report.entry.estimated_cost_usd == 0.0
     assert report.entry.requests == 0 and report.entry.label_accuracy > 1 / 6
     assert {r.model for r in rows(db, report.entry.summary_run_id)} == {"local/keywords"}
@@ -206,12 +206,12 @@ def test_an_llm_summary_run_resumes_on_both_databases(any_db, minilm, llm_server
     state, url = llm_server
     run_id, _ = build_results(db, minilm, tmp_path)
     state.chat_script = ["refusal"]
-    first = summarize_run(db, run_id, "gpt", llm(url, concurrency=1)).entry
+    first = summarize(db, run_id, "gpt", **llm(url, concurrency=1)).entry
     assert (first.status, first.clusters_failed) == ("partial", 1)
-    again = summarize_run(db, run_id, "gpt", llm(url, concurrency=1))
+    again = summarize(db, run_id, "gpt", **llm(url, concurrency=1))
     assert again.resumed and again.newly_labelled == 1 and again.entry.status == "completed"
     assert len(state.chat_requests) == 4 + 1
-    restarted = summarize_run(db, run_id, "gpt", llm(url), restart=True).entry
+    restarted = summarize(db, run_id, "gpt", **llm(url), restart=True).entry
     assert restarted.cached_responses == 4 and len(state.chat_requests) == 5
     assert len(rows(db, restarted.summary_run_id)) == 4
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.embedding.store import text_key
 from lmsys_pipeline.summarizing.params import SummaryParams
@@ -66,13 +66,13 @@ def test_selection_is_seeded(clustered):
 
 
 def test_a_run_without_assignments_is_refused_in_one_sentence(embedded_db):
-    run = register_run(embedded_db, ClusteringParams(algorithm="kmeans", n_clusters=3))
+    run = register_run(embedded_db, KMeansParams(n_clusters=3))
     with pytest.raises(SummaryInputError, match="has no assignments yet"):
         load_run_view(embedded_db, run.run_id)
 
 
 def test_noise_is_its_own_cluster_without_neighbours(embedded_db):
-    run = register_run(embedded_db, ClusteringParams(algorithm="hdbscan", min_cluster_size=15))
+    run = register_run(embedded_db, HDBSCANParams(min_cluster_size=15))
     materialize_run(embedded_db, run.run_id)
     view = load_run_view(embedded_db, run.run_id)
     assert -1 in view.cluster_ids

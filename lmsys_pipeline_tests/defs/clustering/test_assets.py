@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.definitions import defs
@@ -40,7 +40,7 @@ def _metadata(result) -> dict:
 
 
 def test_a_registered_run_materializes_with_metadata_and_passing_checks(db_url):
-    run = register_run(DatabaseManager(db_url), ClusteringParams(algorithm="kmeans", n_clusters=10))
+    run = register_run(DatabaseManager(db_url), KMeansParams(n_clusters=10))
     with dg.DagsterInstance.ephemeral() as instance:
         result = _run(instance, run.run_id)
         assert result.success
@@ -68,6 +68,9 @@ def test_a_partition_added_in_the_ui_registers_itself(db_url):
             instance, "my-density-run", {"algorithm": "hdbscan", "min_cluster_size": 10}
         )
         assert configured.success and _metadata(configured)["algorithm"] == "hdbscan"
+        checks = {e.check_name: e.passed for e in configured.get_asset_check_evaluations()}
+        assert "no_empty_kmeans_cluster" not in checks  # not run for HDBSCAN, not "passed"
+        assert len(checks) == 3 and all(checks.values())
         unknown = _run(instance, "what-is-this")
         assert not unknown.success
         [failure] = [e for e in unknown.all_events if e.is_step_failure]

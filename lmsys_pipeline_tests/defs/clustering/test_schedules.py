@@ -2,19 +2,22 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun
 from lmsys_pipeline.definitions import defs
 from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
-from lmsys_pipeline.defs.clustering.schedules import build_recluster_schedule
+from lmsys_pipeline.defs.clustering.schedules import build_recluster_schedule, recluster_params
 from lmsys_pipeline.defs.resources import DatabaseResource
+from lmsys_pipeline.errors import UserError
 
 
 def test_a_schedule_tick_registers_a_new_run_and_requests_it(tmp_path: Path, embedded_db_file):
     shutil.copyfile(embedded_db_file, tmp_path / "q.db")
     url = f"sqlite:///{tmp_path}/q.db"
-    schedule = build_recluster_schedule("0 4 * * 0", "kmeans", 25)
+    schedule = build_recluster_schedule("0 4 * * 0", recluster_params("kmeans", "25"))
     with (
         dg.instance_for_test() as instance,
         dg.build_schedule_context(
@@ -33,6 +36,19 @@ def test_a_schedule_tick_registers_a_new_run_and_requests_it(tmp_path: Path, emb
         run = session.get(ClusteringRun, run_id)
     assert run.parameters["n_clusters"] == 25 and "scheduled" in run.description
     assert schedule.cron_schedule == "0 4 * * 0"
+
+
+def test_schedule_settings_are_validated_in_one_sentence():
+    assert recluster_params("hdbscan", 30) == HDBSCANParams(min_cluster_size=30)
+    assert recluster_params("kmeans", "100") == KMeansParams(n_clusters=100)
+    for algorithm, size, message in [
+        ("spectral", "10", "Unknown clustering algorithm 'spectral'"),
+        ("kmeans", "ten", "LMSYS_RECLUSTER_SIZE must be a whole number, not 'ten'."),
+        ("hdbscan", "1", "--min-cluster-size 1: input should be greater than or equal to 2."),
+    ]:
+        with pytest.raises(UserError) as raised:
+            recluster_params(algorithm, size)
+        assert str(raised.value).startswith(message)
 
 
 def test_the_shipped_schedule_targets_the_cluster_job():

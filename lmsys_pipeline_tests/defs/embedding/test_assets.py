@@ -48,6 +48,7 @@ def test_embeddings_materialize_incrementally_with_checks(tmp_path: Path, monkey
         )
         again = _metadata(more, "query_embeddings")
         assert (again["new_queries_embedded"], again["queries_with_vectors"]) == (30, 150)
+        assert again["model"] == "all-MiniLM-L6-v2"  # empty config: the embedder resource's
 
 
 def test_an_unavailable_model_fails_the_run_in_one_sentence(tmp_path: Path, monkeypatch):
@@ -62,4 +63,6 @@ def test_an_unavailable_model_fails_the_run_in_one_sentence(tmp_path: Path, monk
         )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
-    assert "cannot be loaded offline" in failure.event_specific_data.user_failure_data.description
+    description = failure.event_specific_data.user_failure_data.description
+    assert description.startswith("Model nobody/nothing is not in the local Hugging Face cache")
+    assert "\n" not in description

@@ -5,13 +5,15 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
-from lmsys_pipeline.clustering.params import ClusteringParams
+from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.definitions import defs
 from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
+from lmsys_pipeline.defs.resources import LLMResource
 from lmsys_pipeline.defs.summarizing.partitions import SUMMARY_ALIASES, summary_partition_key
+from lmsys_pipeline_tests.conftest import definitions_with
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 
 SECRET = "sk-test-SECRET-in-the-environment-only"
@@ -23,16 +25,20 @@ def run_id(embedded_db_file: Path, tmp_path: Path, monkeypatch) -> str:
     url = f"sqlite:///{tmp_path}/q.db"
     monkeypatch.setenv("LMSYS_DB_URL", url)
     db = DatabaseManager(url)
-    run = register_run(db, ClusteringParams(algorithm="kmeans", n_clusters=6))
+    run = register_run(db, KMeansParams(n_clusters=6))
     materialize_run(db, run.run_id)
     db.dispose()
     return run.run_id
 
 
-def _summarize(instance, run_id: str, alias: str, config: dict | None = None):
+def _summarize(
+    instance, run_id: str, alias: str, config: dict | None = None, llm: LLMResource | None = None
+):
+    """``llm``: the server and its limits, in place of the project's ``llm`` resource."""
     instance.add_dynamic_partitions(CLUSTERING_RUNS, [run_id])
     instance.add_dynamic_partitions(SUMMARY_ALIASES, [alias])
-    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+    chosen = defs if llm is None else definitions_with(llm=llm)
+    return chosen.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance,
         asset_selection=[dg.AssetKey("cluster_summaries")],
         partition_key=summary_partition_key(run_id, alias),
@@ -97,17 +103,25 @@ def test_an_unknown_clustering_run_fails_in_one_sentence_without_retries(run_id)
         assert data.description.startswith("Clustering run kmeans-9-nope is not registered")
 
 
+@pytest.mark.parametrize("key_from", ["environment", "resource"])
 def test_the_api_key_never_reaches_tables_parameters_or_the_event_log(
-    run_id, tmp_path, monkeypatch, caplog
+    run_id, tmp_path, monkeypatch, caplog, key_from
 ):
+    """The key as a user gives it: the provider's variable, or the llm resource's api_key (a
+    deployment binds it to an EnvVar)."""
     state = ServerState()
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    if key_from == "environment":
+        monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    else:
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    api_key = SECRET if key_from == "resource" else None
     with openai_server(state) as url, dg.DagsterInstance.ephemeral() as instance:
         result = _summarize(
             instance,
             run_id,
             "gpt",
-            {"model": "openai/gpt-4o-mini", "base_url": url, "concurrency": 2},
+            {"model": "openai/gpt-4o-mini"},
+            LLMResource(base_url=url, api_key=api_key, concurrency=2),
         )
         assert result.success
         logs = instance.all_logs(result.run_id)
