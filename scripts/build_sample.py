@@ -5,8 +5,8 @@ prompts (v0.1 and v2.0) and HH-RLHF harmless-base test dialogues. Values the sou
 have stay unknown: ``model`` is ``"unknown"``, ``openai_moderation`` and ``redacted`` are null.
 ``language`` is *detected* with py3langid and stored as the English name LMSYS-Chat-1M uses
 (``English``, ``Chinese``; named by langcodes; null when the normalised probability is under
-0.5 or the text has no language), and the ``language_source`` column says so. No LMSYS-Chat-1M row is
-ever included.
+0.5 or the text has no language), and the ``language_source`` column says so. No
+LMSYS-Chat-1M row is ever included.
 """
 
 import argparse
@@ -16,8 +16,8 @@ import json
 import re
 from pathlib import Path
 
-import polars as pl
 import langcodes
+import polars as pl
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
