@@ -42,11 +42,17 @@ def largest_clusters(db: DatabaseManager, result: RunResult) -> str:
         texts = dict(
             connection.execute(select(Query.id, Query.query_text).where(Query.id.in_(ids))).all()
         )
+    total = max(len(labels), 1)
     rows = [
-        [cluster, sizes[cluster], " · ".join(texts[q][:80] for q in wanted[cluster])]
+        [
+            cluster,
+            sizes[cluster],
+            f"{sizes[cluster] / total:.1%}",
+            " · ".join(" ".join(texts[q].split())[:80] for q in wanted[cluster]),
+        ]
         for cluster in top
     ]
-    return table(["cluster", "queries", "most central queries"], rows)
+    return table(["cluster", "queries", "share", "most central queries"], rows)
 
 
 def run_metadata(db: DatabaseManager, result: RunResult, vectors: np.ndarray) -> dict[str, Any]:
@@ -57,6 +63,9 @@ def run_metadata(db: DatabaseManager, result: RunResult, vectors: np.ndarray) ->
         "num_clusters": result.fit.num_clusters,
         "num_queries": len(result.query_ids),
         "noise_share": round(result.noise_share, 4),
+        "largest_cluster_share": round(
+            max(real_sizes, default=0) / max(len(result.query_ids), 1), 4
+        ),
         "size_min": min(real_sizes, default=0),
         "size_median": float(np.median(real_sizes)) if real_sizes else 0.0,
         "size_max": max(real_sizes, default=0),
