@@ -11,6 +11,7 @@ from lmsys_pipeline.clustering.params import (
 )
 from lmsys_pipeline.clustering.registry import build_params, params_from_run_id, parse_stored
 from lmsys_pipeline.errors import UserError
+from lmsys_pipeline_tests.clustering.stored import kmeans_before_umap
 
 NOW = datetime(2025, 10, 3, 12, 34, 56, tzinfo=UTC)
 
@@ -137,20 +138,7 @@ def test_parameters_stored_before_the_split_still_load():
 
 def test_parameters_stored_before_umap_keep_their_reduction():
     """What issue 11's runs recorded (no UMAP fields): they reproduce with PCA as before."""
-    kmeans = {
-        "seed": 42,
-        "embedding_model": "all-MiniLM-L6-v2",
-        "limit": None,
-        "reduction": "pca",
-        "reduce_dims": 128,
-        "algorithm": "kmeans",
-        "n_clusters": 12,
-        "n_init": 10,
-        "max_iter": 25,
-        "train_points_per_centroid": 256,
-        "refine_iter": 10,
-        "max_query_id": 600,
-    }
+    kmeans = kmeans_before_umap()
     assert parse_stored(kmeans) == KMeansParams(n_clusters=12, reduction="pca")
     hdbscan = {
         "algorithm": "hdbscan",

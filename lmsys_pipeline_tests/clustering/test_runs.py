@@ -8,6 +8,7 @@ from lmsys_pipeline.clustering.validation import check_run
 from lmsys_pipeline.db.models import ClusteringRun, QueryCluster
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline_tests.clustering.stored import kmeans_before_umap
 from lmsys_pipeline_tests.conftest import EMBEDDED_QUERIES
 
 
@@ -52,20 +53,7 @@ def test_a_pca_run_and_a_run_registered_before_umap_give_the_same_assignments(em
     with PCA, exactly like a run asking for --reduction pca today."""
     pca = register_run(embedded_db, KMeansParams(n_clusters=12, reduction="pca"))
     materialize_run(embedded_db, pca.run_id)
-    old_parameters = {
-        "seed": 42,
-        "embedding_model": "all-MiniLM-L6-v2",
-        "limit": None,
-        "reduction": "pca",
-        "reduce_dims": 128,
-        "algorithm": "kmeans",
-        "n_clusters": 12,
-        "n_init": 10,
-        "max_iter": 25,
-        "train_points_per_centroid": 256,
-        "refine_iter": 10,
-        "max_query_id": EMBEDDED_QUERIES,
-    }
+    old_parameters = kmeans_before_umap(max_query_id=EMBEDDED_QUERIES)
     with embedded_db.get_session() as session:
         session.add(
             ClusteringRun(
