@@ -3,14 +3,15 @@ choice, the one place where a ``UserError`` becomes ``Error: <sentence>``, and r
 through Dagster with the command's resources."""
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from lmsys_pipeline.db.connection import DB_URL_ENV
@@ -33,8 +34,39 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     cls=Commands,
 )
-console = Console()
-error_console = Console(stderr=True, soft_wrap=True)
+
+
+# Bidirectional overrides and isolates reorder what a terminal shows ("Trojan Source").
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _shown(character: str) -> str:
+    if character in "\n\t":
+        return character
+    if unicodedata.category(character) == "Cc" or character in _BIDI_CONTROLS:
+        return character.encode("unicode_escape").decode("ascii")
+    return character
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (ESC, BEL, bidi overrides ...) shown as escapes: text
+    that came from a dataset never drives the terminal. Newlines and tabs stay."""
+    if text.isprintable() and not _BIDI_CONTROLS.intersection(text):
+        return text
+    return "".join(_shown(c) for c in text)
+
+
+class LiteralConsole(Console):
+    """Prints every string literally: no Rich markup (``markup=False``: ``[/bold]`` or
+    ``[link=...]`` in a query is text) and no control characters. Every string a command prints,
+    table cells and titles included, goes through ``render_str``; styles come from ``style=``."""
+
+    def render_str(self, text: str, **kwargs):
+        return super().render_str(visible(text), **kwargs)
+
+
+console = LiteralConsole(markup=False, highlight=False)
+error_console = LiteralConsole(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 DbUrlOption = Annotated[
     str | None,
@@ -78,7 +110,7 @@ def database_resource(db_url: str | None):
 
 
 def fail(message: str) -> None:
-    error_console.print(f"[red]Error:[/red] {escape(message)}")
+    error_console.print(Text("Error:", style="red"), message)
     raise typer.Exit(code=1)
 
 
@@ -160,11 +192,11 @@ def require_success(result: Any, context: str = "") -> None:
 
 
 def show_metadata_table(title: str, metadata: dict[str, Any], keys: tuple[str, ...]) -> None:
-    table = Table(title=escape(title))
+    table = Table(title=title)
     table.add_column("what")
     table.add_column("value", justify="right")
     for key in keys:
-        table.add_row(key, escape(f"{metadata.get(key)}"))
+        table.add_row(key, f"{metadata.get(key)}")
     console.print(table)
 
 

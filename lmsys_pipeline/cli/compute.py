@@ -6,7 +6,6 @@ goes through environment variables."""
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from lmsys_pipeline.cli.common import (
@@ -22,6 +21,7 @@ from lmsys_pipeline.cli.common import (
     dagster_instance,
     database,
     database_resource,
+    error_console,
     materialization_metadata,
     materialize,
     print_json,
@@ -107,8 +107,10 @@ def load(
     if metadata is None:
         return
     if metadata.get("skipped"):
-        console.print(escape(metadata["skipped_by_reason"]))
-    console.print(escape(metadata["top_languages"]))
+        console.print(metadata["skipped_by_reason"])
+    console.print(metadata["top_languages"])
+    for sentence in metadata["unreadable"]:
+        error_console.print(f"Skipped {sentence}.", style="yellow")
 
 
 @app.command()
@@ -188,7 +190,7 @@ def search(
     if as_json:
         print_json([hit.as_dict() for hit in hits])
         return
-    table = Table(title=escape(f"{len(hits)} nearest queries to {text!r}"))
+    table = Table(title=f"{len(hits)} nearest queries to {text!r}")
     for name, justify in [
         ("score", "right"),
         ("query id", "right"),
@@ -202,8 +204,8 @@ def search(
             f"{hit.score:.3f}",
             str(hit.query_id),
             "" if hit.cluster_id is None else str(hit.cluster_id),
-            escape(hit.language or ""),
-            escape(hit.query_text[:120].replace("\n", " ")),
+            hit.language or "",
+            hit.query_text[:120].replace("\n", " "),
         )
     console.print(table)
 
@@ -244,14 +246,14 @@ def _cluster(
         print_json({"dagster_run_id": result.run_id, **overview.as_dict()})
         return
     row, recorded = overview.run, overview.parameters
-    console.print(f"[bold]{escape(row.run_id)}[/bold] (Dagster run {result.run_id})")
+    console.print(f"{row.run_id} (Dagster run {result.run_id})", style="bold")
     console.print(
         f"  {row.num_clusters or 0:,} clusters over {row.num_queries:,} queries, noise "
         f"{row.noise_share:.1%}, largest cluster {overview.size_max / max(row.num_queries, 1):.1%}"
         f"; sizes {overview.size_min:,} / {overview.size_median:,.0f} / {overview.size_max:,} "
         "(min / median / max)"
     )
-    console.print(escape(f"  {reduction_summary(recorded)}"))
+    console.print(f"  {reduction_summary(recorded)}")
     table = Table(title="largest clusters and their most central queries")
     for name, justify in [("cluster", "right"), ("queries", "right"), ("queries", "left")]:
         table.add_column(name, justify=justify, overflow="fold")
@@ -259,7 +261,7 @@ def _cluster(
         table.add_row(
             str(cluster_id),
             f"{size:,}",
-            escape(" · ".join(" ".join(t.split())[:80] for t in texts)),
+            " · ".join(" ".join(t.split())[:80] for t in texts),
         )
     console.print(table)
 

@@ -5,7 +5,15 @@ from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import DbUrlOption, JsonOption, app, console, database, fail
+from lmsys_pipeline.cli.common import (
+    DbUrlOption,
+    JsonOption,
+    app,
+    console,
+    database,
+    error_console,
+    fail,
+)
 
 
 @app.command()
@@ -43,7 +51,13 @@ def delete(
         f"Deleted {report.queries_deleted} conversations: "
         f"{report.assignments_deleted} cluster assignments, {report.vectors_deleted} "
         f"vectors, {report.examples_removed} summary examples; "
-        f"{report.summaries_recounted} summary rows recounted."
+        f"{report.summaries_recounted} summary rows recounted, {report.summaries_scrubbed} "
+        f"labels had a quote removed, {report.cached_answers_deleted} cached answers dropped."
     )
+    if report.file_checkpointed is False:
+        error_console.print(
+            "Another process holds the SQLite file open: the deleted text may stay in its "
+            "write-ahead log until that process ends (run lmsys delete again then)."
+        )
     if report.not_found:
         console.print(f"Not found ({len(report.not_found)}): {', '.join(report.not_found[:20])}")

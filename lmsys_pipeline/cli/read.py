@@ -34,6 +34,20 @@ def _choice(db, run_id: str, alias: str | None, summary_run_id: str | None):
     return choose_summary_run(db, run_id, alias=alias, summary_run_id=summary_run_id)
 
 
+ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
+
+
+def check_output(output: Path, force: bool) -> None:
+    """A file the command may write: not a folder, in a folder that exists, and not already
+    there unless ``--force``."""
+    if output.is_dir():
+        fail(f"{output} is a folder: give a file name, e.g. {output / 'export.parquet'}.")
+    if not output.parent.exists():
+        fail(f"The folder {output.parent} does not exist.")
+    if output.exists() and not force:
+        fail(f"{output} already exists: pass --force to overwrite it.")
+
+
 def _table(title: str, columns: list[tuple[str, str]]) -> Table:
     table = Table(title=title)
     for name, justify in columns:
@@ -63,6 +77,7 @@ def runs(
             ("queries", "right"),
             ("noise", "right"),
             ("created (UTC)", "left"),
+            ("status", "left"),
             ("aliases", "left"),
             ("description", "left"),
         ],
@@ -75,6 +90,7 @@ def runs(
             f"{run.num_queries:,}",
             f"{run.noise_share:.1%}",
             run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            run.status,
             ", ".join(run.aliases),
             run.description or "",
         )
@@ -115,7 +131,7 @@ def list_clusters(
         if choice
         else "no summary run yet: lmsys summarize adds titles"
     )
-    console.print(f"[bold]{run_id}[/bold]: {used}")
+    console.print(f"{run_id}: {used}", style="bold")
     columns = [
         ("cluster", "right"),
         ("queries", "right"),
@@ -144,7 +160,8 @@ def _facet_line(facets) -> str:
     return ", ".join(f"{f.value} x{f.lift:g} ({f.count})" for f in facets) or "none"
 
 
-@app.command()
+# ignore_unknown_options: "-1" (HDBSCAN noise) is the cluster id, not an option.
+@app.command(context_settings={"ignore_unknown_options": True})
 def inspect(
     run_id: RunIdArgument,
     cluster_id: Annotated[int, typer.Argument(help="The cluster id (-1: HDBSCAN noise).")],
@@ -169,9 +186,9 @@ def inspect(
         if detail.summary
         else "no summary run"
     )
+    console.print(f"{run_id} / cluster {cluster_id}: {detail.title or '(no title)'}", style="bold")
     console.print(
-        f"[bold]{run_id} / cluster {cluster_id}: {detail.title or '(no title)'}"
-        f"[/bold]\n{detail.description or ''}\n"
+        f"{detail.description or ''}\n"
         f"  size: {detail.size:,} queries ({detail.share:.1%} of the run); "
         f"titles from {source}\n  confidence: {detail.confidence}\n"
         f"  languages: {dict(list(detail.languages.items())[:8])}\n"
@@ -227,6 +244,7 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
     alias: AliasOption = None,
     summary_run_id: SummaryRunOption = None,
+    force: ForceOption = False,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -236,8 +254,7 @@ def export(
 
     if fmt not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
-    if not output.parent.exists():
-        fail(f"The folder {output.parent} does not exist.")
+    check_output(output, force)
     db = database(db_url)
     choice = _choice(db, run_id, alias, summary_run_id)
     written = export_run(db, run_id, choice, fmt, output)
@@ -269,8 +286,8 @@ def status(db_url: DbUrlOption = None, as_json: JsonOption = False) -> None:
         return
     size = found["database_bytes"]
     console.print(
-        f"[bold]{found['database']}[/bold] — "
-        f"{'size unknown' if size is None else f'{size / 1e6:,.1f} MB'}"
+        f"{found['database']} — {'size unknown' if size is None else f'{size / 1e6:,.1f} MB'}",
+        style="bold",
     )
     table = _table("rows per table", [("table", "left"), ("rows", "right")])
     for name, count in found["rows"].items():
@@ -294,6 +311,7 @@ def cluster_map(
     alias: AliasOption = None,
     sample: Annotated[int, typer.Option(min=10, help="Queries drawn (seeded sample).")] = 3_000,
     projection: Annotated[str, typer.Option(help="tsne (default) or pca.")] = "tsne",
+    force: ForceOption = False,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -301,8 +319,7 @@ def cluster_map(
     coloured by cluster, hover for the query and title, clusters listed by size."""
     from lmsys_pipeline.reading.cluster_map import build_map
 
-    if not output.parent.exists():
-        fail(f"The folder {output.parent} does not exist.")
+    check_output(output, force)
     db = database(db_url)
     choice = _choice(db, run_id, alias, None)
     try:

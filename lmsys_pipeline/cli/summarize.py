@@ -3,7 +3,6 @@
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from lmsys_pipeline.cli.common import (
@@ -15,7 +14,7 @@ from lmsys_pipeline.cli.common import (
     dagster_instance,
     database,
     database_resource,
-    fail,
+    error_console,
     materialize,
     print_json,
     require_success,
@@ -69,6 +68,10 @@ def summarize(
         ),
     ] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds per request (default 60).")] = None,
+    max_retries: Annotated[
+        int | None,
+        typer.Option(min=0, help="Retries of 429 / 5xx / timeouts, with backoff (default 5)."),
+    ] = None,
     restart: Annotated[
         bool, typer.Option(help="Start the alias afresh instead of resuming.")
     ] = False,
@@ -85,7 +88,13 @@ def summarize(
     from lmsys_pipeline.summarizing.params import default_alias, default_model
     from lmsys_pipeline.summarizing.runner import summary_titles
 
-    given = {"concurrency": concurrency, "rpm": rpm, "timeout_s": timeout, "base_url": base_url}
+    given = {
+        "concurrency": concurrency,
+        "rpm": rpm,
+        "timeout_s": timeout,
+        "max_retries": max_retries,
+        "base_url": base_url,
+    }
     llm = LLMResource(**{k: v for k, v in given.items() if v is not None})
     overrides = {
         "model": model,
@@ -111,6 +120,13 @@ def summarize(
     with db.get_session() as session:
         entry = session.get(SummaryRun, prepared.summary_run_id)
     ledger = {field: getattr(entry, field) for field in LEDGER_FIELDS}
+    if entry.status == "partial":
+        error_console.print(
+            f"{entry.clusters_failed} of {entry.clusters_total} clusters failed "
+            f"({'; '.join(sorted(set(entry.failures.values())))}): run the same command again "
+            "to ask only for them.",
+            style="yellow",
+        )
     if as_json:
         print_json(
             {
@@ -125,19 +141,17 @@ def summarize(
         )
         return
     console.print(
-        f"[bold]{escape(alias)}[/bold] on {escape(run_id)}: {escape(entry.summary_run_id)} "
-        f"({escape(entry.model)}, Dagster run {result.run_id})"
+        f"{alias} on {run_id}: {entry.summary_run_id} ({entry.model}, Dagster run {result.run_id})",
+        style="bold",
     )
     for field, value in ledger.items():
-        console.print(f"  {field}: {escape(str(value))}")
+        console.print(f"  {field}: {value}")
     for cluster, reason in (entry.failures or {}).items():
-        console.print(f"  cluster {cluster} failed: {escape(reason)}")
+        console.print(f"  cluster {cluster} failed: {reason}")
     titles = summary_titles(db, entry.summary_run_id)
-    table = Table(title=escape(f"Clusters of {run_id} by size — {alias}"))
+    table = Table(title=f"Clusters of {run_id} by size — {alias}")
     for name, justify in [("cluster", "right"), ("queries", "right"), ("title", "left")]:
         table.add_column(name, justify=justify)
     for cluster, row in sorted(titles.items(), key=lambda i: (-i[1].size, i[0])):
-        table.add_row(str(cluster), f"{row.size:,}", escape(row.title or ""))
+        table.add_row(str(cluster), f"{row.size:,}", row.title or "")
     console.print(table)
-    if entry.clusters_done < entry.clusters_total and not entry.clusters_done:
-        fail(f"no cluster of {run_id} was labelled by {entry.model}.")

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from lmsys_pipeline.clustering.fit import NOISE, ClusterFit, ClusteringInputError
-from lmsys_pipeline.clustering.params import ClusteringParams, new_run_id
+from lmsys_pipeline.clustering.params import RUN_ID_PATTERN, ClusteringParams, new_run_id
 from lmsys_pipeline.clustering.registry import (
     algorithm_of,
     fit_clustering,
@@ -47,6 +47,18 @@ def embedded_query_count(db: DatabaseManager, model: str) -> int:
         ).scalar_one()
 
 
+def distinct_vector_count(db: DatabaseManager, model: str, limit: int | None) -> int:
+    """How many different vectors the run would cluster (identical texts share one)."""
+    links = select(QueryEmbedding.text_embedding_id).where(QueryEmbedding.model == model)
+    if limit is not None:
+        links = links.order_by(QueryEmbedding.query_id).limit(limit)
+    links = links.subquery()
+    with db.engine.connect() as connection:
+        return connection.execute(
+            select(func.count(func.distinct(links.c.text_embedding_id)))
+        ).scalar_one()
+
+
 def check_feasible(db: DatabaseManager, params: ClusteringParams) -> ClusteringParams:
     """Refuses, before anything is written, a run that cannot work on the data at hand;
     returns ``params`` with a size left to the default made explicit for that data."""
@@ -64,6 +76,14 @@ def check_feasible(db: DatabaseManager, params: ClusteringParams) -> ClusteringP
         raise ClusteringInputError(
             chosen.too_few_queries.format(available=available, size=chosen.size(params))
         )
+    if chosen.fills_every_cluster:
+        distinct = distinct_vector_count(db, params.embedding_model, params.limit)
+        if distinct < chosen.size(params):
+            raise ClusteringInputError(
+                f"The {available:,} embedded queries hold only {distinct:,} distinct texts, "
+                f"fewer than the {chosen.size(params):,} clusters asked for (identical texts "
+                "share a vector, so some clusters would stay empty): lower --n-clusters."
+            )
     return params
 
 
@@ -133,6 +153,11 @@ def prepare_run(
             return load_run(db, run_id)[0]
         except RunNotFound:
             params = params or params_from_run_id(run_id)
+        if not RUN_ID_PATTERN.fullmatch(run_id):
+            raise UserError(
+                f"Run id {run_id!r} must start with a letter or digit and hold only letters, "
+                "digits, '.', '_' and '-' (it becomes part of partition keys)."
+            )
         if params is None:
             raise UserError(
                 f"Clustering run {run_id} is not registered and its key does not say how to "
@@ -274,10 +299,11 @@ def _replace_assignments(
             or {}
         )
         run_parameters = {
-            **run_parameters,
+            **{k: v for k, v in run_parameters.items() if k != "failed_checks"},
             "n_queries": len(query_ids),
             "embedding_dimension": dimension,
             **{key: fit.details[key] for key in RECORDED_DETAILS if key in fit.details},
+            "status": "materialized",
         }
         connection.execute(
             ClusteringRun.__table__.update()

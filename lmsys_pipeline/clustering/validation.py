@@ -80,3 +80,25 @@ def check_run(db: DatabaseManager, run_id: str, expected_query_ids: int) -> list
             )
         )
     return outcomes
+
+
+CHECKS_FAILED = "checks_failed"
+
+
+def record_outcomes(db: DatabaseManager, run_id: str, outcomes: list[CheckOutcome]) -> None:
+    """Marks a run whose checks failed, so it never reads as a good run: ``lmsys runs`` shows
+    its status and summary runs refuse it until it is re-materialized."""
+    failed = sorted(o.name for o in outcomes if not o.passed)
+    if not failed:
+        return
+    with db.engine.begin() as connection:
+        parameters = connection.execute(
+            select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
+        ).scalar_one()
+        connection.execute(
+            ClusteringRun.__table__.update()
+            .where(ClusteringRun.run_id == run_id)
+            .values(
+                parameters={**(parameters or {}), "status": CHECKS_FAILED, "failed_checks": failed}
+            )
+        )

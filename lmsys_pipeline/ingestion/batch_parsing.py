@@ -228,10 +228,25 @@ def _row_by_row(rows: list[dict[str, Any]]) -> ParsedBatch:
     return ParsedBatch(frame, skipped, notes)
 
 
+def _is_id_type(arrow_type: pa.DataType) -> bool:
+    """Ids the columnar path can take as text; anything else (a struct, a list) goes row by row
+    and is skipped there as ``conversation_id_not_text``."""
+    return (
+        pa.types.is_string(arrow_type)
+        or pa.types.is_large_string(arrow_type)
+        or pa.types.is_integer(arrow_type)
+        or pa.types.is_null(arrow_type)
+    )
+
+
 def parse_batch(batch: pa.RecordBatch | list[dict[str, Any]]) -> ParsedBatch:
     if isinstance(batch, pa.RecordBatch):
-        if "conversation" in batch.schema.names and _is_message_list(
-            batch.schema.field("conversation").type
+        names = batch.schema.names
+        if (
+            "conversation" in names
+            and _is_message_list(batch.schema.field("conversation").type)
+            and "conversation_id" in names
+            and _is_id_type(batch.schema.field("conversation_id").type)
         ):
             return _columnar(batch)
         batch = batch.to_pylist()

@@ -21,7 +21,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.ingestion.batch_parsing import ParsedBatch, parse_batch
 from lmsys_pipeline.ingestion.parsing import SkipReason
-from lmsys_pipeline.ingestion.sources import Batch
+from lmsys_pipeline.ingestion.sources import Batch, Source, SourceProblem
 from lmsys_pipeline.markdown import TOP_N
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -56,6 +56,7 @@ class IngestReport:
     valid_rows: int = 0
     distinct_texts: int = 0
     seconds: float = 0.0
+    unreadable: list[SourceProblem] = field(default_factory=list)
 
     @property
     def skipped_total(self) -> int:
@@ -85,6 +86,7 @@ class IngestReport:
             "top_models": dict(self.models.most_common(TOP_N)),
             "seconds": round(self.seconds, 2),
             "rows_per_second": round(self.rows_per_second, 1),
+            "unreadable": [problem.sentence() for problem in self.unreadable],
         }
 
 
@@ -224,4 +226,31 @@ def ingest_batches(
 
     report.distinct_texts = len(seen_texts)
     report.seconds = time.perf_counter() - started
+    return report
+
+
+UNREADABLE_ROWS = "rows_in_unreadable_row_groups"
+
+
+def ingest_source(
+    db: DatabaseManager,
+    source: Source,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limit: int | None = None,
+    on_progress: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """``ingest_batches`` over a source, with the parts it could not read in the report (rows
+    lost in corrupt parquet row groups are counted as skipped)."""
+    report = ingest_batches(
+        db,
+        source.batches(batch_size),
+        limit=limit,
+        source_name=source.description,
+        on_progress=on_progress,
+    )
+    report.unreadable = list(source.problems)
+    lost = sum(problem.rows_lost or 0 for problem in report.unreadable)
+    if lost:
+        report.skipped[UNREADABLE_ROWS] += lost
     return report

@@ -19,6 +19,7 @@ KNOWN_ROLES = USER_ROLES | {"assistant", "system", "gpt", "bot", "model", "tool"
 
 class SkipReason(StrEnum):
     MISSING_CONVERSATION_ID = "missing_conversation_id"
+    CONVERSATION_ID_NOT_TEXT = "conversation_id_not_text"
     CONVERSATION_NOT_JSON = "conversation_not_json"
     CONVERSATION_NOT_A_LIST = "conversation_not_a_list"
     NO_USER_MESSAGE = "no_user_message"
@@ -86,7 +87,10 @@ def moderation_summary(raw: Any) -> tuple[bool, list[str]] | None:
 
 
 def parse_row(row: Mapping[str, Any]) -> ParsedQuery | SkipReason:
-    conversation_id = _clean_optional_text(row.get("conversation_id"))
+    raw_id = row.get("conversation_id")
+    if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, str | int)):
+        return SkipReason.CONVERSATION_ID_NOT_TEXT  # a dict or list would be stored as its repr
+    conversation_id = _clean_optional_text(raw_id)
     if conversation_id is None:
         return SkipReason.MISSING_CONVERSATION_ID
 

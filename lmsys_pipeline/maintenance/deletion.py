@@ -1,9 +1,16 @@
 """Deleting conversations everywhere, as a dataset owner may demand.
 
 One transaction removes each conversation's query, its assignments in every clustering run and
-its vector links; vectors no other query shares; and its text from the summaries'
-``representative_queries``. Every affected summary row gets its ``num_queries`` recounted, so
-sizes stay right. Nothing is half-deleted: a failure rolls everything back.
+its vector links; vectors no other query shares; its text from the summaries'
+``representative_queries``; every quote of it in a summary's title, description and summary
+(replaced by ``[deleted query]``: the label stays, the quote goes); and every cached LLM answer
+that quotes it. Every affected summary row gets its ``num_queries`` recounted, so sizes stay
+right. Nothing is half-deleted: a failure rolls everything back.
+
+On SQLite the transaction runs with ``secure_delete`` (freed space is zeroed) and the WAL is
+checkpointed afterwards, so the text is gone from the database file too. PostgreSQL keeps dead
+row versions until ``VACUUM`` runs (autovacuum does, eventually; run ``VACUUM`` on the tables to
+be sure).
 """
 
 from collections.abc import Sequence
@@ -13,8 +20,10 @@ from sqlalchemy import and_, delete, exists, func, select, update
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
+from lmsys_pipeline.db.summaries import LLMResponse
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.embedding.store import text_key
+from lmsys_pipeline.maintenance.scrub import Scrubber
 
 CHUNK = 5_000
 
@@ -27,6 +36,9 @@ class DeletionReport:
     vectors_deleted: int = 0
     summaries_recounted: int = 0
     examples_removed: int = 0
+    summaries_scrubbed: int = 0
+    cached_answers_deleted: int = 0
+    file_checkpointed: bool | None = None  # SQLite: the WAL was folded into the file
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -41,6 +53,8 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
     report = DeletionReport()
     wanted = sorted({c.strip() for c in conversation_ids if c and c.strip()})
     with db.engine.begin() as connection:
+        if db.is_sqlite:
+            connection.exec_driver_sql("PRAGMA secure_delete = ON")
         found = []
         for chunk in _chunks(wanted):
             found += connection.execute(
@@ -83,7 +97,60 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
         for run_id, cluster_id in sorted(affected):
             report.summaries_recounted += _recount(connection, run_id, cluster_id)
             report.examples_removed += _drop_examples(connection, run_id, cluster_id, texts)
+        scrubber = Scrubber(texts)
+        runs = sorted({run_id for run_id, _ in affected})
+        report.summaries_scrubbed = _scrub_summaries(connection, runs, scrubber)
+        report.cached_answers_deleted = _drop_cached_answers(connection, scrubber)
+    if db.is_sqlite:
+        report.file_checkpointed = _checkpoint(db)
     return report
+
+
+def _scrub_summaries(connection, run_ids: list[str], scrubber: Scrubber) -> int:
+    """Quotes of the deleted texts in any label of the runs they belonged to (an LLM may also
+    quote a neighbouring cluster's query, shown to it as contrast)."""
+    scrubbed = 0
+    for chunk in _chunks(run_ids):
+        rows = connection.execute(
+            select(
+                ClusterSummary.id,
+                ClusterSummary.title,
+                ClusterSummary.description,
+                ClusterSummary.summary,
+            ).where(ClusterSummary.run_id.in_(chunk))
+        ).all()
+        for row_id, *fields in rows:
+            cleaned = [None if f is None else scrubber.scrub(f) for f in fields]
+            if cleaned != fields:
+                scrubbed += 1
+                title, description, summary = cleaned
+                connection.execute(
+                    update(ClusterSummary)
+                    .where(ClusterSummary.id == row_id)
+                    .values(title=title, description=description, summary=summary)
+                )
+    return scrubbed
+
+
+def _drop_cached_answers(connection, scrubber: Scrubber) -> int:
+    """Cached answers are only a cache: one that quotes a deleted text is dropped whole."""
+    quoting = [
+        prompt_hash
+        for prompt_hash, response in connection.execute(
+            select(LLMResponse.prompt_hash, LLMResponse.response)
+        )
+        if any(scrubber.mentions(str(value)) for value in (response or {}).values())
+    ]
+    for chunk in _chunks(quoting):
+        connection.execute(delete(LLMResponse).where(LLMResponse.prompt_hash.in_(chunk)))
+    return len(quoting)
+
+
+def _checkpoint(db: DatabaseManager) -> bool:
+    """Folds the WAL into the database file and empties it; False if a reader held it open."""
+    with db.engine.connect() as connection:
+        busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return busy == 0
 
 
 def _recount(connection, run_id: str, cluster_id: int) -> int:

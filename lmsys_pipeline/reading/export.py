@@ -130,7 +130,14 @@ WRITERS = {"csv": _csv, "json": _json, "parquet": _parquet}
 def export_run(
     db: DatabaseManager, run_id: str, choice: SummaryChoice | None, fmt: str, path: Path
 ) -> int:
-    """Writes the run's queries to ``path``; returns how many rows were written."""
+    """Writes the run's queries to ``path``; returns how many rows were written. The file
+    appears whole or not at all: it is written beside ``path`` and renamed when complete."""
     if fmt not in WRITERS:
         raise ValueError(f"Format {fmt!r} is not one of {', '.join(FORMATS)}.")
-    return WRITERS[fmt](path, _rows(db, run_id, choice))
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        written = WRITERS[fmt](partial, _rows(db, run_id, choice))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return written

@@ -10,6 +10,13 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, QueryCluster
 
 
+def run_status(parameters: dict) -> str:
+    """``registered`` (not materialized yet), ``materialized``, or ``checks_failed``."""
+    if "status" in parameters:
+        return str(parameters["status"])
+    return "materialized" if "n_queries" in parameters else "registered"
+
+
 @dataclass
 class RunRow:
     run_id: str
@@ -20,6 +27,7 @@ class RunRow:
     created_at: datetime
     description: str | None
     aliases: list[str] = field(default_factory=list)
+    status: str = "materialized"
 
     def as_dict(self) -> dict:
         return {**asdict(self), "created_at": self.created_at.isoformat()}
@@ -71,6 +79,7 @@ def list_runs(
                 run.created_at,
                 run.description,
                 sorted(aliases.get(run.run_id, ())),
+                run_status(run.parameters or {}),
             )
         )
     return rows

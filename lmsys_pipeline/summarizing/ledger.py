@@ -235,9 +235,11 @@ def finish(
     clusters_total: int,
     seconds: float,
     accuracy: tuple[float | None, int | None],
+    nothing_labelled: bool = False,
 ) -> SummaryRun:
-    """Closes the ledger entry: status, seconds, the estimated cost of all tokens spent
-    (0 offline, None when the model's price is not known) and label quality."""
+    """Closes the ledger entry: status (``failed`` when clusters were asked for and none got
+    a label), seconds, the estimated cost of all tokens spent (0 offline, None when the model's
+    price is not known) and label quality."""
     with db.get_session() as session:
         entry = session.get(SummaryRun, summary_run_id)
         cost = (
@@ -251,7 +253,10 @@ def finish(
             )
         )
         entry.clusters_total = clusters_total
-        entry.status = "completed" if entry.clusters_done == clusters_total else "partial"
+        if entry.clusters_done == clusters_total:
+            entry.status = "completed"
+        else:
+            entry.status = "failed" if nothing_labelled else "partial"
         entry.seconds = round(entry.seconds + seconds, 3)
         entry.estimated_cost_usd = cost
         entry.label_accuracy, entry.label_accuracy_queries = accuracy

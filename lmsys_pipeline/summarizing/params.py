@@ -12,13 +12,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from lmsys_pipeline.clustering.params import RUN_ID_PATTERN
 from lmsys_pipeline.errors import UserError
 
 KEYWORDS_MODEL = "local/keywords"
 MODEL_ENV = "LMSYS_SUMMARY_MODEL"
 PROMPT_VERSION = "cluster-summary-v1"
-ALIAS_PATTERN = RUN_ID_PATTERN
+# Letters of any script, digits, '.', '_' and '-' (never '|', which joins partition keys).
+ALIAS_PATTERN = re.compile(r"^[^\W_][\w.-]*$")
 
 
 class SummaryInputError(UserError, ValueError):
@@ -138,10 +138,10 @@ def default_alias(model: str) -> str:
 
 
 def check_alias(alias: str) -> str:
-    if not alias or not ALIAS_PATTERN.match(alias):
+    if not alias or not ALIAS_PATTERN.fullmatch(alias):
         raise SummaryInputError(
-            f"Alias {alias!r} must start with a letter or digit and hold only "
-            "letters, digits, '.', '_' and '-'."
+            f"Alias {alias!r} must start with a letter or digit and hold only letters (of any "
+            "script), digits, '.', '_' and '-'."
         )
     return alias
 

@@ -22,7 +22,7 @@ from lmsys_pipeline.summarizing.ledger import (
     summarized_sizes,
 )
 from lmsys_pipeline.summarizing.llm import ask_all, plan_jobs
-from lmsys_pipeline.summarizing.params import SummaryParams
+from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
 from lmsys_pipeline.summarizing.prepare import PreparedSummary
 from lmsys_pipeline.summarizing.prompts import ClusterLabel
 from lmsys_pipeline.summarizing.providers import Endpoint
@@ -132,6 +132,7 @@ def summarize_run(
         _offline(save, briefs, missing)
     else:
         _with_llm(db, save, briefs, missing, params, prepared.endpoint, log)
+    labelled = [c for c in summarized_sizes(db, summary_run_id) if c != NOISE]
     quality = _quality(db, view, summary_run_id, briefs, params, load_embedder)
     entry = finish(
         db,
@@ -140,7 +141,16 @@ def summarize_run(
         clusters_total=len(view.cluster_ids),
         seconds=time.perf_counter() - started_at,
         accuracy=(quality.accuracy, quality.queries),
+        nothing_labelled=not labelled and any(c != NOISE for c in missing),
     )
+    if entry.status == "failed":
+        endpoint = prepared.endpoint.public_base_url if prepared.endpoint else params.model
+        reason = next(iter(entry.failures.values()), "no answer")
+        raise SummaryInputError(
+            f"No cluster of {run_id} was labelled: every request to {endpoint} failed "
+            f"(first: {reason}); check that the server is running and the model name, then run "
+            "the same command again."
+        )
     return SummaryReport(
         entry,
         prepared.started.resumed,

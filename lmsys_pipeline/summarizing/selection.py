@@ -60,7 +60,13 @@ class RunView:
 
 
 def load_run_view(db: DatabaseManager, run_id: str) -> RunView:
-    _, params = load_run(db, run_id)
+    run, params = load_run(db, run_id)
+    failed = (run.parameters or {}).get("failed_checks")
+    if failed:
+        raise SummaryInputError(
+            f"Clustering run {run_id} failed its checks ({', '.join(failed)}), so it is not "
+            "summarised: re-materialize it or make a new run with other settings."
+        )
     with db.engine.connect() as connection:
         pairs = connection.execute(
             select(QueryCluster.query_id, QueryCluster.cluster_id)

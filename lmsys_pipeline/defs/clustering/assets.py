@@ -6,7 +6,7 @@ from pydantic import Field
 from lmsys_pipeline.clustering.registry import build_params
 from lmsys_pipeline.clustering.report import run_metadata
 from lmsys_pipeline.clustering.runs import materialize_run
-from lmsys_pipeline.clustering.validation import CHECKS, check_run
+from lmsys_pipeline.clustering.validation import CHECKS, check_run, record_outcomes
 from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
 from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
 from lmsys_pipeline.defs.failures import user_failures
@@ -99,7 +99,9 @@ def cluster_run(
             ),
         },
     )
-    for outcome in check_run(db, result.run_id, len(result.query_ids)):
+    outcomes = check_run(db, result.run_id, len(result.query_ids))
+    record_outcomes(db, result.run_id, outcomes)
+    for outcome in outcomes:
         yield dg.AssetCheckResult(
             asset_key="cluster_run",
             check_name=outcome.name,

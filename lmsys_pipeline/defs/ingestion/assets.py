@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.defs.failures import user_failures
 from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource
-from lmsys_pipeline.ingestion.loader import DEFAULT_BATCH_SIZE, IngestReport, ingest_batches
+from lmsys_pipeline.ingestion.loader import DEFAULT_BATCH_SIZE, IngestReport, ingest_source
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.markdown import counts_table
 
@@ -45,6 +45,8 @@ def report_metadata(report: IngestReport, total_rows: int, database: str) -> dic
         "top_languages": dg.MetadataValue.md(counts_table(report.languages, "language")),
         "top_models": dg.MetadataValue.md(counts_table(report.models, "model")),
         "total_queries": dg.MetadataValue.int(total_rows),
+        "unreadable_parts": dg.MetadataValue.int(len(report.unreadable)),
+        "unreadable": dg.MetadataValue.json([p.sentence() for p in report.unreadable]),
         "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
         "rows_per_second": dg.MetadataValue.float(round(report.rows_per_second, 1)),
     }
@@ -79,13 +81,11 @@ def lmsys_queries(
             )
 
     with user_failures():
-        report = ingest_batches(
-            db,
-            source.batches(config.batch_size),
-            limit=config.limit,
-            source_name=source.description,
-            on_progress=log_progress,
+        report = ingest_source(
+            db, source, batch_size=config.batch_size, limit=config.limit, on_progress=log_progress
         )
+    for problem in report.unreadable:
+        context.log.warning(f"Skipped {problem.sentence()}")
 
     with db.engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(Query)).scalar_one()
