@@ -44,13 +44,14 @@ def synthetic(rows: int, seed: int = 0) -> np.ndarray:
     return vectors
 
 
-def _params(name: str):
-    """The case's parameters: ``<algorithm>[-<reduction>]-<size>`` with the defaults for
-    everything else (``hdbscan-default``: the min cluster size the run's size implies)."""
+def case_params(name: str, **settings):
+    """The case's parameters: ``<algorithm>[-<reduction>]-<size>`` with ``settings`` and the
+    defaults for everything else (``hdbscan-default``: the min cluster size the run's size
+    implies)."""
     from lmsys_pipeline.clustering.registry import build_params
 
     algorithm, *reduction, size = name.split("-")
-    fields = {"reduction": reduction[0]} if reduction else {}
+    fields = settings | ({"reduction": reduction[0]} if reduction else {})
     if algorithm == "kmeans":
         return build_params("kmeans", {**fields, "n_clusters": int(size)})
     if size != "default":  # the PCA-era cases: min_samples 10 as measured before UMAP
@@ -73,7 +74,7 @@ def _case(name: str, rows: int, queue) -> None:
         MiniBatchKMeans(size, batch_size=4096, n_init=3, random_state=0).fit(vectors)
         detail = "sklearn yardstick"
     else:
-        fit = fit_clustering(vectors, _params(name))
+        fit = fit_clustering(vectors, case_params(name))
         phases = ", ".join(f"{k} {v:.1f}" for k, v in fit.phase_seconds.items())
         fitted = fit.details.get("fitted_rows", len(fit.labels))
         detail = (
