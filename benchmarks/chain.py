@@ -8,11 +8,14 @@ Stages, each in a fresh process (peak RSS = that process's VmHWM):
      full-run time extrapolated; the stored vectors are *synthetic* (unit vectors around 200
      centres, one per distinct text, keyed by the text's hash) written through the pipeline's
      own ``register_model`` / ``save_chunk`` — saying so, as the figures do;
-  3. cluster: KMeans k = 200 (``register_run`` + ``materialize_run``);
+  3. cluster: KMeans k = 200 with the defaults (``register_run`` + ``materialize_run``), or
+     the cases of ``--clusterings`` (named as in cluster.py: ``kmeans-pca-200``,
+     ``hdbscan-default``), each in its own process;
   4. summarize: the offline keyword summarizer over all 200 clusters (``prepare_summary`` +
      ``summarize_run``; label quality off, the vectors being synthetic).
 
     .venv/bin/python benchmarks/chain.py [--rows 1000000] [--backends sqlite,postgresql]
+        [--clusterings kmeans-200 kmeans-pca-200 hdbscan-default]
 """
 
 import argparse
@@ -90,17 +93,19 @@ def embed(url: str, _: str) -> dict:
     }
 
 
-def cluster(url: str, _: str) -> dict:
-    from lmsys_pipeline.clustering.params import KMeansParams
+def cluster(url: str, _: str, case: str = f"kmeans-{CLUSTERS}") -> dict:
+    from cluster import case_params
+
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
     from lmsys_pipeline.db.connection import DatabaseManager
 
     db = DatabaseManager(url)
-    run = register_run(db, KMeansParams(n_clusters=CLUSTERS, embedding_model=MODEL))
+    run = register_run(db, case_params(case, embedding_model=MODEL))
     result, _ = materialize_run(db, run.run_id)
     return {
         "run_id": run.run_id,
         "clusters": result.fit.num_clusters,
+        "noise": round(result.noise_share, 3),
         **{k: round(v, 1) for k, v in result.seconds.items()},
     }
 
@@ -116,7 +121,9 @@ def summarize(url: str, _: str) -> dict:
 
     db = DatabaseManager(url)
     with db.engine.connect() as connection:
-        run_id = connection.execute(select(ClusteringRun.run_id)).scalar_one()
+        run_id = connection.execute(
+            select(ClusteringRun.run_id).order_by(ClusteringRun.created_at).limit(1)
+        ).scalar_one()
     overrides = {"model": "local/keywords", "label_quality_queries": 0}
     prepared = prepare_summary(db, run_id, "keywords", overrides, ThroughputSettings())
     report = summarize_run(db, prepared)
@@ -126,14 +133,14 @@ def summarize(url: str, _: str) -> dict:
 STAGES = {"ingest": ingest, "embed": embed, "cluster": cluster, "summarize": summarize}
 
 
-def _stage(name: str, url: str, parquet: str) -> tuple[float, float, dict]:
+def _stage(name: str, url: str, parquet: str, *extra: str) -> tuple[float, float, dict]:
     started = time.perf_counter()
-    details = STAGES[name](url, parquet)
+    details = STAGES[name](url, parquet, *extra)
     return time.perf_counter() - started, peak_mb(), details
 
 
-def run_stage(name: str, url: str, parquet: str) -> tuple[float, float, dict]:
-    return in_fresh_process(_stage, name, url, parquet)
+def run_stage(name: str, url: str, parquet: str, *extra: str) -> tuple[float, float, dict]:
+    return in_fresh_process(_stage, name, url, parquet, *extra)
 
 
 def main() -> None:
@@ -142,32 +149,40 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--clusterings", nargs="+", default=[f"kmeans-{CLUSTERS}"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         parquet = str(write_lmsys_parquet(Path(workdir) / "lmsys.parquet", args.rows))
         for backend in args.backends.split(","):
             if backend == "sqlite":
-                run_backend(backend, f"sqlite:///{workdir}/chain.db", parquet)
+                run_backend(backend, f"sqlite:///{workdir}/chain.db", parquet, args.clusterings)
             else:
                 from lmsys_pipeline_tests.postgres import postgres_server
 
                 with postgres_server() as url:
-                    run_backend(backend, url, parquet)
+                    run_backend(backend, url, parquet, args.clusterings)
 
 
-def run_backend(backend: str, url: str, parquet: str) -> None:
+def run_backend(backend: str, url: str, parquet: str, clusterings: list[str]) -> None:
     total = 0.0
-    for name in STAGES:
-        seconds, peak, details = run_stage(name, url, parquet)
-        if name != "embed":
+    stages = [
+        ("ingest", ()),
+        ("embed", ()),
+        *(("cluster", (case,)) for case in clusterings),
+        ("summarize", ()),
+    ]
+    for name, extra in stages:
+        seconds, peak, details = run_stage(name, url, parquet, *extra)
+        if name != "embed" and (name != "cluster" or extra[0] == clusterings[0]):
             total += seconds
+        label = " ".join((name, *extra))
         print(
-            f"[{backend}] {name:9s} {seconds:7.1f} s  peak RSS {peak:6.0f} MB  {details}",
+            f"[{backend}] {label:9s} {seconds:7.1f} s  peak RSS {peak:6.0f} MB  {details}",
             flush=True,
         )
     print(
         f"[{backend}] ingest + cluster + summarize: {total:.1f} s "
-        "(embedding measured separately above)",
+        f"(embedding measured separately above; cluster: {clusterings[0]})",
         flush=True,
     )
 

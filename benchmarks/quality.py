@@ -1,19 +1,25 @@
-"""Clustering quality on Banking77 (77 labelled intents), through the pipeline's own code.
+"""Clustering quality on the labelled sets of ../shared/data, through the pipeline's own code.
 
-Banking77 queries become LMSYS-layout rows, are ingested and embedded with the default model,
-and clustered with k = 77 by a registered clustering run (``register_run`` +
-``materialize_run``, what the ``cluster_run`` asset runs). Scores against the intents: NMI, ARI
-and accuracy under the best one-to-one matching (Hungarian). In the same run: the yardstick
-(sklearn KMeans, k = 77, n_init = 10 on L2-normalised vectors) and the variants tried.
+Every labelled set (Banking77 test split: 3,080 queries, 77 intents; HWU64: 11,033 utterances,
+64 intents) becomes LMSYS-layout rows, is ingested and embedded with the default model, and is
+clustered by registered runs for each algorithm x reduction: parameters built as
+``lmsys cluster`` builds them (``build_params``: only the reduction, the seed and, for KMeans,
+k = the number of labels are given; everything else is the default), then ``register_run`` +
+``materialize_run`` as the ``cluster_run`` asset runs them, and the stored assignments are
+scored. NMI x 100 against the labels (HDBSCAN's noise counts as one more class), ARI x 100,
+noise share, clusters; mean over 3 seeds. Yardstick in the same run: sklearn KMeans (k,
+n_init 10) on the L2-normalised vectors.
 
-    .venv/bin/python benchmarks/quality.py [--shared ../shared/data]
+    .venv/bin/python benchmarks/quality.py [--shared ../shared/data] [--sets banking77 hwu64]
 """
 
 import argparse
 import csv
+import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,8 +31,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sqlalchemy import select
 
-from lmsys_pipeline.clustering.params import KMeansParams
-from lmsys_pipeline.clustering.registry import fit_clustering
+from lmsys_pipeline.clustering.registry import build_params
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query, QueryCluster
@@ -37,7 +42,15 @@ from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.vectors import unit_rows
 
-K = 77
+K = 77  # Banking77's intents (label_quality.py and kmeans_variants.py cluster with it)
+SEEDS = (0, 1, 2)
+COMBINATIONS = (
+    ("kmeans", "umap"),
+    ("kmeans", "pca"),
+    ("kmeans", "none"),
+    ("hdbscan", "umap"),
+    ("hdbscan", "pca"),
+)
 
 
 def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
@@ -57,6 +70,14 @@ def scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     }
 
 
+def _row(conversation_id: str, text: str) -> dict:
+    return {
+        "conversation_id": conversation_id,
+        "model": "unknown",
+        "conversation": [{"role": "user", "content": text}],
+    }
+
+
 def banking_rows(shared: Path, splits: list[str]) -> tuple[list[dict], dict[str, str]]:
     rows, intents = [], {}
     for split in splits:
@@ -64,20 +85,25 @@ def banking_rows(shared: Path, splits: list[str]) -> tuple[list[dict], dict[str,
             for index, record in enumerate(csv.DictReader(handle)):
                 conversation_id = f"banking77-{split}-{index:05d}"
                 intents[conversation_id] = record["category"]
-                rows.append(
-                    {
-                        "conversation_id": conversation_id,
-                        "model": "unknown",
-                        "conversation": [{"role": "user", "content": record["text"]}],
-                    }
-                )
+                rows.append(_row(conversation_id, record["text"]))
     return rows, intents
 
 
-def prepare(shared: Path, splits: list[str], workdir: Path, embedder):
-    rows, intents = banking_rows(shared, splits)
-    name = "-".join(splits)
-    parquet = workdir / f"banking77-{name}.parquet"
+def hwu_rows(shared: Path) -> tuple[list[dict], dict[str, str]]:
+    rows, intents = [], {}
+    with open(shared / "hwu64" / "hwu64.jsonl", encoding="utf-8") as handle:
+        for index, line in enumerate(handle):
+            record = json.loads(line)
+            conversation_id = f"hwu64-{index:05d}"
+            intents[conversation_id] = record["intent"]
+            rows.append(_row(conversation_id, record["text"]))
+    return rows, intents
+
+
+def load_set(name: str, rows: list[dict], intents: dict[str, str], workdir: Path, embedder):
+    """Ingests and embeds ``rows`` into a new database; returns it, its vectors and the label
+    of each embedded query (in the vectors' order)."""
+    parquet = workdir / f"{name}.parquet"
     pq.write_table(pa.Table.from_pylist(rows), parquet)
     db = DatabaseManager(workdir / f"{name}.db")
     ingest_batches(db, open_source(str(parquet)).batches(10_000))
@@ -91,8 +117,25 @@ def prepare(shared: Path, splits: list[str], workdir: Path, embedder):
     return db, stored, labels
 
 
-def pipeline_run(db: DatabaseManager, stored, labels: np.ndarray, **settings) -> dict:
-    run = register_run(db, KMeansParams(n_clusters=K, **settings))
+def prepare(shared: Path, splits: list[str], workdir: Path, embedder):
+    """Banking77 ``splits`` loaded and embedded (label_quality.py and kmeans_variants.py)."""
+    rows, intents = banking_rows(shared, splits)
+    return load_set("banking77-" + "-".join(splits), rows, intents, workdir, embedder)
+
+
+@dataclass
+class Outcome:
+    nmi: float
+    ari: float
+    noise: float
+    clusters: int
+    seconds: float
+
+
+def registered_run(db: DatabaseManager, stored, params) -> tuple[np.ndarray, float]:
+    """One run registered and materialized; its stored cluster ids in ``stored``'s order and
+    the seconds the materialization took."""
+    run = register_run(db, params)
     started = time.perf_counter()
     materialize_run(db, run.run_id)
     seconds = time.perf_counter() - started
@@ -104,112 +147,97 @@ def pipeline_run(db: DatabaseManager, stored, labels: np.ndarray, **settings) ->
                 )
             ).all()
         )
-    predicted = np.array([assigned[int(q)] for q in stored.query_ids])
-    return {**scores(labels, predicted), "seconds": seconds}
+    return np.array([assigned[int(q)] for q in stored.query_ids]), seconds
 
 
-SEEDS = (0, 1, 2, 3, 4)
+def pipeline_run(db: DatabaseManager, stored, labels: np.ndarray, params) -> Outcome:
+    predicted, seconds = registered_run(db, stored, params)
+    found = scores(labels, predicted)
+    return Outcome(
+        found["NMI"],
+        found["ARI"],
+        float(np.mean(predicted == -1)),
+        len(set(predicted.tolist()) - {-1}),
+        seconds,
+    )
 
 
-def sklearn_yardstick(vectors: np.ndarray, labels: np.ndarray, seed: int) -> dict:
+def yardstick(vectors: np.ndarray, labels: np.ndarray, seed: int) -> Outcome:
     from sklearn.cluster import KMeans
 
+    k = len(np.unique(labels))
     started = time.perf_counter()
-    predicted = KMeans(K, n_init=10, random_state=seed).fit_predict(unit_rows(vectors))
-    return {**scores(labels, predicted), "seconds": time.perf_counter() - started}
+    predicted = KMeans(k, n_init=10, random_state=seed).fit_predict(unit_rows(vectors))
+    found = scores(labels, predicted)
+    return Outcome(found["NMI"], found["ARI"], 0.0, k, time.perf_counter() - started)
 
 
-def variant(vectors: np.ndarray, labels: np.ndarray, seed: int, **settings) -> dict:
-    """The pipeline's KMeans (``fit_clustering``) with ``settings`` on top of its defaults."""
-    started = time.perf_counter()
-    fit = fit_clustering(vectors, KMeansParams(n_clusters=K, seed=seed, **settings))
-    return {**scores(labels, fit.labels), "seconds": time.perf_counter() - started}
-
-
-def random_seeding(vectors: np.ndarray, labels: np.ndarray, seed: int) -> dict:
-    import faiss
-
-    from lmsys_pipeline.clustering.reduction import reduce_with_pca
-
-    started = time.perf_counter()
-    x = unit_rows(reduce_with_pca(unit_rows(vectors), 128, seed))  # spherical: back on the sphere
-    kmeans = faiss.Kmeans(
-        x.shape[1],
-        K,
-        niter=25,
-        nredo=10,
-        seed=seed,
-        spherical=True,
-        max_points_per_centroid=len(x) + 1,
-    )
-    kmeans.train(x)
-    _, predicted = kmeans.index.search(x, 1)
-    return {**scores(labels, predicted[:, 0]), "seconds": time.perf_counter() - started}
-
-
-def over_seeds(run) -> dict[str, tuple[float, float]]:
-    results = [run(seed) for seed in SEEDS]
-    return {
-        key: (float(np.mean([r[key] for r in results])), float(np.std([r[key] for r in results])))
-        for key in ("NMI", "ARI", "ACC", "seconds")
-    }
-
-
-def report(split: str, results: dict[str, dict]) -> None:
-    print(f"\n{split}: k = {K}, mean ± std over seeds {SEEDS}")
-    print("| variant | NMI | ARI | ACC | seconds |\n|---|---:|---:|---:|---:|")
-    for name, result in results.items():
-        cells = " | ".join(
-            f"{result[key][0]:.1f} ± {result[key][1]:.1f}" for key in ("NMI", "ARI", "ACC")
-        )
-        print(f"| {name} | {cells} | {result['seconds'][0]:.1f} |")
-
-
-def evaluate(db: DatabaseManager, stored, labels: np.ndarray) -> dict[str, dict]:
+def measure(db: DatabaseManager, stored, labels: np.ndarray) -> dict[str, list[Outcome]]:
+    k = len(np.unique(labels))
     vectors = stored.for_queries()
-    return {
-        "yardstick: sklearn KMeans, n_init 10": over_seeds(
-            lambda seed: sklearn_yardstick(vectors, labels, seed)
-        ),
-        "pipeline run (registered, seed 42, defaults)": {
-            key: (value, 0.0) for key, value in pipeline_run(db, stored, labels).items()
-        },
-        "pipeline defaults: PCA 128, k-means++, faiss spherical, n_init 10": over_seeds(
-            lambda seed: variant(vectors, labels, seed)
-        ),
-        "same, n_init 3": over_seeds(lambda seed: variant(vectors, labels, seed, n_init=3)),
-        "same, inits on 20 x k sampled points + 10 full iterations": over_seeds(
-            lambda seed: variant(vectors, labels, seed, train_points_per_centroid=20)
-        ),
-        "random seeding instead of k-means++ (faiss default), n_init 10": over_seeds(
-            lambda seed: random_seeding(vectors, labels, seed)
-        ),
-        "no PCA (raw 384-d), k-means++, n_init 3": over_seeds(
-            lambda seed: variant(vectors, labels, seed, reduction="none", n_init=3)
-        ),
-        "no PCA, n_init 10": over_seeds(
-            lambda seed: variant(vectors, labels, seed, reduction="none")
-        ),
-        "PCA 64": over_seeds(lambda seed: variant(vectors, labels, seed, reduce_dims=64)),
-    }
+    results = {"yardstick: sklearn KMeans on the vectors": []}
+    for seed in SEEDS:
+        results["yardstick: sklearn KMeans on the vectors"].append(yardstick(vectors, labels, seed))
+    for algorithm, reduction in COMBINATIONS:
+        fields = {"reduction": reduction} | ({"n_clusters": k} if algorithm == "kmeans" else {})
+        name = f"{algorithm} x {reduction}"
+        results[name] = []
+        for seed in SEEDS:
+            params = build_params(algorithm, {**fields, "seed": seed})
+            outcome = pipeline_run(db, stored, labels, params)
+            results[name].append(outcome)
+            print(
+                f"  {name}, seed {seed}: NMI {outcome.nmi:.1f}, noise {outcome.noise:.1%}, "
+                f"{outcome.clusters} clusters, {outcome.seconds:.1f} s",
+                flush=True,
+            )
+    return results
+
+
+def mean_std(values: list[float]) -> str:
+    return f"{np.mean(values):.1f} ± {np.std(values):.1f}"
+
+
+def table(results: dict[str, dict[str, list[Outcome]]]) -> str:
+    sets = list(results)
+    header = ["algorithm x reduction"] + [
+        f"{name} {column}" for name in sets for column in ("NMI", "ARI", "noise", "clusters", "s")
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    for row in results[sets[0]]:
+        cells = [row]
+        for name in sets:
+            outcomes = results[name][row]
+            cells += [
+                mean_std([o.nmi for o in outcomes]),
+                mean_std([o.ari for o in outcomes]),
+                f"{np.mean([o.noise for o in outcomes]):.1%}",
+                f"{np.mean([o.clusters for o in outcomes]):.0f}",
+                f"{np.mean([o.seconds for o in outcomes]):.1f}",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
-    parser.add_argument(
-        "--full",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="Also score the full 13,083-query set (train + test).",
-    )
+    parser.add_argument("--sets", nargs="+", default=["banking77", "hwu64"])
     args = parser.parse_args()
+    readers = {
+        "banking77": lambda: banking_rows(args.shared, ["test"]),
+        "hwu64": lambda: hwu_rows(args.shared),
+    }
     workdir = Path(tempfile.mkdtemp(prefix="lmsys-quality-"))
     embedder = load_embedder()
-    splits = [["test"]] + ([["train", "test"]] if args.full else [])
-    for split in splits:
-        db, stored, labels = prepare(args.shared, split, workdir, embedder)
-        report("+".join(split), evaluate(db, stored, labels))
+    results = {}
+    for name in args.sets:
+        rows, intents = readers[name]()
+        db, stored, labels = load_set(name, rows, intents, workdir, embedder)
+        print(f"[{name}] {len(np.unique(labels))} labels, seeds {SEEDS}")
+        results[name] = measure(db, stored, labels)
+    print()
+    print(table(results))
 
 
 if __name__ == "__main__":

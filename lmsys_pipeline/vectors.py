@@ -9,11 +9,21 @@ import numpy as np
 CHUNK_ROWS = 100_000
 
 
+def row_norms(vectors: np.ndarray) -> np.ndarray:
+    """The length of each row, as a column; in chunks, since ``np.linalg.norm`` over all rows
+    squares a full copy first (1.5 GB at 1M x 384)."""
+    norms = np.empty((len(vectors), 1), dtype=vectors.dtype)
+    for start in range(0, len(vectors), CHUNK_ROWS):
+        chunk = vectors[start : start + CHUNK_ROWS]
+        norms[start : start + CHUNK_ROWS] = np.linalg.norm(chunk, axis=1, keepdims=True)
+    return norms
+
+
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
     """Float32 rows of unit length; vectors that already are (stored embeddings) are not
     copied, which saves 1.5 GB at 1M x 384."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms = row_norms(vectors)
     if len(vectors) and np.allclose(norms, 1.0, atol=1e-4):
         return vectors
     return vectors / np.maximum(norms, 1e-12)

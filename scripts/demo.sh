@@ -16,10 +16,11 @@ echo
 echo "== Semantic search: 'my card was stolen' =="
 "$BIN/lmsys" search "my card was stolen" --top-k 5
 echo
-echo "== Clustering run: HDBSCAN (min cluster size 25; noise is cluster -1) =="
-"$BIN/lmsys" cluster hdbscan --min-cluster-size 25 --description "make demo"
+echo "== Clustering run: HDBSCAN with its defaults (UMAP to 5 dimensions, min cluster size"
+echo "   max(10, queries / 400); noise is cluster -1): its largest clusters and central queries =="
+"$BIN/lmsys" cluster hdbscan --description "make demo"
 echo
-echo "== Clustering run: KMeans with k = 40 (a cluster_run partition keyed by its run id) =="
+echo "== Clustering run: KMeans with k = 40 after UMAP (a cluster_run partition keyed by its run id) =="
 "$BIN/lmsys" cluster kmeans --n-clusters 40 --description "make demo" | tee "$TMP_OUT"
 RUN_ID=$(head -n 1 "$TMP_OUT" | cut -d ' ' -f 1)
 MAP="$(dirname "$DAGSTER_HOME")/map-$RUN_ID.html"

@@ -245,13 +245,15 @@ def _cluster(
     if as_json:
         print_json({"dagster_run_id": result.run_id, **overview.as_dict()})
         return
-    row = overview.run
+    row, recorded = overview.run, overview.parameters
     console.print(f"{row.run_id} (Dagster run {result.run_id})", style="bold")
     console.print(
         f"  {row.num_clusters or 0:,} clusters over {row.num_queries:,} queries, noise "
-        f"{row.noise_share:.1%}; sizes {overview.size_min:,} / {overview.size_median:,.0f} / "
-        f"{overview.size_max:,} (min / median / max)"
+        f"{row.noise_share:.1%}, largest cluster {overview.size_max / max(row.num_queries, 1):.1%}"
+        f"; sizes {overview.size_min:,} / {overview.size_median:,.0f} / {overview.size_max:,} "
+        "(min / median / max)"
     )
+    console.print(f"  {reduction_summary(recorded)}")
     table = Table(title="largest clusters and their most central queries")
     for name, justify in [("cluster", "right"), ("queries", "right"), ("queries", "left")]:
         table.add_column(name, justify=justify, overflow="fold")
@@ -264,10 +266,43 @@ def _cluster(
     console.print(table)
 
 
+def reduction_summary(parameters: dict[str, Any]) -> str:
+    """How a run's vectors were reduced, from its recorded parameters, in one line."""
+    reduction = parameters.get("reduction", "pca")
+    fallback = parameters.get("reduction_fallback")
+    if fallback:
+        return f"reduction: {fallback}"
+    if reduction == "none":
+        return "reduction: none (the vectors whole)"
+    text = f"reduction: {reduction} to {parameters.get('reduce_dims')} dimensions"
+    fitted, queries = parameters.get("fitted_rows"), parameters.get("n_queries")
+    if reduction == "umap" and fitted and queries and fitted < queries:
+        text += f", fitted on a sample of {fitted:,} queries (the rest assigned)"
+    return text
+
+
 ReductionOption = Annotated[
-    str | None, typer.Option(help="How vectors are reduced first: pca or none.")
+    str | None,
+    typer.Option(
+        help="How vectors are reduced first: umap (default; best clusters), pca (fast) or none."
+    ),
 ]
-ReduceDimsOption = Annotated[int | None, typer.Option(help="Dimensions after the reduction.")]
+ReduceDimsOption = Annotated[
+    int | None, typer.Option(help="Dimensions after the reduction (default 5 for umap).")
+]
+UmapNeighborsOption = Annotated[
+    int | None, typer.Option(help="UMAP: neighbours per query (default 15).")
+]
+UmapMinDistOption = Annotated[
+    float | None, typer.Option(help="UMAP: how tightly points may pack (default 0).")
+]
+UmapSampleOption = Annotated[
+    int | None,
+    typer.Option(
+        help="UMAP is fitted on a seeded sample of this many queries (default 50,000); the "
+        "rest are assigned in the original space."
+    ),
+]
 
 
 @cluster_app.command("kmeans")
@@ -280,13 +315,17 @@ def cluster_kmeans(
     ] = None,
     reduction: ReductionOption = None,
     reduce_dims: ReduceDimsOption = None,
+    umap_neighbors: UmapNeighborsOption = None,
+    umap_min_dist: UmapMinDistOption = None,
+    umap_sample: UmapSampleOption = None,
     seed: SeedOption = None,
     embedding_model: EmbeddingModelOption = None,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """KMeans on the L2-normalised vectors; prints the new run id."""
+    """KMeans after a reduction (UMAP by default; --reduction pca is the fast path). Prints
+    the new run id."""
     _cluster(
         "kmeans",
         {
@@ -295,6 +334,9 @@ def cluster_kmeans(
             "n_init": n_init,
             "reduction": reduction,
             "reduce_dims": reduce_dims,
+            "umap_neighbors": umap_neighbors,
+            "umap_min_dist": umap_min_dist,
+            "umap_sample": umap_sample,
             "seed": seed,
             "embedding_model": embedding_model,
         },
@@ -307,10 +349,22 @@ def cluster_kmeans(
 
 @cluster_app.command("hdbscan")
 def cluster_hdbscan(
-    min_cluster_size: Annotated[int, typer.Option("--min-cluster-size", help="Smallest cluster.")],
-    min_samples: Annotated[int | None, typer.Option(help="HDBSCAN min_samples.")] = None,
+    min_cluster_size: Annotated[
+        int | None,
+        typer.Option(
+            "--min-cluster-size",
+            help="Smallest cluster, in queries (default: max(10, queries / 400), recorded "
+            "with the run).",
+        ),
+    ] = None,
+    min_samples: Annotated[
+        int | None, typer.Option(help="HDBSCAN min_samples (default 5).")
+    ] = None,
     reduction: ReductionOption = None,
     reduce_dims: ReduceDimsOption = None,
+    umap_neighbors: UmapNeighborsOption = None,
+    umap_min_dist: UmapMinDistOption = None,
+    umap_sample: UmapSampleOption = None,
     assign_noise: Annotated[bool, typer.Option(help="Move noise to the nearest cluster.")] = False,
     backend: Annotated[str | None, typer.Option(help="fast_hdbscan (default) or hdbscan.")] = None,
     description: DescriptionOption = None,
@@ -321,7 +375,8 @@ def cluster_hdbscan(
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """HDBSCAN after a reduction; noise is stored as cluster -1. Prints the new run id."""
+    """HDBSCAN after a reduction (UMAP by default); noise is stored as cluster -1. Prints the
+    new run id."""
     _cluster(
         "hdbscan",
         {
@@ -329,6 +384,9 @@ def cluster_hdbscan(
             "min_samples": min_samples,
             "reduction": reduction,
             "reduce_dims": reduce_dims,
+            "umap_neighbors": umap_neighbors,
+            "umap_min_dist": umap_min_dist,
+            "umap_sample": umap_sample,
             "assign_noise": assign_noise,
             "backend": backend,
             "limit": limit,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmsys_pipeline.errors import UserError
+from lmsys_pipeline.vectors import CHUNK_ROWS
 
 NOISE = -1
 
@@ -30,12 +31,22 @@ class ClusterFit:
         return len(np.unique(self.labels[self.labels != NOISE]))
 
 
+def _all_like_the_first(vectors: np.ndarray, atol: float = 1e-6) -> bool:
+    """``np.allclose(vectors, vectors[0])`` chunk by chunk: over all rows at once it makes
+    n x d temporaries (1.5 GB each at 1M x 384); varied data stops at the first chunk."""
+    first = vectors[0]
+    return all(
+        np.allclose(vectors[start : start + CHUNK_ROWS], first, atol=atol)
+        for start in range(0, len(vectors), CHUNK_ROWS)
+    )
+
+
 def check_varied(vectors: np.ndarray) -> None:
     if len(vectors) == 0:
         raise ClusteringInputError(
             "There are no embedded queries to cluster: run lmsys load and lmsys embed first."
         )
-    if np.allclose(vectors, vectors[0], atol=1e-6):
+    if _all_like_the_first(vectors):
         raise ClusteringInputError(
             "All query vectors are identical, so there is nothing to cluster: load more "
             "varied queries."

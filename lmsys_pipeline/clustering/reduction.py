@@ -1,9 +1,18 @@
 """The reduction step before clustering: fewer dimensions, chosen per run.
 
-``pca`` fits PCA on up to ``PCA_FIT_SAMPLE`` vectors and applies it to all; ``none`` keeps the
-vectors whole. Each algorithm says whether the reduced rows go back onto the unit sphere
-(spherical k-means) or stay as they are (density clustering: re-normalising a 10-d PCA
-projection merged most of the demo sample into one HDBSCAN cluster).
+- ``umap`` (the default) keeps each query's neighbourhood (cosine, ``umap_neighbors``
+  neighbours, ``umap_min_dist`` 0). It is fitted on a seeded sample of at most ``umap_sample``
+  queries and covers only those: transforming the rest would cost ~10 minutes per million
+  here, so the algorithm gives them their clusters in the original space instead (the
+  registry's ``assign_rest``). Seeded, it runs on one thread (``random_state`` makes UMAP
+  sequential) and repeats bit for bit.
+- ``pca`` fits PCA on up to ``PCA_FIT_SAMPLE`` vectors and applies it to all.
+- ``none`` keeps the vectors whole.
+
+PCA and ``none`` keep the vectors' angles, so spherical k-means may put their rows back on the
+unit sphere; UMAP coordinates are positions, not directions, and are clustered as they are
+(so is everything HDBSCAN sees: re-normalising a 10-d PCA projection merged most of the demo
+sample into one HDBSCAN cluster).
 """
 
 from collections.abc import Callable
@@ -11,16 +20,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lmsys_pipeline.clustering.params import RunSettings
 from lmsys_pipeline.vectors import CHUNK_ROWS, unit_rows
 
 PCA_FIT_SAMPLE = 100_000
+# UMAP's spectral start fails on a handful of points and it warns below n_neighbors; smaller
+# runs are reduced with PCA instead, and the run's details say so.
+UMAP_MIN_ROWS = 50
 
 
 @dataclass
 class Reduced:
-    """The points an algorithm fits on, one per input vector."""
+    """The points an algorithm fits on: one per row of ``fitted_rows`` (every input row when
+    None). ``angular``: the points keep the vectors' angles (PCA, none), so cosine still
+    means something and they may go back on the unit sphere."""
 
     points: np.ndarray
+    fitted_rows: np.ndarray | None = None
+    angular: bool = True
     details: dict[str, int | str] = field(default_factory=dict)
 
 
@@ -40,24 +57,65 @@ def reduce_with_pca(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
     return reduced
 
 
-def _pca(x: np.ndarray, dims: int, seed: int) -> Reduced:
+def _pca(x: np.ndarray, settings: RunSettings) -> Reduced:
+    dims = settings.reduce_dims or x.shape[1]
     if dims >= x.shape[1]:
-        return _none(x, dims, seed)
-    points = reduce_with_pca(x, dims, seed)
-    return Reduced(points, {"reduction": "pca", "reduced_dims": points.shape[1]})
+        return _none(x, settings)
+    points = reduce_with_pca(x, dims, settings.seed)
+    return Reduced(points, details={"reduction": "pca", "reduced_dims": points.shape[1]})
 
 
-def _none(x: np.ndarray, dims: int, seed: int) -> Reduced:
-    return Reduced(x, {"reduction": "none", "reduced_dims": x.shape[1]})
+def _none(x: np.ndarray, settings: RunSettings) -> Reduced:
+    return Reduced(x, details={"reduction": "none", "reduced_dims": x.shape[1]})
 
 
-REDUCERS: dict[str, Callable[[np.ndarray, int, int], Reduced]] = {"pca": _pca, "none": _none}
+def seeded_sample(rows: int, size: int, seed: int) -> np.ndarray:
+    """``size`` of ``rows`` row numbers, sorted, the same for the same seed."""
+    return np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
 
 
-def reduce(x: np.ndarray, method: str, dims: int, seed: int, *, on_sphere: bool) -> Reduced:
-    """``x`` (unit rows) reduced by ``method``; rows put back on the unit sphere when
-    ``on_sphere``."""
-    reduced = REDUCERS[method](x, dims, seed)
-    if on_sphere:
+def _umap(x: np.ndarray, settings: RunSettings) -> Reduced:
+    if len(x) < UMAP_MIN_ROWS:
+        reduced = _pca(x, settings)
+        reduced.details["reduction_fallback"] = (
+            f"pca: {len(x)} queries are too few for UMAP (it needs {UMAP_MIN_ROWS})"
+        )
+        return reduced
+    import umap
+
+    sampled = len(x) > settings.umap_sample
+    fitted_rows = seeded_sample(len(x), settings.umap_sample, settings.seed) if sampled else None
+    fit_on = x[fitted_rows] if sampled else x
+    dims = min(settings.reduce_dims or 5, len(fit_on) - 2)
+    model = umap.UMAP(
+        n_components=dims,
+        n_neighbors=min(settings.umap_neighbors, len(fit_on) - 1),
+        min_dist=settings.umap_min_dist,
+        metric="cosine",
+        random_state=settings.seed,
+        n_jobs=1,  # what random_state implies anyway; saying it avoids UMAP's warning
+    )
+    points = np.ascontiguousarray(model.fit_transform(fit_on), dtype=np.float32)
+    return Reduced(
+        points,
+        fitted_rows,
+        angular=False,
+        details={"reduction": "umap", "reduced_dims": dims, "fitted_rows": len(fit_on)},
+    )
+
+
+REDUCERS: dict[str, Callable[[np.ndarray, RunSettings], Reduced]] = {
+    "umap": _umap,
+    "pca": _pca,
+    "none": _none,
+}
+
+
+def reduce(x: np.ndarray, settings: RunSettings, *, on_sphere: bool) -> Reduced:
+    """``x`` (unit rows) reduced as ``settings`` say; angular results put back on the unit
+    sphere when ``on_sphere``."""
+    reduced = REDUCERS[settings.reduction](x, settings)
+    reduced.details.setdefault("fitted_rows", len(reduced.points))
+    if on_sphere and reduced.angular:
         reduced.points = unit_rows(reduced.points)
     return reduced

@@ -1,6 +1,10 @@
 """The clustering algorithms, in one registry: their parameters, how they fit and what their
 runs promise. Everything that names an algorithm (the CLI, the asset config, run ids of
 hand-made partitions, the re-clustering schedule) goes through here.
+
+A fit takes every unit vector and the reduced points, which may cover only a seeded sample
+(``Reduced.fitted_rows``); it must label every vector, the unfitted ones its own way (KMeans:
+nearest centroid; HDBSCAN: a vote of the nearest fitted queries).
 """
 
 import re
@@ -12,23 +16,19 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from lmsys_pipeline.clustering.density import fit_hdbscan
 from lmsys_pipeline.clustering.fit import ClusterFit, check_varied
-from lmsys_pipeline.clustering.params import ClusteringParams, HDBSCANParams, KMeansParams
-from lmsys_pipeline.clustering.reduction import reduce
+from lmsys_pipeline.clustering.kmeans import fit_kmeans
+from lmsys_pipeline.clustering.params import (
+    UMAP_FIELDS,
+    ClusteringParams,
+    HDBSCANParams,
+    KMeansParams,
+    default_min_cluster_size,
+)
+from lmsys_pipeline.clustering.reduction import Reduced, reduce
 from lmsys_pipeline.errors import UserError, settings_error
 from lmsys_pipeline.vectors import unit_rows
-
-
-def _fit_kmeans(x, reduced, params):
-    from lmsys_pipeline.clustering.kmeans import fit_kmeans
-
-    return fit_kmeans(x, reduced, params)
-
-
-def _fit_hdbscan(x, reduced, params):
-    from lmsys_pipeline.clustering.density import fit_hdbscan
-
-    return fit_hdbscan(x, reduced, params)
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,26 @@ class Algorithm:
     name: str
     params: type[KMeansParams] | type[HDBSCANParams]
     size_field: str  # the number in the run id: k, or the smallest cluster
-    fit: Callable[[np.ndarray, Any, Any], ClusterFit]
-    reduced_on_sphere: bool  # spherical k-means wants unit rows; density wants distances
+    fit: Callable[[np.ndarray, Reduced, Any], ClusterFit]
+    # Spherical k-means wants angular reductions (PCA, none) as unit rows; density wants
+    # distances as they are.
+    reduced_on_sphere: bool
     confidence_range: tuple[float, float]
     fills_every_cluster: bool  # k-means promises k non-empty clusters; HDBSCAN finds its own
     too_few_queries: str  # one sentence, with {available} queries and the run's {size}
+    # The size a run gets when none is given, from the number of queries it will cluster
+    # (None: the size must be given).
+    default_size: Callable[[int], int] | None = None
 
     def size(self, params: ClusteringParams) -> int:
         return int(getattr(params, self.size_field))
+
+    def sized_for(self, params: ClusteringParams, queries: int) -> ClusteringParams:
+        """``params`` with the size made explicit for a run over ``queries`` queries, so that
+        the recorded parameters (and the run id) say what the run used."""
+        if getattr(params, self.size_field) is not None or self.default_size is None:
+            return params
+        return params.model_copy(update={self.size_field: self.default_size(queries)})
 
 
 ALGORITHMS: dict[str, Algorithm] = {
@@ -51,7 +63,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         name="kmeans",
         params=KMeansParams,
         size_field="n_clusters",
-        fit=_fit_kmeans,
+        fit=fit_kmeans,
         reduced_on_sphere=True,
         confidence_range=(-1.0, 1.0),
         fills_every_cluster=True,
@@ -62,16 +74,21 @@ ALGORITHMS: dict[str, Algorithm] = {
         name="hdbscan",
         params=HDBSCANParams,
         size_field="min_cluster_size",
-        fit=_fit_hdbscan,
+        fit=fit_hdbscan,
         reduced_on_sphere=False,
         confidence_range=(0.0, 1.0),
         fills_every_cluster=False,
         too_few_queries="--min-cluster-size {size} is larger than the {available} embedded "
         "queries: lower it or load more queries.",
+        default_size=default_min_cluster_size,
     ),
 }
 RUN_ID_PARAMS = re.compile(rf"^({'|'.join(ALGORITHMS)})-(\d+)-")
 OPTION_NAMES = {"backend": "--backend", "n_clusters": "--n-clusters"}
+
+
+def _option(field: str) -> str:
+    return OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
 
 
 def algorithm(name: str) -> Algorithm:
@@ -97,13 +114,19 @@ def build_params(name: str, fields: Mapping[str, Any]) -> ClusteringParams:
     foreign = sorted(set(given) - set(chosen.params.model_fields))
     if foreign:
         raise UserError(
-            f"{', '.join('--' + f.replace('_', '-') for f in foreign)} does not apply to "
-            f"{name}: leave it out."
+            f"{', '.join(_option(f) for f in foreign)} does not apply to {name}: leave it out."
         )
     try:
-        return chosen.params(**given)
+        params = chosen.params(**given)
     except ValidationError as error:
         raise settings_error(error, OPTION_NAMES) from None
+    unused = [f for f in UMAP_FIELDS if f in given]
+    if unused and params.reduction != "umap":
+        raise UserError(
+            f"{', '.join(_option(f) for f in unused)} applies to --reduction umap only, not "
+            f"{params.reduction}: leave it out."
+        )
+    return params
 
 
 def params_from_run_id(run_id: str) -> ClusteringParams | None:
@@ -131,9 +154,7 @@ def fit_clustering(vectors: np.ndarray, params: ClusteringParams) -> ClusterFit:
     x = unit_rows(vectors)
     check_varied(x)
     started = time.perf_counter()
-    reduced = reduce(
-        x, params.reduction, params.reduce_dims, params.seed, on_sphere=chosen.reduced_on_sphere
-    )
+    reduced = reduce(x, params, on_sphere=chosen.reduced_on_sphere)
     reduced_at = time.perf_counter()
     fit = chosen.fit(x, reduced, params)
     fit.phase_seconds = {"reduce": reduced_at - started, **fit.phase_seconds}

@@ -4,13 +4,12 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.clustering.runs import RunResult, silhouette
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.markdown import table
+from lmsys_pipeline.reading.central import central_queries
 
 TOP_CLUSTERS = 10
 EXAMPLES = 3
@@ -28,25 +27,22 @@ def size_histogram(sizes: list[int]) -> str:
 
 
 def largest_clusters(db: DatabaseManager, result: RunResult) -> str:
-    """The 10 largest clusters with their three most central queries."""
-    labels, confidence = result.fit.labels, result.fit.confidence
+    """The 10 largest clusters with their share and three most central queries (as stored:
+    ``lmsys cluster`` and ``lmsys inspect`` show the same ones)."""
     sizes = {c: n for c, n in result.sizes.items() if c != NOISE}
     top = sorted(sizes, key=lambda c: (-sizes[c], c))[:TOP_CLUSTERS]
-    wanted: dict[int, list[int]] = {}
-    for cluster in top:
-        members = np.flatnonzero(labels == cluster)
-        central = members[np.argsort(-confidence[members], kind="stable")[:EXAMPLES]]
-        wanted[cluster] = [int(result.query_ids[i]) for i in central]
-    ids = [q for qs in wanted.values() for q in qs]
-    with db.engine.connect() as connection:
-        texts = dict(
-            connection.execute(select(Query.id, Query.query_text).where(Query.id.in_(ids))).all()
-        )
+    texts = central_queries(db, result.run_id, top, EXAMPLES)
+    total = max(len(result.fit.labels), 1)
     rows = [
-        [cluster, sizes[cluster], " · ".join(texts[q][:80] for q in wanted[cluster])]
+        [
+            cluster,
+            sizes[cluster],
+            f"{sizes[cluster] / total:.1%}",
+            " · ".join(" ".join(text.split())[:80] for text in texts[cluster]),
+        ]
         for cluster in top
     ]
-    return table(["cluster", "queries", "most central queries"], rows)
+    return table(["cluster", "queries", "share", "most central queries"], rows)
 
 
 def run_metadata(db: DatabaseManager, result: RunResult, vectors: np.ndarray) -> dict[str, Any]:
@@ -57,6 +53,9 @@ def run_metadata(db: DatabaseManager, result: RunResult, vectors: np.ndarray) ->
         "num_clusters": result.fit.num_clusters,
         "num_queries": len(result.query_ids),
         "noise_share": round(result.noise_share, 4),
+        "largest_cluster_share": round(
+            max(real_sizes, default=0) / max(len(result.query_ids), 1), 4
+        ),
         "size_min": min(real_sizes, default=0),
         "size_median": float(np.median(real_sizes)) if real_sizes else 0.0,
         "size_max": max(real_sizes, default=0),

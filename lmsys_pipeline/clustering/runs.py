@@ -31,6 +31,9 @@ from lmsys_pipeline.errors import UserError
 
 SILHOUETTE_SAMPLE = 5_000
 INSERT_CHUNK = 50_000
+# Facts of the fit recorded beside the parameters: how many queries the reduction and the
+# algorithm were fitted on (the rest were assigned), and whether UMAP fell back to PCA.
+RECORDED_DETAILS = ("fitted_rows", "reduction_fallback")
 
 
 class RunNotFound(UserError, LookupError):
@@ -56,8 +59,9 @@ def distinct_vector_count(db: DatabaseManager, model: str, limit: int | None) ->
         ).scalar_one()
 
 
-def check_feasible(db: DatabaseManager, params: ClusteringParams) -> None:
-    """Refuses, before anything is written, a run that cannot work on the data at hand."""
+def check_feasible(db: DatabaseManager, params: ClusteringParams) -> ClusteringParams:
+    """Refuses, before anything is written, a run that cannot work on the data at hand;
+    returns ``params`` with a size left to the default made explicit for that data."""
     available = embedded_query_count(db, params.embedding_model)
     if params.limit is not None:
         available = min(available, params.limit)
@@ -67,6 +71,7 @@ def check_feasible(db: DatabaseManager, params: ClusteringParams) -> None:
             "lmsys load and lmsys embed first."
         )
     chosen = algorithm_of(params)
+    params = chosen.sized_for(params, available)
     if available < chosen.size(params):
         raise ClusteringInputError(
             chosen.too_few_queries.format(available=available, size=chosen.size(params))
@@ -79,6 +84,7 @@ def check_feasible(db: DatabaseManager, params: ClusteringParams) -> None:
                 f"fewer than the {chosen.size(params):,} clusters asked for (identical texts "
                 "share a vector, so some clusters would stay empty): lower --n-clusters."
             )
+    return params
 
 
 ID_ATTEMPTS = 5
@@ -91,7 +97,7 @@ def register_run(
     description: str | None = None,
     run_id: str | None = None,
 ) -> ClusteringRun:
-    check_feasible(db, params)
+    params = check_feasible(db, params)
     for _ in range(ID_ATTEMPTS if run_id is None else 1):
         try:
             return _register(db, params, description, run_id)
@@ -296,6 +302,7 @@ def _replace_assignments(
             **{k: v for k, v in run_parameters.items() if k != "failed_checks"},
             "n_queries": len(query_ids),
             "embedding_dimension": dimension,
+            **{key: fit.details[key] for key in RECORDED_DETAILS if key in fit.details},
             "status": "materialized",
         }
         connection.execute(

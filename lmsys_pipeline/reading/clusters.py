@@ -6,8 +6,9 @@ import numpy as np
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
+from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
 from lmsys_pipeline.db.summaries import SummaryRun
+from lmsys_pipeline.reading.central import central_queries
 from lmsys_pipeline.reading.choice import NotFound, SummaryChoice, choose_summary_run
 from lmsys_pipeline.reading.facets import Facet, facet_counts, lifts
 
@@ -55,37 +56,6 @@ def summaries(
             )
         ).all()
     return {int(c): (t, d) for c, t, d in rows}
-
-
-def central_queries(
-    db: DatabaseManager, run_id: str, cluster_ids: list[int], per_cluster: int
-) -> dict[int, list[str]]:
-    """Each cluster's most central queries (highest confidence first), in one query."""
-    if per_cluster <= 0 or not cluster_ids:
-        return {}
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=QueryCluster.cluster_id,
-            order_by=(QueryCluster.confidence_score.desc().nullslast(), QueryCluster.query_id),
-        )
-        .label("rank")
-    )
-    ranked = (
-        select(QueryCluster.cluster_id, Query.query_text, rank)
-        .join(Query, Query.id == QueryCluster.query_id)
-        .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id.in_(cluster_ids))
-        .subquery()
-    )
-    found: dict[int, list[str]] = {c: [] for c in cluster_ids}
-    with db.engine.connect() as connection:
-        for cluster_id, text, _ in connection.execute(
-            select(ranked)
-            .where(ranked.c.rank <= per_cluster)
-            .order_by(ranked.c.cluster_id, ranked.c.rank)
-        ):
-            found[int(cluster_id)].append(text)
-    return found
 
 
 def list_clusters(

@@ -114,8 +114,9 @@ def run_overview(
 ) -> RunOverview:
     from statistics import median
 
+    from lmsys_pipeline.reading.central import central_queries
     from lmsys_pipeline.reading.choice import require_run
-    from lmsys_pipeline.reading.clusters import central_queries, cluster_sizes
+    from lmsys_pipeline.reading.clusters import cluster_sizes
 
     stored = require_run(db, run_id)
     [row] = list_runs(db, run_ids=[run_id])

@@ -118,11 +118,12 @@ def test_cluster_commands_register_partitions_and_print_run_ids(
     largest = payload["largest_clusters"]
     assert len(largest) == 6 and sum(c["queries"] for c in largest) == 600
     assert all(len(c["central_queries"]) == 3 for c in largest)
-    hdbscan = runner.invoke(
-        app, ["cluster", "hdbscan", "--min-cluster-size", "10", "--db-url", str(db)]
-    )
+    assert payload["parameters"]["reduction"] == "umap"
+    hdbscan = runner.invoke(app, ["cluster", "hdbscan", "--db-url", str(db)])
     assert hdbscan.exit_code == 0, hdbscan.output
-    assert hdbscan.stdout.startswith("hdbscan-10-")
+    assert hdbscan.stdout.startswith("hdbscan-10-")  # max(10, 600 / 400), recorded
+    assert "reduction: umap to 5 dimensions" in hdbscan.stdout
+    assert "largest cluster" in hdbscan.stdout
     with dg.DagsterInstance.get() as instance:
         partitions = instance.get_dynamic_partitions(CLUSTERING_RUNS)
         assert payload["run_id"] in partitions and len(partitions) == 2
@@ -134,6 +135,10 @@ def test_cluster_commands_register_partitions_and_print_run_ids(
     too_many = runner.invoke(app, ["cluster", "kmeans", "-k", "5000", "--db-url", str(db)])
     assert too_many.exit_code == 1 and "fewer than the 5000 clusters" in too_many.output
     assert "kmeans-5000" not in too_many.output  # refused before registration
+    misplaced = ["cluster", "kmeans", "-k", "5", "--reduction", "pca", "--umap-neighbors", "30"]
+    refused_umap = runner.invoke(app, [*misplaced, "--db-url", str(db)])
+    assert refused_umap.exit_code == 1
+    assert refused_umap.output.startswith("Error: --umap-neighbors applies to --reduction umap")
 
 
 def _clustered_copy(embedded_db_file: Path, tmp_path: Path, k: int) -> tuple[Path, str]:

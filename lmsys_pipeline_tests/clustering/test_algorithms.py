@@ -40,19 +40,20 @@ def test_kmeans_is_reproducible_and_numbers_clusters_by_size():
 
 
 def test_hdbscan_stores_noise_as_minus_one_with_zero_confidence():
-    fit = hdbscan(blobs(noise=60), 20, seed=1)
+    """On PCA: UMAP (min_dist 0) packs Gaussian background noise into clumps of its own."""
+    fit = hdbscan(blobs(noise=60), 20, seed=1, reduction="pca")
     noise = fit.labels == NOISE
     assert fit.num_clusters == 5 and noise.any()
     assert np.all(fit.confidence[noise] == 0.0)
     assert np.all((fit.confidence >= 0) & (fit.confidence <= 1))
-    moved = hdbscan(blobs(noise=60), 20, seed=1, assign_noise=True)
+    moved = hdbscan(blobs(noise=60), 20, seed=1, reduction="pca", assign_noise=True)
     assert not (moved.labels == NOISE).any() and moved.details["noise_reassigned"] == noise.sum()
 
 
 def test_hdbscan_on_a_sample_labels_every_point_like_the_full_fit():
     x = blobs(noise=60)
-    full = hdbscan(x, 20, seed=1)
-    sampled = hdbscan(x, 20, seed=1, max_fit_points=280)
+    full = hdbscan(x, 20, seed=1, reduction="pca")
+    sampled = hdbscan(x, 20, seed=1, reduction="pca", max_fit_points=280)
     assert sampled.details["fitted_on_sample"] == 1 and full.details["fitted_on_sample"] == 0
     assert len(sampled.labels) == len(x) and sampled.num_clusters == 5
     members = (full.labels != NOISE) & (sampled.labels != NOISE)
@@ -99,19 +100,19 @@ def test_hdbscan_clusters_unnormalised_pca_output_and_kmeans_the_normalised_one(
     seen: dict[str, np.ndarray] = {}
     original = registry.reduce
 
-    def spy(x, method, dims, seed, *, on_sphere):
-        reduced = original(x, method, dims, seed, on_sphere=on_sphere)
-        seen[f"{method}-{dims}-{on_sphere}"] = reduced.points
+    def spy(x, settings, *, on_sphere):
+        reduced = original(x, settings, on_sphere=on_sphere)
+        seen[f"{settings.reduction}-{settings.reduce_dims}-{on_sphere}"] = reduced.points
         return reduced
 
     monkeypatch.setattr(registry, "reduce", spy)
-    fit = hdbscan(blobs(), 20, seed=1)
+    fit = hdbscan(blobs(), 20, seed=1, reduction="pca")
     assert fit.details["reduction"] == "pca" and fit.details["reduced_dims"] == 10
     [density] = seen.values()
     assert density.shape == (500, 10)
     assert not np.allclose(np.linalg.norm(density, axis=1), 1.0, atol=1e-3)
     seen.clear()
-    kmeans(blobs(), 5, seed=1, reduce_dims=10)
+    kmeans(blobs(), 5, seed=1, reduction="pca", reduce_dims=10)
     [spherical] = seen.values()
     assert spherical.shape == (500, 10)
     assert np.allclose(np.linalg.norm(spherical, axis=1), 1.0, atol=1e-4)

@@ -3,9 +3,15 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams, new_run_id
+from lmsys_pipeline.clustering.params import (
+    HDBSCANParams,
+    KMeansParams,
+    default_min_cluster_size,
+    new_run_id,
+)
 from lmsys_pipeline.clustering.registry import build_params, params_from_run_id, parse_stored
 from lmsys_pipeline.errors import UserError
+from lmsys_pipeline_tests.clustering.stored import kmeans_before_umap
 
 NOW = datetime(2025, 10, 3, 12, 34, 56, tzinfo=UTC)
 
@@ -25,7 +31,8 @@ def test_run_ids_follow_the_seed_and_never_collide():
         (KMeansParams, {"n_clusters": -3}),
         (KMeansParams, {"n_clusters": 5, "min_cluster_size": 5}),
         (HDBSCANParams, {"min_cluster_size": 1}),
-        (HDBSCANParams, {"min_cluster_size": 5, "reduction": "umap"}),
+        (HDBSCANParams, {"min_cluster_size": 5, "reduction": "tsne"}),
+        (KMeansParams, {"n_clusters": 5, "umap_sample": 10}),
     ],
 )
 def test_bad_parameters_are_refused_before_anything_is_written(model, fields):
@@ -55,8 +62,37 @@ def test_bad_parameters_from_a_user_fail_in_one_sentence(algorithm, fields, mess
 def test_fields_not_given_take_the_algorithms_defaults():
     params = build_params("hdbscan", {"min_cluster_size": 8, "min_samples": None, "seed": None})
     assert params == HDBSCANParams(min_cluster_size=8)
-    assert (params.reduction, params.reduce_dims, params.seed) == ("pca", 10, 42)
-    assert KMeansParams(n_clusters=3).reduce_dims == 128
+    assert (params.reduction, params.reduce_dims, params.seed) == ("umap", 5, 42)
+    assert (params.min_samples, params.umap_neighbors, params.umap_min_dist) == (5, 15, 0.0)
+    assert params.umap_sample == 50_000
+    assert HDBSCANParams().min_cluster_size is None  # set from the data when registered
+    kmeans = KMeansParams(n_clusters=3)
+    assert (kmeans.reduction, kmeans.reduce_dims) == ("umap", 5)
+
+
+def test_the_dimensions_default_to_the_reductions_own():
+    assert KMeansParams(n_clusters=3, reduction="pca").reduce_dims == 128
+    assert HDBSCANParams(reduction="pca").reduce_dims == 10
+    assert KMeansParams(n_clusters=3, reduction="none").reduce_dims is None
+    assert KMeansParams(n_clusters=3, reduction="pca", reduce_dims=64).reduce_dims == 64
+    assert build_params("kmeans", {"n_clusters": 3, "reduction": "pca"}).reduce_dims == 128
+
+
+def test_the_default_min_cluster_size_grows_with_the_run():
+    assert [default_min_cluster_size(n) for n in (3, 600, 3_080, 11_033, 1_000_000)] == [
+        3,
+        10,
+        10,
+        28,
+        2_500,
+    ]
+
+
+def test_umap_settings_are_refused_with_another_reduction():
+    with pytest.raises(UserError, match="--umap-neighbors applies to --reduction umap only"):
+        build_params("kmeans", {"n_clusters": 3, "reduction": "pca", "umap_neighbors": 30})
+    with pytest.raises(UserError, match="more than the 1,000 queries UMAP is fitted on"):
+        build_params("kmeans", {"n_clusters": 2000, "umap_sample": 1000})
 
 
 def test_a_hand_made_partition_key_implies_its_parameters():
@@ -90,6 +126,30 @@ def test_parameters_stored_before_the_split_still_load():
         }
     )
     assert hdbscan == HDBSCANParams(
-        min_cluster_size=9, reduce_dims=12, backend="hdbscan", max_fit_points=5000
+        min_cluster_size=9,
+        reduction="pca",
+        reduce_dims=12,
+        min_samples=None,
+        backend="hdbscan",
+        max_fit_points=5000,
     )
     assert parse_stored(KMeansParams(n_clusters=4).model_dump()) == KMeansParams(n_clusters=4)
+
+
+def test_parameters_stored_before_umap_keep_their_reduction():
+    """What issue 11's runs recorded (no UMAP fields): they reproduce with PCA as before."""
+    kmeans = kmeans_before_umap()
+    assert parse_stored(kmeans) == KMeansParams(n_clusters=12, reduction="pca")
+    hdbscan = {
+        "algorithm": "hdbscan",
+        "min_cluster_size": 25,
+        "min_samples": None,
+        "reduction": "pca",
+        "reduce_dims": 10,
+        "max_fit_points": 200_000,
+    }
+    assert parse_stored(hdbscan) == HDBSCANParams(
+        min_cluster_size=25, min_samples=None, reduction="pca"
+    )
+    umap_run = HDBSCANParams(min_cluster_size=25).model_dump()
+    assert parse_stored(umap_run).reduction == "umap"

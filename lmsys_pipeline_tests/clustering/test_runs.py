@@ -8,6 +8,7 @@ from lmsys_pipeline.clustering.validation import check_run
 from lmsys_pipeline.db.models import ClusteringRun, QueryCluster
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline_tests.clustering.stored import kmeans_before_umap
 from lmsys_pipeline_tests.conftest import EMBEDDED_QUERIES
 
 
@@ -40,8 +41,41 @@ def test_kmeans_run_is_recorded_and_reproducible(embedded_db):
     assert stored.parameters["embedding_model"] == "all-MiniLM-L6-v2"
     assert stored.parameters["embedding_dimension"] == 384
     assert stored.parameters["seed"] == 42 and stored.parameters["n_init"] == 10
-    assert stored.parameters["reduction"] == "pca" and stored.parameters["reduce_dims"] == 128
+    recorded = {k: stored.parameters[k] for k in ("reduction", "reduce_dims", "fitted_rows")}
+    assert recorded == {"reduction": "umap", "reduce_dims": 5, "fitted_rows": EMBEDDED_QUERIES}
+    umap_settings = ("umap_neighbors", "umap_min_dist", "umap_sample")
+    assert [stored.parameters[k] for k in umap_settings] == [15, 0.0, 50_000]
     assert all(o.passed for o in check_run(embedded_db, run.run_id, EMBEDDED_QUERIES))
+
+
+def test_a_pca_run_and_a_run_registered_before_umap_give_the_same_assignments(embedded_db):
+    """A run recorded before UMAP existed (no UMAP fields, issue 11's parameters) reproduces
+    with PCA, exactly like a run asking for --reduction pca today."""
+    pca = register_run(embedded_db, KMeansParams(n_clusters=12, reduction="pca"))
+    materialize_run(embedded_db, pca.run_id)
+    old_parameters = kmeans_before_umap(max_query_id=EMBEDDED_QUERIES)
+    with embedded_db.get_session() as session:
+        session.add(
+            ClusteringRun(
+                run_id="kmeans-12-before-umap",
+                algorithm="kmeans",
+                num_clusters=12,
+                parameters=old_parameters,
+            )
+        )
+        session.commit()
+    result, _ = materialize_run(embedded_db, "kmeans-12-before-umap")
+    assert result.fit.details["reduction"] == "pca" and result.fit.details["kmeans"] == "spherical"
+    assert _assignments(embedded_db, "kmeans-12-before-umap") == _assignments(
+        embedded_db, pca.run_id
+    )
+
+
+def test_hdbscan_runs_record_the_min_cluster_size_the_data_implied(embedded_db):
+    run = register_run(embedded_db, HDBSCANParams())
+    assert run.run_id.startswith("hdbscan-10-") and run.parameters["min_cluster_size"] == 10
+    result, _ = materialize_run(embedded_db, run.run_id)
+    assert result.fit.details["min_cluster_size"] == 10
 
 
 def test_a_run_ignores_queries_that_arrive_after_registration(embedded_db, minilm):

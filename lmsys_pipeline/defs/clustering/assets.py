@@ -23,11 +23,18 @@ class ClusterRunConfig(dg.Config):
 
     algorithm: str | None = Field(default=None, description="kmeans or hdbscan")
     n_clusters: int | None = Field(default=None, description="KMeans: k.")
-    min_cluster_size: int | None = Field(default=None, description="HDBSCAN: smallest cluster.")
-    min_samples: int | None = Field(default=None, description="HDBSCAN: min_samples.")
+    min_cluster_size: int | None = Field(
+        default=None, description="HDBSCAN: smallest cluster (default max(10, queries / 400))."
+    )
+    min_samples: int | None = Field(default=None, description="HDBSCAN: min_samples (5).")
     assign_noise: bool | None = Field(default=None, description="HDBSCAN: noise to clusters.")
-    reduction: str | None = Field(default=None, description="pca or none.")
+    reduction: str | None = Field(default=None, description="umap (default), pca or none.")
     reduce_dims: int | None = Field(default=None, description="Dimensions after reduction.")
+    umap_neighbors: int | None = Field(default=None, description="UMAP: neighbours (15).")
+    umap_min_dist: float | None = Field(default=None, description="UMAP: min_dist (0).")
+    umap_sample: int | None = Field(
+        default=None, description="UMAP: fitted on a seeded sample this large (50,000)."
+    )
     limit: int | None = Field(default=None, description="Only the first N embedded queries.")
     seed: int | None = Field(default=None, description="Random seed (default 42).")
     embedding_model: str | None = Field(default=None, description="Whose vectors to cluster.")
