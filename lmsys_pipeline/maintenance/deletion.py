@@ -3,7 +3,10 @@
 One transaction removes each conversation's query, its assignments in every clustering run and
 its vector links; vectors no other query shares; and its text from the summaries'
 ``representative_queries``. Every affected summary row gets its ``num_queries`` recounted, so
-sizes stay right. Nothing is half-deleted: a failure rolls everything back.
+sizes stay right. Nothing is half-deleted: a failure rolls everything back. The same
+transaction marks a removal in ``vector_versions`` for every model that lost vectors, so
+every vector cache (on any machine) drops them at its next load; this machine's caches are
+rewritten without them at once.
 """
 
 from collections.abc import Sequence
@@ -14,7 +17,8 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
-from lmsys_pipeline.embedding.store import text_key
+from lmsys_pipeline.embedding.cache import refresh_existing_caches
+from lmsys_pipeline.embedding.store import bump_version, text_key
 
 CHUNK = 5_000
 
@@ -27,6 +31,7 @@ class DeletionReport:
     vectors_deleted: int = 0
     summaries_recounted: int = 0
     examples_removed: int = 0
+    vector_caches_refreshed: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -53,7 +58,15 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
         texts = {text_key(row.query_text) for row in found}
         affected: set[tuple[str, int]] = set()
         vector_ids: set[int] = set()
+        models: set[str] = set()
         for chunk in _chunks(ids):
+            models |= set(
+                connection.execute(
+                    select(QueryEmbedding.model)
+                    .distinct()
+                    .where(QueryEmbedding.query_id.in_(chunk))
+                ).scalars()
+            )
             affected |= set(
                 connection.execute(
                     select(QueryCluster.run_id, QueryCluster.cluster_id)
@@ -83,6 +96,9 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
         for run_id, cluster_id in sorted(affected):
             report.summaries_recounted += _recount(connection, run_id, cluster_id)
             report.examples_removed += _drop_examples(connection, run_id, cluster_id, texts)
+        for model in sorted(models):
+            bump_version(connection, model, removal=True)
+    report.vector_caches_refreshed = len(refresh_existing_caches(db, sorted(models)))
     return report
 
 
