@@ -75,7 +75,7 @@ def assert_cache_matches_tables(db: DatabaseManager, model: str, dimension: int)
     direct = load_vectors_from_db(db, model, dimension)
     np.testing.assert_array_equal(cached.query_ids, direct.query_ids)
     np.testing.assert_array_equal(cached.for_queries(), direct.for_queries())
-    some = direct.query_ids[::7].tolist() + [10**9]
+    some = [*direct.query_ids[::7].tolist(), 10**9]
     subset, direct_subset = (
         load_vectors(db, model, some),
         load_vectors_from_db(db, model, dimension, some),
