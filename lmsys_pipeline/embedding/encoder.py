@@ -172,7 +172,7 @@ class Tokenizers:
 
 def fast_path_refusal(model: Any) -> str | None:
     """Why this sentence-transformers model must go through ``encode`` (None: it need not)."""
-    from sentence_transformers.base.modules.transformer import Transformer
+    from sentence_transformers.models import Transformer
 
     first = model[0] if len(model) else None
     if not isinstance(first, Transformer):
@@ -205,6 +205,7 @@ class FastEncoder:
         self._left = tokenizer.padding_side == "left"
         self._type_ids = "token_type_ids" in tokenizer.model_input_names
         self.tokenizers = Tokenizers(tokenizer, int(model.max_seq_length))
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def dimension(self) -> int:
@@ -234,23 +235,33 @@ class FastEncoder:
 
     def prepared(self, texts: list[str]) -> Iterator[Batch]:
         """Batches of all ``texts`` in slice order, ``plan.lookahead`` slices tokenized ahead
-        on ``plan.tokenizer_threads`` worker threads."""
+        on ``plan.tokenizer_threads`` worker threads (one slice: tokenized right here)."""
         step = self.plan.slice_texts
+        if len(texts) <= step:
+            yield from self.prepare(texts)
+            return
         starts = iter(range(0, len(texts), step))
-        with ThreadPoolExecutor(self.plan.tokenizer_threads, "lmsys-tokenize") as pool:
-            pending: deque[Future[list[Batch]]] = deque()
+        pending: deque[Future[list[Batch]]] = deque()
 
-            def submit_next() -> None:
-                start = next(starts, None)
-                if start is not None:
-                    pending.append(pool.submit(self.prepare, texts[start : start + step], start))
+        def submit_next() -> None:
+            start = next(starts, None)
+            if start is not None:
+                pending.append(
+                    self._pool().submit(self.prepare, texts[start : start + step], start)
+                )
 
-            for _ in range(max(1, self.plan.lookahead)):
-                submit_next()
-            while pending:
-                batches = pending.popleft().result()
-                submit_next()
-                yield from batches
+        for _ in range(max(1, self.plan.lookahead)):
+            submit_next()
+        while pending:
+            batches = pending.popleft().result()
+            submit_next()
+            yield from batches
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """Worker threads kept for the encoder's life, so each builds its tokenizer once."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.plan.tokenizer_threads, "lmsys-tokenize")
+        return self._executor
 
     def encode(self, texts: list[str]) -> np.ndarray:
         import torch
