@@ -38,8 +38,8 @@ SAMPLE = ROOT / "lmsys_pipeline" / "data" / "sample.parquet"
 
 
 def lmsys_like_texts(count: int, repeat_share: float = 0.3, seed: int = 0) -> list[str]:
-    """``count`` queries: real sample prompts made distinct by a suffix, about one in eight followed by
-    several more prompts (a pasted document: the long tail), and ``repeat_share`` of them exact
+    """``count`` queries: real sample prompts made distinct by a suffix, about one in eight
+    followed by several more prompts (a pasted document: the long tail), ``repeat_share`` exact
     repeats of earlier queries, popular ones more often (LMSYS repeats many prompts)."""
     table = pq.read_table(SAMPLE, columns=["conversation"])
     pool = [c[0]["content"].strip() for c in table.column(0).to_pylist()]
@@ -144,7 +144,8 @@ def main() -> None:
     )
     tokens = embedder.encoder.tokenizers.ids(distinct[:20_000]) if plan else []
     print(
-        f"device: {embedder.device} ({device_name}), {os.cpu_count()} cores, torch {torch.__version__}"
+        f"device: {embedder.device} ({device_name}), {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, Python {platform.python_version()}"
     )
     print(f"engine: {embedder.engine}; plan: {plan}")
     print(
