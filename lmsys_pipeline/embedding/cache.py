@@ -24,6 +24,7 @@ last, so a process killed mid-way leaves the previous state, which the next load
 import fcntl
 import hashlib
 import json
+import mmap
 import os
 import re
 import time
@@ -128,13 +129,25 @@ def _array(folder: Path, manifest: Manifest, name: str) -> np.ndarray:
     return np.fromfile(folder / manifest.files[name], dtype="<i8", count=count)
 
 
+def _mapped(path: Path, rows: int, dimension: int, whole: bool) -> np.ndarray:
+    """A read-only memory map of the first ``rows`` rows. ``whole``: the caller reads it all
+    (ranking, clustering), so the kernel is asked to read ahead the whole file at once, which
+    a cold search needs; otherwise rows are read where the caller touches them."""
+    if not rows:
+        empty = np.empty((0, dimension), dtype="<f4")
+        empty.flags.writeable = False
+        return empty
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), rows * dimension * 4, prot=mmap.PROT_READ)
+    if hasattr(mapped, "madvise"):
+        mapped.madvise(mmap.MADV_WILLNEED if whole else mmap.MADV_RANDOM)
+    return np.frombuffer(mapped, dtype="<f4").reshape(rows, dimension)
+
+
 def _open(folder: Path, manifest: Manifest, query_ids: Sequence[int] | None) -> StoredVectors:
     """The cached vectors (a read-only memory map) and links, or those of ``query_ids``."""
-    shape = (manifest.rows, manifest.dimension)
-    vectors = (
-        np.memmap(folder / manifest.files["vectors"], dtype="<f4", mode="r", shape=shape)
-        if manifest.rows
-        else np.empty(shape, dtype="<f4")
+    vectors = _mapped(
+        folder / manifest.files["vectors"], manifest.rows, manifest.dimension, query_ids is None
     )
     cached_ids, rows = _array(folder, manifest, "query_ids"), _array(folder, manifest, "rows")
     if query_ids is None:
