@@ -1,7 +1,8 @@
 """Embeds every query that has no vector for a model yet, each distinct text once.
 
-Work goes in chunks of queries. A reader thread fetches and hashes the next chunk while the
-model runs; the model embeds only texts that are neither stored nor in flight; a single writer
+Work goes in chunks of queries. A reader thread fetches the next chunk, hashes its texts and
+looks up which are stored already while the model runs; the model embeds only the others that
+the writer has not stored or taken meanwhile (``ChunkWriter.stored_lately``); a single writer
 thread stores each chunk's new vectors and every query's link in one transaction while the
 model encodes the next chunk. A run killed half-way keeps its committed chunks; the next run
 starts after them and ends with exactly what an uninterrupted run would have stored. Chunk
@@ -75,10 +76,12 @@ class _Chunk:
     links: list[tuple[int, bytes]]
     texts: dict[bytes, str]
     blank: int
+    stored: set[bytes]
 
 
-def _hashed(rows: list[tuple[int, str]]) -> _Chunk:
-    chunk = _Chunk([], {}, 0)
+def _prepared(db: DatabaseManager, model: str, rows: list[tuple[int, str]]) -> _Chunk:
+    """A chunk's links and distinct texts, and which of those were stored at this moment."""
+    chunk = _Chunk([], {}, 0, set())
     for query_id, text in rows:
         key = text_key(text)
         if not key:
@@ -87,6 +90,9 @@ def _hashed(rows: list[tuple[int, str]]) -> _Chunk:
         digest = text_hash(key)
         chunk.links.append((query_id, digest))
         chunk.texts.setdefault(digest, key)
+    if chunk.texts:
+        with db.engine.connect() as connection:
+            chunk.stored = set(known_texts(connection, model, list(chunk.texts)))
     return chunk
 
 
@@ -114,18 +120,13 @@ def embed_pending(
 
     writer = ChunkWriter(db, embedder.name, written)
     try:
-        chunks = (_hashed(rows) for rows in pending_queries(db, embedder.name, chunk_size, shard))
-        for chunk in prefetched(chunks):
+        pending = pending_queries(db, embedder.name, chunk_size, shard)
+        for chunk in prefetched(_prepared(db, embedder.name, rows) for rows in pending):
             report.skipped_blank += chunk.blank
             if not chunk.links:
                 continue
-            # In flight first, then the database: a digest leaves the writer's in-flight set
-            # only once it is committed, so nothing is missed in between.
-            in_flight = writer.in_flight(chunk.texts)
-            candidates = [digest for digest in chunk.texts if digest not in in_flight]
-            with db.engine.connect() as connection:
-                known = known_texts(connection, embedder.name, candidates)
-            missing = [digest for digest in candidates if digest not in known]
+            lately = writer.stored_lately(d for d in chunk.texts if d not in chunk.stored)
+            missing = [d for d in chunk.texts if d not in chunk.stored and d not in lately]
             vectors = (
                 embedder.embed([chunk.texts[d][: embedder.max_chars] for d in missing])
                 if missing

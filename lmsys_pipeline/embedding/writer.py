@@ -3,13 +3,17 @@ pending queries, and a single writer that commits finished chunks while the mode
 next one.
 
 One writer keeps SQLite to a single writing connection and keeps commits in chunk order, so a
-text embedded by chunk N is stored before chunk N+1 links to it. Texts submitted but not yet
-committed are "in flight": the model skips them instead of embedding them twice.
+text embedded by chunk N is stored before chunk N+1 links to it. The reader looks up which of
+its chunk's texts are stored already, up to a few chunks before the model gets to it; texts
+submitted since then are either in flight (submitted, not committed) or among the last
+``RECENT_CHUNKS`` chunks' commits, which the writer remembers: the model skips both instead of
+embedding a text twice.
 """
 
 import contextlib
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -21,6 +25,9 @@ from lmsys_pipeline.embedding.store import known_texts, save_chunk
 
 T = TypeVar("T")
 _DONE = object()
+# The reader runs at most two chunks ahead and the writer at most two behind, so a text stored
+# after the reader's look-up was committed by one of the last four chunks; eight for margin.
+RECENT_CHUNKS = 8
 
 
 def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
@@ -89,15 +96,20 @@ class ChunkWriter:
         self._queue: queue.Queue[_Chunk | None] = queue.Queue(maxsize=max(1, depth))
         self._lock = threading.Lock()
         self._in_flight: dict[bytes, int] = {}
+        self._recent: deque[set[bytes]] = deque(maxlen=RECENT_CHUNKS)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="lmsys-embed-writer", daemon=True)
         self._thread.start()
 
-    def in_flight(self, digests: Iterable[bytes]) -> set[bytes]:
-        """The digests submitted but not yet committed. Check this before the database: a
-        digest leaves this set only after its commit."""
+    def stored_lately(self, digests: Iterable[bytes]) -> set[bytes]:
+        """The digests submitted but not yet committed, or committed by one of the last
+        ``RECENT_CHUNKS`` chunks: what a look-up made before then may have missed."""
         with self._lock:
-            return {digest for digest in digests if digest in self._in_flight}
+            return {
+                digest
+                for digest in digests
+                if digest in self._in_flight or any(digest in chunk for chunk in self._recent)
+            }
 
     def submit(
         self,
@@ -133,6 +145,7 @@ class ChunkWriter:
                 continue
             finally:
                 with self._lock:
+                    self._recent.append(set(chunk.new_vectors))
                     for digest in chunk.new_vectors:
                         self._in_flight[digest] -= 1
                         if not self._in_flight[digest]:
