@@ -7,8 +7,8 @@
 2. Pipeline: ``embed_pending`` of the same N texts as queries in a fresh SQLite database, with
    each encoder; queries/s and its ratio to the bare encoder.
 3. Duplicate sharing: N queries drawn from N * distinct_share texts (LMSYS-like repetition).
-4. ``--variants``: the CPU knobs, on the first 2,000 texts: token budgets, slices tokenized
-   ahead on a worker thread (the GPU layout), torch threads.
+4. ``--variants``: the CPU knobs, on the first 2,000 texts, best of two passes: token
+   budgets, slices tokenized ahead on a worker thread (the GPU layout), torch threads.
 
 Search over 1M vectors: ``benchmarks/search.py``. On a GPU: ``benchmarks/embed_gpu.py``.
 
@@ -70,23 +70,59 @@ def timed(function, *args) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
+def padded_tokens(new, texts: list[str]) -> tuple[int, int, int]:
+    """Tokens the model computes: (real, today's batches, the fast encoder's batches). Today:
+    sentence-transformers sorts by characters and pads batches of 64 to their longest text."""
+    from lmsys_pipeline.embedding.encoder import token_batches
+
+    lengths = np.array([len(ids) for ids in new.encoder.tokenizers.ids(texts)])
+    by_chars = lengths[np.argsort([-len(t) for t in texts], kind="stable")]
+    today = sum(
+        int(by_chars[i : i + 64].max()) * len(by_chars[i : i + 64])
+        for i in range(0, len(texts), 64)
+    )
+    by_tokens = np.sort(lengths)[::-1]
+    plan = new.encoder.plan
+    fast = sum(
+        int(by_tokens[a]) * (b - a)
+        for a, b in token_batches(by_tokens, plan.token_budget, plan.max_batch)
+    )
+    return int(lengths.sum()), today, fast
+
+
 def encoder_rounds(today, new, texts: list[str], rounds: int) -> None:
-    print(f"\n1. encoder, {len(texts):,} distinct real prompts, {rounds} alternating rounds")
-    print("| round | today: encode, batch 64 | fast encoder | ratio | cosine min / mean |")
-    print("|---:|---:|---:|---:|---:|")
-    ratios = []
+    real, today_tokens, fast_tokens = padded_tokens(new, texts)
+    print(
+        f"\n1. encoder, {len(texts):,} distinct real prompts ({real / len(texts):.1f} tokens on "
+        f"average), {rounds} rounds, the order alternating"
+    )
+    print(
+        f"padded tokens the model computes: today {today_tokens:,} ({today_tokens / real:.2f}x "
+        f"the real ones), fast encoder {fast_tokens:,} ({fast_tokens / real:.2f}x)"
+    )
+    print("| round | today: encode, batch 64 | fast encoder | ratio | cosine min / mean | load |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    totals = {"today": 0.0, "new": 0.0}
     for round_number in range(1, rounds + 1):
-        today_s, reference = timed(today.reference_embed, texts)
-        new_s, vectors = timed(new.embed, texts)
-        cosines = np.sum(reference * vectors, axis=1)
-        ratios.append(today_s / new_s)
+        order = ["today", "new"] if round_number % 2 else ["new", "today"]
+        seconds, outputs = {}, {}
+        for name in order:
+            function = today.reference_embed if name == "today" else new.embed
+            seconds[name], outputs[name] = timed(function, texts)
+            totals[name] += seconds[name]
+        cosines = np.sum(outputs["today"] * outputs["new"], axis=1)
         print(
-            f"| {round_number} | {len(texts) / today_s:,.1f} texts/s | "
-            f"{len(texts) / new_s:,.1f} texts/s | {today_s / new_s:.2f}x | "
-            f"{cosines.min():.6f} / {cosines.mean():.6f} |",
+            f"| {round_number} | {len(texts) / seconds['today']:,.1f} texts/s | "
+            f"{len(texts) / seconds['new']:,.1f} texts/s | "
+            f"{seconds['today'] / seconds['new']:.2f}x | "
+            f"{cosines.min():.6f} / {cosines.mean():.6f} | {os.getloadavg()[0]:.1f} |",
             flush=True,
         )
-    print(f"median ratio {np.median(ratios):.2f}x")
+    done = rounds * len(texts)
+    print(
+        f"all rounds: today {done / totals['today']:,.1f} texts/s, fast "
+        f"{done / totals['new']:,.1f} texts/s, {totals['today'] / totals['new']:.2f}x"
+    )
 
 
 def pipeline(today, new, texts: list[str], workdir: Path) -> None:
@@ -135,13 +171,16 @@ def variants(new, texts: list[str]) -> None:
         ("torch threads 1 (default 2)", plan, 1),
     ]
     threads = torch.get_num_threads()
-    baseline = None
-    for name, case_plan, case_threads in cases:
-        torch.set_num_threads(case_threads or threads)
-        seconds, _ = timed(FastEncoder(new.model, case_plan).encode, texts)
-        torch.set_num_threads(threads)
-        baseline = baseline or seconds
-        print(f"| {name} | {len(texts) / seconds:,.1f} | {baseline / seconds:.2f}x |", flush=True)
+    best = {name: float("inf") for name, _, _ in cases}
+    for _ in range(2):  # two passes, best of each: the machine is shared
+        for name, case_plan, case_threads in cases:
+            torch.set_num_threads(case_threads or threads)
+            seconds, _ = timed(FastEncoder(new.model, case_plan).encode, texts)
+            torch.set_num_threads(threads)
+            best[name] = min(best[name], seconds)
+    baseline = best[cases[0][0]]
+    for name, seconds in best.items():
+        print(f"| {name} | {len(texts) / seconds:,.1f} | {baseline / seconds:.2f}x |")
 
 
 def main() -> None:
@@ -157,7 +196,7 @@ def main() -> None:
     today = load_embedder(fast=False)
     new = load_embedder()
     texts = sample_texts(args.texts)
-    print(f"load average at start: {os.getloadavg()}; new engine: {new.engine}")
+    print(f"load average at start: {os.getloadavg()}; new engine: {new.engine}", flush=True)
     today.reference_embed(texts[:64])  # warm-up, outside every timing
     new.embed(texts[:64])
 

@@ -23,6 +23,7 @@ import argparse
 import os
 import platform
 import random
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "lmsys_pipeline" / "data" / "sample.parquet"
+sys.path.insert(0, str(ROOT))  # the package from this checkout, installed or not
 
 
 def lmsys_like_texts(count: int, repeat_share: float = 0.3, seed: int = 0) -> list[str]:

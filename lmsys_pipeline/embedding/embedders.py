@@ -157,6 +157,7 @@ def _with_fast_encoder(
     if embedder.model.device.type == "cpu" and torch.get_num_threads() > cores:
         torch.set_num_threads(cores)  # one thread per core the process may use, no more
     plan = device_plan(embedder.model, precision, max_batch)
+    embedder.model.to(torch.float32)  # the reference is fp32, also for an fp16 checkpoint
     embedder.encoder, embedder.engine = verified_fast_encoder(
         embedder.model, plan, embedder.reference_embed
     )
