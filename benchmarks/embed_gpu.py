@@ -141,9 +141,7 @@ def main() -> None:
     store_queries(db, texts)
     embedder = load_embedder(args.model, device=args.device, precision=args.precision)
     plan = getattr(getattr(embedder, "encoder", None), "plan", None)
-    device_name = (
-        torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor()
-    )
+    device_name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu_name()
     tokens = embedder.encoder.tokenizers.ids(distinct[:20_000]) if plan else []
     print(
         f"device: {embedder.device} ({device_name}), {os.cpu_count()} cores, "
