@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, exists, func, insert, select
+from sqlalchemy import Connection, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
+from lmsys_pipeline.db.bulk import driver_insert
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.db.vectors import (
@@ -146,13 +147,6 @@ def _dialect_insert(connection: Connection, table):
     return dialect_insert(table)
 
 
-def _insert_ignoring_duplicates(connection: Connection):
-    statement = _dialect_insert(connection, TextEmbedding)
-    if statement is None:
-        return insert(TextEmbedding)
-    return statement.on_conflict_do_nothing(index_elements=["text_hash", "model"])
-
-
 class VersionState(NamedTuple):
     lineage: str
     version: int
@@ -196,25 +190,19 @@ def save_chunk(
     links: Iterable[tuple[int, bytes]],
 ) -> None:
     """Stores new text vectors and every (query id, text hash) link, in the caller's
-    transaction: either all of a chunk lands or none of it."""
+    transaction: either all of a chunk lands or none of it. Rows go to the driver's
+    ``executemany`` as plain tuples (``db/bulk.py``)."""
+    dialect = connection.dialect
     if new_vectors:
         # A worker embedding another shard may store the same text at the same moment: the
         # first vector wins and both link to it.
-        connection.execute(
-            _insert_ignoring_duplicates(connection),
-            [
-                {"model": model, "text_hash": h, "vector": vector_bytes(v)}
-                for h, v in new_vectors.items()
-            ],
-        )
+        driver_insert(
+            dialect, "text_embeddings", ("model", "text_hash", "vector"), ("text_hash", "model")
+        ).run(connection, [(model, h, vector_bytes(v)) for h, v in new_vectors.items()])
     links = list(links)
     ids = known_texts(connection, model, sorted({h for _, h in links}))
-    connection.execute(
-        insert(QueryEmbedding),
-        [
-            {"model": model, "query_id": query_id, "text_embedding_id": ids[h]}
-            for query_id, h in links
-        ],
+    driver_insert(dialect, "query_embeddings", ("model", "query_id", "text_embedding_id")).run(
+        connection, [(model, query_id, ids[h]) for query_id, h in links]
     )
     bump_version(connection, model)  # last: the row lock is held only until the commit
 
