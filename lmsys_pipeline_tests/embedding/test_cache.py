@@ -234,3 +234,18 @@ def test_search_through_the_cache_equals_brute_force_with_filters_first(any_db):
         hits = search(db, embedder, "question 7", top=10, filters=filters)
         best = np.argsort(-np.where(keep, scores, -np.inf), kind="stable")[:10]
         assert [h.query_id for h in hits] == direct.query_ids[best].tolist()  # recall@10 = 1
+
+
+def test_clustering_reads_its_vectors_through_the_cache(sqlite_db):
+    from lmsys_pipeline.clustering.params import KMeansParams
+    from lmsys_pipeline.clustering.runs import materialize_run, register_run
+
+    db, embedder = sqlite_db, HashEmbedder()
+    add_queries(db, 0, 90, distinct=30)
+    embed_pending(db, embedder)
+    params = KMeansParams(n_clusters=3, embedding_model=embedder.name, reduction="none")
+    result, vectors = materialize_run(db, register_run(db, params).run_id)
+    assert manifest(db, embedder.name)["links"] == 90  # the run's full load built the cache
+    direct = load_vectors_from_db(db, embedder.name, 8)
+    np.testing.assert_array_equal(result.query_ids, direct.query_ids)
+    np.testing.assert_array_equal(vectors, direct.for_queries())
