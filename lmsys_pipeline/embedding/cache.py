@@ -257,7 +257,7 @@ def _extend(db: DatabaseManager, folder: Path, old: Manifest, new: Manifest) -> 
             return False
         cached_text_ids = _array(folder, old, "text_ids")
         missing = np.setdiff1d(np.unique(text_ids), cached_text_ids)
-        fetched_ids, fetched = _fetch(connection, old, missing)
+        fetched_ids, fetched = _fetch(connection, old, missing, old.rows)
     new.files = dict(old.files)
     _append(folder / old.files["vectors"], old.rows * old.dimension * 4, fetched)
     _append(folder / old.files["text_ids"], old.rows * 8, fetched_ids)
@@ -278,7 +278,7 @@ def _resync(db: DatabaseManager, folder: Path, old: Manifest | None, new: Manife
         cached_text_ids = _array(folder, old, "text_ids") if old else np.empty(0, np.int64)
         keep = np.flatnonzero(np.isin(cached_text_ids, referenced))
         missing = np.setdiff1d(referenced, cached_text_ids)
-        fetched_ids, fetched = _fetch(connection, new, missing)
+        fetched_ids, fetched = _fetch(connection, new, missing, len(keep))
     tag = uuid.uuid4().hex[:8]
     new.files = {name: f"{name}-{tag}.{'f32' if name == 'vectors' else 'i64'}" for name in FILES}
     with open(folder / new.files["vectors"], "wb") as out:
@@ -296,13 +296,15 @@ def _resync(db: DatabaseManager, folder: Path, old: Manifest | None, new: Manife
     _describe(new, all_text_ids, int(found.sum()), query_ids[found], 0)
 
 
-def _fetch(connection, manifest: Manifest, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fetch(
+    connection, manifest: Manifest, ids: np.ndarray, cached_rows: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The vectors of text embedding ``ids`` (those still in the database), ids ascending."""
     parts_ids, parts = [np.empty(0, np.int64)], [np.empty((0, manifest.dimension), "<f4")]
     base = select(TextEmbedding.id, TextEmbedding.vector).where(
         TextEmbedding.model == manifest.model
     )
-    if len(ids) and len(ids) > STREAM_SHARE * max(manifest.rows, 1):
+    if len(ids) and len(ids) > STREAM_SHARE * max(cached_rows, 1):
         # Many missing (a first build): one pass over the model's rows past the smallest id.
         statement = base.where(TextEmbedding.id >= int(ids[0]))
         for part_ids, matrix in vector_partitions(connection, statement, manifest.dimension):
