@@ -1,15 +1,18 @@
-"""Embedding throughput and search latency.
+"""Embedding throughput on this machine: today's encoder against the fast encoder.
 
-1. Throughput: N distinct real texts from the bundled sample. The pipeline
-   (``embed_pending``: read pending queries, hash, de-duplicate, embed, store) against a bare
-   ``SentenceTransformer.encode`` of the same texts with the same batch size, same process.
-2. Duplicate sharing: N queries drawn from N * distinct_share texts (LMSYS-like repetition);
-   the effective rate is queries covered per second.
-3. Search: 1M random unit vectors stored through the pipeline's tables; time to answer an
-   unfiltered top-10 search (load + rank) and a filtered one (1% of queries), against numpy
-   ranking an in-memory matrix as the floor.
+1. Encoder: N distinct real prompts from the bundled sample. Today's path (sentence-transformers'
+   ``encode``, batch 64, fp32: ``reference_embed``, what ``embed`` ran before issue 16) and
+   the fast encoder (``embed``: token-sorted batches by a token budget), same process, same
+   texts, alternating rounds; texts/s, ratio, and the cosine between the two outputs.
+2. Pipeline: ``embed_pending`` of the same N texts as queries in a fresh SQLite database, with
+   each encoder; queries/s and its ratio to the bare encoder.
+3. Duplicate sharing: N queries drawn from N * distinct_share texts (LMSYS-like repetition).
+4. ``--variants``: the CPU knobs, on the first 2,000 texts, best of two passes: token
+   budgets, slices tokenized ahead on a worker thread (the GPU layout), torch threads.
 
-    .venv/bin/python benchmarks/embed.py --texts 2000 --search-rows 1000000
+Search over 1M vectors: ``benchmarks/search.py``. On a GPU: ``benchmarks/embed_gpu.py``.
+
+    .venv/bin/python benchmarks/embed.py --texts 5000 --rounds 2 [--variants]
 """
 
 import argparse
@@ -17,6 +20,7 @@ import os
 import random
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,11 +32,9 @@ from sqlalchemy import insert
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
-from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.embedding.embedders import load_embedder
+from lmsys_pipeline.embedding.encoder import FastEncoder
 from lmsys_pipeline.embedding.runner import embed_pending
-from lmsys_pipeline.embedding.search import SearchFilters, search, top_k
-from lmsys_pipeline.embedding.store import register_model, text_hash, vector_bytes
 from lmsys_pipeline.ingestion.sources import bundled_sample_path
 
 
@@ -45,7 +47,7 @@ def sample_texts(count: int, seed: int = 0) -> list[str]:
     return texts[:count]
 
 
-def store_queries(db: DatabaseManager, texts: list[str], language=None) -> None:
+def store_queries(db: DatabaseManager, texts: list[str]) -> None:
     now = datetime.now(UTC)
     with db.engine.begin() as connection:
         connection.execute(
@@ -54,136 +56,157 @@ def store_queries(db: DatabaseManager, texts: list[str], language=None) -> None:
                 {
                     "conversation_id": f"bench-{i}",
                     "model": "bench",
-                    "query_text": text,
-                    "language": language(i) if language else None,
+                    "query_text": t,
                     "created_at": now,
                 }
-                for i, text in enumerate(texts)
+                for i, t in enumerate(texts)
             ],
         )
 
 
-def throughput(embedder, texts: list[str], workdir: Path) -> tuple[float, float]:
-    db = DatabaseManager(workdir / "throughput.db")
-    store_queries(db, texts)
+def timed(function, *args) -> tuple[float, object]:
     started = time.perf_counter()
-    report = embed_pending(db, embedder)
-    pipeline = time.perf_counter() - started
-    assert report.texts_embedded == len(texts)
-    started = time.perf_counter()
-    embedder.model.encode(
-        texts,
-        batch_size=embedder.batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
+    result = function(*args)
+    return time.perf_counter() - started, result
+
+
+def padded_tokens(new, texts: list[str]) -> tuple[int, int, int]:
+    """Tokens the model computes: (real, today's batches, the fast encoder's batches). Today:
+    sentence-transformers sorts by characters and pads batches of 64 to their longest text."""
+    from lmsys_pipeline.embedding.encoder import token_batches
+
+    lengths = np.array([len(ids) for ids in new.encoder.tokenizers.ids(texts)])
+    by_chars = lengths[np.argsort([-len(t) for t in texts], kind="stable")]
+    today = sum(
+        int(by_chars[i : i + 64].max()) * len(by_chars[i : i + 64])
+        for i in range(0, len(texts), 64)
     )
-    bare = time.perf_counter() - started
-    db.dispose()
-    return len(texts) / pipeline, len(texts) / bare
+    by_tokens = np.sort(lengths)[::-1]
+    plan = new.encoder.plan
+    fast = sum(
+        int(by_tokens[a]) * (b - a)
+        for a, b in token_batches(by_tokens, plan.token_budget, plan.max_batch)
+    )
+    return int(lengths.sum()), today, fast
 
 
-def duplicate_sharing(
-    embedder, texts: list[str], distinct_share: float, workdir: Path
-) -> tuple[float, int, int]:
-    distinct = texts[: max(1, int(len(texts) * distinct_share))]
+def encoder_rounds(today, new, texts: list[str], rounds: int) -> None:
+    real, today_tokens, fast_tokens = padded_tokens(new, texts)
+    print(
+        f"\n1. encoder, {len(texts):,} distinct real prompts ({real / len(texts):.1f} tokens on "
+        f"average), {rounds} rounds, the order alternating"
+    )
+    print(
+        f"padded tokens the model computes: today {today_tokens:,} ({today_tokens / real:.2f}x "
+        f"the real ones), fast encoder {fast_tokens:,} ({fast_tokens / real:.2f}x)"
+    )
+    print("| round | today: encode, batch 64 | fast encoder | ratio | cosine min / mean | load |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    totals = {"today": 0.0, "new": 0.0}
+    for round_number in range(1, rounds + 1):
+        order = ["today", "new"] if round_number % 2 else ["new", "today"]
+        seconds, outputs = {}, {}
+        for name in order:
+            function = today.reference_embed if name == "today" else new.embed
+            seconds[name], outputs[name] = timed(function, texts)
+            totals[name] += seconds[name]
+        cosines = np.sum(outputs["today"] * outputs["new"], axis=1)
+        print(
+            f"| {round_number} | {len(texts) / seconds['today']:,.1f} texts/s | "
+            f"{len(texts) / seconds['new']:,.1f} texts/s | "
+            f"{seconds['today'] / seconds['new']:.2f}x | "
+            f"{cosines.min():.6f} / {cosines.mean():.6f} | {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
+    done = rounds * len(texts)
+    print(
+        f"all rounds: today {done / totals['today']:,.1f} texts/s, fast "
+        f"{done / totals['new']:,.1f} texts/s, {totals['today'] / totals['new']:.2f}x"
+    )
+
+
+def pipeline(today, new, texts: list[str], workdir: Path) -> None:
+    print(f"\n2. pipeline: embed_pending of {len(texts):,} queries into SQLite")
+    for name, embedder in [("today's encoder", today), ("fast encoder", new)]:
+        db = DatabaseManager(workdir / f"pipeline-{name[:5]}.db", vector_cache="off")
+        store_queries(db, texts)
+        seconds, report = timed(embed_pending, db, embedder)
+        print(f"{name:16}: {report.queries_covered / seconds:,.1f} queries/s", flush=True)
+        db.dispose()
+
+
+def duplicate_sharing(new, texts: list[str], share: float, workdir: Path) -> None:
+    distinct = texts[: max(1, int(len(texts) * share))]
     rng = random.Random(1)
     queries = distinct + [rng.choice(distinct) for _ in range(len(texts) - len(distinct))]
     rng.shuffle(queries)
-    db = DatabaseManager(workdir / "duplicates.db")
+    db = DatabaseManager(workdir / "duplicates.db", vector_cache="off")
     store_queries(db, queries)
-    started = time.perf_counter()
-    report = embed_pending(db, embedder)
-    seconds = time.perf_counter() - started
+    seconds, report = timed(embed_pending, db, new)
+    print(
+        f"\n3. duplicate sharing: {report.queries_covered:,} queries from "
+        f"{report.texts_embedded:,} distinct texts ({share:.0%}): "
+        f"{report.queries_covered / seconds:,.1f} queries/s"
+    )
     db.dispose()
-    return report.queries_covered / seconds, report.queries_covered, report.texts_embedded
 
 
-def search_latency(embedder, rows: int, workdir: Path) -> dict[str, float]:
-    db = DatabaseManager(workdir / "search.db")
-    store_queries(
-        db,
-        [f"random query {i}" for i in range(rows)],
-        language=lambda i: "rare" if i % 100 == 0 else "common",
-    )
-    register_model(db, embedder.name, embedder.dimension, embedder.backend)
-    rng = np.random.default_rng(0)
-    chunk = 50_000
-    with db.engine.begin() as connection:
-        for start in range(0, rows, chunk):
-            vectors = rng.standard_normal((min(chunk, rows - start), embedder.dimension))
-            vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype("<f4")
-            connection.execute(
-                insert(TextEmbedding),
-                [
-                    {
-                        "model": embedder.name,
-                        "text_hash": text_hash(f"random query {start + i}"),
-                        "vector": vector_bytes(v),
-                    }
-                    for i, v in enumerate(vectors)
-                ],
-            )
-        connection.execute(
-            insert(QueryEmbedding),
-            [
-                {"model": embedder.name, "query_id": i + 1, "text_embedding_id": i + 1}
-                for i in range(rows)
-            ],
-        )
-    timings = {}
-    started = time.perf_counter()
-    hits = search(db, embedder, "how do I reset my password", top=10)
-    timings["unfiltered_search_s"] = time.perf_counter() - started
-    assert len(hits) == 10
-    started = time.perf_counter()
-    hits = search(
-        db, embedder, "how do I reset my password", top=10, filters=SearchFilters(language="rare")
-    )
-    timings["filtered_1pct_search_s"] = time.perf_counter() - started
-    assert len(hits) == 10 and all(hit.language == "rare" for hit in hits)
-    matrix = rng.standard_normal((rows, embedder.dimension)).astype(np.float32)
-    query = embedder.embed(["how do I reset my password"])[0]
-    started = time.perf_counter()
-    top_k(matrix @ query, 10)
-    timings["numpy_in_memory_rank_s"] = time.perf_counter() - started
-    db.dispose()
-    return timings
+def variants(new, texts: list[str]) -> None:
+    import torch
+
+    plan = new.encoder.plan
+    print(f"\n4. CPU knobs, {len(texts):,} texts (default: {plan})")
+    print("| variant | texts/s | vs default |")
+    print("|---|---:|---:|")
+    cases = [
+        ("default (budget 2,048, max 128, one slice)", plan, None),
+        ("budget 1,024, max 64", replace(plan, token_budget=1_024, max_batch=64), None),
+        ("budget 4,096, max 256", replace(plan, token_budget=4_096, max_batch=256), None),
+        ("budget 16,384, max 512", replace(plan, token_budget=16_384, max_batch=512), None),
+        (
+            "slices of 512 tokenized ahead on a worker thread",
+            replace(plan, slice_texts=512, tokenizer_threads=1, lookahead=2),
+            None,
+        ),
+        ("torch threads 1 (default 2)", plan, 1),
+    ]
+    threads = torch.get_num_threads()
+    best = {name: float("inf") for name, _, _ in cases}
+    for _ in range(2):  # two passes, best of each: the machine is shared
+        for name, case_plan, case_threads in cases:
+            torch.set_num_threads(case_threads or threads)
+            seconds, _ = timed(FastEncoder(new.model, case_plan).encode, texts)
+            torch.set_num_threads(threads)
+            best[name] = min(best[name], seconds)
+    baseline = best[cases[0][0]]
+    for name, seconds in best.items():
+        print(f"| {name} | {len(texts) / seconds:,.1f} | {baseline / seconds:.2f}x |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texts", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--texts", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--distinct-share", type=float, default=0.6)
-    parser.add_argument("--search-rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--variants", action="store_true")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="lmsys-embed-bench-"))
-    embedder = load_embedder(batch_size=args.batch_size)
-    device = str(embedder.model.device)
+    today = load_embedder(fast=False)
+    new = load_embedder()
     texts = sample_texts(args.texts)
-    embedder.embed(texts[:64])  # warm-up, outside every timing
+    print(f"load average at start: {os.getloadavg()}; new engine: {new.engine}", flush=True)
+    today.reference_embed(texts[:64])  # warm-up, outside every timing
+    new.embed(texts[:64])
 
-    pipeline_rate, bare_rate = throughput(embedder, texts, workdir)
-    print(f"device: {device}; {len(texts):,} distinct sample texts, batch size {args.batch_size}")
-    print(f"pipeline embed_pending : {pipeline_rate:8.1f} texts/s")
-    print(f"bare model.encode      : {bare_rate:8.1f} texts/s")
-    print(f"ratio pipeline / bare  : {pipeline_rate / bare_rate:.3f}")
-
-    rate, covered, embedded = duplicate_sharing(embedder, texts, args.distinct_share, workdir)
-    print(
-        f"duplicate sharing: {covered:,} queries from {embedded:,} distinct texts "
-        f"({args.distinct_share:.0%}) -> {rate:.1f} queries/s effective "
-        f"({rate / pipeline_rate:.2f}x the distinct-text rate)"
-    )
-
-    if args.search_rows:
-        timings = search_latency(embedder, args.search_rows, workdir)
-        print(
-            f"search over {args.search_rows:,} stored vectors: "
-            + ", ".join(f"{name} {seconds:.3f}" for name, seconds in timings.items())
-        )
+    encoder_rounds(today, new, texts, args.rounds)
+    if not args.skip_pipeline:
+        pipeline(today, new, texts, workdir)
+        duplicate_sharing(new, texts, args.distinct_share, workdir)
+    if args.variants:
+        variants(new, texts[:2_000])
+    print(f"\nload average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

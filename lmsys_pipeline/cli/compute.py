@@ -43,6 +43,7 @@ EMBED_KEYS = (
     "model",
     "dimension",
     "device",
+    "engine",
     "new_queries_embedded",
     "texts_embedded",
     "texts_reused",
@@ -50,6 +51,7 @@ EMBED_KEYS = (
     "vector_megabytes",
     "seconds",
     "texts_per_second",
+    "vector_cache_update",
 )
 
 
@@ -123,14 +125,19 @@ def embed(
         ),
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(min=1, help="Texts per model call (default 64).")
+        int | None,
+        typer.Option(
+            min=1,
+            help="Texts per batch at most (default: batches by a token budget that suits the "
+            "device).",
+        ),
     ] = None,
     chunk_size: Annotated[
         int | None,
         typer.Option(
             min=1,
-            help="Queries embedded and committed together (default 4,096; a kill loses at "
-            "most one chunk).",
+            help="Queries embedded and committed together (default 4,096 on a CPU, 65,536 on "
+            "a large GPU; a kill loses at most one chunk).",
         ),
     ] = None,
     db_url: DbUrlOption = None,

@@ -4,8 +4,15 @@ Accepts a file path (``~`` expanded, parent folders created) or any SQLAlchemy U
 comes from ``LMSYS_DB_URL``, else ``~/.lmsys-query-analysis/queries.db``. On SQLite every
 connection gets WAL, a busy timeout and foreign keys, so a reader never blocks the writer and a
 second writer waits instead of failing at once.
+
+Each database also has a folder for its vector caches (``embedding/cache.py``): next to a
+SQLite file (``queries.db.vectors/``), else under ``~/.lmsys-query-analysis/vector-cache/``
+in a folder named by a hash of the URL without its password (a PostgreSQL server has no
+folder of its own to put them in). ``LMSYS_VECTOR_CACHE`` or the ``vector_cache`` argument
+names another root, or ``off``.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -17,6 +24,9 @@ from lmsys_pipeline.db import models, summaries, vectors  # noqa: F401  (registe
 
 DEFAULT_DB_PATH = "~/.lmsys-query-analysis/queries.db"
 DB_URL_ENV = "LMSYS_DB_URL"
+VECTOR_CACHE_ENV = "LMSYS_VECTOR_CACHE"
+DEFAULT_VECTOR_CACHE_ROOT = "~/.lmsys-query-analysis/vector-cache"
+CACHE_OFF = "off"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -39,6 +49,24 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def vector_cache_dir(url: str, setting: str | None = None) -> Path | None:
+    """Where the vector caches of the database at ``url`` live (None: no cache). ``setting``
+    (else ``$LMSYS_VECTOR_CACHE``): ``off``, or a root folder shared by several databases;
+    empty: next to a SQLite file, else under ~/.lmsys-query-analysis/vector-cache."""
+    setting = (setting if setting is not None else os.environ.get(VECTOR_CACHE_ENV, "")).strip()
+    if setting.lower() == CACHE_OFF:
+        return None
+    parsed = make_url(url)
+    database = parsed.database or ""
+    is_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if is_file and not setting:
+        return Path(database + ".vectors")
+    if parsed.get_backend_name() == "sqlite" and not is_file:
+        return None  # an in-memory database lives and dies with its process
+    key = hashlib.sha256(parsed.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return Path(setting or DEFAULT_VECTOR_CACHE_ROOT).expanduser() / f"{parsed.drivername}-{key}"
+
+
 def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -51,8 +79,15 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
 class DatabaseManager:
     """Owns the engine for one database and hands out SQLModel sessions."""
 
-    def __init__(self, db_path: str | os.PathLike[str] | None = None, *, echo: bool = False):
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        echo: bool = False,
+        vector_cache: str | None = None,
+    ):
         self.url = to_db_url(db_path) if db_path is not None else default_db_url()
+        self.vector_cache_dir = vector_cache_dir(self.url, vector_cache)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":

@@ -4,7 +4,8 @@
 little-endian float32 bytes; ``query_embeddings`` points every query at its text's vector, so
 LMSYS's many repeated prompts share one vector. ``embedding_models`` records each model's name
 and dimension. A vector and the links to it are written in the same transaction, so a killed
-run never leaves a query pointing at nothing.
+run never leaves a query pointing at nothing. ``vector_versions`` counts the changes to each
+model's vectors, so a cache of them outside the database knows when it is stale.
 """
 
 from datetime import datetime
@@ -63,3 +64,21 @@ class QueryEmbedding(SQLModel, table=True):
             index=True,
         )
     )
+
+
+class VectorVersion(SQLModel, table=True):
+    """What the local vector caches (``embedding/cache.py``) compare with: one row per model,
+    changed in the same transaction as every change to the model's vectors or links."""
+
+    __tablename__ = "vector_versions"
+
+    model: str = Field(
+        sa_column=Column(
+            String, ForeignKey("embedding_models.name", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    # A random token chosen when the row is created: a database rebuilt from scratch (or a
+    # model dropped and re-created) starts a new lineage that no old cache matches.
+    lineage: str
+    version: int = 0  # +1 with every committed change
+    removals: int = 0  # +1 with every deletion of vectors or links

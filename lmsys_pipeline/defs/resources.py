@@ -7,11 +7,13 @@ in private attributes. Secrets never sit in a field's default: the database URL 
 ``EnvVar`` a deployment binds to ``api_key``).
 """
 
+from typing import Literal
+
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from lmsys_pipeline.db.connection import DB_URL_ENV, DatabaseManager
-from lmsys_pipeline.embedding.embedders import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, Embedder
+from lmsys_pipeline.db.connection import DB_URL_ENV, VECTOR_CACHE_ENV, DatabaseManager
+from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, Embedder
 from lmsys_pipeline.summarizing.params import ThroughputSettings
 
 # Assets that write the SQLModel tables share this pool; dagster.yaml limits it to one step at a
@@ -26,11 +28,16 @@ class DatabaseResource(dg.ConfigurableResource):
     url: str | None = Field(
         default=None, description=f"SQLAlchemy URL or SQLite path (default ${DB_URL_ENV})."
     )
+    vector_cache: str | None = Field(
+        default=None,
+        description=f"Root folder of the vector caches, or 'off' (default ${VECTOR_CACHE_ENV}, "
+        "else next to a SQLite file, else ~/.lmsys-query-analysis/vector-cache).",
+    )
 
     _manager: DatabaseManager | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._manager = DatabaseManager(self.url)
+        self._manager = DatabaseManager(self.url, vector_cache=self.vector_cache)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._manager is not None:
@@ -40,26 +47,37 @@ class DatabaseResource(dg.ConfigurableResource):
     @property
     def manager(self) -> DatabaseManager:
         if self._manager is None:  # used outside a run (schedules, sensors)
-            self._manager = DatabaseManager(self.url)
+            self._manager = DatabaseManager(self.url, vector_cache=self.vector_cache)
         return self._manager
 
 
 class EmbedderResource(dg.ConfigurableResource):
     """Embedding models, each loaded once per run. ``model`` is the default spec (an asset's
-    config may name another); ``device`` empty means the GPU when torch sees one."""
+    config may name another); ``device`` empty means the GPU when torch sees one, where
+    ``precision`` auto means fp16 (fp32 on a CPU)."""
 
     model: str = Field(default=DEFAULT_MODEL, description="Default embedding model.")
-    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, description="Texts per call.")
+    batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Texts per batch at most (default: batches by a token budget that suits "
+        "the device; 64 texts for models that go through sentence-transformers' encode).",
+    )
     device: str | None = Field(default=None, description="cpu, cuda, cuda:1, mps ...")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        default="auto", description="auto: fp16 on a GPU (bf16 for bf16 checkpoints), else fp32."
+    )
 
-    _loaded: dict[tuple[str, int], Embedder] = PrivateAttr(default_factory=dict)
+    _loaded: dict[tuple[str, int | None], Embedder] = PrivateAttr(default_factory=dict)
 
     def load(self, model: str | None = None, batch_size: int | None = None) -> Embedder:
         from lmsys_pipeline.embedding.embedders import load_embedder
 
         key = (model or self.model, batch_size or self.batch_size)
         if key not in self._loaded:
-            self._loaded[key] = load_embedder(key[0], batch_size=key[1], device=self.device)
+            self._loaded[key] = load_embedder(
+                key[0], batch_size=key[1], device=self.device, precision=self.precision
+            )
         return self._loaded[key]
 
 

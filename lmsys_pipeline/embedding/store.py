@@ -1,21 +1,31 @@
 """Reading and writing vectors: float32 bytes per distinct text, links per query.
 
 Loading returns the distinct vectors once plus an index per query, so 1M queries that repeat
-300k texts cost 300k vectors of memory, not 1M.
+300k texts cost 300k vectors of memory, not 1M. Every write also moves the model's row in
+``vector_versions`` (same transaction), which is how the vector cache next to the database
+(``cache.py``) knows whether it still holds exactly what the tables hold; ``load_vectors``
+reads through that cache when there is one.
 """
 
 import hashlib
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, exists, func, insert, select
+from sqlalchemy import Connection, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
+from lmsys_pipeline.db.bulk import driver_insert
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
-from lmsys_pipeline.db.vectors import EmbeddingModel, QueryEmbedding, TextEmbedding
+from lmsys_pipeline.db.vectors import (
+    EmbeddingModel,
+    QueryEmbedding,
+    TextEmbedding,
+    VectorVersion,
+)
 
 LOOKUP_CHUNK = 5_000
 PARTITION_ROWS = 20_000
@@ -127,16 +137,50 @@ def known_texts(connection: Connection, model: str, hashes: Sequence[bytes]) -> 
     return found
 
 
-def _insert_ignoring_duplicates(connection: Connection):
+def _dialect_insert(connection: Connection, table):
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     elif connection.dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:
-        return insert(TextEmbedding)
-    return dialect_insert(TextEmbedding).on_conflict_do_nothing(
-        index_elements=["text_hash", "model"]
+        return None
+    return dialect_insert(table)
+
+
+class VersionState(NamedTuple):
+    lineage: str
+    version: int
+    removals: int
+
+
+def bump_version(connection: Connection, model: str, *, removal: bool = False) -> None:
+    """Marks a change of ``model``'s vectors or links, in the caller's transaction (the row
+    is created with a new lineage the first time). On PostgreSQL the row stays locked until
+    the caller commits, so concurrent writers' changes are counted one after the other."""
+    statement = _dialect_insert(connection, VectorVersion)
+    if statement is None:
+        raise NotImplementedError(f"vector versions on {connection.dialect.name}")
+    table = VectorVersion.__table__
+    connection.execute(
+        statement.values(
+            model=model, lineage=uuid.uuid4().hex, version=1, removals=int(removal)
+        ).on_conflict_do_update(
+            index_elements=["model"],
+            set_={
+                "version": table.c.version + 1,
+                "removals": table.c.removals + int(removal),
+            },
+        )
     )
+
+
+def read_version(connection: Connection, model: str) -> VersionState | None:
+    row = connection.execute(
+        select(VectorVersion.lineage, VectorVersion.version, VectorVersion.removals).where(
+            VectorVersion.model == model
+        )
+    ).first()
+    return VersionState(*row) if row is not None else None
 
 
 def save_chunk(
@@ -146,54 +190,53 @@ def save_chunk(
     links: Iterable[tuple[int, bytes]],
 ) -> None:
     """Stores new text vectors and every (query id, text hash) link, in the caller's
-    transaction: either all of a chunk lands or none of it."""
+    transaction: either all of a chunk lands or none of it. Rows go to the driver's
+    ``executemany`` as plain tuples (``db/bulk.py``)."""
+    dialect = connection.dialect
     if new_vectors:
         # A worker embedding another shard may store the same text at the same moment: the
         # first vector wins and both link to it.
-        connection.execute(
-            _insert_ignoring_duplicates(connection),
-            [
-                {"model": model, "text_hash": h, "vector": vector_bytes(v)}
-                for h, v in new_vectors.items()
-            ],
-        )
+        driver_insert(
+            dialect, "text_embeddings", ("model", "text_hash", "vector"), ("text_hash", "model")
+        ).run(connection, [(model, h, vector_bytes(v)) for h, v in new_vectors.items()])
     links = list(links)
     ids = known_texts(connection, model, sorted({h for _, h in links}))
-    connection.execute(
-        insert(QueryEmbedding),
-        [
-            {"model": model, "query_id": query_id, "text_embedding_id": ids[h]}
-            for query_id, h in links
-        ],
+    driver_insert(dialect, "query_embeddings", ("model", "query_id", "text_embedding_id")).run(
+        connection, [(model, query_id, ids[h]) for query_id, h in links]
     )
+    bump_version(connection, model)  # last: the row lock is held only until the commit
 
 
-def _read_vectors(connection: Connection, statement, count: int, dimension: int):
-    """Streams (id, blob) rows into one preallocated float32 matrix, a partition at a time
-    (one join per partition: joining a million blobs at once was slower than the read)."""
-    vectors = np.empty((count, dimension), dtype="<f4")
-    ids = np.empty(count, dtype=np.int64)
-    filled = 0
+def vector_partitions(
+    connection: Connection, statement, dimension: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids, float32 matrix) per partition of (id, blob) rows, streamed (one join per
+    partition: joining a million blobs at once was slower than the read)."""
     # yield_per streams (a server-side cursor on PostgreSQL): without it psycopg fetches every
     # blob before the first partition, twice the vectors' size in memory at 1M.
     result = connection.execution_options(yield_per=PARTITION_ROWS).execute(statement)
     for partition in result.partitions(PARTITION_ROWS):
-        size = min(len(partition), count - filled)
+        part_ids, blobs = zip(*partition, strict=True)
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dimension)
+        yield np.asarray(part_ids, dtype=np.int64), matrix
+
+
+def _read_vectors(connection: Connection, statement, count: int, dimension: int):
+    """Streams (id, blob) rows into one preallocated float32 matrix."""
+    vectors = np.empty((count, dimension), dtype="<f4")
+    ids = np.empty(count, dtype=np.int64)
+    filled = 0
+    for part_ids, matrix in vector_partitions(connection, statement, dimension):
+        size = min(len(part_ids), count - filled)
         if size <= 0:
             break
-        part_ids, blobs = zip(*partition[:size], strict=True)
-        ids[filled : filled + size] = part_ids
-        vectors[filled : filled + size] = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(
-            size, dimension
-        )
+        ids[filled : filled + size] = part_ids[:size]
+        vectors[filled : filled + size] = matrix[:size]
         filled += size
     return ids[:filled], vectors[:filled]
 
 
-def load_vectors(
-    db: DatabaseManager, model: str, query_ids: Sequence[int] | None = None
-) -> StoredVectors:
-    """All stored vectors of ``model`` (or those of ``query_ids``), ready for numpy."""
+def registered_dimension(db: DatabaseManager, model: str) -> int:
     with db.get_session() as session:
         registered = session.get(EmbeddingModel, model)
     if registered is None:
@@ -201,7 +244,43 @@ def load_vectors(
             f"No vectors are stored for model {model}: materialize "
             "query_embeddings with it first (lmsys embed --model ...)."
         )
-    dimension = registered.dimension
+    return registered.dimension
+
+
+def read_links(
+    connection: Connection, model: str, after_query_id: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(query ids, text embedding ids) of ``model``'s links past ``after_query_id``, by id."""
+    pairs = connection.execute(
+        select(QueryEmbedding.query_id, QueryEmbedding.text_embedding_id)
+        .where(QueryEmbedding.model == model, QueryEmbedding.query_id > after_query_id)
+        .order_by(QueryEmbedding.query_id)
+    ).all()
+    query_ids = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+    text_ids = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+    return query_ids, text_ids
+
+
+def load_vectors(
+    db: DatabaseManager, model: str, query_ids: Sequence[int] | None = None
+) -> StoredVectors:
+    """All stored vectors of ``model`` (or those of ``query_ids``), ready for numpy; query ids
+    ascending. Read through the model's vector cache when the database has one
+    (``cache.py``): a full load brings the cache up to date first, a subset uses it only when
+    it is already current."""
+    dimension = registered_dimension(db, model)
+    from lmsys_pipeline.embedding.cache import cached_vectors  # cache.py imports this module
+
+    cached = cached_vectors(db, model, dimension, query_ids)
+    if cached is not None:
+        return cached
+    return load_vectors_from_db(db, model, dimension, query_ids)
+
+
+def load_vectors_from_db(
+    db: DatabaseManager, model: str, dimension: int, query_ids: Sequence[int] | None = None
+) -> StoredVectors:
+    """``load_vectors`` straight from the tables, without any cache."""
     links = select(QueryEmbedding.query_id, QueryEmbedding.text_embedding_id).where(
         QueryEmbedding.model == model
     )
@@ -221,6 +300,7 @@ def load_vectors(
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 chunk = wanted[start : start + LOOKUP_CHUNK]
                 pairs += connection.execute(links.where(QueryEmbedding.query_id.in_(chunk))).all()
+            pairs.sort(key=lambda pair: pair[0])
             distinct = sorted({pair[1] for pair in pairs})
             id_parts, vector_parts = [], []
             for start in range(0, len(distinct), LOOKUP_CHUNK):

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, bindparam, column, insert, select, table
+from sqlalchemy import Connection, bindparam, select
 
+from lmsys_pipeline.db.bulk import driver_insert
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.ingestion.batch_parsing import ParsedBatch, parse_batch
@@ -37,9 +38,8 @@ INSERT_COLUMNS = (
     "extra_metadata",
     "created_at",
 )
-# The table without column types: values arrive already serialised (JSON text, the bound UTC
-# timestamp), so rows go straight to the driver's executemany with no per-row processing.
-_UNTYPED_QUERIES = table("queries", *(column(name) for name in INSERT_COLUMNS))
+# Values arrive already serialised (JSON text, the bound UTC timestamp), so rows go straight
+# to the driver's executemany with no per-row processing (db/bulk.py).
 
 
 @dataclass
@@ -141,22 +141,13 @@ class _Inserter:
 
     def __init__(self, db: DatabaseManager):
         dialect = db.engine.dialect
-        values = {name: bindparam(name) for name in INSERT_COLUMNS}
-        if dialect.name in ("sqlite", "postgresql"):
-            module = __import__(f"sqlalchemy.dialects.{dialect.name}", fromlist=["insert"])
-            statement = module.insert(_UNTYPED_QUERIES).values(values)
-            statement = statement.on_conflict_do_nothing(index_elements=["conversation_id"])
-        else:
-            statement = insert(_UNTYPED_QUERIES).values(values)
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.positional = dialect.positional
+        compiled = driver_insert(dialect, "queries", INSERT_COLUMNS, ["conversation_id"])
+        self.sql = compiled.sql
+        self.positional = compiled.order is not None
         # SQLite and PostgreSQL report how many rows ON CONFLICT DO NOTHING really inserted,
         # so no look-up is needed; elsewhere stored ids are filtered out first.
-        self.counts_inserts = (
-            dialect.name in ("sqlite", "postgresql") and dialect.supports_sane_multi_rowcount
-        )
-        self.order = list(compiled.positiontup or INSERT_COLUMNS) if self.positional else None
+        self.counts_inserts = compiled.reports_inserted
+        self.order = list(compiled.order) if self.positional else None
         processor = QUERIES.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         self._bind_timestamp = processor or (lambda value: value)
 

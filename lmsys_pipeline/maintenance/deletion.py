@@ -5,7 +5,9 @@ its vector links; vectors no other query shares; its text from the summaries'
 ``representative_queries``; every quote of it in a summary's title, description and summary
 (replaced by ``[deleted query]``: the label stays, the quote goes); and every cached LLM answer
 that quotes it. Every affected summary row gets its ``num_queries`` recounted, so sizes stay
-right. Nothing is half-deleted: a failure rolls everything back.
+right. Nothing is half-deleted: a failure rolls everything back. The same transaction marks a
+removal in ``vector_versions`` for every model that lost vectors, so every vector cache (on any
+machine) drops them at its next load; this machine's caches are rewritten without them at once.
 
 On SQLite the transaction runs with ``secure_delete`` (freed space is zeroed) and the WAL is
 checkpointed afterwards, so the text is gone from the database file too. PostgreSQL keeps dead
@@ -22,7 +24,8 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.db.summaries import LLMResponse
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
-from lmsys_pipeline.embedding.store import text_key
+from lmsys_pipeline.embedding.cache import refresh_existing_caches
+from lmsys_pipeline.embedding.store import bump_version, text_key
 from lmsys_pipeline.maintenance.scrub import Scrubber
 
 CHUNK = 5_000
@@ -39,6 +42,7 @@ class DeletionReport:
     summaries_scrubbed: int = 0
     cached_answers_deleted: int = 0
     file_checkpointed: bool | None = None  # SQLite: the WAL was folded into the file
+    vector_caches_refreshed: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -67,7 +71,15 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
         texts = {text_key(row.query_text) for row in found}
         affected: set[tuple[str, int]] = set()
         vector_ids: set[int] = set()
+        models: set[str] = set()
         for chunk in _chunks(ids):
+            models |= set(
+                connection.execute(
+                    select(QueryEmbedding.model)
+                    .distinct()
+                    .where(QueryEmbedding.query_id.in_(chunk))
+                ).scalars()
+            )
             affected |= set(
                 connection.execute(
                     select(QueryCluster.run_id, QueryCluster.cluster_id)
@@ -101,8 +113,11 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
         runs = sorted({run_id for run_id, _ in affected})
         report.summaries_scrubbed = _scrub_summaries(connection, runs, scrubber)
         report.cached_answers_deleted = _drop_cached_answers(connection, scrubber)
+        for model in sorted(models):
+            bump_version(connection, model, removal=True)
     if db.is_sqlite:
         report.file_checkpointed = _checkpoint(db)
+    report.vector_caches_refreshed = len(refresh_existing_caches(db, sorted(models)))
     return report
 
 

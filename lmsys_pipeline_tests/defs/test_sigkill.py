@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.embedding.store import load_vectors
@@ -127,3 +128,56 @@ def test_killed_embedding_is_finished_by_the_next_run(tmp_path, embedded_db_file
     assert (killed.query_ids == whole.query_ids).all()
     assert len(killed.vectors) == len(whole.vectors)
     assert np.allclose(killed.for_queries(), whole.for_queries(), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_killed_embedding_run_never_leaves_the_vector_cache_wrong(tmp_path, minilm):
+    """A cache built before the run, the run killed between chunks: the next load gives what
+    the tables hold (the killed run's committed chunks included), and the finishing run leaves
+    the cache current."""
+    from lmsys_pipeline.db.models import Query
+    from lmsys_pipeline.embedding.cache import MANIFEST, model_folder
+    from lmsys_pipeline.embedding.store import (
+        load_vectors_from_db,
+        register_model,
+        save_chunk,
+        text_hash,
+    )
+
+    killed_db = tmp_path / "killed.db"
+    db = DatabaseManager(killed_db)
+    ingest_batches(db, open_source(None).batches(1000), limit=600)
+    with db.get_session() as session:
+        first = session.exec(select(Query.id, Query.query_text).order_by(Query.id).limit(100)).all()
+    register_model(db, minilm.name, minilm.dimension, minilm.backend)
+    texts = {text_hash(t): t.strip() for _, t in first}
+    with db.engine.begin() as connection:
+        vectors = minilm.embed(list(texts.values()))
+        save_chunk(
+            connection,
+            minilm.name,
+            dict(zip(texts, vectors, strict=True)),
+            [(i, text_hash(t)) for i, t in first],
+        )
+    assert len(load_vectors(db, minilm.name).query_ids) == 100  # builds the cache
+
+    def same_as_tables() -> int:
+        cached, direct = load_vectors(db, minilm.name), load_vectors_from_db(db, minilm.name, 384)
+        np.testing.assert_array_equal(cached.query_ids, direct.query_ids)
+        np.testing.assert_array_equal(cached.for_queries(), direct.for_queries())
+        return len(cached.query_ids)
+
+    env = _env(tmp_path, killed_db)
+    command = [LMSYS, "embed", "--chunk-size", "40"]
+    _kill_when(
+        command,
+        env,
+        lambda: 180 <= _count(killed_db, "SELECT count(*) FROM query_embeddings") < 560,
+    )
+    assert 180 <= same_as_tables() < 600
+    finished = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    manifest = (model_folder(db, minilm.name) / MANIFEST).read_text()
+    assert '"links": 600' in manifest  # refreshed by the finishing run itself
+    assert same_as_tables() == 600
+    db.dispose()

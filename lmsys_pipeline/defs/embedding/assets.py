@@ -9,13 +9,15 @@ from sqlalchemy import func, select
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.defs.failures import user_failures
 from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, EmbedderResource
-from lmsys_pipeline.embedding.runner import DEFAULT_CHUNK, EmbedReport, embed_pending
+from lmsys_pipeline.embedding.cache import refresh_cache
+from lmsys_pipeline.embedding.runner import EmbedReport, embed_pending
 
 PROGRESS_EVERY_SECONDS = 30.0
 
 
 class QueryEmbeddingsConfig(dg.Config):
-    """Left empty, the ``embedder`` resource's model and batch size (all-MiniLM-L6-v2, 64)."""
+    """Left empty, the ``embedder`` resource's model and batch size (all-MiniLM-L6-v2, batches
+    by a token budget that suits the device) and the device's chunk size."""
 
     model: str | None = Field(
         default=None,
@@ -26,10 +28,13 @@ class QueryEmbeddingsConfig(dg.Config):
         ),
     )
     batch_size: int | None = Field(
-        default=None, ge=1, description="Texts per model call (default: the resource's)."
+        default=None, ge=1, description="Texts per batch at most (default: the resource's)."
     )
-    chunk_size: int = Field(
-        default=DEFAULT_CHUNK, ge=1, description="Queries embedded and committed together."
+    chunk_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Queries embedded and committed together (default: 4,096 on a CPU, "
+        "more on a GPU).",
     )
 
 
@@ -74,11 +79,14 @@ def query_embeddings(
     db = database.manager
     with user_failures():
         model = embedder.load(config.model, config.batch_size)
-    device = str(getattr(getattr(model, "model", None), "device", model.backend))
-    context.log.info(f"Embedding with {model.name} ({model.dimension}-d) on {device}")
+    device = str(getattr(model, "device", model.backend))
+    engine = getattr(model, "engine", model.backend)
+    context.log.info(f"Embedding with {model.name} ({model.dimension}-d) on {device}: {engine}")
     report = embed_pending(
         db, model, chunk_size=config.chunk_size, on_progress=_progress_logger(context)
     )
+    cache = refresh_cache(db, model.name)
+    context.log.info(f"vector cache {cache.action} in {cache.seconds:.1f} s: {cache.folder}")
     with db.engine.connect() as connection:
         covered = connection.execute(
             select(func.count())
@@ -97,6 +105,7 @@ def query_embeddings(
             "model": model.name,
             "dimension": dg.MetadataValue.int(model.dimension),
             "device": device,
+            "engine": engine,
             "new_queries_embedded": dg.MetadataValue.int(report.queries_covered),
             "texts_embedded": dg.MetadataValue.int(report.texts_embedded),
             "texts_reused": dg.MetadataValue.int(report.texts_reused),
@@ -108,5 +117,8 @@ def query_embeddings(
             ),
             "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
             "texts_per_second": dg.MetadataValue.float(round(report.texts_per_second, 1)),
+            "vector_cache": cache.folder or "off",
+            "vector_cache_update": cache.action,
+            "vector_cache_seconds": dg.MetadataValue.float(round(cache.seconds, 2)),
         }
     )
