@@ -116,10 +116,11 @@ def request_body(
     }
 
 
-def prompt_hash(model: str, body: dict[str, Any]) -> str:
-    """What identifies a paid answer: provider + model, the exact request, the prompt version."""
+def prompt_hash(model: str, body: dict[str, Any], version: str = PROMPT_VERSION) -> str:
+    """What identifies a paid answer: provider + model, the exact request, the prompt version
+    (``version``: the summary prompt's unless another run type asks)."""
     payload = json.dumps(
-        {"request": body, "model": model, "prompt_version": PROMPT_VERSION},
+        {"request": body, "model": model, "prompt_version": version},
         sort_keys=True,
         ensure_ascii=False,
     )
