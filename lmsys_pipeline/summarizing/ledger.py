@@ -6,10 +6,13 @@ that replaces the alias's rows. Every finished cluster is committed on its own, 
 the ledger's counters, so a kill loses at most the clusters in flight.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, utc_now
@@ -37,6 +40,7 @@ def _resumable(entry: SummaryRun, params: SummaryParams) -> bool:
 
 
 ID_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 def live_entries(run_id: str, alias: str):
@@ -52,15 +56,23 @@ def live_entries(run_id: str, alias: str):
     )
 
 
+def with_free_id(start: Callable[[], T], what: str) -> T:
+    """Runs ``start`` (which picks a new run id and inserts it) until its id is free: another
+    run may take the same id in the same second, and the primary key refuses the second."""
+    for _ in range(ID_ATTEMPTS):
+        try:
+            return start()
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"Could not pick a free id for {what}.")
+
+
 def start_summary_run(
     db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, *, restart: bool = False
 ) -> Started:
-    for _ in range(ID_ATTEMPTS):
-        try:
-            return _start(db, run_id, alias, params, restart)
-        except IntegrityError:
-            continue  # another run took this summary_run_id in the same second: take the next
-    raise RuntimeError(f"Could not pick a free summary_run_id for {alias} on {run_id}.")
+    return with_free_id(
+        lambda: _start(db, run_id, alias, params, restart), f"a summary run of {alias} on {run_id}"
+    )
 
 
 def _start(
@@ -193,22 +205,14 @@ def record(
                         generated_at=utc_now(),
                     )
                 )
-                if (
-                    result.prompt_hash
-                    and not result.cached
-                    and session.get(LLMResponse, result.prompt_hash) is None
-                ):
-                    session.add(
-                        LLMResponse(
-                            prompt_hash=result.prompt_hash,
-                            model=params.model,
-                            response={
-                                "title": result.label.title,
-                                "description": result.label.description,
-                            },
-                            tokens_in=result.tokens_in,
-                            tokens_out=result.tokens_out,
-                        )
+                if result.prompt_hash and not result.cached:
+                    store_answer(
+                        session,
+                        result.prompt_hash,
+                        params.model,
+                        {"title": result.label.title, "description": result.label.description},
+                        result.tokens_in,
+                        result.tokens_out,
                     )
             entry.requests += result.requests
             entry.tokens_in += result.tokens_in
@@ -225,6 +229,27 @@ def record(
         ).scalar_one()
         session.add(entry)
         session.commit()
+
+
+def store_answer(
+    session: Session,
+    prompt_hash: str,
+    model: str,
+    response: dict,
+    tokens_in: int,
+    tokens_out: int,
+) -> None:
+    """Caches a validated answer under the hash of its exact request (once)."""
+    if session.get(LLMResponse, prompt_hash) is None:
+        session.add(
+            LLMResponse(
+                prompt_hash=prompt_hash,
+                model=model,
+                response=response,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+            )
+        )
 
 
 def finish(
