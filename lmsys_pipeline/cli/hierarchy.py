@@ -1,0 +1,199 @@
+"""``lmsys merge-clusters`` (a hierarchy run through Dagster, reported from its ledger row)
+and ``lmsys show-hierarchy`` (the stored tree)."""
+
+from typing import Annotated
+
+import typer
+
+from lmsys_pipeline.cli.common import (
+    DbUrlOption,
+    JsonOption,
+    VerboseOption,
+    app,
+    console,
+    dagster_instance,
+    database,
+    database_resource,
+    error_console,
+    fail,
+    materialize,
+    print_json,
+    require_success,
+)
+
+LEDGER_FIELDS = (
+    "status",
+    "summary_run_id",
+    "clusters_total",
+    "levels",
+    "level_sizes",
+    "top_size",
+    "orphans",
+    "requests",
+    "cached_responses",
+    "tokens_in",
+    "tokens_out",
+    "estimated_cost_usd",
+    "seconds",
+)
+
+
+@app.command("merge-clusters")
+def merge_clusters(
+    run_id: Annotated[str, typer.Argument(help="The clustering run to organise.")],
+    alias: Annotated[
+        str, typer.Option(help="The summary alias whose titles the tree is built on.")
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="provider/name (openai/gpt-4o-mini, anthropic/..., ollama/..., vllm/...); "
+            "default local/agglomerative (offline)."
+        ),
+    ] = None,
+    levels: Annotated[int | None, typer.Option(help="Parent levels above the clusters.")] = None,
+    top: Annotated[int | None, typer.Option(help="Nodes wanted at the top level.")] = None,
+    merge_ratio: Annotated[
+        float | None, typer.Option(help="Parents per child between levels (default 0.2).")
+    ] = None,
+    neighborhood_size: Annotated[
+        int | None, typer.Option(help="Clusters per neighbourhood (LLM; default 40).")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight (default 8).")] = None,
+    rpm: Annotated[int | None, typer.Option(help="Requests per minute at most.")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible server URL (default: the provider's, or $OPENAI_BASE_URL)."
+        ),
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per request (default 60).")] = None,
+    max_retries: Annotated[
+        int | None, typer.Option(min=0, help="Retries of 429 / 5xx / timeouts (default 5).")
+    ] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (0).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of k-means and the requests.")] = None,
+    restart: Annotated[
+        bool, typer.Option(help="Start a new hierarchy run instead of resuming.")
+    ] = False,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Organise a run's clusters into parent categories, level by level (asset
+    cluster_hierarchy, partition run x alias). Prints the hierarchy run id and the tree."""
+    from lmsys_pipeline.db.hierarchy import HierarchyRun
+    from lmsys_pipeline.defs.hierarchy.prepare import prepare_hierarchy_run
+    from lmsys_pipeline.defs.resources import LLMResource
+    from lmsys_pipeline.defs.summarizing.partitions import summary_partition_key
+
+    given = {"timeout_s": timeout, "max_retries": max_retries, "base_url": base_url}
+    llm = LLMResource(**{k: v for k, v in given.items() if v is not None})
+    overrides = {
+        "model": model,
+        "levels": levels,
+        "top": top,
+        "merge_ratio": merge_ratio,
+        "neighborhood_size": neighborhood_size,
+        "concurrency": concurrency,
+        "rpm": rpm,
+        "temperature": temperature,
+        "seed": seed,
+    }
+    db = database(db_url)
+    with dagster_instance() as instance:
+        prepared = prepare_hierarchy_run(
+            db, instance, run_id, alias, overrides, llm, restart=restart
+        )
+        result = materialize(
+            instance,
+            "cluster_hierarchy",
+            {
+                **{k: v for k, v in overrides.items() if v is not None},
+                "hierarchy_run_id": prepared.hierarchy_run_id,
+            },
+            verbose=verbose,
+            resources={"database": database_resource(db_url), "llm": llm},
+            partition_key=summary_partition_key(run_id, alias),
+        )
+    require_success(result, f"{alias} on {run_id}: ")
+    with db.get_session() as session:
+        entry = session.get(HierarchyRun, prepared.hierarchy_run_id)
+    ledger = {field: getattr(entry, field) for field in LEDGER_FIELDS}
+    if entry.status == "partial":
+        error_console.print(
+            f"{len(entry.failures)} requests failed "
+            f"({'; '.join(sorted(set(entry.failures.values())))}): run the same command again "
+            "to ask only for them.",
+            style="yellow",
+        )
+    if as_json:
+        print_json(
+            {
+                "dagster_run_id": result.run_id,
+                "run_id": run_id,
+                "alias": alias,
+                "hierarchy_run_id": entry.hierarchy_run_id,
+                "model": entry.model,
+                **ledger,
+                "failures": entry.failures,
+            }
+        )
+        return
+    console.print(
+        f"{entry.hierarchy_run_id} ({alias} on {run_id}, {entry.model}, Dagster run "
+        f"{result.run_id})",
+        style="bold",
+    )
+    for field, value in ledger.items():
+        console.print(f"  {field}: {value}")
+    _print_tree(db, run_id, entry.hierarchy_run_id, depth=1)
+
+
+def _print_tree(db, run_id: str, hierarchy_run_id: str, depth: int | None) -> None:
+    from lmsys_pipeline.hierarchy.report import tree_lines
+    from lmsys_pipeline.reading.hierarchy import choose_hierarchy, load_tree
+
+    choice = choose_hierarchy(db, run_id, hierarchy_run_id=hierarchy_run_id)
+    for line in tree_lines(load_tree(db, choice), depth):
+        console.print(line)
+
+
+@app.command("show-hierarchy")
+def show_hierarchy(
+    run_id: Annotated[str, typer.Argument(help="The clustering run id.")],
+    alias: Annotated[
+        str | None, typer.Option(help="The alias's latest hierarchy (default: the run's latest).")
+    ] = None,
+    hierarchy_run_id: Annotated[
+        str | None, typer.Option("--hierarchy-run-id", help="This hierarchy run.")
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option(min=0, help="Levels shown below each root (default: all).")
+    ] = None,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The tree of a hierarchy run: every node with its queries, share and title, roots first
+    (top level, then orphans, then HDBSCAN noise)."""
+    from lmsys_pipeline.hierarchy.report import tree_dict, tree_lines
+    from lmsys_pipeline.reading.hierarchy import choose_hierarchy, load_tree
+
+    if alias and hierarchy_run_id:
+        fail("Give --alias or --hierarchy-run-id, not both.")
+    db = database(db_url)
+    choice = choose_hierarchy(db, run_id, alias=alias, hierarchy_run_id=hierarchy_run_id)
+    tree = load_tree(db, choice)
+    if as_json:
+        print_json(
+            {"run_id": run_id, "hierarchy": choice.as_dict(), "roots": tree_dict(tree, depth)}
+        )
+        return
+    console.print(
+        f"{run_id}: {choice.hierarchy_run_id} (alias {choice.alias}, {choice.model}, "
+        f"{choice.status}; {choice.chosen_by}) — {len(tree.level(0))} clusters, "
+        f"{tree.top_level} levels above them, {len(tree.orphans())} orphans",
+        style="bold",
+    )
+    for line in tree_lines(tree, depth):
+        console.print(line)
