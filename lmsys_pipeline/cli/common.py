@@ -191,6 +191,14 @@ def require_success(result: Any, context: str = "") -> None:
         fail(f"{context}{run_failure_message(result)}")
 
 
+def titled_table(title: str, columns: list[tuple[str, str]]) -> Table:
+    """A table with ``(name, justify)`` columns whose long cells wrap."""
+    table = Table(title=title)
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
+    return table
+
+
 def show_metadata_table(title: str, metadata: dict[str, Any], keys: tuple[str, ...]) -> None:
     table = Table(title=title)
     table.add_column("what")

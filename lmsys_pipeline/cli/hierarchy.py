@@ -19,6 +19,7 @@ from lmsys_pipeline.cli.common import (
     materialize,
     print_json,
     require_success,
+    titled_table,
 )
 
 LEDGER_FIELDS = (
@@ -197,3 +198,79 @@ def show_hierarchy(
     )
     for line in tree_lines(tree, depth):
         console.print(line)
+
+
+def hierarchy_for(db, run_id: str, choice, hierarchy_run_id: str | None):
+    """(hierarchy choice, tree) for a read command: the given hierarchy run, else the latest
+    built on the summary run in use; (None, None) when there is none."""
+    from lmsys_pipeline.reading.hierarchy import choose_hierarchy, load_tree
+
+    if hierarchy_run_id is None and choice is None:
+        return None, None
+    found = choose_hierarchy(
+        db,
+        run_id,
+        hierarchy_run_id=hierarchy_run_id,
+        summary_run_id=choice.summary_run_id if choice else None,
+        required=hierarchy_run_id is not None,
+    )
+    return (found, load_tree(db, found)) if found else (None, None)
+
+
+def print_grouped(db, run_id, choice, hierarchy_run_id, rows, level: int, as_json: bool) -> None:
+    """``list-clusters --level``: the clusters under their parents at ``level``."""
+    from lmsys_pipeline.reading.hierarchy import grouped_by_level
+
+    hierarchy, tree = hierarchy_for(db, run_id, choice, hierarchy_run_id)
+    if tree is None:
+        fail(
+            f"Clustering run {run_id} has no hierarchy on these titles: lmsys merge-clusters "
+            f"{run_id} --alias {choice.alias if choice else '<alias>'} builds one."
+        )
+    groups = grouped_by_level(tree, rows, level)
+    total = sum(n.size for n in tree.level(0)) or 1
+    if as_json:
+        print_json(
+            {
+                "run_id": run_id,
+                "hierarchy": hierarchy.as_dict(),
+                "level": level,
+                "groups": [
+                    {
+                        "cluster_id": parent.node_id if parent else None,
+                        "title": parent.title if parent else None,
+                        "queries": sum(r.size for r in members),
+                        "share": round(sum(r.size for r in members) / total, 4),
+                        "clusters": [r.as_dict() for r in members],
+                    }
+                    for parent, members in groups
+                ],
+            }
+        )
+        return
+    console.print(
+        f"{run_id}: clusters under their level-{level} parents in {hierarchy.hierarchy_run_id} "
+        f"(alias {hierarchy.alias}, {hierarchy.model})",
+        style="bold",
+    )
+    table = titled_table(
+        f"{len(groups)} groups at level {level}",
+        [
+            ("parent", "left"),
+            ("cluster", "right"),
+            ("queries", "right"),
+            ("share", "right"),
+            ("title", "left"),
+        ],
+    )
+    for parent, members in groups:
+        size = sum(r.size for r in members)
+        heading = (
+            f"{parent.title} [{parent.node_id}]" if parent else f"(no parent at level {level})"
+        )
+        table.add_row(heading, "", f"{size:,}", f"{size / total:.1%}", "", style="bold")
+        for row in members:
+            table.add_row(
+                "", str(row.cluster_id), f"{row.size:,}", f"{row.share:.1%}", row.title or ""
+            )
+    console.print(table)

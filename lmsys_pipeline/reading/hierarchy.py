@@ -147,3 +147,17 @@ def ancestor_titles(tree: Tree) -> dict[int, list[str | None]]:
             for ancestor in (tree.ancestor(node.node_id, level) for level in range(1, top + 1))
         ]
     return found
+
+
+def grouped_by_level(tree: Tree, rows: list, level: int) -> list[tuple[Node | None, list]]:
+    """``rows`` (each with a ``cluster_id``) under their ancestor at ``level``, largest group
+    first; clusters with no ancestor there (orphans, noise) last, under None."""
+    if not 1 <= level <= tree.top_level:
+        raise NotFound(f"--level {level}: this hierarchy has levels 1 to {tree.top_level}.")
+    groups: dict[int | None, list] = {}
+    for row in rows:
+        above = tree.ancestor(row.cluster_id, level) if row.cluster_id in tree.nodes else None
+        groups.setdefault(above.node_id if above else None, []).append(row)
+    ranked = sorted((g for g in groups if g is not None), key=lambda g: (-tree.nodes[g].size, g))
+    found = [(tree.nodes[g], groups[g]) for g in ranked]
+    return found + ([(None, groups[None])] if None in groups else [])
