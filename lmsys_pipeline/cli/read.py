@@ -331,25 +331,46 @@ def cluster_map(
     alias: AliasOption = None,
     sample: Annotated[int, typer.Option(min=10, help="Queries drawn (seeded sample).")] = 3_000,
     projection: Annotated[str, typer.Option(help="tsne (default) or pca.")] = "tsne",
+    level: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Colour by the ancestors at this hierarchy level (default: the top)."
+        ),
+    ] = None,
+    hierarchy_run_id: HierarchyRunOption = None,
     force: ForceOption = False,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A self-contained interactive HTML map of the run (opens offline): queries in 2-D
-    coloured by cluster, hover for the query and title, clusters listed by size."""
+    coloured by cluster (or, with a hierarchy, by their parent at a level), hover for the
+    query and titles; beside it the clusters by size, or the hierarchy as a collapsible tree
+    with example queries."""
+    from lmsys_pipeline.cli.hierarchy import hierarchy_for
     from lmsys_pipeline.reading.cluster_map import build_map
 
     check_output(output, force)
     db = database(db_url)
     choice = _choice(db, run_id, alias, None)
+    found, tree = hierarchy_for(db, run_id, choice, hierarchy_run_id)
     try:
-        written = build_map(db, run_id, choice, output, sample=sample, method=projection)
+        written = build_map(
+            db,
+            run_id,
+            choice,
+            output,
+            sample=sample,
+            method=projection,
+            hierarchy=(found, tree) if found else None,
+            level=level,
+        )
     except ValueError as error:
         fail(str(error))
     if as_json:
         print_json(written)
         return
+    coloured = f"coloured by level {written['level']}" if written["level"] else "by cluster"
     console.print(
         f"Map of {run_id} ({written['points']:,} queries, {written['clusters']} "
-        f"clusters, {projection}) written to {output}"
+        f"clusters, {projection}, {coloured}) written to {output}"
     )

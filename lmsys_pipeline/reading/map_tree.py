@@ -1,0 +1,84 @@
+"""The map's side panel when the run has a hierarchy: a collapsible tree (parent → children →
+a cluster's description, over-represented languages and models, and example queries), with a
+colour swatch beside each node of the level the points are coloured by."""
+
+import html
+
+from lmsys_pipeline.hierarchy.tree import NOISE, Node, Tree
+from lmsys_pipeline.reading.facets import Facet
+
+EXAMPLE_CHARS = 200
+
+
+def facet_text(facets: list[Facet], label: str) -> str:
+    return (f"{label}: " + ", ".join(f"{f.value} x{f.lift:g}" for f in facets)) if facets else ""
+
+
+def facets_line(cluster_id: int, lifts: tuple[dict, dict]) -> str:
+    languages, models = lifts
+    return "; ".join(
+        t
+        for t in (
+            facet_text(languages.get(cluster_id, []), "languages"),
+            facet_text(models.get(cluster_id, []), "models"),
+        )
+        if t
+    )
+
+
+def _swatch(colour: str | None) -> str:
+    return f'<span class="swatch" style="background:{colour}"></span>' if colour else ""
+
+
+def _summary(node: Node, total: int, colour: str | None, note: str = "") -> str:
+    kind = f"cluster {node.node_id}" if node.level == 0 else f"L{node.level}"
+    count = f", {len(node.children)} children" if node.children else ""
+    return (
+        f"<summary>{_swatch(colour)}<b>{html.escape(node.title or '(no title)')}</b> "
+        f'<span class="size">{node.size:,} queries ({node.size / total:.1%}{count}) · '
+        f"{kind}{html.escape(note)}</span></summary>"
+    )
+
+
+def _leaf_body(node: Node, examples: dict[int, list[str]], lifts) -> str:
+    facets = facets_line(node.node_id, lifts)
+    listed = "".join(
+        f"<li>{html.escape(q[:EXAMPLE_CHARS])}</li>" for q in examples.get(node.node_id, [])
+    )
+    return (
+        f'<p class="desc">{html.escape(node.description or "")}</p>'
+        + (f'<p class="facets">{html.escape(facets)}</p>' if facets else "")
+        + (f'<ol class="examples">{listed}</ol>' if listed else "")
+    )
+
+
+def tree_items(
+    tree: Tree,
+    colours: dict[int, str],
+    examples: dict[int, list[str]],
+    lifts: tuple[dict, dict],
+) -> str:
+    """Nested ``<details>`` for every root (top level, orphans, noise), largest first."""
+    total = sum(n.size for n in tree.level(0)) or 1
+    top = tree.top_level
+
+    def item(node: Node, note: str = "") -> str:
+        head = _summary(node, total, colours.get(node.node_id), note)
+        if node.level == 0:
+            body = _leaf_body(node, examples, lifts)
+        else:
+            body = f'<p class="desc">{html.escape(node.description or "")}</p>' + "".join(
+                item(child) for child in tree.children(node)
+            )
+        return f'<details data-node="{node.node_id}">{head}{body}</details>'
+
+    parts = []
+    for root in tree.roots():
+        if root.node_id == NOISE:
+            note = " · noise"
+        elif root.level < top:
+            note = " · orphan: no parent fitted"
+        else:
+            note = ""
+        parts.append(item(root, note))
+    return "\n".join(parts)
