@@ -156,14 +156,16 @@ def build_hierarchy(
 
 
 def _build_levels(db, prepared, nodes, clusters, step: Step, log) -> None:
-    children, sizes = clusters, [len(clusters)]
-    for level, target in enumerate(prepared.targets, start=1):
+    """Each target in turn, skipped when the nodes left are not above it; stops when a level
+    would put everything under one parent."""
+    children, sizes, level = clusters, [len(clusters)], 1
+    for target in prepared.targets:
         if len(children) <= target:
-            log(f"level {level}: {len(children)} nodes left, not above {target}: stopping")
-            break
+            log(f"{len(children)} nodes left, not above {target}: that level is skipped")
+            continue
         grouping = step(children, target, level)
-        if len(grouping.parents) < 2:  # one parent over everything says nothing
-            log(f"level {level}: only {len(grouping.parents)} parent: stopping below it")
+        if not grouping.parents or (len(grouping.parents) == 1 and not grouping.orphans):
+            log(f"level {level} would hold everything under one parent: stopping below it")
             break
         parents = add_parents(nodes, level, grouping)
         sizes.append(len(parents))
@@ -172,4 +174,4 @@ def _build_levels(db, prepared, nodes, clusters, step: Step, log) -> None:
             f"level {level}: {len(parents)} parents over {len(children)} nodes (target "
             f"{target}), {len(grouping.orphans)} orphans, {len(grouping.failures)} failed requests"
         )
-        children = parents
+        children, level = parents, level + 1

@@ -37,7 +37,8 @@ def test_each_check_catches_its_fault():
     assert "no_cycles" in _failed(skipping)
 
 
-def test_the_top_level_size_allows_half_to_all_of_what_was_asked():
-    assert "top_level_size" not in _failed(GOOD, targets=[4])  # 2 of 4
-    assert "top_level_size" in _failed(GOOD, targets=[5])  # 2 of 5: fewer than half
+def test_the_top_level_size_counts_parents_and_orphans_against_what_was_asked():
+    assert "top_level_size" not in _failed(GOOD, targets=[6])  # 2 parents + 1 orphan of 6
+    assert "top_level_size" in _failed(GOOD, targets=[7])  # fewer than half of 7
+    assert "top_level_size" in _failed(GOOD, targets=[1])  # more parents than asked
     assert "top_level_size" in _failed(GOOD[:6], targets=[2])  # no level at all

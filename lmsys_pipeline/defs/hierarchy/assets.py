@@ -34,7 +34,8 @@ CHECKS = {
     ),
     "top_level_size": (
         dg.AssetCheckSeverity.WARN,
-        "The top level holds at most the parents asked for and at least half of them.",
+        "The top level holds at most the parents asked for and, with the orphans kept below "
+        "it, at least half of them.",
     ),
 }
 
