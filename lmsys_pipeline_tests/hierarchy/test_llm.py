@@ -178,5 +178,5 @@ def test_hierarchies_on_both_databases(any_db, minilm, tmp_path, use_llm):
         report = build_tree(db, run.run_id, "kw", embedder=minilm, levels=2, top=3, **fields)
     assert report.entry.status == "completed"
     assert _failed_checks(db, report) == set()
-    assert len(report.entry.level_sizes) == 3
+    assert len(report.entry.level_sizes) >= 2 and report.entry.level_sizes[0] == 25
     assert bool(state.chat_requests) == use_llm
