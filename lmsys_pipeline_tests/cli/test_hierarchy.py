@@ -37,7 +37,9 @@ def _ok(args: list[str]):
 
 def test_merge_clusters_offline_and_every_read_command_on_the_tree(sixty_file, tmp_path):
     db, run_id = sixty_file
-    built = _ok(["merge-clusters", run_id, "--alias", "kw", "--top", "6", "--db-url", db])
+    built = _ok(
+        ["merge-clusters", run_id, "--alias", "kw", "--levels", "2", "--top", "6", "--db-url", db]
+    )
     assert built.stdout.startswith("hier-agglomerative-")
     hierarchy_run_id = built.stdout.split()[0]
     assert "local/agglomerative" in built.stdout and "status: completed" in built.stdout
@@ -73,13 +75,14 @@ def test_merge_clusters_offline_and_every_read_command_on_the_tree(sixty_file, t
     exported = tmp_path / "x.csv"
     _ok(["export", run_id, "--alias", "kw", "--format", "csv", "-o", str(exported), "--db-url", db])
     header, *rows = exported.read_text().splitlines()
-    assert header.endswith("cluster_description,level_1_title") and len(rows) >= 600
+    assert header.endswith("cluster_description,level_1_title,level_2_title")
+    assert len(rows) >= 600
 
     page = tmp_path / "map.html"
     mapped = _ok(
         ["map", run_id, "--alias", "kw", "-o", str(page), "--sample", "200", "--db-url", db]
     )
-    assert "coloured by level 1" in mapped.stdout
+    assert "coloured by level 2" in " ".join(mapped.stdout.split())
     html = page.read_text()
     assert html.count("<details") >= 60 + 2 and 'class="examples"' in html
     flat = tmp_path / "flat.html"
@@ -115,7 +118,7 @@ def test_merge_clusters_offline_and_every_read_command_on_the_tree(sixty_file, t
             db,
         ],
     )
-    assert wrong.exit_code == 1 and "levels 0 to 1" in wrong.output
+    assert wrong.exit_code == 1 and "levels 0 to 2" in wrong.output
 
 
 def test_merge_clusters_refuses_what_cannot_be_built_in_one_line(sixty_file):
