@@ -59,7 +59,7 @@ def main() -> None:
             )
             report = build_hierarchy(db, prepared, load_embedder=lambda name: embedder)
             whole = time.perf_counter() - started
-            steps = report.request_waves or []
+            steps = report.request_steps
             bare = []
             for requests in steps:
                 began = time.perf_counter()

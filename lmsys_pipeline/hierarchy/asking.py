@@ -7,8 +7,9 @@ for the rest.
 """
 
 import json
+import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.hierarchy.ledger import record_answer, record_progress
@@ -32,14 +33,11 @@ class Asker:
     endpoint: Endpoint
     params: HierarchyParams
     log: Callable[[str], None]
-    requests_made: int = 0
-    seconds_asking: float = 0.0
-    waves: list[int] | None = None
+    seconds_asking: float = 0.0  # inside the requests' steps, for the throughput benchmark
+    steps: list[int] = field(default_factory=list)  # requests made per step, in order
 
     def __call__(self, jobs: list[Job]) -> dict[Hashable, Outcome]:
         """Every job's outcome by key; failed ones carry their error."""
-        import time
-
         found: dict[Hashable, Outcome] = {}
         cache = cached_answers(self.db, [job.prompt_hash for job in jobs])
         pending = []
@@ -70,7 +68,5 @@ class Asker:
             started = time.perf_counter()
             ask_all(pending, self.endpoint, self.params, on_done)
             self.seconds_asking += time.perf_counter() - started
-            self.requests_made += len(pending)
-            if self.waves is not None:
-                self.waves.append(len(pending))
+            self.steps.append(len(pending))
         return found

@@ -3,7 +3,7 @@
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import select
@@ -38,7 +38,7 @@ class HierarchyReport:
     tree: Tree
     targets: list[int]
     seconds_asking: float = 0.0
-    request_waves: list[int] | None = None
+    request_steps: list[int] = field(default_factory=list)
 
 
 def level_zero(db: DatabaseManager, run_id: str, summary_run_id: str) -> list[Node]:
@@ -127,7 +127,7 @@ def build_hierarchy(
             from lmsys_pipeline.clustering.runs import load_run
 
             embedder = load_embedder(load_run(db, run_id)[1].embedding_model)
-            asker = Asker(db, prepared.hierarchy_run_id, prepared.endpoint, params, log, waves=[])
+            asker = Asker(db, prepared.hierarchy_run_id, prepared.endpoint, params, log)
             step = _llm_step(LevelContext(asker, embedder.embed, prepared.endpoint, params))
         _build_levels(db, prepared, nodes, clusters, step, log)
     except UserError:
@@ -151,7 +151,7 @@ def build_hierarchy(
         tree,
         prepared.targets,
         asker.seconds_asking if asker else 0.0,
-        asker.waves if asker else None,
+        asker.steps if asker else [],
     )
 
 
