@@ -31,8 +31,9 @@ echo "== Summary run 'keywords' of $RUN_ID: the offline keyword summarizer (no L
 "$BIN/lmsys" summarize "$RUN_ID" --alias keywords
 echo
 echo "== Hierarchy of $RUN_ID over the 'keywords' titles: the offline baseline (no LLM, no key) =="
-"$BIN/lmsys" merge-clusters "$RUN_ID" --alias keywords > "$TMP_OUT"
-head -n 1 "$TMP_OUT"
+"$BIN/lmsys" merge-clusters "$RUN_ID" --alias keywords
+echo
+echo "== The tree (lmsys show-hierarchy $RUN_ID --alias keywords) =="
 "$BIN/lmsys" show-hierarchy "$RUN_ID" --alias keywords
 echo
 echo "== The cluster map of $RUN_ID (t-SNE of 3,000 queries, coloured by the top level) =="

@@ -148,7 +148,7 @@ def merge_clusters(
     )
     for field, value in ledger.items():
         console.print(f"  {field}: {value}")
-    _print_tree(db, run_id, entry.hierarchy_run_id, depth=1)
+    _print_tree(db, run_id, entry.hierarchy_run_id, depth=0)
 
 
 def _print_tree(db, run_id: str, hierarchy_run_id: str, depth: int | None) -> None:

@@ -47,7 +47,7 @@ def build_map(
     colouring = by_level(projection, tree, level) if level else by_cluster(projection, titles)
     if tree is not None:
         examples = central_queries(db, run_id, [r.cluster_id for r in rows], TREE_EXAMPLES)
-        items = tree_items(tree, colouring.colours, examples, lifts)
+        items = tree_items(tree, level, colouring.colours, examples, lifts)
     else:
         items = cluster_items(rows, lifts)
     source = (

@@ -140,6 +140,7 @@ def _figure(
                 y=projection.xy[mask, 1],
                 mode="markers",
                 name=colouring.names[group][:60],
+                meta=group,
                 text=hover,
                 hoverinfo="text",
                 customdata=ids,

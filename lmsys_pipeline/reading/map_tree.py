@@ -30,6 +30,35 @@ def _swatch(colour: str | None) -> str:
     return f'<span class="swatch" style="background:{colour}"></span>' if colour else ""
 
 
+def groups_under(tree: Tree, node: Node, level: int) -> list[int]:
+    """The groups at the colouring ``level`` that hold ``node``'s points: its ancestor there
+    (or the highest node of its chain: an orphan), or for a node above, its descendants'."""
+    if node.level > level:
+        return sorted(
+            {g for child in tree.children(node) for g in groups_under(tree, child, level)}
+        )
+    while node.level < level and node.parent is not None:
+        node = tree.nodes[node.parent]
+    return [node.node_id]
+
+
+# Opening a node in the tree dims every point outside the groups of the nodes left open.
+FOCUS_SCRIPT = """<script>
+document.addEventListener("toggle", function (event) {
+  const plot = document.querySelector("#plot .plotly-graph-div");
+  if (!plot || !plot.data || event.target.tagName !== "DETAILS") return;
+  const open = new Set();
+  document.querySelectorAll("#side details[open]").forEach(function (d) {
+    (d.dataset.groups || "").split(" ").forEach(function (g) { if (g) open.add(g); });
+  });
+  const opacity = plot.data.map(function (t) {
+    return open.size === 0 || open.has(String(t.meta)) ? 0.75 : 0.08;
+  });
+  Plotly.restyle(plot, {"marker.opacity": opacity});
+}, true);
+</script>"""
+
+
 def _summary(node: Node, total: int, colour: str | None, note: str = "") -> str:
     kind = f"cluster {node.node_id}" if node.level == 0 else f"L{node.level}"
     count = f", {len(node.children)} children" if node.children else ""
@@ -54,11 +83,13 @@ def _leaf_body(node: Node, examples: dict[int, list[str]], lifts) -> str:
 
 def tree_items(
     tree: Tree,
+    level: int,
     colours: dict[int, str],
     examples: dict[int, list[str]],
     lifts: tuple[dict, dict],
 ) -> str:
-    """Nested ``<details>`` for every root (top level, orphans, noise), largest first."""
+    """Nested ``<details>`` for every root (top level, orphans, noise), largest first; each
+    names the groups of points (coloured at ``level``) it holds, for ``FOCUS_SCRIPT``."""
     total = sum(n.size for n in tree.level(0)) or 1
     top = tree.top_level
 
@@ -70,7 +101,8 @@ def tree_items(
             body = f'<p class="desc">{html.escape(node.description or "")}</p>' + "".join(
                 item(child) for child in tree.children(node)
             )
-        return f'<details data-node="{node.node_id}">{head}{body}</details>'
+        groups = " ".join(str(g) for g in groups_under(tree, node, level))
+        return f'<details data-node="{node.node_id}" data-groups="{groups}">{head}{body}</details>'
 
     parts = []
     for root in tree.roots():
@@ -81,4 +113,5 @@ def tree_items(
         else:
             note = ""
         parts.append(item(root, note))
-    return "\n".join(parts)
+    hint = '<p class="meta">Open a category to see its clusters and to light up its points.</p>'
+    return hint + "\n".join(parts) + FOCUS_SCRIPT
