@@ -6,19 +6,21 @@ from typing import Annotated
 import typer
 
 from lmsys_pipeline.cli.common import (
+    BaseUrlOption,
+    ConcurrencyOption,
     DbUrlOption,
     JsonOption,
+    MaxRetriesOption,
+    RpmOption,
+    TimeoutOption,
     VerboseOption,
     app,
     console,
-    dagster_instance,
     database,
-    database_resource,
-    error_console,
     fail,
-    materialize,
+    llm_resource,
     print_json,
-    require_success,
+    run_alias_asset,
     titled_table,
 )
 
@@ -60,18 +62,11 @@ def merge_clusters(
     neighborhood_size: Annotated[
         int | None, typer.Option(help="Clusters per neighbourhood (LLM; default 40).")
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight (default 8).")] = None,
-    rpm: Annotated[int | None, typer.Option(help="Requests per minute at most.")] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            help="OpenAI-compatible server URL (default: the provider's, or $OPENAI_BASE_URL)."
-        ),
-    ] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds per request (default 60).")] = None,
-    max_retries: Annotated[
-        int | None, typer.Option(min=0, help="Retries of 429 / 5xx / timeouts (default 5).")
-    ] = None,
+    concurrency: ConcurrencyOption = None,
+    rpm: RpmOption = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = None,
+    max_retries: MaxRetriesOption = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (0).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of k-means and the requests.")] = None,
     restart: Annotated[
@@ -85,11 +80,8 @@ def merge_clusters(
     cluster_hierarchy, partition run x alias). Prints the hierarchy run id and the tree."""
     from lmsys_pipeline.db.hierarchy import HierarchyRun
     from lmsys_pipeline.defs.hierarchy.prepare import prepare_hierarchy_run
-    from lmsys_pipeline.defs.resources import LLMResource
-    from lmsys_pipeline.defs.summarizing.partitions import summary_partition_key
 
-    given = {"timeout_s": timeout, "max_retries": max_retries, "base_url": base_url}
-    llm = LLMResource(**{k: v for k, v in given.items() if v is not None})
+    llm = llm_resource(timeout_s=timeout, max_retries=max_retries, base_url=base_url)
     overrides = {
         "model": model,
         "levels": levels,
@@ -101,54 +93,28 @@ def merge_clusters(
         "temperature": temperature,
         "seed": seed,
     }
-    db = database(db_url)
-    with dagster_instance() as instance:
-        prepared = prepare_hierarchy_run(
-            db, instance, run_id, alias, overrides, llm, restart=restart
-        )
-        result = materialize(
-            instance,
-            "cluster_hierarchy",
-            {
-                **{k: v for k, v in overrides.items() if v is not None},
-                "hierarchy_run_id": prepared.hierarchy_run_id,
-            },
-            verbose=verbose,
-            resources={"database": database_resource(db_url), "llm": llm},
-            partition_key=summary_partition_key(run_id, alias),
-        )
-    require_success(result, f"{alias} on {run_id}: ")
-    with db.get_session() as session:
-        entry = session.get(HierarchyRun, prepared.hierarchy_run_id)
-    ledger = {field: getattr(entry, field) for field in LEDGER_FIELDS}
-    if entry.status == "partial":
-        error_console.print(
-            f"{len(entry.failures)} requests failed "
-            f"({'; '.join(sorted(set(entry.failures.values())))}): run the same command again "
-            "to ask only for them.",
-            style="yellow",
-        )
-    if as_json:
-        print_json(
-            {
-                "dagster_run_id": result.run_id,
-                "run_id": run_id,
-                "alias": alias,
-                "hierarchy_run_id": entry.hierarchy_run_id,
-                "model": entry.model,
-                **ledger,
-                "failures": entry.failures,
-            }
-        )
-        return
-    console.print(
-        f"{entry.hierarchy_run_id} ({alias} on {run_id}, {entry.model}, Dagster run "
-        f"{result.run_id})",
-        style="bold",
+    entry = run_alias_asset(
+        "cluster_hierarchy",
+        HierarchyRun,
+        "hierarchy_run_id",
+        run_id,
+        alias,
+        overrides,
+        prepare=prepare_hierarchy_run,
+        llm=llm,
+        restart=restart,
+        db_url=db_url,
+        verbose=verbose,
+        fields=LEDGER_FIELDS,
+        as_json=as_json,
+        heading=lambda e, r: (
+            f"{e.hierarchy_run_id} ({alias} on {run_id}, {e.model}, Dagster run {r.run_id})"
+        ),
+        failed=lambda e: f"{len(e.failures)} requests failed",
     )
-    for field, value in ledger.items():
-        console.print(f"  {field}: {value}")
-    _print_tree(db, run_id, entry.hierarchy_run_id, depth=0)
+    if entry is None:
+        return
+    _print_tree(database(db_url), run_id, entry.hierarchy_run_id, depth=0)
 
 
 def _print_tree(db, run_id: str, hierarchy_run_id: str, depth: int | None) -> None:

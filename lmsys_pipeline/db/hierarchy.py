@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel
 
 from lmsys_pipeline.db.models import UTCDateTime, run_id_field, utc_now
+from lmsys_pipeline.db.summaries import RunAccounting
 
 
 class ClusterHierarchy(SQLModel, table=True):
@@ -40,7 +41,7 @@ class ClusterHierarchy(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
 
 
-class HierarchyRun(SQLModel, table=True):
+class HierarchyRun(RunAccounting, table=True):
     """One hierarchy run: an alias's tree of parent categories over one clustering run."""
 
     __tablename__ = "hierarchy_runs"
@@ -53,18 +54,8 @@ class HierarchyRun(SQLModel, table=True):
     model: str
     parameters: dict = Field(default_factory=dict, sa_type=JSON)
     prompt_version: str
-    status: str = "running"
     clusters_total: int = 0
     levels: int = 0
     level_sizes: list = Field(default_factory=list, sa_type=JSON)
     top_size: int = 0
     orphans: int = 0
-    failures: dict = Field(default_factory=dict, sa_type=JSON)
-    requests: int = 0
-    cached_responses: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    estimated_cost_usd: float | None = None
-    seconds: float = 0.0
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
-    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

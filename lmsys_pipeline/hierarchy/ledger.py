@@ -11,7 +11,7 @@ previous tree, so readers see the old tree or the new one, never half of one.
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
@@ -23,7 +23,7 @@ from lmsys_pipeline.hierarchy.params import (
     new_hierarchy_run_id,
 )
 from lmsys_pipeline.hierarchy.tree import Node
-from lmsys_pipeline.summarizing.ledger import store_answer, with_free_id
+from lmsys_pipeline.summarizing.ledger import mark_replaced, store_answer, with_free_id
 from lmsys_pipeline.summarizing.llm import Outcome
 from lmsys_pipeline.summarizing.providers import estimate_cost
 
@@ -84,12 +84,7 @@ def start_hierarchy_run(
             existing = set(session.execute(select(HierarchyRun.hierarchy_run_id)).scalars())
             hierarchy_run_id = new_hierarchy_run_id(params.model, existing)
             replaced = [entry.hierarchy_run_id for entry in entries]
-            if replaced:
-                session.execute(
-                    update(HierarchyRun)
-                    .where(HierarchyRun.hierarchy_run_id.in_(replaced))
-                    .values(status="replaced")
-                )
+            mark_replaced(session, HierarchyRun, HierarchyRun.hierarchy_run_id, replaced)
             session.add(
                 HierarchyRun(
                     hierarchy_run_id=hierarchy_run_id,

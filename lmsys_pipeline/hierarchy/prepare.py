@@ -25,8 +25,8 @@ from lmsys_pipeline.hierarchy.params import HierarchyInputError, HierarchyParams
 from lmsys_pipeline.hierarchy.tree import NOISE
 from lmsys_pipeline.summarizing.ledger import live_entries
 from lmsys_pipeline.summarizing.params import ThroughputSettings, check_alias
-from lmsys_pipeline.summarizing.prepare import layered_params
-from lmsys_pipeline.summarizing.providers import Endpoint, resolve_endpoint
+from lmsys_pipeline.summarizing.prepare import layered_params, with_endpoint
+from lmsys_pipeline.summarizing.providers import Endpoint
 
 OPTION_NAMES = {"timeout_s": "--timeout", "top": "--top", "levels": "--levels"}
 SHAPE_FIELDS = ("levels", "top")
@@ -108,10 +108,7 @@ def prepare_hierarchy(
     summary = alias_summary_run(db, run_id, alias)
     params = hierarchy_params(db, run_id, alias, overrides, throughput)
     targets = level_targets(real_cluster_count(db, run_id), params)
-    endpoint = None
-    if not params.is_offline:  # a missing key fails before anything is written
-        endpoint = resolve_endpoint(params.model, params.base_url, api_key=api_key)
-        params = params.model_copy(update={"base_url": endpoint.base_url})
+    params, endpoint = with_endpoint(params, api_key)
     if hierarchy_run_id is not None:
         started = resume_hierarchy_run(
             db, hierarchy_run_id, run_id, alias, summary.summary_run_id, params

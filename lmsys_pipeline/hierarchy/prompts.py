@@ -13,6 +13,7 @@ from pydantic import BaseModel, field_validator
 
 from lmsys_pipeline.hierarchy.params import PROMPT_VERSION, HierarchyParams
 from lmsys_pipeline.summarizing.llm import Job
+from lmsys_pipeline.summarizing.prompts import SCHEMA as SUMMARY_SCHEMA
 from lmsys_pipeline.summarizing.prompts import (
     ClusterLabel,
     InvalidAnswer,
@@ -50,18 +51,7 @@ PROPOSE_FORMAT = json_schema_format(
     },
 )
 MERGE_FORMAT = json_schema_format("hierarchy_merge", CATEGORY)
-RENAME_FORMAT = json_schema_format(
-    "hierarchy_rename",
-    {
-        "type": "object",
-        "properties": {
-            "title": {"type": "string", "description": "At most 10 words, specific."},
-            "description": {"type": "string", "description": "Exactly two sentences."},
-        },
-        "required": ["title", "description"],
-        "additionalProperties": False,
-    },
-)
+RENAME_FORMAT = json_schema_format("hierarchy_rename", SUMMARY_SCHEMA)  # title, description
 
 
 @dataclass(frozen=True)

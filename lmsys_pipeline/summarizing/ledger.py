@@ -67,6 +67,13 @@ def with_free_id(start: Callable[[], T], what: str) -> T:
     raise RuntimeError(f"Could not pick a free id for {what}.")
 
 
+def mark_replaced(session: Session, table, key, ids: list[str]) -> None:
+    """Ledger entries ``ids`` (``key`` of ``table``) become ``replaced``: a new run of their
+    alias supersedes them."""
+    if ids:
+        session.execute(update(table).where(key.in_(ids)).values(status="replaced"))
+
+
 def start_summary_run(
     db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, *, restart: bool = False
 ) -> Started:
@@ -95,12 +102,7 @@ def _start(
                 ClusterSummary.run_id == run_id, ClusterSummary.alias == alias
             )
         )
-        if replaced:
-            session.execute(
-                update(SummaryRun)
-                .where(SummaryRun.summary_run_id.in_(replaced))
-                .values(status="replaced")
-            )
+        mark_replaced(session, SummaryRun, SummaryRun.summary_run_id, replaced)
         session.add(
             SummaryRun(
                 summary_run_id=summary_run_id,

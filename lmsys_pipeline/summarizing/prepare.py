@@ -68,6 +68,15 @@ def summary_params(
 P = TypeVar("P", bound=BaseModel)
 
 
+def with_endpoint(params: P, api_key: str | None) -> tuple[P, Endpoint | None]:
+    """The server of ``params.model`` (None offline), its URL recorded in the parameters; a
+    missing key fails here, before anything is written."""
+    if params.is_offline:
+        return params, None
+    endpoint = resolve_endpoint(params.model, params.base_url, api_key=api_key)
+    return params.model_copy(update={"base_url": endpoint.base_url}), endpoint
+
+
 def layered_params(
     params_type: type[P],
     base: dict[str, Any],
@@ -106,10 +115,7 @@ def prepare_summary(
     check_alias(alias)
     load_run(db, run_id)
     params = summary_params(db, run_id, alias, overrides, throughput)
-    endpoint = None
-    if not params.is_offline:  # a missing key fails before anything is written
-        endpoint = resolve_endpoint(params.model, params.base_url, api_key=api_key)
-        params = params.model_copy(update={"base_url": endpoint.base_url})
+    params, endpoint = with_endpoint(params, api_key)
     if summary_run_id is not None:
         started = resume_summary_run(db, summary_run_id, run_id, alias, params)
     else:
