@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lmsys_pipeline.cli import app
+from lmsys_pipeline.cli import app, common
 from lmsys_pipeline.cli.common import visible
 from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
@@ -48,8 +48,9 @@ def _cluster_of(url: str, run_id: str) -> str:
     return str(json.loads(found.stdout)[0]["cluster_id"])
 
 
-def test_read_commands_print_hostile_text_literally(hostile_results):
+def test_read_commands_print_hostile_text_literally(hostile_results, monkeypatch):
     url, run_id = hostile_results
+    monkeypatch.setattr(common.console, "_width", 2000)  # one line per row, whatever the tty
     cluster = _cluster_of(url, run_id)
     for args in (
         ["search", "my card", "-k", "70"],
@@ -58,7 +59,7 @@ def test_read_commands_print_hostile_text_literally(hostile_results):
         ["inspect", run_id, cluster, "--show-queries", "70"],
         ["runs"],
     ):
-        result = runner.invoke(app, [*args, "--db-url", url], env={"COLUMNS": "2000"})
+        result = runner.invoke(app, [*args, "--db-url", url])
         assert result.exit_code == 0, (args, result.output)
         assert "MarkupError" not in result.output and "Traceback" not in result.output
         assert "\x1b" not in result.output and "\x07" not in result.output
@@ -66,9 +67,7 @@ def test_read_commands_print_hostile_text_literally(hostile_results):
             flat = " ".join(result.output.split())
             assert "[link=http://evil]click[/link]" in flat, args
             assert "\\x1b]0;pwned\\x07" in flat, args
-    searched = runner.invoke(
-        app, ["search", "card", "-k", "70", "--db-url", url], env={"COLUMNS": "2000"}
-    )
+    searched = runner.invoke(app, ["search", "card", "-k", "70", "--db-url", url])
     assert "[/bold] closing tag oops" in " ".join(searched.output.split())
 
 

@@ -126,7 +126,9 @@ def test_identical_vectors_fail_at_fit_time_without_assignments(tmp_path, minilm
     db = DatabaseManager(tmp_path / "same.db")
     load_rows(db, tmp_path, ["the very same question"] * 10)
     embed_pending(db, minilm)
-    run = register_run(db, KMeansParams(n_clusters=2))
+    with pytest.raises(ClusteringInputError, match="hold only 1 distinct texts"):
+        register_run(db, KMeansParams(n_clusters=2))  # KMeans is refused before it registers
+    run = register_run(db, HDBSCANParams(min_cluster_size=3))
     with pytest.raises(ClusteringInputError, match="identical"):
         materialize_run(db, run.run_id)
     assert _assignments(db, run.run_id) == {}
