@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.summarizing.params import check_model_name, new_run_id
@@ -33,6 +33,7 @@ OUTCOME_FIELDS = (
     "contrast_clusters",
     "assign_choices",
     "keyword_weight",
+    "profile_weight",
     "temperature",
     "max_tokens",
     "seed",
@@ -65,10 +66,16 @@ class HierarchyParams(BaseModel, extra="forbid"):
         default=12, ge=2, le=50, description="Candidate parents offered to each child."
     )
     keyword_weight: float = Field(
-        default=0.3,
+        default=0.2,
         ge=0.0,
         le=1.0,
         description="Offline: weight of the keyword profile beside the centroid.",
+    )
+    profile_weight: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="Offline: weight of the membership profile beside the centroid.",
     )
     concurrency: int = Field(default=8, ge=1, le=256, description="Requests in flight.")
     rpm: int | None = Field(default=None, ge=1, description="Requests per minute at most.")
@@ -88,6 +95,15 @@ class HierarchyParams(BaseModel, extra="forbid"):
     @classmethod
     def _provider_and_name(cls, value: str) -> str:
         return check_model_name(value, OFFLINE_MODEL)
+
+    @model_validator(mode="after")
+    def _weights_leave_the_centroid_some(self) -> "HierarchyParams":
+        if self.keyword_weight + self.profile_weight > 1.0:
+            raise ValueError(
+                "keyword_weight and profile_weight add up to more than 1: the centroid's "
+                "weight is what they leave."
+            )
+        return self
 
     @property
     def is_offline(self) -> bool:

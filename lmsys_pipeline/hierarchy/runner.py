@@ -17,7 +17,7 @@ from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.hierarchy.asking import Asker
 from lmsys_pipeline.hierarchy.clio import LevelContext, llm_level, node_text
 from lmsys_pipeline.hierarchy.ledger import fail, finish, record_progress, save_tree
-from lmsys_pipeline.hierarchy.offline import interleaved, offline_level
+from lmsys_pipeline.hierarchy.offline import Features, membership_profiles, merged, offline_level
 from lmsys_pipeline.hierarchy.params import HierarchyInputError
 from lmsys_pipeline.hierarchy.prepare import PreparedHierarchy
 from lmsys_pipeline.hierarchy.tree import NOISE, Grouping, Node, Tree, add_parents
@@ -62,32 +62,35 @@ def level_zero(db: DatabaseManager, run_id: str, summary_run_id: str) -> list[No
     return [Node(c, 0, sizes[c], labels[c][0] or "", labels[c][1] or "") for c in sorted(sizes)]
 
 
-def _offline_step(db: DatabaseManager, run_id: str, clusters: list[Node], weight: float) -> Step:
-    """Vectors and queries per node: the cluster's centroid and representative queries; a
-    parent's are its children's, size-weighted and interleaved (largest child first)."""
+def _offline_step(db: DatabaseManager, run_id: str, clusters: list[Node], params) -> Step:
+    """Each cluster's features from the run (centroid, membership profile, representative
+    queries); a parent's from its children's."""
     view = load_run_view(db, run_id)
     ids = [c.node_id for c in clusters]
     briefs = build_briefs(
         db, view, SummaryParams(max_queries=KEYWORD_QUERIES, contrast_neighbors=0), ids
     )
-    vectors = {c: view.centroids[c].astype(np.float64) for c in ids}
-    documents = {c: briefs[c].queries for c in ids}
+    profiles = membership_profiles(view, ids, params.seed)
+    features = {
+        c: Features(view.centroids[c].astype(np.float64), profiles[i], briefs[c].queries)
+        for i, c in enumerate(ids)
+    }
     sizes = {c.node_id: c.size for c in clusters}
 
     def step(children: list[Node], target: int, level: int) -> Grouping:
         for child in children:
             sizes[child.node_id] = child.size
-            if child.node_id not in vectors:  # a parent made by the level below
+            if child.node_id not in features:  # a parent made by the level below
                 kids = sorted(child.children, key=lambda c: -sizes[c])
-                total = sum(sizes[c] * vectors[c] for c in kids)
-                vectors[child.node_id] = total / max(np.linalg.norm(total), 1e-12)
-                documents[child.node_id] = interleaved([documents[c] for c in kids])
+                features[child.node_id] = merged(
+                    [features[c] for c in kids], [sizes[c] for c in kids]
+                )
         return offline_level(
             children,
-            np.array([vectors[c.node_id] for c in children]),
-            [documents[c.node_id] for c in children],
+            [features[c.node_id] for c in children],
             target,
-            weight,
+            params.keyword_weight,
+            params.profile_weight,
         )
 
     return step
@@ -122,7 +125,7 @@ def build_hierarchy(
     )
     try:
         if prepared.endpoint is None:
-            step = _offline_step(db, run_id, clusters, params.keyword_weight)
+            step = _offline_step(db, run_id, clusters, params)
         else:
             from lmsys_pipeline.clustering.runs import load_run
 

@@ -1,6 +1,12 @@
 import numpy as np
 
-from lmsys_pipeline.hierarchy.offline import interleaved, offline_level, ward_groups
+from lmsys_pipeline.hierarchy.offline import (
+    Features,
+    interleaved,
+    merged,
+    offline_level,
+    ward_groups,
+)
 from lmsys_pipeline.hierarchy.tree import Node
 
 
@@ -61,7 +67,9 @@ def test_offline_level_names_parents_by_keywords_and_reports_orphans():
         ]
     )
     children = [Node(i, 0, 10 + i, f"cluster {i}", "") for i in range(5)]
-    grouping = offline_level(children, vectors, documents, 3, keyword_weight=0.3)
+    profiles = np.eye(5) * 0.6 + 0.1  # each cluster's queries lean to itself
+    features = [Features(v, p, d) for v, p, d in zip(vectors, profiles, documents, strict=True)]
+    grouping = offline_level(children, features, 3, keyword_weight=0.2, profile_weight=0.3)
     titles = {tuple(sorted(kids)): title for title, _, kids in grouping.parents}
     assert set(titles) == {(0, 1), (2, 3)}
     assert "card" in titles[(0, 1)].lower() or "declined" in titles[(0, 1)].lower()
@@ -78,3 +86,11 @@ def test_interleaved_takes_children_in_turn():
         "c2",
         "a3",
     ]
+
+
+def test_a_parent_is_described_by_its_children_weighted_by_size():
+    small = Features(np.array([1.0, 0.0]), np.array([1.0, 0.0]), ["a1", "a2"])
+    large = Features(np.array([0.0, 1.0]), np.array([0.0, 1.0]), ["b1"])
+    parent = merged([large, small], [3, 1])
+    assert np.allclose(parent.centroid, np.array([1.0, 3.0]) / np.sqrt(10))
+    assert np.allclose(parent.profile, [0.25, 0.75]) and parent.documents == ["b1", "a1", "a2"]
