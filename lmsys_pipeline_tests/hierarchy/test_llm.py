@@ -180,3 +180,24 @@ def test_hierarchies_on_both_databases(any_db, minilm, tmp_path, use_llm):
     assert _failed_checks(db, report) == set()
     assert len(report.entry.level_sizes) >= 2 and report.entry.level_sizes[0] == 25
     assert bool(state.chat_requests) == use_llm
+
+
+def test_hdbscan_noise_stays_out_of_the_tree(embedded_db):
+    from lmsys_pipeline.clustering.params import HDBSCANParams
+    from lmsys_pipeline.clustering.runs import materialize_run, register_run
+    from lmsys_pipeline.reading.clusters import cluster_sizes
+
+    db = embedded_db
+    run = register_run(db, HDBSCANParams(min_cluster_size=5))
+    materialize_run(db, run.run_id)
+    summarize(db, run.run_id, "kw", label_quality_queries=0)
+    sizes = cluster_sizes(db, run.run_id)
+    assert -1 in sizes and len(sizes) > 10
+    report = build_tree(db, run.run_id, "kw", top=3)
+    noise = report.tree.nodes[-1]
+    assert noise.level == 0 and noise.parent is None
+    assert noise not in report.tree.orphans() and report.tree.roots()[-1] is noise
+    rows = check_rows(stored_rows(db, report.entry.hierarchy_run_id))
+    outcomes = tree_checks(rows, set(sizes), report.targets)
+    assert all(outcome.passed for outcome in outcomes.values()), outcomes
+    assert report.entry.clusters_total == len(sizes)

@@ -16,6 +16,7 @@ from lmsys_pipeline.defs.summarizing.partitions import (
 from lmsys_pipeline.hierarchy.report import hierarchy_metadata
 from lmsys_pipeline.hierarchy.runner import build_hierarchy
 from lmsys_pipeline.hierarchy.validation import tree_checks
+from lmsys_pipeline.reading.clusters import cluster_sizes
 from lmsys_pipeline.reading.hierarchy import check_rows, stored_rows
 
 MARKDOWN_KEYS = ("tree", "levels_table", "orphans_table", "failures")
@@ -110,7 +111,7 @@ def cluster_hierarchy(
         )
         report = build_hierarchy(db, prepared, load_embedder=embedder.load, log=context.log.info)
     rows = check_rows(stored_rows(db, prepared.hierarchy_run_id))
-    outcomes = tree_checks(rows, {n.node_id for n in report.tree.level(0)}, report.targets)
+    outcomes = tree_checks(rows, set(cluster_sizes(db, run_id)), report.targets)
     metadata = hierarchy_metadata(report)
     entry = report.entry
     context.log.info(
