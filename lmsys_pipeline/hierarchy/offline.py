@@ -4,11 +4,12 @@ Each node is described by three things side by side: its centroid (the unit mean
 queries' vectors), its keyword profile (class-based TF-IDF over its representative queries) and
 its membership profile (how its queries spread over all the run's clusters, by a softmax of
 their cosines to every centroid), weighted 0.5 / 0.2 / 0.3 by default (``keyword_weight``,
-``profile_weight``). On HWU64 the keyword and membership profiles each add about a point of NMI
-over the centroid alone (benchmarks/RESULTS.md). Nodes are merged by Ward's criterion
-with each node weighted by the square root of its size, so large clusters pull their
-neighbours in without swallowing everything (plain Ward weighs every cluster alike; weighting
-by the size itself let the largest clusters absorb whole topics on HWU64). Merging stops at
+``profile_weight``). On HWU64 the membership profile adds about a point of NMI over the
+centroid alone, the keywords little (benchmarks/RESULTS.md); they are there for clusters that
+share topic words in different phrasings. Nodes are merged by Ward's criterion with each node
+weighted by the square root of its size, so large clusters pull their neighbours in without
+swallowing everything (plain Ward weighs every cluster alike; weighting by the size itself
+let the largest clusters absorb whole topics on some HWU64 runs). Merging stops at
 the level's target. A node still alone then (far from every other) gets no parent: it is kept
 at its level as an orphan, as the LLM algorithm keeps a cluster no parent fits, so every
 parent has at least two children and the level holds one parent fewer than asked per orphan.
