@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -77,6 +78,24 @@ def test_merge_clusters_offline_and_every_read_command_on_the_tree(sixty_file, t
     header, *rows = exported.read_text().splitlines()
     assert header.endswith("cluster_description,level_1_title,level_2_title")
     assert len(rows) >= 600
+    parquet = tmp_path / "x.parquet"
+    _ok(
+        [
+            "export",
+            run_id,
+            "--alias",
+            "kw",
+            "--format",
+            "parquet",
+            "-o",
+            str(parquet),
+            "--db-url",
+            db,
+        ]
+    )
+    frame = pl.read_parquet(parquet)
+    assert frame.height == 600 and frame["level_1_title"].null_count() < 600
+    assert frame.schema["level_2_title"] == pl.String
 
     page = tmp_path / "map.html"
     mapped = _ok(

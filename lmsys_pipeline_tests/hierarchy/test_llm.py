@@ -201,3 +201,24 @@ def test_hdbscan_noise_stays_out_of_the_tree(embedded_db):
     outcomes = tree_checks(rows, set(sizes), report.targets)
     assert all(outcome.passed for outcome in outcomes.values()), outcomes
     assert report.entry.clusters_total == len(sizes)
+
+
+def test_a_rejected_key_or_a_dead_server_fails_the_run_in_one_sentence(sixty, minilm):
+    from lmsys_pipeline.hierarchy.params import HierarchyInputError
+    from lmsys_pipeline.summarizing.llm import LLMConfigError
+
+    db, run_id = sixty
+    with (
+        openai_server(ServerState(chat_script=["401"])) as url,
+        pytest.raises(LLMConfigError, match="HTTP 401"),
+    ):
+        build_tree(db, run_id, "kw", model=MODEL, base_url=url, embedder=minilm, top=8)
+    with openai_server(ServerState()) as url:
+        dead = url  # closed when the block ends
+    with pytest.raises(HierarchyInputError, match=r"every request to http://127\.0\.0\.1"):
+        build_tree(
+            db, run_id, "kw", model=MODEL, base_url=dead, embedder=minilm, top=8, max_retries=0
+        )
+    with db.engine.connect() as connection:
+        statuses = connection.execute(select(HierarchyRun.status)).scalars().all()
+    assert statuses == ["failed"]  # the second run resumed the first (same settings)
