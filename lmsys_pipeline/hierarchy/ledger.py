@@ -23,9 +23,13 @@ from lmsys_pipeline.hierarchy.params import (
     new_hierarchy_run_id,
 )
 from lmsys_pipeline.hierarchy.tree import Node
-from lmsys_pipeline.summarizing.ledger import mark_replaced, store_answer, with_free_id
+from lmsys_pipeline.summarizing.ledger import (
+    close_entry,
+    mark_replaced,
+    store_answer,
+    with_free_id,
+)
 from lmsys_pipeline.summarizing.llm import Outcome
-from lmsys_pipeline.summarizing.providers import estimate_cost
 
 
 @dataclass(frozen=True)
@@ -219,30 +223,14 @@ def finish(
         entry.top_size = top_size
         entry.orphans = orphans
         entry.status = "partial" if entry.failures else "completed"
-        entry.seconds = round(entry.seconds + seconds, 3)
-        entry.estimated_cost_usd = (
-            0.0
-            if params.is_offline
-            else estimate_cost(
-                params.model,
-                entry.tokens_in,
-                entry.tokens_out,
-                (params.price_in_per_mtok, params.price_out_per_mtok),
-            )
-        )
-        entry.finished_at = utc_now()
-        session.add(entry)
-        session.commit()
-        session.refresh(entry)
-        session.expunge(entry)
-    return entry
+        return close_entry(session, entry, params, seconds)
 
 
-def fail(db: DatabaseManager, hierarchy_run_id: str, seconds: float) -> None:
+def fail(
+    db: DatabaseManager, hierarchy_run_id: str, params: HierarchyParams, seconds: float
+) -> None:
+    """A run stopped by an error the user must fix (a rejected key, every request failed)."""
     with db.get_session() as session:
         entry = session.get(HierarchyRun, hierarchy_run_id)
         entry.status = "failed"
-        entry.seconds = round(entry.seconds + seconds, 3)
-        entry.finished_at = utc_now()
-        session.add(entry)
-        session.commit()
+        close_entry(session, entry, params, seconds)

@@ -134,7 +134,7 @@ def build_hierarchy(
             step = _llm_step(LevelContext(asker, embedder.embed, prepared.endpoint, params))
         _build_levels(db, prepared, nodes, clusters, step, log)
     except UserError:
-        fail(db, prepared.hierarchy_run_id, time.perf_counter() - started_at)
+        fail(db, prepared.hierarchy_run_id, params, time.perf_counter() - started_at)
         raise
     tree = Tree(nodes)
     save_tree(db, prepared.hierarchy_run_id, run_id, prepared.alias, list(nodes.values()))

@@ -269,27 +269,32 @@ def finish(
     price is not known) and label quality."""
     with db.get_session() as session:
         entry = session.get(SummaryRun, summary_run_id)
-        cost = (
-            0.0
-            if params.is_offline
-            else estimate_cost(
-                params.model,
-                entry.tokens_in,
-                entry.tokens_out,
-                (params.price_in_per_mtok, params.price_out_per_mtok),
-            )
-        )
         entry.clusters_total = clusters_total
         if entry.clusters_done == clusters_total:
             entry.status = "completed"
         else:
             entry.status = "failed" if nothing_labelled else "partial"
-        entry.seconds = round(entry.seconds + seconds, 3)
-        entry.estimated_cost_usd = cost
         entry.label_accuracy, entry.label_accuracy_queries = accuracy
-        entry.finished_at = utc_now()
-        session.add(entry)
-        session.commit()
-        session.refresh(entry)
-        session.expunge(entry)
+        return close_entry(session, entry, params, seconds)
+
+
+def close_entry(session: Session, entry, params, seconds: float):
+    """Adds ``seconds`` to a ledger entry, prices all its tokens (0 offline, None when the
+    model's price is not known), stamps ``finished_at`` and commits; returns it detached."""
+    entry.seconds = round(entry.seconds + seconds, 3)
+    entry.estimated_cost_usd = (
+        0.0
+        if params.is_offline
+        else estimate_cost(
+            params.model,
+            entry.tokens_in,
+            entry.tokens_out,
+            (params.price_in_per_mtok, params.price_out_per_mtok),
+        )
+    )
+    entry.finished_at = utc_now()
+    session.add(entry)
+    session.commit()
+    session.refresh(entry)
+    session.expunge(entry)
     return entry
