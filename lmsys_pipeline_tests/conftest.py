@@ -123,6 +123,39 @@ def results(results_db_file: tuple[Path, str], tmp_path: Path):
     db.dispose()
 
 
+HIERARCHY_CLUSTERS = 60
+
+
+@pytest.fixture(scope="session")
+def hierarchy_db_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str]:
+    """The 600 embedded queries in a KMeans run of 60 clusters with two offline summary runs
+    (aliases ``kw`` and ``kw2``), built once: what hierarchy tests start from."""
+    from lmsys_pipeline.clustering.params import KMeansParams
+    from lmsys_pipeline.clustering.runs import materialize_run, register_run
+    from lmsys_pipeline_tests.pipeline_data import summarize
+
+    path = tmp_path_factory.mktemp("hierarchy") / "queries.db"
+    shutil.copyfile(embedded_db_file, path)
+    db = DatabaseManager(path)
+    run = register_run(db, KMeansParams(n_clusters=HIERARCHY_CLUSTERS))
+    materialize_run(db, run.run_id)
+    summarize(db, run.run_id, "kw", label_quality_queries=0)
+    summarize(db, run.run_id, "kw2", max_queries=6, label_quality_queries=0)
+    db.dispose()
+    return path, run.run_id
+
+
+@pytest.fixture
+def sixty(hierarchy_db_file: tuple[Path, str], tmp_path: Path):
+    """A private copy of ``hierarchy_db_file``: (database, run id)."""
+    source, run_id = hierarchy_db_file
+    path = tmp_path / "sixty.db"
+    shutil.copyfile(source, path)
+    db = DatabaseManager(path)
+    yield db, run_id
+    db.dispose()
+
+
 def definitions_with(**resources: Any):
     """The project's definitions with ``resources`` in place of its own, the way the ``lmsys``
     CLI runs an asset (``cli/common.py::materialize``): ``execute_in_process`` cannot override

@@ -7,8 +7,11 @@ before serving, to exercise the client's retries.
 Chat completions answer a valid cluster label derived from the prompt, after ``chat_latency``
 seconds. ``chat_script`` lists what the next requests get instead, in order: ``"429"`` (with
 ``Retry-After``), ``"500"``, ``"timeout"`` (answers after ``timeout_sleep`` s), ``"malformed"``
-(not JSON), ``"missing_field"``, ``"refusal"``, ``"vague"`` (a "various ..." title) or
-``"ok"``; ``chat_behaviour`` (prompt text → one of those) decides when the script is empty.
+(not JSON), ``"missing_field"``, ``"refusal"``, ``"vague"`` (a "various ..." title),
+``"none"`` (a hierarchy assignment answers "none of these fits") or ``"ok"``;
+``chat_behaviour`` (prompt text → one of those) decides when the script is empty. Hierarchy
+prompts (their schema's name starts with ``hierarchy_``) get answers derived from the prompt
+(``hierarchy_answer``).
 """
 
 import hashlib
@@ -64,9 +67,58 @@ def label_for(prompt: str) -> dict[str, str]:
     }
 
 
+def _words(text: str, count: int) -> str:
+    return " ".join(re.findall(r"[A-Za-z]{3,}", text)[:count]) or "requests"
+
+
+def hierarchy_answer(schema: str, request: dict, kind: str) -> dict:
+    """A valid answer to a hierarchy prompt, derived from it: one category per run of about
+    two clusters listed, named after their first words; the first candidate when merging;
+    the category offered that shares the most words with the child's title when assigning
+    (the first, i.e. nearest, on a tie; ``"none of these fits"`` for the kind ``none``); a
+    rename after the largest child."""
+    prompt = request["messages"][-1]["content"]
+    digest = hashlib.sha256(prompt.encode()).hexdigest()[:6]
+    listed = re.findall(r"^\d+\. (.+?) \([\d,]+ queries\)", prompt, re.MULTILINE)
+    if schema == "hierarchy_categories":
+        wanted = int(re.search(r"Propose up to (\d+)", prompt).group(1))
+        count = max(1, min(wanted, len(listed) // 2))
+        chunks = [
+            listed[i * len(listed) // count : (i + 1) * len(listed) // count] for i in range(count)
+        ]
+        return {
+            "categories": [
+                {
+                    "name": f"{' '.join(_words(t, 1) for t in chunk[:4]).title()} group {digest}",
+                    "description": f"Requests like {_words(' '.join(chunk), 6)}.",
+                }
+                for chunk in chunks
+            ]
+        }
+    if schema == "hierarchy_merge":
+        first = re.search(r"^- (.+?): (.+)$", prompt, re.MULTILINE)
+        return {"name": first.group(1), "description": first.group(2)}
+    if schema == "hierarchy_assign":
+        names = request["response_format"]["json_schema"]["schema"]["properties"]["category"]
+        names = names["enum"]
+        if kind == "none":
+            return {"category": names[-1]}
+        child = set(_words(prompt.split("\n")[1], 20).lower().split())
+        overlap = [len(child & set(_words(name, 20).lower().split())) for name in names[:-1]]
+        return {"category": names[overlap.index(max(overlap))]}
+    return {
+        "title": f"{_words(listed[0] if listed else prompt, 4).capitalize()} family {digest}",
+        "description": f"Users ask about {_words(prompt, 5)}. It holds {len(listed)} clusters.",
+    }
+
+
 def _chat_reply(kind: str, request: dict) -> tuple[int, dict, dict[str, str]]:
     prompt = prompt_text(request)
-    content = json.dumps(label_for(prompt))
+    schema = request.get("response_format", {}).get("json_schema", {}).get("name", "")
+    if schema.startswith("hierarchy_"):
+        content = json.dumps(hierarchy_answer(schema, request, kind))
+    else:
+        content = json.dumps(label_for(prompt))
     refusal = None
     if kind == "malformed":
         content = '{"title": "Card problems", "description": '

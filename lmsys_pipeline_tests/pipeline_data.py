@@ -6,6 +6,8 @@ from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.embedding.runner import embed_pending
+from lmsys_pipeline.hierarchy.prepare import prepare_hierarchy
+from lmsys_pipeline.hierarchy.runner import HierarchyReport, build_hierarchy
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.summarizing.params import ThroughputSettings
@@ -39,6 +41,30 @@ def summarize(
         restart=restart,
     )
     return summarize_run(db, prepared)
+
+
+def build_tree(
+    db: DatabaseManager,
+    run_id: str,
+    alias: str,
+    *,
+    api_key: str | None = None,
+    restart: bool = False,
+    embedder=None,
+    log=lambda message: None,
+    **fields,
+) -> HierarchyReport:
+    """A hierarchy run made the way the pipeline makes one: ``prepare_hierarchy`` then
+    ``build_hierarchy``; ``fields`` split into the server's settings and overrides as in
+    ``summarize``. ``embedder``: the model to embed titles with (default: load the run's)."""
+    server = {k: v for k, v in fields.items() if k in ThroughputSettings.model_fields}
+    overrides = {k: v for k, v in fields.items() if k not in server}
+    prepared = prepare_hierarchy(
+        db, run_id, alias, overrides, ThroughputSettings(**server), api_key=api_key, restart=restart
+    )
+    if embedder is None:
+        return build_hierarchy(db, prepared, log=log)
+    return build_hierarchy(db, prepared, load_embedder=lambda name: embedder, log=log)
 
 
 SHARED_TEXT = "How do I permanently delete my account and all of my data?"

@@ -31,6 +31,12 @@ echo
 echo "== Summary run 'keywords' of $RUN_ID: the offline keyword summarizer (no LLM, no key) =="
 "$BIN/lmsys" summarize "$RUN_ID" --alias keywords
 echo
-echo "== The cluster map of $RUN_ID (t-SNE of 3,000 queries, titles from 'keywords') =="
-"$BIN/lmsys" map "$RUN_ID" -o "$MAP"
+echo "== Hierarchy of $RUN_ID over the 'keywords' titles: the offline baseline (no LLM, no key) =="
+"$BIN/lmsys" merge-clusters "$RUN_ID" --alias keywords
+echo
+echo "== The tree (lmsys show-hierarchy $RUN_ID --alias keywords) =="
+"$BIN/lmsys" show-hierarchy "$RUN_ID" --alias keywords
+echo
+echo "== The cluster map of $RUN_ID (t-SNE of 3,000 queries, coloured by the top level) =="
+"$BIN/lmsys" map "$RUN_ID" --alias keywords -o "$MAP"
 echo "Cluster map (open in a browser, works offline): $MAP"

@@ -1,7 +1,7 @@
 """The ``lmsys`` command: compute commands go through Dagster, read commands query the
 database directly."""
 
-from lmsys_pipeline.cli import compute, maintain, read, summarize  # noqa: F401  (registers commands)
+from lmsys_pipeline.cli import compute, hierarchy, maintain, read, summarize  # noqa: F401 (commands)
 from lmsys_pipeline.cli.common import app
 
 

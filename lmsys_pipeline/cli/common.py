@@ -83,6 +83,19 @@ EmbeddingModelOption = Annotated[
     str | None, typer.Option(help="Whose vectors to cluster (default all-MiniLM-L6-v2).")
 ]
 SeedOption = Annotated[int | None, typer.Option(help="Random seed (runs are reproducible).")]
+ConcurrencyOption = Annotated[int | None, typer.Option(help="Requests in flight (default 8).")]
+RpmOption = Annotated[int | None, typer.Option(help="Requests per minute at most.")]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        help="OpenAI-compatible server URL (default: the provider's, or $OPENAI_BASE_URL)."
+    ),
+]
+TimeoutOption = Annotated[float | None, typer.Option(help="Seconds per request (default 60).")]
+MaxRetriesOption = Annotated[
+    int | None,
+    typer.Option(min=0, help="Retries of 429 / 5xx / timeouts, with backoff (default 5)."),
+]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show Dagster's run log in the terminal.")
 ]
@@ -91,6 +104,13 @@ VerboseOption = Annotated[
 @app.callback()
 def _group() -> None:
     """Analyse LLM chat logs: load, embed, cluster and summarise first user queries."""
+
+
+def llm_resource(**given: Any):
+    """The ``llm`` resource with the server options that were given (None: not given)."""
+    from lmsys_pipeline.defs.resources import LLMResource
+
+    return LLMResource(**{k: v for k, v in given.items() if v is not None})
 
 
 def database(db_url: str | None):
@@ -186,9 +206,85 @@ def materialize(
     )
 
 
+def run_alias_asset(
+    asset_name: str,
+    ledger: Any,
+    run_key: str,
+    run_id: str,
+    alias: str,
+    overrides: dict[str, Any],
+    *,
+    prepare,
+    llm: Any,
+    restart: bool,
+    db_url: str | None,
+    verbose: bool,
+    fields: tuple[str, ...],
+    as_json: bool,
+    heading,
+    failed,
+) -> Any:
+    """A compute command on a (clustering run x alias) asset: ``prepare(db, instance, run_id,
+    alias, overrides, llm, restart=...)`` registers the run, the partition is materialized
+    with the given ``overrides`` (None values left out) and the run's id under ``run_key``,
+    and the ``ledger`` row is reported: a warning when it is partial (``failed(entry)`` says
+    what failed), then JSON, or ``heading(entry, result)`` and one line per field. Returns the
+    row, or None when JSON was printed; exits with one line when the run failed."""
+    from lmsys_pipeline.defs.summarizing.partitions import summary_partition_key
+
+    db = database(db_url)
+    with dagster_instance() as instance:
+        prepared = prepare(db, instance, run_id, alias, overrides, llm, restart=restart)
+        result = materialize(
+            instance,
+            asset_name,
+            {
+                **{k: v for k, v in overrides.items() if v is not None},
+                run_key: getattr(prepared, run_key),
+            },
+            verbose=verbose,
+            resources={"database": database_resource(db_url), "llm": llm},
+            partition_key=summary_partition_key(run_id, alias),
+        )
+    require_success(result, f"{alias} on {run_id}: ")
+    with db.get_session() as session:
+        entry = session.get(ledger, getattr(prepared, run_key))
+    if entry.status == "partial":
+        error_console.print(
+            f"{failed(entry)} ({'; '.join(sorted(set(entry.failures.values())))}): run the "
+            "same command again to ask only for them.",
+            style="yellow",
+        )
+    values = {field: getattr(entry, field) for field in fields}
+    if as_json:
+        identity = {"run_id": run_id, "alias": alias, run_key: getattr(entry, run_key)}
+        print_json(
+            {
+                "dagster_run_id": result.run_id,
+                **identity,
+                "model": entry.model,
+                **values,
+                "failures": entry.failures,
+            }
+        )
+        return None
+    console.print(heading(entry, result), style="bold")
+    for field, value in values.items():
+        console.print(f"  {field}: {value}")
+    return entry
+
+
 def require_success(result: Any, context: str = "") -> None:
     if not result.success:
         fail(f"{context}{run_failure_message(result)}")
+
+
+def titled_table(title: str, columns: list[tuple[str, str]]) -> Table:
+    """A table with ``(name, justify)`` columns whose long cells wrap."""
+    table = Table(title=title)
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
+    return table
 
 
 def show_metadata_table(title: str, metadata: dict[str, Any], keys: tuple[str, ...]) -> None:

@@ -52,7 +52,8 @@ def delete(
         f"{report.assignments_deleted} cluster assignments, {report.vectors_deleted} "
         f"vectors, {report.examples_removed} summary examples; "
         f"{report.summaries_recounted} summary rows recounted, {report.summaries_scrubbed} "
-        f"labels had a quote removed, {report.cached_answers_deleted} cached answers dropped."
+        f"labels and {report.hierarchy_nodes_scrubbed} hierarchy nodes had a quote removed, "
+        f"{report.cached_answers_deleted} cached answers dropped."
     )
     if report.file_checkpointed is False:
         error_console.print(

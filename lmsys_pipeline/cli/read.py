@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from lmsys_pipeline.cli.common import (
     DbUrlOption,
@@ -15,6 +14,7 @@ from lmsys_pipeline.cli.common import (
     database,
     fail,
     print_json,
+    titled_table,
 )
 
 AliasOption = Annotated[
@@ -24,6 +24,13 @@ SummaryRunOption = Annotated[
     str | None, typer.Option("--summary-run-id", help="Titles from this summary run.")
 ]
 RunIdArgument = Annotated[str, typer.Argument(help="The clustering run id.")]
+HierarchyRunOption = Annotated[
+    str | None,
+    typer.Option(
+        "--hierarchy-run-id",
+        help="Parents from this hierarchy run (default: the latest built on the titles used).",
+    ),
+]
 
 
 def _choice(db, run_id: str, alias: str | None, summary_run_id: str | None):
@@ -48,13 +55,6 @@ def check_output(output: Path, force: bool) -> None:
         fail(f"{output} already exists: pass --force to overwrite it.")
 
 
-def _table(title: str, columns: list[tuple[str, str]]) -> Table:
-    table = Table(title=title)
-    for name, justify in columns:
-        table.add_column(name, justify=justify, overflow="fold")
-    return table
-
-
 @app.command()
 def runs(
     latest: Annotated[bool, typer.Option(help="Only the newest run.")] = False,
@@ -68,7 +68,7 @@ def runs(
     if as_json:
         print_json([run.as_dict() for run in found])
         return
-    table = _table(
+    table = titled_table(
         f"{len(found)} clustering runs",
         [
             ("run id", "left"),
@@ -106,16 +106,27 @@ def list_clusters(
     show_examples: Annotated[
         int, typer.Option(min=0, help="Most central queries per cluster.")
     ] = 0,
+    level: Annotated[
+        int | None,
+        typer.Option(min=1, help="Group the clusters under their parents at this level."),
+    ] = None,
+    hierarchy_run_id: HierarchyRunOption = None,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Clusters by size with title and description; without a choice, from the run's latest
-    summary run by generated_at (the command says which it used)."""
+    summary run by generated_at (the command says which it used). With --level, grouped
+    under their parents at that level of the alias's latest hierarchy."""
     from lmsys_pipeline.reading.clusters import list_clusters as read_clusters
 
     db = database(db_url)
     choice = _choice(db, run_id, alias, summary_run_id)
     rows = read_clusters(db, run_id, choice, limit=limit, show_examples=show_examples)
+    if level is not None:
+        from lmsys_pipeline.cli.hierarchy import print_grouped
+
+        print_grouped(db, run_id, choice, hierarchy_run_id, rows, level, as_json)
+        return
     if as_json:
         print_json(
             {
@@ -141,7 +152,7 @@ def list_clusters(
     ]
     if show_examples:
         columns.append(("most central queries", "left"))
-    table = _table(f"{len(rows)} clusters by size", columns)
+    table = titled_table(f"{len(rows)} clusters by size", columns)
     for row in rows:
         cells = [
             str(row.cluster_id),
@@ -196,7 +207,7 @@ def inspect(
         f"  models: {dict(list(detail.models.items())[:8])}\n"
         f"  over-represented models: {_facet_line(detail.model_lift)}"
     )
-    table = _table("most central queries", [("#", "right"), ("query", "left")])
+    table = titled_table("most central queries", [("#", "right"), ("query", "left")])
     for number, query in enumerate(detail.queries, 1):
         table.add_row(str(number), query[:300])
     console.print(table)
@@ -222,7 +233,7 @@ def compare(
     if as_json:
         print_json(comparison.as_dict())
         return
-    table = _table(
+    table = titled_table(
         f"{run_id}: titles by alias",
         [("cluster", "right"), ("queries", "right"), *[(a, "left") for a in alias]],
     )
@@ -244,33 +255,42 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
     alias: AliasOption = None,
     summary_run_id: SummaryRunOption = None,
+    hierarchy_run_id: HierarchyRunOption = None,
     force: ForceOption = False,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """One row per query of the run (ids, cluster, confidence, text, model, language, cluster
-    title and description), streamed to the file."""
+    title and description, and with a hierarchy one column per level: level_1_title ...),
+    streamed to the file."""
+    from lmsys_pipeline.cli.hierarchy import hierarchy_for
     from lmsys_pipeline.reading.export import FORMATS, export_run
+    from lmsys_pipeline.reading.hierarchy import ancestor_titles
 
     if fmt not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     check_output(output, force)
     db = database(db_url)
     choice = _choice(db, run_id, alias, summary_run_id)
-    written = export_run(db, run_id, choice, fmt, output)
+    hierarchy, tree = hierarchy_for(db, run_id, choice, hierarchy_run_id)
+    ancestors = ancestor_titles(tree) if tree else None
+    written = export_run(db, run_id, choice, fmt, output, ancestors)
     summary = {
         "run_id": run_id,
         "format": fmt,
         "output": str(output),
         "rows": written,
         "summary_run_id": choice.summary_run_id if choice else None,
+        "hierarchy_run_id": hierarchy.hierarchy_run_id if hierarchy else None,
+        "levels": tree.top_level if tree else 0,
     }
     if as_json:
         print_json(summary)
         return
     console.print(
         f"{written:,} rows of {run_id} written to {output} "
-        f"(titles: {summary['summary_run_id'] or 'none'})"
+        f"(titles: {summary['summary_run_id'] or 'none'}; parents: "
+        f"{summary['hierarchy_run_id'] or 'none'})"
     )
 
 
@@ -289,7 +309,7 @@ def status(db_url: DbUrlOption = None, as_json: JsonOption = False) -> None:
         f"{found['database']} — {'size unknown' if size is None else f'{size / 1e6:,.1f} MB'}",
         style="bold",
     )
-    table = _table("rows per table", [("table", "left"), ("rows", "right")])
+    table = titled_table("rows per table", [("table", "left"), ("rows", "right")])
     for name, count in found["rows"].items():
         table.add_row(name, f"{count:,}")
     console.print(table)
@@ -311,25 +331,46 @@ def cluster_map(
     alias: AliasOption = None,
     sample: Annotated[int, typer.Option(min=10, help="Queries drawn (seeded sample).")] = 3_000,
     projection: Annotated[str, typer.Option(help="tsne (default) or pca.")] = "tsne",
+    level: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Colour by the ancestors at this hierarchy level (default: the top)."
+        ),
+    ] = None,
+    hierarchy_run_id: HierarchyRunOption = None,
     force: ForceOption = False,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A self-contained interactive HTML map of the run (opens offline): queries in 2-D
-    coloured by cluster, hover for the query and title, clusters listed by size."""
+    coloured by cluster (or, with a hierarchy, by their parent at a level), hover for the
+    query and titles; beside it the clusters by size, or the hierarchy as a collapsible tree
+    with example queries."""
+    from lmsys_pipeline.cli.hierarchy import hierarchy_for
     from lmsys_pipeline.reading.cluster_map import build_map
 
     check_output(output, force)
     db = database(db_url)
     choice = _choice(db, run_id, alias, None)
+    found, tree = hierarchy_for(db, run_id, choice, hierarchy_run_id)
     try:
-        written = build_map(db, run_id, choice, output, sample=sample, method=projection)
+        written = build_map(
+            db,
+            run_id,
+            choice,
+            output,
+            sample=sample,
+            method=projection,
+            hierarchy=(found, tree) if found else None,
+            level=level,
+        )
     except ValueError as error:
         fail(str(error))
     if as_json:
         print_json(written)
         return
+    coloured = f"coloured by level {written['level']}" if written["level"] else "by cluster"
     console.print(
         f"Map of {run_id} ({written['points']:,} queries, {written['clusters']} "
-        f"clusters, {projection}) written to {output}"
+        f"clusters, {projection}, {coloured}) written to {output}"
     )

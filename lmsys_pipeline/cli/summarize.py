@@ -6,18 +6,19 @@ import typer
 from rich.table import Table
 
 from lmsys_pipeline.cli.common import (
+    BaseUrlOption,
+    ConcurrencyOption,
     DbUrlOption,
     JsonOption,
+    MaxRetriesOption,
+    RpmOption,
+    TimeoutOption,
     VerboseOption,
     app,
     console,
-    dagster_instance,
     database,
-    database_resource,
-    error_console,
-    materialize,
-    print_json,
-    require_success,
+    llm_resource,
+    run_alias_asset,
 )
 
 LEDGER_FIELDS = (
@@ -56,22 +57,14 @@ def summarize(
     max_queries: Annotated[
         int | None, typer.Option(help="Queries shown per cluster (default 20).")
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight (default 8).")] = None,
-    rpm: Annotated[int | None, typer.Option(help="Requests per minute at most.")] = None,
+    concurrency: ConcurrencyOption = None,
+    rpm: RpmOption = None,
     contrast_neighbors: Annotated[
         int | None, typer.Option(help="Nearest clusters shown for contrast (default 3).")
     ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            help="OpenAI-compatible server URL (default: the provider's, or $OPENAI_BASE_URL)."
-        ),
-    ] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds per request (default 60).")] = None,
-    max_retries: Annotated[
-        int | None,
-        typer.Option(min=0, help="Retries of 429 / 5xx / timeouts, with backoff (default 5)."),
-    ] = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = None,
+    max_retries: MaxRetriesOption = None,
     restart: Annotated[
         bool, typer.Option(help="Start the alias afresh instead of resuming.")
     ] = False,
@@ -82,73 +75,47 @@ def summarize(
     """Name and describe every cluster of a run (asset cluster_summaries, partition run x
     alias). Prints the alias, its summary_run_id and the titles."""
     from lmsys_pipeline.db.summaries import SummaryRun
-    from lmsys_pipeline.defs.resources import LLMResource
-    from lmsys_pipeline.defs.summarizing.partitions import summary_partition_key
     from lmsys_pipeline.defs.summarizing.prepare import prepare_summary_run
     from lmsys_pipeline.summarizing.params import default_alias, default_model
     from lmsys_pipeline.summarizing.runner import summary_titles
 
-    given = {
-        "concurrency": concurrency,
-        "rpm": rpm,
-        "timeout_s": timeout,
-        "max_retries": max_retries,
-        "base_url": base_url,
-    }
-    llm = LLMResource(**{k: v for k, v in given.items() if v is not None})
+    llm = llm_resource(
+        concurrency=concurrency,
+        rpm=rpm,
+        timeout_s=timeout,
+        max_retries=max_retries,
+        base_url=base_url,
+    )
     overrides = {
         "model": model,
         "max_queries": max_queries,
         "contrast_neighbors": contrast_neighbors,
     }
     alias = alias or default_alias(model or default_model())
-    db = database(db_url)
-    with dagster_instance() as instance:
-        prepared = prepare_summary_run(db, instance, run_id, alias, overrides, llm, restart=restart)
-        result = materialize(
-            instance,
-            "cluster_summaries",
-            {
-                **{k: v for k, v in overrides.items() if v is not None},
-                "summary_run_id": prepared.summary_run_id,
-            },
-            verbose=verbose,
-            resources={"database": database_resource(db_url), "llm": llm},
-            partition_key=summary_partition_key(run_id, alias),
-        )
-    require_success(result, f"{alias} on {run_id}: ")
-    with db.get_session() as session:
-        entry = session.get(SummaryRun, prepared.summary_run_id)
-    ledger = {field: getattr(entry, field) for field in LEDGER_FIELDS}
-    if entry.status == "partial":
-        error_console.print(
-            f"{entry.clusters_failed} of {entry.clusters_total} clusters failed "
-            f"({'; '.join(sorted(set(entry.failures.values())))}): run the same command again "
-            "to ask only for them.",
-            style="yellow",
-        )
-    if as_json:
-        print_json(
-            {
-                "dagster_run_id": result.run_id,
-                "run_id": run_id,
-                "alias": alias,
-                "summary_run_id": entry.summary_run_id,
-                "model": entry.model,
-                **ledger,
-                "failures": entry.failures,
-            }
-        )
-        return
-    console.print(
-        f"{alias} on {run_id}: {entry.summary_run_id} ({entry.model}, Dagster run {result.run_id})",
-        style="bold",
+    entry = run_alias_asset(
+        "cluster_summaries",
+        SummaryRun,
+        "summary_run_id",
+        run_id,
+        alias,
+        overrides,
+        prepare=prepare_summary_run,
+        llm=llm,
+        restart=restart,
+        db_url=db_url,
+        verbose=verbose,
+        fields=LEDGER_FIELDS,
+        as_json=as_json,
+        heading=lambda e, r: (
+            f"{alias} on {run_id}: {e.summary_run_id} ({e.model}, Dagster run {r.run_id})"
+        ),
+        failed=lambda e: f"{e.clusters_failed} of {e.clusters_total} clusters failed",
     )
-    for field, value in ledger.items():
-        console.print(f"  {field}: {value}")
+    if entry is None:
+        return
     for cluster, reason in (entry.failures or {}).items():
         console.print(f"  cluster {cluster} failed: {reason}")
-    titles = summary_titles(db, entry.summary_run_id)
+    titles = summary_titles(database(db_url), entry.summary_run_id)
     table = Table(title=f"Clusters of {run_id} by size — {alias}")
     for name, justify in [("cluster", "right"), ("queries", "right"), ("title", "left")]:
         table.add_column(name, justify=justify)

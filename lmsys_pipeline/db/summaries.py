@@ -14,7 +14,22 @@ from sqlmodel import Field, SQLModel
 from lmsys_pipeline.db.models import UTCDateTime, run_id_field, utc_now
 
 
-class SummaryRun(SQLModel, table=True):
+class RunAccounting(SQLModel):
+    """What every ledger of model-backed runs records: status, failures and spend."""
+
+    status: str = "running"
+    failures: dict = Field(default_factory=dict, sa_type=JSON)
+    requests: int = 0
+    cached_responses: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    estimated_cost_usd: float | None = None
+    seconds: float = 0.0
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class SummaryRun(RunAccounting, table=True):
     """One summary run: an alias's titles and descriptions for every cluster of a run."""
 
     __tablename__ = "summary_runs"
@@ -26,21 +41,11 @@ class SummaryRun(SQLModel, table=True):
     model: str
     parameters: dict = Field(default_factory=dict, sa_type=JSON)
     prompt_version: str
-    status: str = "running"
     clusters_total: int = 0
     clusters_done: int = 0
     clusters_failed: int = 0
-    failures: dict = Field(default_factory=dict, sa_type=JSON)
-    requests: int = 0
-    cached_responses: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    estimated_cost_usd: float | None = None
-    seconds: float = 0.0
     label_accuracy: float | None = None
     label_accuracy_queries: int | None = None
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
-    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 class LLMResponse(SQLModel, table=True):

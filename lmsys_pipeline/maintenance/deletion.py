@@ -3,9 +3,10 @@
 One transaction removes each conversation's query, its assignments in every clustering run and
 its vector links; vectors no other query shares; its text from the summaries'
 ``representative_queries``; every quote of it in a summary's title, description and summary
-(replaced by ``[deleted query]``: the label stays, the quote goes); and every cached LLM answer
-that quotes it. Every affected summary row gets its ``num_queries`` recounted, so sizes stay
-right. Nothing is half-deleted: a failure rolls everything back. The same transaction marks a
+and in a hierarchy node's title and description (replaced by ``[deleted query]``: the label
+stays, the quote goes); and every cached LLM answer that quotes it. Every affected summary row
+gets its ``num_queries`` recounted, so sizes stay right (hierarchy sizes are counted when
+read). Nothing is half-deleted: a failure rolls everything back. The same transaction marks a
 removal in ``vector_versions`` for every model that lost vectors, so every vector cache (on any
 machine) drops them at its next load; this machine's caches are rewritten without them at once.
 
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import and_, delete, exists, func, select, update
 
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.hierarchy import ClusterHierarchy
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.db.summaries import LLMResponse
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
@@ -40,6 +42,7 @@ class DeletionReport:
     summaries_recounted: int = 0
     examples_removed: int = 0
     summaries_scrubbed: int = 0
+    hierarchy_nodes_scrubbed: int = 0
     cached_answers_deleted: int = 0
     file_checkpointed: bool | None = None  # SQLite: the WAL was folded into the file
     vector_caches_refreshed: int = 0
@@ -111,7 +114,12 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
             report.examples_removed += _drop_examples(connection, run_id, cluster_id, texts)
         scrubber = Scrubber(texts)
         runs = sorted({run_id for run_id, _ in affected})
-        report.summaries_scrubbed = _scrub_summaries(connection, runs, scrubber)
+        report.summaries_scrubbed = _scrub_labels(
+            connection, ClusterSummary, ("title", "description", "summary"), runs, scrubber
+        )
+        report.hierarchy_nodes_scrubbed = _scrub_labels(
+            connection, ClusterHierarchy, ("title", "description"), runs, scrubber
+        )
         report.cached_answers_deleted = _drop_cached_answers(connection, scrubber)
         for model in sorted(models):
             bump_version(connection, model, removal=True)
@@ -121,30 +129,32 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
     return report
 
 
-def _scrub_summaries(connection, run_ids: list[str], scrubber: Scrubber) -> int:
-    """Quotes of the deleted texts in any label of the runs they belonged to (an LLM may also
-    quote a neighbouring cluster's query, shown to it as contrast)."""
+def _scrub_labels(connection, table, columns: tuple[str, ...], run_ids, scrubber) -> int:
+    """Quotes of the deleted texts in any label (``columns`` of ``table``) of the runs they
+    belonged to (an LLM may also quote a neighbouring cluster's query, shown as contrast)."""
     scrubbed = 0
+    fields = [getattr(table, name) for name in columns]
     for chunk in _chunks(run_ids):
-        rows = connection.execute(
-            select(
-                ClusterSummary.id,
-                ClusterSummary.title,
-                ClusterSummary.description,
-                ClusterSummary.summary,
-            ).where(ClusterSummary.run_id.in_(chunk))
-        ).all()
-        for row_id, *fields in rows:
-            cleaned = [None if f is None else scrubber.scrub(f) for f in fields]
-            if cleaned != fields:
+        rows = connection.execute(select(table.id, *fields).where(table.run_id.in_(chunk))).all()
+        for row_id, *values in rows:
+            cleaned = [None if v is None else scrubber.scrub(v) for v in values]
+            if cleaned != values:
                 scrubbed += 1
-                title, description, summary = cleaned
                 connection.execute(
-                    update(ClusterSummary)
-                    .where(ClusterSummary.id == row_id)
-                    .values(title=title, description=description, summary=summary)
+                    update(table)
+                    .where(table.id == row_id)
+                    .values(dict(zip(columns, cleaned, strict=True)))
                 )
     return scrubbed
+
+
+def _texts_in(value) -> list[str]:
+    """Every string inside a cached answer (hierarchy answers nest lists of objects)."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts_in(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts_in(v)]
+    return [str(value)] if value is not None else []
 
 
 def _drop_cached_answers(connection, scrubber: Scrubber) -> int:
@@ -154,7 +164,7 @@ def _drop_cached_answers(connection, scrubber: Scrubber) -> int:
         for prompt_hash, response in connection.execute(
             select(LLMResponse.prompt_hash, LLMResponse.response)
         )
-        if any(scrubber.mentions(str(value)) for value in (response or {}).values())
+        if any(scrubber.mentions(text) for text in _texts_in(response or {}))
     ]
     for chunk in _chunks(quoting):
         connection.execute(delete(LLMResponse).where(LLMResponse.prompt_hash.in_(chunk)))

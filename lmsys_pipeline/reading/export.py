@@ -1,4 +1,5 @@
-"""One row per query of a run, with its cluster's title and description, streamed to a file.
+"""One row per query of a run, with its cluster's title and description (and, with a
+hierarchy, the titles of its cluster's ancestors: one column per level), streamed to a file.
 
 Rows come from the database in chunks and go to the file chunk by chunk, so exporting a
 million queries never holds them all in memory. The summary run is chosen once and joined on
@@ -65,18 +66,18 @@ def _rows(
         yield from result.partitions()
 
 
-def _csv(path: Path, chunks) -> int:
+def _csv(path: Path, columns: list[str], chunks) -> int:
     written = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
+        writer.writerow(columns)
         for chunk in chunks:
             writer.writerows(chunk)
             written += len(chunk)
     return written
 
 
-def _json(path: Path, chunks) -> int:
+def _json(path: Path, columns: list[str], chunks) -> int:
     """A JSON array with one object per line, written as it streams."""
     written = 0
     with path.open("w", encoding="utf-8") as handle:
@@ -84,38 +85,31 @@ def _json(path: Path, chunks) -> int:
         for chunk in chunks:
             for row in chunk:
                 handle.write(",\n" if written else "\n")
-                handle.write(json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False))
+                handle.write(json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False))
                 written += 1
         handle.write("\n]\n")
     return written
 
 
-def _parquet(path: Path, chunks) -> int:
+def _parquet(path: Path, columns: list[str], chunks) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema(
-        [
-            ("query_id", pa.int64()),
-            ("conversation_id", pa.string()),
-            ("cluster_id", pa.int64()),
-            ("confidence", pa.float64()),
-            ("query_text", pa.string()),
-            ("model", pa.string()),
-            ("language", pa.string()),
-            ("cluster_title", pa.string()),
-            ("cluster_description", pa.string()),
-        ]
-    )
+    types = {
+        "query_id": pa.int64(),
+        "cluster_id": pa.int64(),
+        "confidence": pa.float64(),
+    }
+    schema = pa.schema([(name, types.get(name, pa.string())) for name in columns])
     written = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for chunk in chunks:
-            columns = list(zip(*chunk, strict=True))
+            values = list(zip(*chunk, strict=True))
             writer.write_table(
                 pa.Table.from_arrays(
                     [
                         pa.array(column, type=f.type)
-                        for column, f in zip(columns, schema, strict=True)
+                        for column, f in zip(values, schema, strict=True)
                     ],
                     schema=schema,
                 )
@@ -127,16 +121,33 @@ def _parquet(path: Path, chunks) -> int:
 WRITERS = {"csv": _csv, "json": _json, "parquet": _parquet}
 
 
+def level_columns(levels: int) -> list[str]:
+    return [f"level_{level}_title" for level in range(1, levels + 1)]
+
+
 def export_run(
-    db: DatabaseManager, run_id: str, choice: SummaryChoice | None, fmt: str, path: Path
+    db: DatabaseManager,
+    run_id: str,
+    choice: SummaryChoice | None,
+    fmt: str,
+    path: Path,
+    ancestors: dict[int, list[str | None]] | None = None,
 ) -> int:
-    """Writes the run's queries to ``path``; returns how many rows were written. The file
-    appears whole or not at all: it is written beside ``path`` and renamed when complete."""
+    """Writes the run's queries to ``path``; returns how many rows were written.
+    ``ancestors`` (cluster → ancestor titles at levels 1..top, from a hierarchy run) adds one
+    column per level. The file appears whole or not at all: it is written beside ``path``
+    and renamed when complete."""
     if fmt not in WRITERS:
         raise ValueError(f"Format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    levels = max((len(titles) for titles in (ancestors or {}).values()), default=0)
+    columns = [*COLUMNS, *level_columns(levels)]
+    chunks = _rows(db, run_id, choice)
+    if levels:
+        above = [None] * levels
+        chunks = ([(*row, *ancestors.get(row[2], above)) for row in chunk] for chunk in chunks)
     partial = path.with_name(f".{path.name}.partial")
     try:
-        written = WRITERS[fmt](partial, _rows(db, run_id, choice))
+        written = WRITERS[fmt](partial, columns, chunks)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)

@@ -6,10 +6,13 @@ that replaces the alias's rows. Every finished cluster is committed on its own, 
 the ledger's counters, so a kill loses at most the clusters in flight.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, utc_now
@@ -37,6 +40,7 @@ def _resumable(entry: SummaryRun, params: SummaryParams) -> bool:
 
 
 ID_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 def live_entries(run_id: str, alias: str):
@@ -52,15 +56,30 @@ def live_entries(run_id: str, alias: str):
     )
 
 
+def with_free_id(start: Callable[[], T], what: str) -> T:
+    """Runs ``start`` (which picks a new run id and inserts it) until its id is free: another
+    run may take the same id in the same second, and the primary key refuses the second."""
+    for _ in range(ID_ATTEMPTS):
+        try:
+            return start()
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"Could not pick a free id for {what}.")
+
+
+def mark_replaced(session: Session, table, key, ids: list[str]) -> None:
+    """Ledger entries ``ids`` (``key`` of ``table``) become ``replaced``: a new run of their
+    alias supersedes them."""
+    if ids:
+        session.execute(update(table).where(key.in_(ids)).values(status="replaced"))
+
+
 def start_summary_run(
     db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, *, restart: bool = False
 ) -> Started:
-    for _ in range(ID_ATTEMPTS):
-        try:
-            return _start(db, run_id, alias, params, restart)
-        except IntegrityError:
-            continue  # another run took this summary_run_id in the same second: take the next
-    raise RuntimeError(f"Could not pick a free summary_run_id for {alias} on {run_id}.")
+    return with_free_id(
+        lambda: _start(db, run_id, alias, params, restart), f"a summary run of {alias} on {run_id}"
+    )
 
 
 def _start(
@@ -83,12 +102,7 @@ def _start(
                 ClusterSummary.run_id == run_id, ClusterSummary.alias == alias
             )
         )
-        if replaced:
-            session.execute(
-                update(SummaryRun)
-                .where(SummaryRun.summary_run_id.in_(replaced))
-                .values(status="replaced")
-            )
+        mark_replaced(session, SummaryRun, SummaryRun.summary_run_id, replaced)
         session.add(
             SummaryRun(
                 summary_run_id=summary_run_id,
@@ -193,22 +207,14 @@ def record(
                         generated_at=utc_now(),
                     )
                 )
-                if (
-                    result.prompt_hash
-                    and not result.cached
-                    and session.get(LLMResponse, result.prompt_hash) is None
-                ):
-                    session.add(
-                        LLMResponse(
-                            prompt_hash=result.prompt_hash,
-                            model=params.model,
-                            response={
-                                "title": result.label.title,
-                                "description": result.label.description,
-                            },
-                            tokens_in=result.tokens_in,
-                            tokens_out=result.tokens_out,
-                        )
+                if result.prompt_hash and not result.cached:
+                    store_answer(
+                        session,
+                        result.prompt_hash,
+                        params.model,
+                        {"title": result.label.title, "description": result.label.description},
+                        result.tokens_in,
+                        result.tokens_out,
                     )
             entry.requests += result.requests
             entry.tokens_in += result.tokens_in
@@ -227,6 +233,27 @@ def record(
         session.commit()
 
 
+def store_answer(
+    session: Session,
+    prompt_hash: str,
+    model: str,
+    response: dict,
+    tokens_in: int,
+    tokens_out: int,
+) -> None:
+    """Caches a validated answer under the hash of its exact request (once)."""
+    if session.get(LLMResponse, prompt_hash) is None:
+        session.add(
+            LLMResponse(
+                prompt_hash=prompt_hash,
+                model=model,
+                response=response,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+            )
+        )
+
+
 def finish(
     db: DatabaseManager,
     summary_run_id: str,
@@ -242,27 +269,32 @@ def finish(
     price is not known) and label quality."""
     with db.get_session() as session:
         entry = session.get(SummaryRun, summary_run_id)
-        cost = (
-            0.0
-            if params.is_offline
-            else estimate_cost(
-                params.model,
-                entry.tokens_in,
-                entry.tokens_out,
-                (params.price_in_per_mtok, params.price_out_per_mtok),
-            )
-        )
         entry.clusters_total = clusters_total
         if entry.clusters_done == clusters_total:
             entry.status = "completed"
         else:
             entry.status = "failed" if nothing_labelled else "partial"
-        entry.seconds = round(entry.seconds + seconds, 3)
-        entry.estimated_cost_usd = cost
         entry.label_accuracy, entry.label_accuracy_queries = accuracy
-        entry.finished_at = utc_now()
-        session.add(entry)
-        session.commit()
-        session.refresh(entry)
-        session.expunge(entry)
+        return close_entry(session, entry, params, seconds)
+
+
+def close_entry(session: Session, entry, params, seconds: float):
+    """Adds ``seconds`` to a ledger entry, prices all its tokens (0 offline, None when the
+    model's price is not known), stamps ``finished_at`` and commits; returns it detached."""
+    entry.seconds = round(entry.seconds + seconds, 3)
+    entry.estimated_cost_usd = (
+        0.0
+        if params.is_offline
+        else estimate_cost(
+            params.model,
+            entry.tokens_in,
+            entry.tokens_out,
+            (params.price_in_per_mtok, params.price_out_per_mtok),
+        )
+    )
+    entry.finished_at = utc_now()
+    session.add(entry)
+    session.commit()
+    session.refresh(entry)
+    session.expunge(entry)
     return entry

@@ -1,17 +1,20 @@
-"""Asking an OpenAI-compatible server for every cluster's label, fast and within limits.
+"""Asking an OpenAI-compatible server many questions, fast and within limits.
 
-Requests run concurrently up to ``concurrency``, never faster than ``rpm`` (a leaky bucket),
-each with a timeout; the ``openai`` client retries 429, 5xx and timeouts with exponential
-backoff and honours ``Retry-After``. An answer that is not a valid label is asked again up to
-``max_attempts``; a refusal is not. Each finished cluster is handed to ``on_done`` at once
-(on one writer thread, off the event loop), so a kill keeps every cluster finished before it.
+Any run that asks a model for strict-JSON answers (summary runs, hierarchy runs) hands this
+module ``Job``s: a request body, the hash that keys its cached answer, and a ``parse`` function
+that turns the answer's text into a value or raises ``InvalidAnswer``. Requests run
+concurrently up to ``concurrency``, never faster than ``rpm`` (a leaky bucket), each with a
+timeout; the ``openai`` client retries 429, 5xx and timeouts with exponential backoff and
+honours ``Retry-After``. An invalid answer is asked again up to ``max_attempts``; a refusal is
+not. Each finished job is handed to ``on_done`` at once (on one writer thread, off the event
+loop), so a kill keeps every answer finished before it.
 """
 
 import asyncio
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.summarizing.params import SummaryParams
@@ -23,29 +26,56 @@ from lmsys_pipeline.summarizing.prompts import (
     request_body,
 )
 from lmsys_pipeline.summarizing.providers import Endpoint
-from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief
+
+T = TypeVar("T")
 
 
 class LLMConfigError(UserError):
     """The server refuses every request (bad key, unknown model): stop instead of failing
-    each cluster."""
+    each job."""
+
+
+class RequestSettings(Protocol):
+    """How requests are made; ``SummaryParams`` and ``HierarchyParams`` both carry these."""
+
+    concurrency: int
+    rpm: int | None
+    timeout_s: float
+    max_retries: int
+    max_attempts: int
 
 
 @dataclass
-class Job:
-    brief: ClusterBrief
+class Job(Generic[T]):
+    """One question: ``key`` is whatever the caller needs back with the answer."""
+
+    key: Any
     body: dict[str, Any]
     prompt_hash: str
+    parse: Callable[[str | None], T]
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """``answer`` is None when the job failed; ``error`` then says why."""
+
+    job: Job[T]
+    answer: T | None = None
+    error: str | None = None
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
 
 
 def plan_jobs(
     briefs: Iterable[ClusterBrief], endpoint: Endpoint, params: SummaryParams
 ) -> list[Job]:
+    """One summary question per cluster brief."""
     jobs = []
     for brief in briefs:
         body = request_body(endpoint.remote_model, build_messages(brief), params)
-        jobs.append(Job(brief, body, prompt_hash(endpoint.model, body)))
+        jobs.append(Job(brief, body, prompt_hash(endpoint.model, body), parse_answer))
     return jobs
 
 
@@ -59,7 +89,7 @@ def _status_message(error: Exception) -> str:
     return f"{type(error).__name__} after every retry"
 
 
-async def _ask(client: Any, limiter: Any, job: Job, params: SummaryParams) -> LabelResult:
+async def _ask(client: Any, limiter: Any, job: Job[T], max_attempts: int) -> Outcome[T]:
     from openai import (
         APIConnectionError,
         APIStatusError,
@@ -68,8 +98,8 @@ async def _ask(client: Any, limiter: Any, job: Job, params: SummaryParams) -> La
         PermissionDeniedError,
     )
 
-    outcome = LabelResult(job.brief, prompt_hash=job.prompt_hash)
-    for _ in range(params.max_attempts):
+    outcome: Outcome[T] = Outcome(job)
+    for _ in range(max_attempts):
         if limiter is not None:
             await limiter.acquire()
         outcome.requests += 1
@@ -94,7 +124,7 @@ async def _ask(client: Any, limiter: Any, job: Job, params: SummaryParams) -> La
             outcome.error = f"the model refused: {' '.join(message.refusal.split())[:200]}"
             return outcome
         try:
-            outcome.label = parse_answer(message.content)
+            outcome.answer = job.parse(message.content)
             outcome.error = None
             return outcome
         except InvalidAnswer as error:
@@ -103,10 +133,10 @@ async def _ask(client: Any, limiter: Any, job: Job, params: SummaryParams) -> La
 
 
 async def _run_all(
-    jobs: list[Job],
+    jobs: list[Job[T]],
     endpoint: Endpoint,
-    params: SummaryParams,
-    on_done: Callable[[LabelResult], None],
+    settings: RequestSettings,
+    on_done: Callable[[Outcome[T]], None],
 ) -> None:
     from aiolimiter import AsyncLimiter
     from openai import AsyncOpenAI
@@ -114,22 +144,22 @@ async def _run_all(
     client = AsyncOpenAI(
         api_key=endpoint.api_key,
         base_url=endpoint.base_url,
-        max_retries=params.max_retries,
-        timeout=params.timeout_s,
+        max_retries=settings.max_retries,
+        timeout=settings.timeout_s,
     )
     # One request per 60/rpm seconds with no burst: any minute holds at most rpm + 1 starts.
-    limiter = AsyncLimiter(1, 60.0 / params.rpm) if params.rpm else None
-    semaphore = asyncio.Semaphore(params.concurrency)
+    limiter = AsyncLimiter(1, 60.0 / settings.rpm) if settings.rpm else None
+    semaphore = asyncio.Semaphore(settings.concurrency)
     loop = asyncio.get_running_loop()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="summary-writer") as writer:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-writer") as writer:
         stopped = asyncio.Event()
 
-        async def one(job: Job) -> None:
+        async def one(job: Job[T]) -> None:
             async with semaphore:
                 if stopped.is_set():  # a rejected key: start nothing more
                     return
                 try:
-                    outcome = await _ask(client, limiter, job, params)
+                    outcome = await _ask(client, limiter, job, settings.max_attempts)
                 except LLMConfigError:
                     stopped.set()
                     raise
@@ -146,11 +176,11 @@ async def _run_all(
 
 
 def ask_all(
-    jobs: list[Job],
+    jobs: list[Job[T]],
     endpoint: Endpoint,
-    params: SummaryParams,
-    on_done: Callable[[LabelResult], None],
+    settings: RequestSettings,
+    on_done: Callable[[Outcome[T]], None],
 ) -> None:
-    """Asks for every job's label; ``on_done`` receives each outcome as it completes."""
+    """Asks every job; ``on_done`` receives each outcome as it completes."""
     if jobs:
-        asyncio.run(_run_all(jobs, endpoint, params, on_done))
+        asyncio.run(_run_all(jobs, endpoint, settings, on_done))

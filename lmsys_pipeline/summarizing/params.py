@@ -100,14 +100,7 @@ class SummaryParams(BaseModel, extra="forbid"):
     @field_validator("model")
     @classmethod
     def _provider_and_name(cls, value: str) -> str:
-        value = value.strip()
-        provider, _, name = value.partition("/")
-        if not provider or not name:
-            raise ValueError(
-                f"Model {value!r} must be provider/name, e.g. openai/gpt-4o-mini "
-                f"or {KEYWORDS_MODEL}."
-            )
-        return value
+        return check_model_name(value, KEYWORDS_MODEL)
 
     @property
     def is_offline(self) -> bool:
@@ -146,12 +139,30 @@ def check_alias(alias: str) -> str:
     return alias
 
 
+def check_model_name(value: str, offline_model: str) -> str:
+    """``provider/name``, or a one-sentence error naming ``offline_model`` as the way out."""
+    value = value.strip()
+    provider, _, name = value.partition("/")
+    if not provider or not name:
+        raise ValueError(
+            f"Model {value!r} must be provider/name, e.g. openai/gpt-4o-mini or {offline_model}."
+        )
+    if provider == "local" and value != offline_model:
+        raise ValueError(f"The offline model here is {offline_model}, not {value}.")
+    return value
+
+
 def new_summary_run_id(model: str, existing: set[str], now: datetime | None = None) -> str:
     """``summary-<model name>-<YYYYMMDD-HHMMSS>``, suffixed ``-2``, ``-3`` on a clash."""
+    return new_run_id("summary", model, existing, now)
+
+
+def new_run_id(prefix: str, model: str, existing: set[str], now: datetime | None = None) -> str:
+    """``<prefix>-<model name>-<YYYYMMDD-HHMMSS>``, suffixed ``-2``, ``-3`` on a clash."""
     name = model.partition("/")[2].lower()
     name = re.sub(r"[^a-z0-9.]+", "-", name).strip("-") or "model"
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    base = candidate = f"summary-{name}-{stamp}"
+    base = candidate = f"{prefix}-{name}-{stamp}"
     suffix = 2
     while candidate in existing:
         candidate, suffix = f"{base}-{suffix}", suffix + 1

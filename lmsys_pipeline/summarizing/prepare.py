@@ -7,9 +7,9 @@ summary run instead of deciding anew, so the CLI's check and the asset's run agr
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
@@ -56,18 +56,47 @@ def summary_params(
     server's throughput settings, and the given overrides (None: not given) on top."""
     with db.get_session() as session:
         entry = session.execute(live_entries(run_id, alias).limit(1)).scalars().first()
-    base: dict[str, Any] = {"model": default_model()}
-    if entry is not None:
-        base = {
-            k: v
-            for k, v in entry.parameters.items()
-            if k in SummaryParams.model_fields and k not in ThroughputSettings.model_fields
-        }
+    return layered_params(
+        SummaryParams,
+        entry.parameters if entry is not None else {"model": default_model()},
+        throughput,
+        overrides,
+        OPTION_NAMES,
+    )
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def with_endpoint(params: P, api_key: str | None) -> tuple[P, Endpoint | None]:
+    """The server of ``params.model`` (None offline), its URL recorded in the parameters; a
+    missing key fails here, before anything is written."""
+    if params.is_offline:
+        return params, None
+    endpoint = resolve_endpoint(params.model, params.base_url, api_key=api_key)
+    return params.model_copy(update={"base_url": endpoint.base_url}), endpoint
+
+
+def layered_params(
+    params_type: type[P],
+    base: dict[str, Any],
+    throughput: ThroughputSettings,
+    overrides: dict[str, Any],
+    option_names: dict[str, str],
+) -> P:
+    """``base`` (a previous run's stored parameters, so a re-run resumes it, or the defaults)
+    without its throughput, then the server's ``throughput``, then the ``overrides`` that were
+    given (None: not given); a bad value is one sentence naming the option."""
+    kept = {
+        k: v
+        for k, v in base.items()
+        if k in params_type.model_fields and k not in ThroughputSettings.model_fields
+    }
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return SummaryParams(**{**base, **throughput.model_dump(), **given})
+        return params_type(**{**kept, **throughput.model_dump(), **given})
     except ValidationError as error:
-        raise settings_error(error, OPTION_NAMES) from None
+        raise settings_error(error, option_names) from None
 
 
 def prepare_summary(
@@ -86,10 +115,7 @@ def prepare_summary(
     check_alias(alias)
     load_run(db, run_id)
     params = summary_params(db, run_id, alias, overrides, throughput)
-    endpoint = None
-    if not params.is_offline:  # a missing key fails before anything is written
-        endpoint = resolve_endpoint(params.model, params.base_url, api_key=api_key)
-        params = params.model_copy(update={"base_url": endpoint.base_url})
+    params, endpoint = with_endpoint(params, api_key)
     if summary_run_id is not None:
         started = resume_summary_run(db, summary_run_id, run_id, alias, params)
     else:

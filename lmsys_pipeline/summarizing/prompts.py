@@ -8,11 +8,11 @@ cache key, so an old answer is never served for a new prompt.
 import hashlib
 import json
 import re
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError, field_validator
 
-from lmsys_pipeline.summarizing.params import PROMPT_VERSION, SummaryParams
+from lmsys_pipeline.summarizing.params import PROMPT_VERSION
 from lmsys_pipeline.summarizing.selection import ClusterBrief
 
 VAGUE_WORDS = ("various", "general", "miscellaneous", "diverse", "assorted", "mixed", "misc")
@@ -37,10 +37,24 @@ RESPONSE_FORMAT = {
     "type": "json_schema",
     "json_schema": {"name": "cluster_summary", "strict": True, "schema": SCHEMA},
 }
+A = TypeVar("A", bound=BaseModel)
 
 
 class InvalidAnswer(ValueError):
     """The model answered, but not with a usable title and description."""
+
+
+def specific_name(value: str, what: str = "title") -> str:
+    """A title or category name: collapsed, at most ``MAX_TITLE_WORDS`` words, not vague."""
+    value = " ".join(value.split()).strip(" \"'.")
+    if not value:
+        raise ValueError(f"the {what} is empty")
+    if len(value.split()) > MAX_TITLE_WORDS:
+        raise ValueError(f"the {what} has more than {MAX_TITLE_WORDS} words")
+    vague = [w for w in VAGUE_WORDS if re.search(rf"\b{w}\b", value, re.IGNORECASE)]
+    if vague:
+        raise ValueError(f"the {what} uses the vague word {vague[0]!r}")
+    return value
 
 
 class ClusterLabel(BaseModel):
@@ -50,15 +64,7 @@ class ClusterLabel(BaseModel):
     @field_validator("title")
     @classmethod
     def _specific_title(cls, value: str) -> str:
-        value = " ".join(value.split()).strip(" \"'.")
-        if not value:
-            raise ValueError("the title is empty")
-        if len(value.split()) > MAX_TITLE_WORDS:
-            raise ValueError(f"the title has more than {MAX_TITLE_WORDS} words")
-        vague = [w for w in VAGUE_WORDS if re.search(rf"\b{w}\b", value, re.IGNORECASE)]
-        if vague:
-            raise ValueError(f"the title uses the vague word {vague[0]!r}")
-        return value
+        return specific_name(value)
 
     @field_validator("description")
     @classmethod
@@ -103,23 +109,38 @@ def build_messages(brief: ClusterBrief) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
+class Sampling(Protocol):
+    temperature: float
+    max_tokens: int
+    seed: int
+
+
+def json_schema_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The ``response_format`` asking for JSON under ``schema`` (strict)."""
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
+
+
 def request_body(
-    remote_model: str, messages: list[dict[str, str]], params: SummaryParams
+    remote_model: str,
+    messages: list[dict[str, str]],
+    params: Sampling,
+    response_format: dict[str, Any] = RESPONSE_FORMAT,
 ) -> dict[str, Any]:
     return {
         "model": remote_model,
         "messages": messages,
-        "response_format": RESPONSE_FORMAT,
+        "response_format": response_format,
         "temperature": params.temperature,
         "max_tokens": params.max_tokens,
         "seed": params.seed,
     }
 
 
-def prompt_hash(model: str, body: dict[str, Any]) -> str:
-    """What identifies a paid answer: provider + model, the exact request, the prompt version."""
+def prompt_hash(model: str, body: dict[str, Any], version: str = PROMPT_VERSION) -> str:
+    """What identifies a paid answer: provider + model, the exact request, the prompt version
+    (``version``: the summary prompt's unless another run type asks)."""
     payload = json.dumps(
-        {"request": body, "model": model, "prompt_version": PROMPT_VERSION},
+        {"request": body, "model": model, "prompt_version": version},
         sort_keys=True,
         ensure_ascii=False,
     )
@@ -128,6 +149,12 @@ def prompt_hash(model: str, body: dict[str, Any]) -> str:
 
 def parse_answer(content: str | None) -> ClusterLabel:
     """The model's text → a valid label, or ``InvalidAnswer`` saying what was wrong."""
+    return parse_json_answer(content, ClusterLabel)
+
+
+def parse_json_answer(content: str | None, answer_type: type[A]) -> A:
+    """The model's text → the JSON object in it validated as ``answer_type``, or
+    ``InvalidAnswer`` naming the first problem."""
     if not content or not content.strip():
         raise InvalidAnswer("the answer was empty")
     text = content.strip()
@@ -141,7 +168,7 @@ def parse_answer(content: str | None) -> ClusterLabel:
     if not isinstance(payload, dict):
         raise InvalidAnswer("the answer was not a JSON object")
     try:
-        return ClusterLabel.model_validate(payload)
+        return answer_type.model_validate(payload)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "answer"

@@ -21,7 +21,7 @@ from lmsys_pipeline.summarizing.ledger import (
     record,
     summarized_sizes,
 )
-from lmsys_pipeline.summarizing.llm import ask_all, plan_jobs
+from lmsys_pipeline.summarizing.llm import Outcome, ask_all, plan_jobs
 from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
 from lmsys_pipeline.summarizing.prepare import PreparedSummary
 from lmsys_pipeline.summarizing.prompts import ClusterLabel
@@ -81,7 +81,7 @@ def _with_llm(
         save(
             [
                 LabelResult(
-                    job.brief,
+                    job.key,
                     ClusterLabel.model_construct(**cache[job.prompt_hash].response),
                     cached=True,
                     prompt_hash=job.prompt_hash,
@@ -96,10 +96,22 @@ def _with_llm(
         f"(concurrency {params.concurrency}, rpm {params.rpm or 'unlimited'})"
     )
 
-    def on_done(outcome: LabelResult) -> None:
-        save([outcome])
+    def on_done(outcome: Outcome[ClusterLabel]) -> None:
+        save(
+            [
+                LabelResult(
+                    outcome.job.key,
+                    outcome.answer,
+                    outcome.error,
+                    outcome.requests,
+                    outcome.tokens_in,
+                    outcome.tokens_out,
+                    prompt_hash=outcome.job.prompt_hash,
+                )
+            ]
+        )
         if outcome.error:
-            log(f"cluster {outcome.brief.cluster_id}: {outcome.error}")
+            log(f"cluster {outcome.job.key.cluster_id}: {outcome.error}")
 
     ask_all(pending, endpoint, params, on_done)
 

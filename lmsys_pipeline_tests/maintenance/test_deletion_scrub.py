@@ -11,7 +11,7 @@ from lmsys_pipeline.db.summaries import LLMResponse
 from lmsys_pipeline.maintenance.deletion import delete_conversations
 from lmsys_pipeline.maintenance.scrub import DELETED, Scrubber
 from lmsys_pipeline.summarizing.selection import truncate
-from lmsys_pipeline_tests.pipeline_data import build_results, summarize
+from lmsys_pipeline_tests.pipeline_data import build_results, build_tree, summarize
 
 
 def _columns_holding(db, needle: str) -> list[str]:
@@ -44,33 +44,40 @@ def _quoted_conversation(db) -> tuple[str, str]:
 
 def test_deleted_text_is_gone_from_labels_examples_and_the_cache(any_db, minilm, tmp_path: Path):
     db = any_db
-    [run_id, _] = build_results(db, minilm, tmp_path, queries=300, k=6)
+    [run_id, other_run] = build_results(db, minilm, tmp_path, queries=300, k=6)
     summarize(db, run_id, "kw-second", max_queries=8, label_quality_queries=0)
+    for run, alias in [(run_id, "kw"), (run_id, "kw-second"), (other_run, "kw")]:
+        build_tree(db, run, alias, top=2)  # level-0 rows copy the quoting descriptions
     conversation_id, text = _quoted_conversation(db)
     probe = " ".join(text.split())[:25]
-    with db.engine.begin() as connection:  # an LLM answer in the cache that quotes it
-        connection.execute(
-            LLMResponse.__table__.insert().values(
-                prompt_hash="h" * 64,
-                model="openai/gpt-4o-mini",
-                response={"title": "Account deletion", "description": f'Users ask "{text}".'},
-                tokens_in=1,
-                tokens_out=1,
-                created_at=utc_now(),
+    with db.engine.begin() as connection:  # LLM answers in the cache that quote it
+        for prompt_hash, response in [
+            ("h" * 64, {"title": "Account deletion", "description": f'Users ask "{text}".'}),
+            ("p" * 64, {"categories": [{"name": "Accounts", "description": f'"{text}"'}]}),
+        ]:
+            connection.execute(
+                LLMResponse.__table__.insert().values(
+                    prompt_hash=prompt_hash,
+                    model="openai/gpt-4o-mini",
+                    response=response,
+                    tokens_in=1,
+                    tokens_out=1,
+                    created_at=utc_now(),
+                )
             )
-        )
     assert set(_columns_holding(db, probe)) >= {
         "queries.query_text",
         "cluster_summaries.description",
         "cluster_summaries.summary",
+        "cluster_hierarchies.description",
         "llm_responses.response",
     }
 
     report = delete_conversations(db, [conversation_id])
 
     assert report.queries_deleted == 1
-    assert report.summaries_scrubbed >= 1
-    assert report.cached_answers_deleted == 1
+    assert report.summaries_scrubbed >= 1 and report.hierarchy_nodes_scrubbed >= 1
+    assert report.cached_answers_deleted == 2
     assert _columns_holding(db, probe) == []
     with db.engine.connect() as connection:
         labels = connection.execute(select(ClusterSummary.description)).scalars().all()

@@ -6,7 +6,7 @@ neither part may hold ``|`` (aliases and run ids are checked against a safe patt
 
 import dagster as dg
 
-from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
+from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS, clustering_run_partitions
 
 SUMMARY_ALIASES = "summary_aliases"
 ALIAS_DIMENSION = "alias"
@@ -20,3 +20,10 @@ summary_partitions = dg.MultiPartitionsDefinition(
 
 def summary_partition_key(run_id: str, alias: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({RUN_DIMENSION: run_id, ALIAS_DIMENSION: alias})
+
+
+def add_summary_partitions(instance: dg.DagsterInstance, run_id: str, alias: str) -> None:
+    """Adds the run and the alias to their dynamic partition sets (once)."""
+    for partitions, key in ((CLUSTERING_RUNS, run_id), (SUMMARY_ALIASES, alias)):
+        if not instance.has_dynamic_partition(partitions, key):
+            instance.add_dynamic_partitions(partitions, [key])

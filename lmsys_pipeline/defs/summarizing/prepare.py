@@ -6,9 +6,8 @@ from typing import Any
 import dagster as dg
 
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
 from lmsys_pipeline.defs.resources import LLMResource
-from lmsys_pipeline.defs.summarizing.partitions import SUMMARY_ALIASES
+from lmsys_pipeline.defs.summarizing.partitions import add_summary_partitions
 from lmsys_pipeline.summarizing.prepare import PreparedSummary, prepare_summary
 
 
@@ -33,7 +32,5 @@ def prepare_summary_run(
         restart=restart,
         summary_run_id=summary_run_id,
     )
-    for partitions, key in ((CLUSTERING_RUNS, run_id), (SUMMARY_ALIASES, alias)):
-        if not instance.has_dynamic_partition(partitions, key):
-            instance.add_dynamic_partitions(partitions, [key])
+    add_summary_partitions(instance, run_id, alias)
     return prepared

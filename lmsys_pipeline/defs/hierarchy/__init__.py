@@ -1,0 +1,1 @@
+"""Dagster wiring of hierarchy runs: the ``cluster_hierarchy`` asset and its checks."""

@@ -1,0 +1,72 @@
+"""Asking the model for one step of a hierarchy level: cached answers first, then requests.
+
+Each answer is committed as it arrives (``record_answer``), so a killed run keeps every answer
+it got; the resumed run builds the same prompts again (the algorithm is seeded and the
+embeddings of the same texts are the same), finds their answers in the cache and asks only
+for the rest.
+"""
+
+import json
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.hierarchy.ledger import record_answer, record_progress
+from lmsys_pipeline.hierarchy.params import HierarchyParams
+from lmsys_pipeline.summarizing.ledger import cached_answers
+from lmsys_pipeline.summarizing.llm import Job, Outcome, ask_all
+from lmsys_pipeline.summarizing.prompts import InvalidAnswer
+from lmsys_pipeline.summarizing.providers import Endpoint
+
+
+def step_name(key: tuple) -> str:
+    """``("assign", 1, 17)`` → ``level 1 assign 17``: how failures are listed."""
+    kind, level, *ident = key
+    return f"level {level} {kind} {' '.join(str(i) for i in ident)}".strip()
+
+
+@dataclass
+class Asker:
+    db: DatabaseManager
+    hierarchy_run_id: str
+    endpoint: Endpoint
+    params: HierarchyParams
+    log: Callable[[str], None]
+    seconds_asking: float = 0.0  # inside the requests' steps, for the throughput benchmark
+    steps: list[int] = field(default_factory=list)  # requests made per step, in order
+
+    def __call__(self, jobs: list[Job]) -> dict[Hashable, Outcome]:
+        """Every job's outcome by key; failed ones carry their error."""
+        found: dict[Hashable, Outcome] = {}
+        cache = cached_answers(self.db, [job.prompt_hash for job in jobs])
+        pending = []
+        for job in jobs:
+            stored = cache.get(job.prompt_hash)
+            try:
+                if stored is None:
+                    raise InvalidAnswer("not cached")
+                found[job.key] = Outcome(job, job.parse(json.dumps(stored.response)))
+            except InvalidAnswer:
+                pending.append(job)
+        if len(found):
+            record_progress(self.db, self.hierarchy_run_id, cached=len(found))
+
+        def on_done(outcome: Outcome) -> None:
+            record_answer(
+                self.db,
+                self.hierarchy_run_id,
+                self.params.model,
+                outcome,
+                step_name(outcome.job.key),
+            )
+            found[outcome.job.key] = outcome
+            if outcome.error:
+                self.log(f"{step_name(outcome.job.key)}: {outcome.error}")
+
+        if pending:
+            started = time.perf_counter()
+            ask_all(pending, self.endpoint, self.params, on_done)
+            self.seconds_asking += time.perf_counter() - started
+            self.steps.append(len(pending))
+        return found

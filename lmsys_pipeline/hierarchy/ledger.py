@@ -1,0 +1,236 @@
+"""The hierarchy-run ledger, its answers and its tree.
+
+Starting an alias's hierarchy either resumes its hierarchy run (same summary run, outcome
+parameters and prompt version) or starts a new one and marks the alias's older ones
+``replaced``. Every answer is committed on its own as it arrives, with the ledger's counters
+(``record_answer``), so a killed run loses at most the requests in flight; a resumed run
+rebuilds the tree from those answers (served from ``llm_responses``) and asks only for the
+rest. The tree itself is written whole, in one transaction that also removes the alias's
+previous tree, so readers see the old tree or the new one, never half of one.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
+from lmsys_pipeline.db.models import utc_now
+from lmsys_pipeline.hierarchy.params import (
+    PROMPT_VERSION,
+    HierarchyInputError,
+    HierarchyParams,
+    new_hierarchy_run_id,
+)
+from lmsys_pipeline.hierarchy.tree import Node
+from lmsys_pipeline.summarizing.ledger import (
+    close_entry,
+    mark_replaced,
+    store_answer,
+    with_free_id,
+)
+from lmsys_pipeline.summarizing.llm import Outcome
+
+
+@dataclass(frozen=True)
+class StartedHierarchy:
+    hierarchy_run_id: str
+    resumed: bool
+    replaced: list[str]
+
+
+def live_hierarchies(run_id: str, alias: str):
+    """The alias's hierarchy runs on ``run_id`` that were not replaced, newest first."""
+    return (
+        select(HierarchyRun)
+        .where(
+            HierarchyRun.run_id == run_id,
+            HierarchyRun.alias == alias,
+            HierarchyRun.status != "replaced",
+        )
+        .order_by(HierarchyRun.created_at.desc())
+    )
+
+
+def _resumable(entry: HierarchyRun, summary_run_id: str, params: HierarchyParams) -> bool:
+    stored = {k: entry.parameters.get(k) for k in params.outcome()}
+    return (
+        entry.prompt_version == PROMPT_VERSION
+        and entry.summary_run_id == summary_run_id
+        and stored == params.outcome()
+    )
+
+
+def _reopen(session, entry: HierarchyRun, params: HierarchyParams) -> StartedHierarchy:
+    entry.parameters = params.stored()
+    entry.status = "running"
+    entry.failures = {}
+    session.add(entry)
+    session.commit()
+    return StartedHierarchy(entry.hierarchy_run_id, True, [])
+
+
+def start_hierarchy_run(
+    db: DatabaseManager,
+    run_id: str,
+    alias: str,
+    summary_run_id: str,
+    params: HierarchyParams,
+    *,
+    restart: bool = False,
+) -> StartedHierarchy:
+    def start() -> StartedHierarchy:
+        with db.get_session() as session:
+            entries = session.execute(live_hierarchies(run_id, alias)).scalars().all()
+            current = entries[0] if entries else None
+            if current and not restart and _resumable(current, summary_run_id, params):
+                return _reopen(session, current, params)
+            existing = set(session.execute(select(HierarchyRun.hierarchy_run_id)).scalars())
+            hierarchy_run_id = new_hierarchy_run_id(params.model, existing)
+            replaced = [entry.hierarchy_run_id for entry in entries]
+            mark_replaced(session, HierarchyRun, HierarchyRun.hierarchy_run_id, replaced)
+            session.add(
+                HierarchyRun(
+                    hierarchy_run_id=hierarchy_run_id,
+                    run_id=run_id,
+                    alias=alias,
+                    summary_run_id=summary_run_id,
+                    model=params.model,
+                    parameters=params.stored(),
+                    prompt_version=PROMPT_VERSION,
+                )
+            )
+            session.commit()
+        return StartedHierarchy(hierarchy_run_id, False, replaced)
+
+    return with_free_id(start, f"a hierarchy run of {alias} on {run_id}")
+
+
+def resume_hierarchy_run(
+    db: DatabaseManager,
+    hierarchy_run_id: str,
+    run_id: str,
+    alias: str,
+    summary_run_id: str,
+    params: HierarchyParams,
+) -> StartedHierarchy:
+    """Continues the named hierarchy run (the one the CLI prepared)."""
+    with db.get_session() as session:
+        entry = session.get(HierarchyRun, hierarchy_run_id)
+        if entry is None or (entry.run_id, entry.alias) != (run_id, alias):
+            raise HierarchyInputError(
+                f"{hierarchy_run_id} is not a hierarchy run of alias {alias} on {run_id}: "
+                "leave hierarchy_run_id out to start or resume the alias's hierarchy."
+            )
+        if entry.status == "replaced" or not _resumable(entry, summary_run_id, params):
+            raise HierarchyInputError(
+                f"{hierarchy_run_id} was replaced or made with other settings: leave "
+                "hierarchy_run_id out to start a new hierarchy run."
+            )
+        return _reopen(session, entry, params)
+
+
+def record_answer(
+    db: DatabaseManager, hierarchy_run_id: str, model: str, outcome: Outcome, step: str
+) -> None:
+    """One answered (or failed) request: its cached answer and the ledger's counters."""
+    with db.get_session() as session:
+        entry = session.get(HierarchyRun, hierarchy_run_id)
+        entry.requests += outcome.requests
+        entry.tokens_in += outcome.tokens_in
+        entry.tokens_out += outcome.tokens_out
+        failures = dict(entry.failures or {})
+        if outcome.answer is None:
+            failures[step] = outcome.error or "unknown error"
+        else:
+            failures.pop(step, None)
+            store_answer(
+                session,
+                outcome.job.prompt_hash,
+                model,
+                outcome.answer.model_dump(),
+                outcome.tokens_in,
+                outcome.tokens_out,
+            )
+        entry.failures = failures
+        session.add(entry)
+        session.commit()
+
+
+def record_progress(
+    db: DatabaseManager,
+    hierarchy_run_id: str,
+    *,
+    cached: int = 0,
+    failures: dict[str, str] | None = None,
+    level_sizes: list[int] | None = None,
+) -> None:
+    with db.get_session() as session:
+        entry = session.get(HierarchyRun, hierarchy_run_id)
+        entry.cached_responses += cached
+        if failures:
+            entry.failures = {**(entry.failures or {}), **failures}
+        if level_sizes is not None:
+            entry.level_sizes = level_sizes
+            entry.levels = len(level_sizes) - 1
+        session.add(entry)
+        session.commit()
+
+
+def save_tree(db: DatabaseManager, entry_id: str, run_id: str, alias: str, nodes: list[Node]):
+    """Replaces the alias's tree on ``run_id`` with ``nodes``, in one transaction."""
+    with db.get_session() as session:
+        ids = session.execute(
+            select(HierarchyRun.hierarchy_run_id).where(
+                HierarchyRun.run_id == run_id, HierarchyRun.alias == alias
+            )
+        ).scalars()
+        session.execute(
+            delete(ClusterHierarchy).where(ClusterHierarchy.hierarchy_run_id.in_(list(ids)))
+        )
+        now = utc_now()
+        session.add_all(
+            ClusterHierarchy(
+                run_id=run_id,
+                hierarchy_run_id=entry_id,
+                cluster_id=node.node_id,
+                parent_cluster_id=node.parent,
+                level=node.level,
+                children_ids=list(node.children),
+                title=node.title,
+                description=node.description,
+                created_at=now,
+            )
+            for node in nodes
+        )
+        session.commit()
+
+
+def finish(
+    db: DatabaseManager,
+    hierarchy_run_id: str,
+    params: HierarchyParams,
+    *,
+    clusters_total: int,
+    top_size: int,
+    orphans: int,
+    seconds: float,
+) -> HierarchyRun:
+    """Closes the ledger entry: ``completed``, or ``partial`` when a request failed."""
+    with db.get_session() as session:
+        entry = session.get(HierarchyRun, hierarchy_run_id)
+        entry.clusters_total = clusters_total
+        entry.top_size = top_size
+        entry.orphans = orphans
+        entry.status = "partial" if entry.failures else "completed"
+        return close_entry(session, entry, params, seconds)
+
+
+def fail(
+    db: DatabaseManager, hierarchy_run_id: str, params: HierarchyParams, seconds: float
+) -> None:
+    """A run stopped by an error the user must fix (a rejected key, every request failed)."""
+    with db.get_session() as session:
+        entry = session.get(HierarchyRun, hierarchy_run_id)
+        entry.status = "failed"
+        close_entry(session, entry, params, seconds)

@@ -1,0 +1,96 @@
+import numpy as np
+
+from lmsys_pipeline.hierarchy.offline import (
+    Features,
+    interleaved,
+    merged,
+    offline_level,
+    ward_groups,
+)
+from lmsys_pipeline.hierarchy.tree import Node
+
+
+def _blobs(rng, centres, per, spread=0.05):
+    rows = [c + spread * rng.standard_normal((per, len(c))) for c in centres]
+    return np.vstack(rows)
+
+
+def test_weighted_ward_finds_separated_groups_and_leaves_a_far_one_alone():
+    rng = np.random.default_rng(0)
+    centres = np.eye(4)[:3] * 3
+    points = np.vstack([_blobs(rng, centres, 5), [[0, 0, 0, 9]]])  # one point far away
+    labels = ward_groups(points @ points.T, np.ones(len(points)), 4)
+    assert len(set(labels.tolist())) == 4
+    for blob in range(3):
+        assert len(set(labels[blob * 5 : blob * 5 + 5].tolist())) == 1
+    assert np.bincount(labels)[labels[-1]] == 1
+
+
+def test_ward_matches_a_plain_recomputation_on_random_data():
+    """The partner bookkeeping merges the same pairs as recomputing every cost each time."""
+    rng = np.random.default_rng(1)
+    points = rng.standard_normal((40, 5))
+    weights = rng.integers(1, 50, 40).astype(float)
+    groups = [[i] for i in range(40)]
+    means, sizes = points.copy(), weights.copy()
+    alive = list(range(40))
+    while len(alive) > 6:
+        best = None
+        for a_index, a in enumerate(alive):
+            for b in alive[a_index + 1 :]:
+                cost = sizes[a] * sizes[b] / (sizes[a] + sizes[b])
+                cost *= ((means[a] - means[b]) ** 2).sum()
+                if best is None or cost < best[0]:
+                    best = (cost, a, b)
+        _, a, b = best
+        means[a] = (sizes[a] * means[a] + sizes[b] * means[b]) / (sizes[a] + sizes[b])
+        sizes[a] += sizes[b]
+        groups[a] += groups[b]
+        alive.remove(b)
+    expected = sorted(sorted(groups[a]) for a in alive)
+    labels = ward_groups(points @ points.T, weights, 6)
+    found = sorted(sorted(np.flatnonzero(labels == g).tolist()) for g in range(6))
+    assert found == expected
+
+
+def test_offline_level_names_parents_by_keywords_and_reports_orphans():
+    rng = np.random.default_rng(2)
+    cards = ["my card was declined", "card payment declined", "declined card at shop"]
+    pins = ["change my pin", "reset pin number", "forgot my pin"]
+    poems = ["write a poem about the sea"]
+    documents = [cards, cards[::-1], pins, pins[::-1], poems]
+    vectors = np.vstack(
+        [
+            _blobs(rng, [np.eye(3)[0]], 2),
+            _blobs(rng, [np.eye(3)[1]], 2),
+            [np.eye(3)[2] * 5],
+        ]
+    )
+    children = [Node(i, 0, 10 + i, f"cluster {i}", "") for i in range(5)]
+    profiles = np.eye(5) * 0.6 + 0.1  # each cluster's queries lean to itself
+    features = [Features(v, p, d) for v, p, d in zip(vectors, profiles, documents, strict=True)]
+    grouping = offline_level(children, features, 3, keyword_weight=0.2, profile_weight=0.3)
+    titles = {tuple(sorted(kids)): title for title, _, kids in grouping.parents}
+    assert set(titles) == {(0, 1), (2, 3)}
+    assert "card" in titles[(0, 1)].lower() or "declined" in titles[(0, 1)].lower()
+    assert "pin" in titles[(2, 3)].lower()
+    assert grouping.orphans == [4]  # alone: kept at its level, not a parent of one
+
+
+def test_interleaved_takes_children_in_turn():
+    assert interleaved([["a1", "a2", "a3"], ["b1"], ["c1", "c2"]]) == [
+        "a1",
+        "b1",
+        "c1",
+        "a2",
+        "c2",
+        "a3",
+    ]
+
+
+def test_a_parent_is_described_by_its_children_weighted_by_size():
+    small = Features(np.array([1.0, 0.0]), np.array([1.0, 0.0]), ["a1", "a2"])
+    large = Features(np.array([0.0, 1.0]), np.array([0.0, 1.0]), ["b1"])
+    parent = merged([large, small], [3, 1])
+    assert np.allclose(parent.centroid, np.array([1.0, 3.0]) / np.sqrt(10))
+    assert np.allclose(parent.profile, [0.25, 0.75]) and parent.documents == ["b1", "a1", "a2"]
