@@ -36,6 +36,7 @@ from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.lineage.match import Thresholds, match_runs, overlaps
 from lmsys_pipeline.lineage.runs import load_partition
+from lmsys_pipeline.summarizing.carry import CARRY_OVERLAP
 from lmsys_pipeline_tests.pipeline_data import ingest_hwu64
 
 LINKS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -96,7 +97,10 @@ def describe(db, name: str, before_id: str, after_id: str, first_planted: int) -
     continuing = np.array([r.overlap for r in match_runs(before, after) if r.kind == "continues"])
     print(
         f"default link: {len(continuing)} continue, Jaccard 5%/25%/median "
-        f"{np.quantile(continuing, [0.05, 0.25, 0.5]).round(2).tolist()}"
+        f"{np.quantile(continuing, [0.05, 0.25, 0.5]).round(2).tolist()}, "
+        f">= carry overlap {CARRY_OVERLAP}: {(continuing >= CARRY_OVERLAP).sum()} "
+        f"(titles carried: {(continuing >= CARRY_OVERLAP).sum() / len(after.sizes()):.0%} of "
+        "the later clusters)"
     )
     for link in LINKS:
         relations = match_runs(before, after, Thresholds(link=link))

@@ -5,10 +5,9 @@ import dagster as dg
 from sqlalchemy import select
 
 from lmsys_pipeline.db.lineage import ClusterLineage
-from lmsys_pipeline.definitions import defs
-from lmsys_pipeline.defs.clustering.schedules import build_recluster_schedule, recluster_params
 from lmsys_pipeline.defs.resources import DatabaseResource
 from lmsys_pipeline_tests.conftest import definitions_with
+from lmsys_pipeline_tests.defs.lineage.scheduled import tick_schedule
 from lmsys_pipeline_tests.pipeline_data import K
 
 
@@ -20,14 +19,9 @@ def _metadata(result, asset: str) -> dict:
 def test_a_scheduled_run_gets_its_lineage_against_the_previous_run(two_runs):
     db, run_a, run_b = two_runs
     resources = {"database": DatabaseResource(url=str(db.engine.url))}
-    schedule = build_recluster_schedule("0 4 * * 0", recluster_params("kmeans", str(K)))
     with dg.instance_for_test() as instance:
-        with dg.build_schedule_context(
-            instance=instance, resources=resources, repository_def=defs.get_repository_def()
-        ) as context:
-            [request] = list(schedule.evaluate_tick(context).run_requests)
-        run_c = request.partition_key
-        job = definitions_with(**resources).resolve_job_def(schedule.job_name)
+        run_c = tick_schedule(instance, resources)
+        job = definitions_with(**resources).resolve_job_def("cluster_run_job")
         result = job.execute_in_process(instance=instance, partition_key=run_c)
         assert result.success
         lineage = _metadata(result, "cluster_lineage")
