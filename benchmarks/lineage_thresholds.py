@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from sqlalchemy import func, select
 
+from lmsys_pipeline.clustering.late import nearest_cosines, novelty_threshold
 from lmsys_pipeline.clustering.params import KMeansParams
-from lmsys_pipeline.clustering.runs import materialize_run, register_run
+from lmsys_pipeline.clustering.runs import materialize_run, read_assignments, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.embedding.embedders import load_embedder
@@ -37,6 +38,7 @@ from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.lineage.match import Thresholds, match_runs, overlaps
 from lmsys_pipeline.lineage.runs import load_partition
 from lmsys_pipeline.summarizing.carry import CARRY_OVERLAP
+from lmsys_pipeline.vectors import centroids
 from lmsys_pipeline_tests.pipeline_data import ingest_hwu64
 
 LINKS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -118,6 +120,28 @@ def describe(db, name: str, before_id: str, after_id: str, first_planted: int) -
         )
 
 
+def novelty(db, run_id: str, first_planted: int) -> None:
+    """Which share of the queries run A never saw each novelty quantile flags (the planted
+    topic against the other new queries), with the held-out calibration of clustering/late.py."""
+    stored = load_vectors(db, "all-MiniLM-L6-v2")
+    seen, labels = read_assignments(db, run_id)
+    rows = stored.rows[np.searchsorted(stored.query_ids, seen)]
+    new = ~np.isin(stored.query_ids, seen)
+    planted = stored.query_ids[new] >= first_planted
+    _, best = nearest_cosines(
+        stored.vectors[stored.rows[new]], centroids(stored.vectors, labels, rows)
+    )
+    print(f"\n== novelty of the {new.sum():,} queries {run_id} never saw ({planted.sum()} planted)")
+    for quantile in (0.01, 0.02, 0.05, 0.1):
+        threshold = novelty_threshold(stored.vectors, rows, labels, seed=42, quantile=quantile)
+        flagged = best < threshold
+        print(
+            f"  quantile {quantile:.2f}: threshold {threshold:.3f}, planted novel "
+            f"{flagged[planted].mean():.0%}, other new novel {flagged[~planted].mean():.1%}, "
+            f"novel share {flagged.mean():.1%}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", type=Path)
@@ -137,6 +161,7 @@ def main() -> None:
     print(f"{sample:,} sample queries, A sees the first {first:,}, B all and the planted ones")
     describe(db, "20% more data (+ planted)", run_a, run_b, first_planted)
     describe(db, "same data, another seed (yardstick)", run_a, run_a2, first_planted)
+    novelty(db, run_a, first_planted)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from lmsys_pipeline.clustering.registry import (
     params_from_run_id,
     parse_stored,
 )
+from lmsys_pipeline.db.assigned import AssignedAfterFit
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding
@@ -304,6 +305,7 @@ def _replace_assignments(
 ) -> None:
     with db.engine.begin() as connection:
         connection.execute(delete(QueryCluster).where(QueryCluster.run_id == run_id))
+        connection.execute(delete(AssignedAfterFit).where(AssignedAfterFit.run_id == run_id))
         write_assignments(connection, run_id, query_ids, fit.labels, fit.confidence)
         run_parameters: dict[str, Any] = (
             connection.execute(

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from lmsys_pipeline.db import (  # noqa: F401 (every table)
+    assigned,
     hierarchy,
     lineage,
     models,

@@ -57,10 +57,10 @@ def build_recluster_schedule(cron: str, params: ClusteringParams) -> dg.Schedule
     return recluster_schedule
 
 
+RECLUSTER_PARAMS = recluster_params(
+    os.environ.get("LMSYS_RECLUSTER_ALGORITHM", "kmeans"),
+    os.environ.get("LMSYS_RECLUSTER_SIZE", "100"),
+)
 recluster_schedule = build_recluster_schedule(
-    os.environ.get("LMSYS_RECLUSTER_CRON", "0 3 * * 1"),
-    recluster_params(
-        os.environ.get("LMSYS_RECLUSTER_ALGORITHM", "kmeans"),
-        os.environ.get("LMSYS_RECLUSTER_SIZE", "100"),
-    ),
+    os.environ.get("LMSYS_RECLUSTER_CRON", "0 3 * * 1"), RECLUSTER_PARAMS
 )
