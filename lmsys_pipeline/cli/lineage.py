@@ -1,10 +1,19 @@
-"""``lmsys diff``: how the clusters of one run relate to another's (read from the database)."""
+"""``lmsys diff`` (how the clusters of one run relate to another's) and ``lmsys trends``
+(queries per cluster and period); both read the database directly."""
 
 from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import DbUrlOption, JsonOption, app, console, database, print_json
+from lmsys_pipeline.cli.common import (
+    DbUrlOption,
+    JsonOption,
+    app,
+    console,
+    database,
+    print_json,
+    titled_table,
+)
 
 SECTIONS = (
     ("new", "New clusters"),
@@ -71,3 +80,44 @@ def diff(
         console.print(f"\n{heading}: {len(changes)}", style="bold")
         for change in changes:
             console.print(f"  {_line(name, change)}")
+
+
+@app.command()
+def trends(
+    run_id: Annotated[str, typer.Argument(help="The clustering run.")],
+    alias: Annotated[
+        str | None, typer.Option(help="Titles from this alias (default: the latest).")
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="day, week or month.")] = "week",
+    top: Annotated[int | None, typer.Option(min=1, help="Only the N fastest growing.")] = None,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Queries per cluster and period (the conversation's own time where the source had
+    one, else when it was loaded) and the change in the last period; fastest growing first."""
+    from lmsys_pipeline.reading.choice import choose_summary_run
+    from lmsys_pipeline.reading.trends import trends as read_trends
+
+    db = database(db_url)
+    report = read_trends(db, run_id, choose_summary_run(db, run_id, alias=alias), by=by, top=top)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    shown = report.periods[-6:]
+    table = titled_table(
+        f"{run_id}: queries per {by} (last {len(shown)} of {len(report.periods)})",
+        [
+            ("cluster", "right"),
+            *((p, "right") for p in shown),
+            ("change", "right"),
+            ("title", "left"),
+        ],
+    )
+    for cluster in report.clusters:
+        table.add_row(
+            str(cluster.cluster_id),
+            *(f"{n:,}" for n in cluster.counts[-len(shown) :]),
+            f"{cluster.change:+,}",
+            cluster.title or "",
+        )
+    console.print(table)

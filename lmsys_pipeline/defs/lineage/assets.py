@@ -7,6 +7,7 @@ from pydantic import Field
 from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
 from lmsys_pipeline.defs.failures import user_failures
 from lmsys_pipeline.defs.resources import DatabaseResource
+from lmsys_pipeline.lineage.report import build_report
 from lmsys_pipeline.lineage.runs import compute_lineage, previous_run, write_lineage
 
 SHOWN = 10
@@ -18,6 +19,18 @@ class LineageConfig(dg.Config):
         description="Compare with this run (default: the run of the same algorithm and "
         "embedding model registered last before this one).",
     )
+
+
+def _growing(lineage) -> str:
+    """Continuing clusters whose share of the run grew most (``lmsys diff``'s "grown")."""
+    grown = build_report(lineage, {}, {}).sections["grown"][:SHOWN]
+    lines = ["| from | to | share before | after |", "|---|---|---|---|"]
+    for change in grown:
+        lines.append(
+            f"| {change.before[0].cluster_id} | {change.after[0].cluster_id} "
+            f"| {change.share_before:.2%} | {change.share_after:.2%} |"
+        )
+    return "\n".join(lines)
 
 
 def _table(relations, kind: str) -> str:
@@ -73,5 +86,6 @@ def cluster_lineage(
                 f"{kind}_clusters": dg.MetadataValue.md(_table(lineage.relations, kind))
                 for kind in ("new", "split", "merged", "gone")
             },
+            "fastest_growing_clusters": dg.MetadataValue.md(_growing(lineage)),
         }
     )

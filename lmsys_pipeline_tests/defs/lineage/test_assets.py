@@ -28,6 +28,7 @@ def test_a_scheduled_run_gets_its_lineage_against_the_previous_run(two_runs):
         # run C clusters the same queries as B with the same seed: every cluster continues
         assert lineage["from_run_id"] == run_b
         assert lineage["clusters_continues"] == K and lineage["clusters_new"] == 0
+        assert lineage["fastest_growing_clusters"].startswith("| from | to | share before")
 
         # any earlier run can be named instead
         named = job.execute_in_process(
