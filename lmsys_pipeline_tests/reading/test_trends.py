@@ -155,3 +155,22 @@ def test_export_duckdb_holds_the_run_tables(results, tmp_path):
         ).fetchone()[0]
         assert joined == assigned
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_export_duckdb_on_both_databases_keeps_the_conversation_time(stamped, tmp_path):
+    from lmsys_pipeline.reading.export_duckdb import export_duckdb
+
+    db, run_id, expected = stamped
+    out = tmp_path / "stamped.duckdb"
+    tables = export_duckdb(db, run_id, out)
+    assert tables["queries"] == tables["assignments"] == STAMPED + UNSTAMPED
+    with duckdb.connect(str(out), read_only=True) as connection:
+        stamps = dict(
+            connection.execute(
+                "SELECT conversation_id, json_extract_string(extra_metadata, '$.timestamp') "
+                "FROM queries"
+            ).fetchall()
+        )
+        types = {row[0]: row[1] for row in connection.execute("DESCRIBE assignments").fetchall()}
+    assert stamps["t-00"] == expected["t-00"].isoformat() and stamps["p-0"] is None
+    assert types["cluster_id"] == "BIGINT" and types["novel"] == "BOOLEAN"
