@@ -3,6 +3,7 @@ them to the latest run, and ``recluster_on_novelty_sensor`` requests one new run
 its threshold — and only once."""
 
 import dagster as dg
+import pytest
 
 from lmsys_pipeline.clustering.late import LateStatus
 from lmsys_pipeline.clustering.params import KMeansParams
@@ -29,9 +30,12 @@ def _tick(sensor, instance, resources, cursor=None):
         return sensor.evaluate_tick(context)
 
 
-def test_the_sensor_fires_once_past_its_threshold_and_the_asset_assigns(two_runs, minilm):
-    db, _, run_b = two_runs
-    resources = {"database": DatabaseResource(url=str(db.engine.url))}
+@pytest.mark.parametrize("two_runs_any", ["sqlite", "postgresql"], indirect=True)
+def test_the_sensor_fires_once_past_its_threshold_and_the_asset_assigns(two_runs_any, minilm):
+    db, _, run_b = two_runs_any
+    resources = {
+        "database": DatabaseResource(url=db.engine.url.render_as_string(hide_password=False))
+    }
     sensor = build_recluster_sensor(Triggers(unassigned=ARRIVING), KMeansParams(n_clusters=5))
     with dg.instance_for_test() as instance:
         below = _tick(sensor, instance, resources)

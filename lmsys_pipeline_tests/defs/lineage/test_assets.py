@@ -2,6 +2,7 @@
 the previous run of its algorithm, in one job, in a real Dagster instance."""
 
 import dagster as dg
+import pytest
 from sqlalchemy import select
 
 from lmsys_pipeline.db.lineage import ClusterLineage
@@ -16,9 +17,12 @@ def _metadata(result, asset: str) -> dict:
     return {key: value.value for key, value in event.metadata.items()}
 
 
-def test_a_scheduled_run_gets_its_lineage_against_the_previous_run(two_runs):
-    db, run_a, run_b = two_runs
-    resources = {"database": DatabaseResource(url=str(db.engine.url))}
+@pytest.mark.parametrize("two_runs_any", ["sqlite", "postgresql"], indirect=True)
+def test_a_scheduled_run_gets_its_lineage_against_the_previous_run(two_runs_any):
+    db, run_a, run_b = two_runs_any
+    resources = {
+        "database": DatabaseResource(url=db.engine.url.render_as_string(hide_password=False))
+    }
     with dg.instance_for_test() as instance:
         run_c = tick_schedule(instance, resources)
         job = definitions_with(**resources).resolve_job_def("cluster_run_job")
