@@ -173,3 +173,37 @@ def definitions_with(**resources: Any):
         resources={**(defs.resources or {}), **resources},
         executor=defs.executor,
     )
+
+
+@pytest.fixture(scope="session")
+def two_runs_file(tmp_path_factory, minilm) -> tuple[Path, str, str]:
+    """Two KMeans runs over real data (``pipeline_data.build_two_runs``), built once."""
+    from lmsys_pipeline_tests import pipeline_data
+
+    folder = tmp_path_factory.mktemp("two-runs")
+    db = DatabaseManager(folder / "queries.db")
+    run_a, run_b = pipeline_data.build_two_runs(db, minilm, folder)
+    db.dispose()
+    return folder / "queries.db", run_a, run_b
+
+
+@pytest.fixture
+def two_runs(two_runs_file, tmp_path: Path):
+    """A private copy: (database, run A, run B)."""
+    source, run_a, run_b = two_runs_file
+    shutil.copyfile(source, tmp_path / "queries.db")
+    db = DatabaseManager(tmp_path / "queries.db")
+    yield db, run_a, run_b
+    db.dispose()
+
+
+@pytest.fixture
+def two_runs_any(request, tmp_path: Path, minilm):
+    """The same two runs on SQLite (copied) or built on PostgreSQL."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("two_runs")
+        return
+    from lmsys_pipeline_tests import pipeline_data
+
+    db = request.getfixturevalue("postgres_db")
+    yield db, *pipeline_data.build_two_runs(db, minilm, tmp_path)

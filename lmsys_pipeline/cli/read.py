@@ -251,7 +251,9 @@ def compare(
 @app.command()
 def export(
     run_id: RunIdArgument,
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or parquet.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv, json, parquet or duckdb (tables for SQL).")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
     alias: AliasOption = None,
     summary_run_id: SummaryRunOption = None,
@@ -267,10 +269,13 @@ def export(
     from lmsys_pipeline.reading.export import FORMATS, export_run
     from lmsys_pipeline.reading.hierarchy import ancestor_titles
 
-    if fmt not in FORMATS:
-        fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    if fmt not in (*FORMATS, "duckdb"):
+        fail(f"--format must be one of {', '.join(FORMATS)}, duckdb, not {fmt!r}.")
     check_output(output, force)
     db = database(db_url)
+    if fmt == "duckdb":
+        _export_duckdb(db, run_id, output, as_json)
+        return
     choice = _choice(db, run_id, alias, summary_run_id)
     hierarchy, tree = hierarchy_for(db, run_id, choice, hierarchy_run_id)
     ancestors = ancestor_titles(tree) if tree else None
@@ -291,6 +296,21 @@ def export(
         f"{written:,} rows of {run_id} written to {output} "
         f"(titles: {summary['summary_run_id'] or 'none'}; parents: "
         f"{summary['hierarchy_run_id'] or 'none'})"
+    )
+
+
+def _export_duckdb(db, run_id: str, output: Path, as_json: bool) -> None:
+    from lmsys_pipeline.reading.choice import require_run
+    from lmsys_pipeline.reading.export_duckdb import export_duckdb
+
+    require_run(db, run_id)
+    tables = export_duckdb(db, run_id, output)
+    if as_json:
+        print_json({"run_id": run_id, "format": "duckdb", "output": str(output), "tables": tables})
+        return
+    console.print(
+        f"{run_id} written to {output}: "
+        + ", ".join(f"{name} {rows:,} rows" for name, rows in tables.items())
     )
 
 

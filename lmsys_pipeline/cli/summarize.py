@@ -65,6 +65,13 @@ def summarize(
     base_url: BaseUrlOption = None,
     timeout: TimeoutOption = None,
     max_retries: MaxRetriesOption = None,
+    carry_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Reuse this alias's titles from the previous run for the clusters that "
+            "continue its clusters; only the others are sent to the model."
+        ),
+    ] = None,
     restart: Annotated[
         bool, typer.Option(help="Start the alias afresh instead of resuming.")
     ] = False,
@@ -90,6 +97,7 @@ def summarize(
         "model": model,
         "max_queries": max_queries,
         "contrast_neighbors": contrast_neighbors,
+        "carry_from": carry_from,
     }
     alias = alias or default_alias(model or default_model())
     entry = run_alias_asset(

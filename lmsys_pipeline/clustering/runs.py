@@ -23,6 +23,7 @@ from lmsys_pipeline.clustering.registry import (
     params_from_run_id,
     parse_stored,
 )
+from lmsys_pipeline.db.assigned import AssignedAfterFit
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding
@@ -243,6 +244,19 @@ def materialize_run(db: DatabaseManager, run_id: str) -> tuple[RunResult, np.nda
     return result, vectors
 
 
+def read_assignments(db: DatabaseManager, run_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """The run's (query ids ascending, cluster ids) as arrays."""
+    with db.engine.connect() as connection:
+        pairs = connection.execute(
+            select(QueryCluster.query_id, QueryCluster.cluster_id)
+            .where(QueryCluster.run_id == run_id)
+            .order_by(QueryCluster.query_id)
+        ).all()
+    query_ids = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+    labels = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+    return query_ids, labels
+
+
 COPY_ASSIGNMENTS = "COPY query_clusters (run_id, query_id, cluster_id, confidence_score) FROM STDIN"
 
 
@@ -291,6 +305,7 @@ def _replace_assignments(
 ) -> None:
     with db.engine.begin() as connection:
         connection.execute(delete(QueryCluster).where(QueryCluster.run_id == run_id))
+        connection.execute(delete(AssignedAfterFit).where(AssignedAfterFit.run_id == run_id))
         write_assignments(connection, run_id, query_ids, fit.labels, fit.confidence)
         run_parameters: dict[str, Any] = (
             connection.execute(

@@ -22,6 +22,7 @@ from lmsys_pipeline.ingestion.parsing import (
     USER_ROLES,
     SkipReason,
     parse_row,
+    utc_timestamp,
 )
 
 ROW_SCHEMA = {
@@ -164,6 +165,7 @@ def _columnar(batch: pa.RecordBatch) -> ParsedBatch:
         optional("language", _clean_text(pl.col("language")), pl.String).alias("language"),
         turn.alias("turn"),
         redacted.alias("redacted"),
+        _timestamp(frame).alias("timestamp"),
     ).with_columns(moderation_columns)
     reason = (
         pl.when(pl.col("conversation_id").is_null())
@@ -191,17 +193,28 @@ def _columnar(batch: pa.RecordBatch) -> ParsedBatch:
         pl.col("malformed_message").sum(),
         pl.col("raw_query").str.contains("\x00", literal=True).sum().alias("nul_removed"),
     ).row(0, named=True)
+    fields = ["turn", "redacted", "moderation_flagged", "moderation_categories"]
+    if "timestamp" in names:
+        fields.append("timestamp")
     metadata = pl.struct(
-        pl.col("user_turns").cast(pl.Int64).alias("num_user_turns"),
-        "turn",
-        "redacted",
-        "moderation_flagged",
-        "moderation_categories",
+        pl.col("user_turns").cast(pl.Int64).alias("num_user_turns"), *fields
     ).struct.json_encode()
     rows = valid.select(
         "conversation_id", "model", "query_text", "language", metadata.alias("extra_metadata")
     )
     return ParsedBatch(rows, skipped, Counter({k: v for k, v in notes.items() if v}))
+
+
+def _timestamp(frame: pl.DataFrame) -> pl.Expr:
+    """The conversation's own time as ``utc_timestamp`` text (null without the column)."""
+    if "timestamp" not in frame.columns:
+        return pl.lit(None, dtype=pl.String)
+    dtype, column = frame.schema["timestamp"], pl.col("timestamp")
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:
+            column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return column.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return column.map_elements(utc_timestamp, return_dtype=pl.String, skip_nulls=True)
 
 
 def _row_by_row(rows: list[dict[str, Any]]) -> ParsedBatch:

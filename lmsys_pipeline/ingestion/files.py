@@ -24,6 +24,7 @@ LAYOUT_COLUMNS = (
     "language",
     "openai_moderation",
     "redacted",
+    "timestamp",  # the conversation's own time, where the source has one (WildChat)
 )
 Row = dict[str, Any]
 # Parquet yields Arrow record batches (parsed column-wise); the others lists of dicts.

@@ -9,6 +9,7 @@ A row is a mapping with ``conversation_id``, ``model``, ``conversation`` (a list
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -86,6 +87,21 @@ def moderation_summary(raw: Any) -> tuple[bool, list[str]] | None:
     return flagged, sorted(categories)
 
 
+def utc_timestamp(value: Any) -> str | None:
+    """A conversation's own time as naive UTC ISO text (``2023-04-09T00:02:53``), from a
+    datetime (naive = UTC) or ISO text; None when it is neither."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds")
+
+
 def parse_row(row: Mapping[str, Any]) -> ParsedQuery | SkipReason:
     raw_id = row.get("conversation_id")
     if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, str | int)):
@@ -131,6 +147,8 @@ def parse_row(row: Mapping[str, Any]) -> ParsedQuery | SkipReason:
         "moderation_flagged": moderation[0] if moderation else None,
         "moderation_categories": moderation[1] if moderation else None,
     }
+    if "timestamp" in row:
+        extra["timestamp"] = utc_timestamp(row["timestamp"])
 
     return ParsedQuery(
         conversation_id=conversation_id,

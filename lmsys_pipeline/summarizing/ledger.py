@@ -41,6 +41,14 @@ def _resumable(entry: SummaryRun, params: SummaryParams) -> bool:
 
 ID_ATTEMPTS = 5
 T = TypeVar("T")
+# In a ledger entry's parameters: cluster → the earlier run's cluster whose label it carries.
+CARRIED = "carried"
+
+
+def kept_parameters(entry: SummaryRun, params: SummaryParams) -> dict:
+    """A resumed entry's new parameters, keeping its record of carried clusters."""
+    carried = (entry.parameters or {}).get(CARRIED)
+    return {**params.stored(), **({CARRIED: carried} if carried else {})}
 
 
 def live_entries(run_id: str, alias: str):
@@ -89,7 +97,7 @@ def _start(
         entries = session.execute(live_entries(run_id, alias)).scalars().all()
         current = entries[0] if entries else None
         if current is not None and not restart and _resumable(current, params):
-            current.parameters = params.stored()
+            current.parameters = kept_parameters(current, params)
             current.status = "running"
             session.add(current)
             session.commit()
@@ -133,7 +141,7 @@ def resume_summary_run(
                 f"{summary_run_id} was replaced or made with other settings: leave "
                 "summary_run_id out to start a new summary run."
             )
-        entry.parameters = params.stored()
+        entry.parameters = kept_parameters(entry, params)
         entry.status = "running"
         session.add(entry)
         session.commit()
@@ -178,6 +186,7 @@ def record(
     with db.get_session() as session:
         entry = session.get(SummaryRun, summary_run_id)
         failures = dict(entry.failures or {})
+        carried = dict((entry.parameters or {}).get(CARRIED, {}))
         for result in results:
             cluster_id = result.brief.cluster_id
             session.execute(
@@ -203,7 +212,9 @@ def record(
                         num_queries=result.brief.size,
                         representative_queries=result.brief.queries,
                         model=params.model,
-                        parameters=stored_params,
+                        parameters=stored_params
+                        if result.carried_from is None
+                        else {**stored_params, "carried_from": result.carried_from},
                         generated_at=utc_now(),
                     )
                 )
@@ -216,12 +227,16 @@ def record(
                         result.tokens_in,
                         result.tokens_out,
                     )
+            if result.carried_from is not None:
+                carried[str(cluster_id)] = result.carried_from
             entry.requests += result.requests
             entry.tokens_in += result.tokens_in
             entry.tokens_out += result.tokens_out
             entry.cached_responses += int(result.cached)
         entry.failures = failures
         entry.clusters_failed = len(failures)
+        if carried:
+            entry.parameters = {**entry.parameters, CARRIED: carried}
         session.add(entry)
         session.flush()
         entry.clusters_done = session.execute(

@@ -45,6 +45,7 @@ OUTCOME_FIELDS = (
     "temperature",
     "max_tokens",
     "seed",
+    "carry_from",
 )
 
 
@@ -96,6 +97,11 @@ class SummaryParams(BaseModel, extra="forbid"):
         description="Held-out queries per cluster scored for label quality (0: skip).",
     )
     label_quality_siblings: int = Field(default=5, ge=1)
+    carry_from: str | None = Field(
+        default=None,
+        description="Reuse this alias's titles from the previous run for the clusters that "
+        "continue its clusters (summarizing/carry.py); only the others are sent to the model.",
+    )
 
     @field_validator("model")
     @classmethod

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.errors import settings_error
+from lmsys_pipeline.summarizing.carry import carry_source
 from lmsys_pipeline.summarizing.ledger import (
     Started,
     live_entries,
@@ -116,6 +117,8 @@ def prepare_summary(
     load_run(db, run_id)
     params = summary_params(db, run_id, alias, overrides, throughput)
     params, endpoint = with_endpoint(params, api_key)
+    if params.carry_from is not None:
+        carry_source(db, run_id, params.carry_from)
     if summary_run_id is not None:
         started = resume_summary_run(db, summary_run_id, run_id, alias, params)
     else:

@@ -4,6 +4,7 @@ from typing import Any
 
 from lmsys_pipeline.clustering.report import size_histogram
 from lmsys_pipeline.markdown import table
+from lmsys_pipeline.summarizing.ledger import CARRIED
 from lmsys_pipeline.summarizing.runner import SummaryReport, TitleRow
 
 MAX_TABLE_ROWS = 200
@@ -36,9 +37,32 @@ def failures_table(failures: dict[str, str]) -> str:
     return table(["cluster", "why it failed"], rows)
 
 
+def carry_metadata(entry) -> dict[str, Any]:
+    """Clusters whose labels were carried from the previous run, and what that saved: one
+    request per cluster at this run's average cost per request (None when unknown)."""
+    carried = (entry.parameters or {}).get(CARRIED, {})
+    per_request = (
+        entry.estimated_cost_usd / entry.requests
+        if entry.requests and entry.estimated_cost_usd is not None
+        else None
+    )
+    return {
+        "clusters_carried": len(carried),
+        "carried_from": [
+            {"from_run_id": run, "summary_run_id": summary}
+            for run, summary in sorted(
+                {(s["from_run_id"], s["summary_run_id"]) for s in carried.values()}
+            )
+        ],
+        "requests_saved": len(carried),
+        "estimated_cost_saved_usd": None if per_request is None else per_request * len(carried),
+    }
+
+
 def summary_metadata(report: SummaryReport) -> dict[str, Any]:
     entry = report.entry
     return {
+        **carry_metadata(entry),
         "summary_run_id": entry.summary_run_id,
         "alias": entry.alias,
         "clustering_run": entry.run_id,

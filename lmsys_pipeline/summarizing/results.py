@@ -18,3 +18,4 @@ class LabelResult:
     tokens_out: int = 0
     cached: bool = False
     prompt_hash: str | None = None
+    carried_from: dict | None = None  # the earlier run's cluster whose label was reused

@@ -14,6 +14,7 @@ from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder
+from lmsys_pipeline.summarizing.carry import carried_labels
 from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.ledger import (
     cached_answers,
@@ -116,6 +117,34 @@ def _with_llm(
     ask_all(pending, endpoint, params, on_done)
 
 
+def _carry(
+    db: DatabaseManager,
+    save: Callable[[list[LabelResult]], None],
+    briefs: dict[int, ClusterBrief],
+    missing: list[int],
+    run_id: str,
+    carry_from: str,
+    log: Callable[[str], None],
+) -> list[int]:
+    """Records the carried labels of the missing clusters; returns those left to label."""
+    carried = carried_labels(db, run_id, carry_from)
+    reused = [c for c in missing if c in carried]
+    save(
+        [
+            LabelResult(
+                briefs[c],
+                ClusterLabel.model_construct(
+                    title=carried[c].title, description=carried[c].description
+                ),
+                carried_from=carried[c].source(),
+            )
+            for c in reused
+        ]
+    )
+    log(f"{len(reused)} clusters carry their {carry_from} title from the previous run")
+    return [c for c in missing if c not in carried]
+
+
 def summarize_run(
     db: DatabaseManager,
     prepared: PreparedSummary,
@@ -139,6 +168,9 @@ def summarize_run(
 
     def save(results: list[LabelResult]) -> None:
         record(db, run_id, alias, summary_run_id, params, results)
+
+    if params.carry_from is not None:
+        missing = _carry(db, save, briefs, missing, run_id, params.carry_from, log)
 
     if prepared.endpoint is None:
         _offline(save, briefs, missing)

@@ -9,9 +9,9 @@ import numpy as np
 from sqlalchemy import select
 
 from lmsys_pipeline.clustering.fit import NOISE
-from lmsys_pipeline.clustering.runs import load_run
+from lmsys_pipeline.clustering.runs import load_run, read_assignments
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import Query, QueryCluster
+from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.embedding.store import load_vectors, text_key
 from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
 from lmsys_pipeline.vectors import centroids as cluster_centroids
@@ -67,19 +67,12 @@ def load_run_view(db: DatabaseManager, run_id: str) -> RunView:
             f"Clustering run {run_id} failed its checks ({', '.join(failed)}), so it is not "
             "summarised: re-materialize it or make a new run with other settings."
         )
-    with db.engine.connect() as connection:
-        pairs = connection.execute(
-            select(QueryCluster.query_id, QueryCluster.cluster_id)
-            .where(QueryCluster.run_id == run_id)
-            .order_by(QueryCluster.query_id)
-        ).all()
-    if not pairs:
+    query_ids, labels = read_assignments(db, run_id)
+    if not len(query_ids):
         raise SummaryInputError(
             f"Clustering run {run_id} has no assignments yet: "
             "materialize its cluster_run partition first."
         )
-    query_ids = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
-    labels = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     stored = load_vectors(db, params.embedding_model)
     position = np.searchsorted(stored.query_ids, query_ids)
     position = np.minimum(position, len(stored.query_ids) - 1)

@@ -1,5 +1,8 @@
+import datetime as dt
+import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -47,3 +50,34 @@ def test_text_that_is_only_nul_or_blank_is_empty(tmp_path: Path, content: str):
     parsed = parse_batch(_first_batch(path))
     assert parsed.rows.height == 0
     assert {str(k): v for k, v in parsed.skipped.items()} == {"empty_first_user_message": 1}
+
+
+def test_a_timestamp_column_is_kept_as_utc_text_the_same_on_both_paths():
+    def rows(stamp):
+        return [
+            {
+                "conversation_id": "a",
+                "conversation": [{"role": "user", "content": "hi"}],
+                "timestamp": stamp,
+            },
+            {
+                "conversation_id": "b",
+                "conversation": [{"role": "user", "content": "yo"}],
+                "timestamp": None,
+            },
+        ]
+
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    for stamp in (
+        dt.datetime(2023, 4, 9, 0, 2, 53),
+        dt.datetime(2023, 4, 9, 2, 2, 53, tzinfo=plus_two),
+        "2023-04-09T02:02:53+02:00",
+        "2023-04-09T00:02:53Z",
+    ):
+        columnar = parse_batch(pa.RecordBatch.from_pylist(rows(stamp))).rows
+        by_row = parse_batch(rows(stamp)).rows
+        assert columnar.equals(by_row), stamp
+        extra = [json.loads(e) for e in columnar.get_column("extra_metadata")]
+        assert [e["timestamp"] for e in extra] == ["2023-04-09T00:02:53", None]
+    without = parse_batch(pa.RecordBatch.from_pylist([rows(None)[0] | {"timestamp": 1}]))
+    assert json.loads(without.rows.get_column("extra_metadata")[0])["timestamp"] is None

@@ -20,7 +20,10 @@ from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
 from lmsys_pipeline.defs.resources import DatabaseResource
 from lmsys_pipeline.errors import UserError
 
-cluster_run_job = dg.define_asset_job("cluster_run_job", selection=["cluster_run"])
+# The run, then its lineage against the previous run of its algorithm.
+cluster_run_job = dg.define_asset_job(
+    "cluster_run_job", selection=["cluster_run", "cluster_lineage"]
+)
 
 
 def recluster_params(algorithm_name: str, size: str | int) -> ClusteringParams:
@@ -54,10 +57,10 @@ def build_recluster_schedule(cron: str, params: ClusteringParams) -> dg.Schedule
     return recluster_schedule
 
 
+RECLUSTER_PARAMS = recluster_params(
+    os.environ.get("LMSYS_RECLUSTER_ALGORITHM", "kmeans"),
+    os.environ.get("LMSYS_RECLUSTER_SIZE", "100"),
+)
 recluster_schedule = build_recluster_schedule(
-    os.environ.get("LMSYS_RECLUSTER_CRON", "0 3 * * 1"),
-    recluster_params(
-        os.environ.get("LMSYS_RECLUSTER_ALGORITHM", "kmeans"),
-        os.environ.get("LMSYS_RECLUSTER_SIZE", "100"),
-    ),
+    os.environ.get("LMSYS_RECLUSTER_CRON", "0 3 * * 1"), RECLUSTER_PARAMS
 )

@@ -30,6 +30,10 @@ class SummarizeConfig(dg.Config):
     contrast_neighbors: int | None = Field(
         default=None, description="Nearest clusters shown for contrast."
     )
+    carry_from: str | None = Field(
+        default=None,
+        description="Reuse this alias's titles from the previous run for continuing clusters.",
+    )
     restart: bool = Field(
         default=False, description="Start a new summary run even if the alias could be resumed."
     )
@@ -109,6 +113,7 @@ def cluster_summaries(
         metadata={
             **{k: v for k, v in metadata.items() if k not in MARKDOWN_KEYS},
             "replaced_summary_runs": dg.MetadataValue.json(metadata["replaced_summary_runs"]),
+            "carried_from": dg.MetadataValue.json(metadata["carried_from"]),
             **{k: dg.MetadataValue.md(metadata[k]) for k in MARKDOWN_KEYS},
             "clustering_run_page": dg.MetadataValue.url(
                 f"/assets/cluster_run?partition={quote(run_id)}"

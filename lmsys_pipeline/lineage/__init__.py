@@ -1,0 +1,1 @@
+"""Lineage between clustering runs: which clusters continue, split, merge, appear or go."""

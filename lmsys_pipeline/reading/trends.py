@@ -1,0 +1,149 @@
+"""``lmsys trends``: queries per cluster and period, and the change, computed in DuckDB.
+
+Each query's time is the conversation's own (``extra_metadata.timestamp``, kept at ingestion
+when the source has one, UTC) or else when it was loaded (``created_at``). The run's
+assignments and those times are read in chunks into one Arrow table and grouped by DuckDB
+(``date_trunc`` by day, week — weeks start on Monday — or month). A cluster's change is its
+count in the last period against the one before.
+"""
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC
+
+import numpy as np
+from sqlalchemy import select
+
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.models import Query, QueryCluster
+from lmsys_pipeline.errors import UserError
+from lmsys_pipeline.reading.choice import SummaryChoice, require_run
+from lmsys_pipeline.reading.clusters import summaries
+
+PERIODS = ("day", "week", "month")
+CHUNK = 100_000
+
+
+@dataclass
+class ClusterTrend:
+    cluster_id: int
+    title: str | None
+    counts: list[int]
+    total: int
+    last: int
+    previous: int
+
+    @property
+    def change(self) -> int:
+        return self.last - self.previous
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "change": self.change}
+
+
+@dataclass
+class TrendReport:
+    run_id: str
+    by: str
+    periods: list[str]
+    clusters: list[ClusterTrend] = field(default_factory=list)
+    summary_run_id: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "by": self.by,
+            "periods": self.periods,
+            "summary_run_id": self.summary_run_id,
+            "clusters": [c.as_dict() for c in self.clusters],
+        }
+
+
+def times_table(db: DatabaseManager, run_id: str):
+    """The run's assignments with each query's time, as one Arrow table (cluster_id, at)."""
+    import pyarrow as pa
+
+    own = Query.extra_metadata["timestamp"].as_string()
+    statement = (
+        select(QueryCluster.cluster_id, Query.created_at, own)
+        .join(Query, Query.id == QueryCluster.query_id)
+        .where(QueryCluster.run_id == run_id)
+    )
+    parts = []
+    with db.engine.connect() as connection:
+        result = connection.execution_options(yield_per=CHUNK).execute(statement)
+        for chunk in result.partitions():
+            clusters, loaded, stamps = zip(*chunk, strict=True)
+            parts.append(
+                pa.table(
+                    {
+                        "cluster_id": pa.array(clusters, pa.int64()),
+                        "created_at": pa.array(
+                            [t.astimezone(UTC).replace(tzinfo=None) for t in loaded],
+                            pa.timestamp("us"),
+                        ),
+                        "own": pa.array(stamps, pa.string()),
+                    }
+                )
+            )
+    schema = pa.schema(
+        [("cluster_id", pa.int64()), ("created_at", pa.timestamp("us")), ("own", pa.string())]
+    )
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def period_counts(table, by: str) -> tuple[list[str], dict[int, list[int]]]:
+    """Periods (ISO dates of their start, oldest first) and each cluster's count per period."""
+    import duckdb
+
+    if by not in PERIODS:
+        raise UserError(f"--by must be one of {', '.join(PERIODS)}, not {by!r}.")
+    with duckdb.connect() as connection:
+        connection.register("times", table)
+        rows = connection.execute(
+            f"""
+            SELECT cluster_id,
+                   date_trunc('{by}', coalesce(try_cast(own AS TIMESTAMP), created_at)) AS period,
+                   count(*) AS n
+            FROM times GROUP BY ALL ORDER BY period, cluster_id
+            """
+        ).fetchall()
+    periods = sorted({str(period)[:10] for _, period, _ in rows})
+    index = {p: i for i, p in enumerate(periods)}
+    counts: dict[int, list[int]] = {}
+    for cluster, period, n in rows:
+        counts.setdefault(int(cluster), [0] * len(periods))[index[str(period)[:10]]] = int(n)
+    return periods, counts
+
+
+def trends(
+    db: DatabaseManager,
+    run_id: str,
+    choice: SummaryChoice | None,
+    *,
+    by: str = "week",
+    top: int | None = None,
+) -> TrendReport:
+    """Per cluster, queries per period and the last period's change; fastest growing first
+    (then the largest), the ``top`` first only when given."""
+    require_run(db, run_id)
+    periods, counts = period_counts(times_table(db, run_id), by)
+    titles = {c: t for c, (t, _) in summaries(db, choice, run_id).items()}
+    clusters = [
+        ClusterTrend(
+            cluster,
+            titles.get(cluster),
+            values,
+            int(np.sum(values)),
+            values[-1],
+            values[-2] if len(values) > 1 else 0,
+        )
+        for cluster, values in counts.items()
+    ]
+    clusters.sort(key=lambda c: (-c.change, -c.total, c.cluster_id))
+    return TrendReport(
+        run_id,
+        by,
+        periods,
+        clusters[:top] if top else clusters,
+        choice.summary_run_id if choice else None,
+    )
