@@ -20,7 +20,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
-from lmsys_pipeline.db import hierarchy, models, summaries, vectors  # noqa: F401 (every table)
+from lmsys_pipeline.db import (  # noqa: F401 (every table)
+    curation,
+    hierarchy,
+    models,
+    summaries,
+    vectors,
+)
 
 DEFAULT_DB_PATH = "~/.lmsys-query-analysis/queries.db"
 DB_URL_ENV = "LMSYS_DB_URL"
