@@ -239,7 +239,7 @@ def merge_clusters(
         recount(connection, run_id, [into])
         old = {
             "assignments": [list(row) for row in rows],
-            "summaries": [_jsonable(row) for row in titles],
+            "summaries": [jsonable(row) for row in titles],
         }
         new = {"cluster_id": into, "merged": merged}
         return write_audit(
@@ -270,7 +270,7 @@ def annotate_cluster(
             .mappings()
             .first()
         )
-        old = {"metadata": _jsonable(row) if row else None}
+        old = {"metadata": jsonable(row) if row else None}
         values = changes | {"last_edited": utc_now()}
         if row is None:
             connection.execute(
@@ -323,5 +323,5 @@ def mark_cluster(
     )
 
 
-def _jsonable(row) -> dict:
+def jsonable(row) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dict(row).items()}

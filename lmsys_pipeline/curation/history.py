@@ -38,7 +38,8 @@ class EditRow:
         return any(row[0] == query_id for row in old)
 
     def touches_cluster(self, cluster_id: int) -> bool:
-        merged = (self.new_value or {}).get("merged") or []
+        new = self.new_value or {}
+        merged = [*(new.get("merged") or []), *(new.get("new_clusters") or [])]
         return (
             self.cluster_id == cluster_id
             or cluster_id in merged
@@ -133,8 +134,8 @@ def _restore(connection: Connection, edit) -> None:
             )
             .values(title=old["title"], description=old["description"])
         )
-    elif edit.edit_type in ("move_query", "merge"):
-        touched = {edit.cluster_id}
+    elif edit.edit_type in ("move_query", "merge", "split", "delete"):
+        touched = {edit.cluster_id, (edit.new_value or {}).get("moved_to", edit.cluster_id)}
         for query_id, cluster_id, confidence in old["assignments"]:
             connection.execute(
                 update(QueryCluster)

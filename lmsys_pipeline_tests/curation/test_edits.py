@@ -193,3 +193,80 @@ def test_an_undone_edit_cannot_be_undone_again(edited):
     undo(db, edit_id)
     with pytest.raises(EditError, match="already undone"):
         undo(db, edit_id)
+
+
+def test_split_by_ids_and_by_vectors_then_undo(edited):
+    from lmsys_pipeline.curation.reshape import split_cluster
+
+    db, run_id = edited
+    before = state(db)
+    original = members(db, run_id, 0)
+    first = split_cluster(db, run_id, 0, query_ids=original[:4], editor="ana")
+    assert members(db, run_id, 6) == original[:4]
+    assert members(db, run_id, 0) == original[4:]
+    assert_counts_true(db, run_id)
+    second = split_cluster(db, run_id, 1, parts=3)
+    [edit] = [e for e in audit(db, run_id) if e.id == second]
+    assert edit.new_value["new_clusters"] == [7, 8]
+    assert members(db, run_id, 7) and members(db, run_id, 8)
+    undo(db, second)
+    undo(db, first)
+    assert state(db) == before
+
+
+def test_delete_cluster_to_noise_or_into_another_then_undo(edited):
+    from lmsys_pipeline.curation.reshape import delete_cluster
+
+    db, run_id = edited
+    before = state(db)
+    gone = members(db, run_id, 5)
+    first = delete_cluster(db, run_id, 5)
+    assert members(db, run_id, -1) == gone and members(db, run_id, 5) == []
+    undo(db, first)
+    second = delete_cluster(db, run_id, 5, move_to=2)
+    assert set(gone) <= set(members(db, run_id, 2))
+    assert_counts_true(db, run_id)
+    undo(db, second)
+    assert state(db) == before
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (lambda db, run: _split(db, run, 1, query_ids=[10**9]), "is not in cluster"),
+        (lambda db, run: _split(db, run, 1, query_ids=members(db, run, 1)), "not none or all"),
+        (lambda db, run: _split(db, run, 1, parts=1), "--parts must be"),
+        (lambda db, run: _split(db, run, 1), "Give either"),
+        (lambda db, run: _delete(db, run, 1, move_to=1), "its own queries"),
+    ],
+)
+def test_bad_splits_and_deletes_change_nothing(edited, bad, message):
+    db, run_id = edited
+    before = state(db)
+    with pytest.raises(UserError, match=message):
+        bad(db, run_id)
+    assert state(db) == before
+
+
+def test_a_one_query_cluster_cannot_be_split(edited):
+    from lmsys_pipeline.curation.reshape import split_cluster
+
+    db, run_id = edited
+    keep = members(db, run_id, 3)
+    move_queries(db, run_id, keep[1:], 2)
+    before = state(db)
+    with pytest.raises(UserError, match="holds one query"):
+        split_cluster(db, run_id, 3, parts=2)
+    assert state(db) == before
+
+
+def _split(db, run_id, cluster_id, **given):
+    from lmsys_pipeline.curation.reshape import split_cluster
+
+    return split_cluster(db, run_id, cluster_id, **given)
+
+
+def _delete(db, run_id, cluster_id, **given):
+    from lmsys_pipeline.curation.reshape import delete_cluster
+
+    return delete_cluster(db, run_id, cluster_id, **given)
