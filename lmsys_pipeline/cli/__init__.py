@@ -1,7 +1,14 @@
 """The ``lmsys`` command: compute commands go through Dagster, read commands query the
 database directly."""
 
-from lmsys_pipeline.cli import compute, hierarchy, maintain, read, summarize  # noqa: F401 (commands)
+from lmsys_pipeline.cli import (  # noqa: F401 (commands)
+    compute,
+    edit,
+    hierarchy,
+    maintain,
+    read,
+    summarize,
+)
 from lmsys_pipeline.cli.common import app
 
 

@@ -157,3 +157,15 @@ def _restore(connection: Connection, edit) -> None:
             row = old["metadata"]
             row = row | {"last_edited": datetime.fromisoformat(row["last_edited"])}
             connection.execute(insert(ClusterMetadata).values(row))
+
+
+def audit_row(db: DatabaseManager, edit_id: int) -> EditRow:
+    with db.engine.connect() as connection:
+        row = (
+            connection.execute(select(ClusterEdit.__table__).where(ClusterEdit.id == edit_id))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise EditError(f"Edit {edit_id} does not exist: lmsys edit audit RUN lists them.")
+    return EditRow(**row)

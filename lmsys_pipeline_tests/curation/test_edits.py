@@ -270,3 +270,21 @@ def _delete(db, run_id, cluster_id, **given):
     from lmsys_pipeline.curation.reshape import delete_cluster
 
     return delete_cluster(db, run_id, cluster_id, **given)
+
+
+def test_planted_mixed_clusters_rank_first(edited):
+    """Queries of other clusters moved into two clusters make those two the least coherent."""
+    import random
+
+    from lmsys_pipeline.curation.coherence import rank_clusters
+
+    db, run_id = edited
+    rng = random.Random(0)
+    planted = [1, 4]
+    for target in planted:
+        donors = [c for c in range(6) if c not in planted]
+        strays = [q for c in donors for q in rng.sample(members(db, run_id, c), 4)]
+        move_queries(db, run_id, strays, target, reason="planted")
+    ranking = rank_clusters(db, run_id)
+    assert {c.cluster_id for c in ranking[:2]} == set(planted)
+    assert ranking[0].misfit_share > ranking[2].misfit_share
