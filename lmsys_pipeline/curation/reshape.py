@@ -76,7 +76,11 @@ def split_cluster(
             )
         recount(connection, run_id, [cluster_id])
         old = {"assignments": [list(row) for row in rows if row[0] in labels]}
-        new = {"cluster_id": cluster_id, "new_clusters": sorted(set(labels.values()))}
+        new = {
+            "cluster_id": cluster_id,
+            "new_clusters": sorted(set(labels.values())),
+            "assignments": [[q, c] for q, c in sorted(labels.items())],
+        }
         return write_audit(
             connection, run_id, cluster_id, "split", old=old, new=new, editor=editor, reason=reason
         )
