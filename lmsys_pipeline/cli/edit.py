@@ -331,8 +331,8 @@ def select_bad_clusters(
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Clusters ranked least coherent first (share of members closer to another cluster's
-    centroid); feed the ids to flag-cluster."""
+    """Clusters ranked least coherent first (misfit depth: how much closer members sit to
+    another cluster's centroid than to their own); feed the ids to flag-cluster."""
     from lmsys_pipeline.curation.coherence import rank_clusters
 
     ranked = rank_clusters(database(db_url), run_id, min_size=min_size)[:top]
@@ -344,6 +344,7 @@ def select_bad_clusters(
         [
             ("cluster", "right"),
             ("queries", "right"),
+            ("misfit depth", "right"),
             ("misfit share", "right"),
             ("mean cosine", "right"),
             ("other languages", "right"),
@@ -352,8 +353,8 @@ def select_bad_clusters(
     )
     for c in ranked:
         table.add_row(
-            str(c.cluster_id), f"{c.size:,}", f"{c.misfit_share:.1%}", f"{c.mean_cosine:.3f}",
-            f"{c.other_languages_share:.1%}", str(c.nearest_other),
+            str(c.cluster_id), f"{c.size:,}", f"{c.misfit_depth:.3f}", f"{c.misfit_share:.1%}",
+            f"{c.mean_cosine:.3f}", f"{c.other_languages_share:.1%}", str(c.nearest_other),
         )  # fmt: skip
     console.print(table)
     console.print(

@@ -67,12 +67,12 @@ def test_every_edit_command_leaves_an_audit_row_and_a_dagster_observation(edit_e
 
 
 def test_select_bad_clusters_prints_a_ranking_ready_for_flagging(edit_env):
-    db, run_id, url, _ = edit_env
+    _db, run_id, url, _ = edit_env
     code, out = edit("select-bad-clusters", run_id, "--top", "3", "--db-url", url, "--json")
     assert code == 0
     ranked = json.loads(out)
     assert len(ranked) == 3
-    assert ranked[0]["misfit_share"] >= ranked[-1]["misfit_share"]
+    assert ranked[0]["misfit_depth"] >= ranked[-1]["misfit_depth"]
     code, out = edit("select-bad-clusters", run_id, "--db-url", url)
     assert code == 0 and "lmsys edit flag-cluster" in out
 

@@ -287,4 +287,4 @@ def test_planted_mixed_clusters_rank_first(edited):
         move_queries(db, run_id, strays, target, reason="planted")
     ranking = rank_clusters(db, run_id)
     assert {c.cluster_id for c in ranking[:2]} == set(planted)
-    assert ranking[0].misfit_share > ranking[2].misfit_share
+    assert ranking[0].misfit_depth > ranking[2].misfit_depth
