@@ -105,3 +105,36 @@ def test_bad_input_is_one_error_line(edit_env, args, message):
     assert code == 1
     assert out.startswith("Error:") and message in out and out.count("\n") <= 2
     assert audit(db, run_id) == []
+
+
+def test_reads_show_edited_titles_tags_and_flags(edit_env, tmp_path: Path):
+    import csv
+
+    _db, run_id, url, _ = edit_env
+    for step in [
+        ("rename-cluster", run_id, "2", "--alias", "kw", "--title", "Lost or stolen cards"),
+        ("tag-cluster", run_id, "2", "cards"),
+        ("flag-cluster", run_id, "2", "review"),
+    ]:
+        assert edit(*step, "--db-url", url)[0] == 0
+    result = runner.invoke(app, ["list-clusters", run_id, "--alias", "kw", "--db-url", url])
+    assert result.exit_code == 0
+    assert "Lost or stolen cards" in result.output and "#cards, !review" in result.output
+    result = runner.invoke(
+        app, ["inspect", run_id, "2", "--alias", "kw", "--db-url", url, "--json"]
+    )
+    detail = json.loads(result.output)
+    assert (detail["title"], detail["tags"], detail["flags"]) == (
+        "Lost or stolen cards",
+        ["cards"],
+        ["review"],
+    )
+    out = tmp_path / "export.csv"
+    result = runner.invoke(
+        app, ["export", run_id, "--alias", "kw", "--format", "csv", "-o", str(out), "--db-url", url]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [r for r in csv.DictReader(out.open()) if r["cluster_id"] == "2"]
+    assert rows and {(r["cluster_title"], r["cluster_tags"], r["cluster_flags"]) for r in rows} == {
+        ("Lost or stolen cards", "cards", "review")
+    }
