@@ -288,3 +288,37 @@ def test_planted_mixed_clusters_rank_first(edited):
     ranking = rank_clusters(db, run_id)
     assert {c.cluster_id for c in ranking[:2]} == set(planted)
     assert ranking[0].misfit_depth > ranking[2].misfit_depth
+
+
+def test_deleting_a_conversation_leaves_the_audit_readable_without_its_text(edited):
+    """A merge keeps the merged cluster's summary rows (examples included) in the audit; after
+    ``lmsys delete`` the text is gone from every column, the edit still reads and undoes."""
+    from lmsys_pipeline.db.models import Query
+    from lmsys_pipeline.maintenance.deletion import delete_conversations
+    from lmsys_pipeline_tests.maintenance.test_deletion_scrub import _columns_holding
+
+    db, run_id = edited
+    with db.engine.connect() as connection:
+        examples = connection.execute(
+            select(ClusterSummary.representative_queries).where(
+                ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == 4
+            )
+        ).scalar_one()
+        text = next(e for e in examples if len(e) > 30)
+        conversation_id = (
+            connection.execute(select(Query.conversation_id).where(Query.query_text == text))
+            .scalars()
+            .first()
+        )
+    edit_id = merge_clusters(db, run_id, [4], 3, editor="ana", reason="one topic")
+    probe = " ".join(text.split())[:25]
+    assert "cluster_edits.old_value" in _columns_holding(db, probe)
+
+    report = delete_conversations(db, [conversation_id])
+
+    assert report.edits_scrubbed == 1
+    assert _columns_holding(db, probe) == []
+    [row] = audit(db, run_id)
+    assert (row.id, row.edit_type, row.editor, row.reason) == (edit_id, "merge", "ana", "one topic")
+    undo(db, edit_id)
+    assert_counts_true(db, run_id)
