@@ -138,3 +138,15 @@ def test_reads_show_edited_titles_tags_and_flags(edit_env, tmp_path: Path):
     assert rows and {(r["cluster_title"], r["cluster_tags"], r["cluster_flags"]) for r in rows} == {
         ("Lost or stolen cards", "cards", "review")
     }
+
+
+def test_the_map_shows_tags_and_flags_beside_the_title(edit_env, tmp_path: Path):
+    _db, run_id, url, _ = edit_env
+    assert edit("tag-cluster", run_id, "1", "billing", "--db-url", url)[0] == 0
+    assert edit("flag-cluster", run_id, "1", "review", "--db-url", url)[0] == 0
+    out = tmp_path / "map.html"
+    result = runner.invoke(
+        app, ["map", run_id, "--alias", "kw", "--sample", "200", "-o", str(out), "--db-url", url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "#billing !review" in out.read_text(encoding="utf-8")
