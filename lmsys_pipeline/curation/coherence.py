@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from lmsys_pipeline.curation.edits import NOISE
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
+from lmsys_pipeline.db.models import Query, QueryCluster
 from lmsys_pipeline.vectors import CHUNK_ROWS
 
 
@@ -43,16 +43,12 @@ class ClusterCoherence:
 def rank_clusters(db: DatabaseManager, run_id: str, *, min_size: int = 2) -> list[ClusterCoherence]:
     """The run's clusters of at least ``min_size`` queries, least coherent first."""
     from lmsys_pipeline.clustering.registry import parse_stored
-    from lmsys_pipeline.curation.edits import EditError
+    from lmsys_pipeline.curation.edits import require_run
     from lmsys_pipeline.embedding.store import load_vectors
     from lmsys_pipeline.vectors import centroids, unit_rows
 
     with db.engine.connect() as connection:
-        stored = connection.execute(
-            select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
-        ).scalar()
-        if stored is None:
-            raise EditError(f"Clustering run {run_id} does not exist: lmsys runs lists them.")
+        stored = require_run(connection, run_id)
         rows = connection.execute(
             select(QueryCluster.query_id, QueryCluster.cluster_id, Query.language)
             .join(Query, Query.id == QueryCluster.query_id)

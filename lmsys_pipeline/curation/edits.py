@@ -75,12 +75,14 @@ def write_audit(
     ).scalar_one()
 
 
-def require_run(connection: Connection, run_id: str) -> None:
+def require_run(connection: Connection, run_id: str) -> dict:
+    """The run's stored parameters; one sentence if there is no such run."""
     found = connection.execute(
-        select(ClusteringRun.run_id).where(ClusteringRun.run_id == run_id)
+        select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
     ).first()
     if found is None:
         raise EditError(f"Clustering run {run_id} does not exist: lmsys runs lists them.")
+    return found[0] or {}
 
 
 def cluster_sizes(connection: Connection, run_id: str) -> dict[int, int]:

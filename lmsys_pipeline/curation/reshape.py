@@ -15,10 +15,11 @@ from lmsys_pipeline.curation.edits import (
     jsonable,
     recount,
     require_cluster,
+    require_run,
     write_audit,
 )
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, QueryCluster
+from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
 
 
 def split_cluster(
@@ -63,9 +64,7 @@ def split_cluster(
                 raise EditError("Split off some of the cluster's queries, not none or all.")
             labels = {q: first_new for q in wanted}
         else:
-            run = connection.execute(
-                select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
-            ).scalar_one()
+            run = require_run(connection, run_id)
             labels = _split_by_vectors(db, run, members, parts, first_new - 1, cluster_id)
         for new_cluster in sorted(set(labels.values())):
             moved = [q for q, c in labels.items() if c == new_cluster]

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from lmsys_pipeline.curation.edits import NOISE, EditError
+from lmsys_pipeline.curation.edits import NOISE, EditError, require_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, Query, QueryCluster
 
@@ -57,13 +57,7 @@ def query_view(db: DatabaseManager, query_id: int) -> dict:
 def orphaned_queries(db: DatabaseManager, run_id: str) -> list[dict]:
     """Queries the run holds in no cluster: HDBSCAN noise and the queries of deleted clusters."""
     with db.engine.connect() as connection:
-        if (
-            connection.execute(
-                select(ClusteringRun.run_id).where(ClusteringRun.run_id == run_id)
-            ).first()
-            is None
-        ):
-            raise EditError(f"Clustering run {run_id} does not exist: lmsys runs lists them.")
+        require_run(connection, run_id)
         rows = connection.execute(
             select(Query.id, Query.query_text)
             .join(QueryCluster, QueryCluster.query_id == Query.id)
@@ -88,11 +82,7 @@ def searched_ids(
     from lmsys_pipeline.embedding.search import SearchFilters, search
 
     with db.engine.connect() as connection:
-        stored = connection.execute(
-            select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
-        ).scalar()
-    if stored is None:
-        raise EditError(f"Clustering run {run_id} does not exist: lmsys runs lists them.")
+        stored = require_run(connection, run_id)
     clusters = (from_cluster,) if from_cluster is not None else ()
     embedder = load_embedder(parse_stored(stored).embedding_model)
     hits = search(db, embedder, text, top=top_k + 1000, filters=SearchFilters(run_id, clusters))
