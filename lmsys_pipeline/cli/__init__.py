@@ -3,6 +3,7 @@ database directly."""
 
 from lmsys_pipeline.cli import (  # noqa: F401 (commands)
     compute,
+    edit,
     hierarchy,
     lineage,
     maintain,

@@ -150,6 +150,9 @@ def list_clusters(
         ("title", "left"),
         ("description", "left"),
     ]
+    any_marks = any(row.tags or row.flags for row in rows)
+    if any_marks:
+        columns.append(("tags / flags", "left"))
     if show_examples:
         columns.append(("most central queries", "left"))
     table = titled_table(f"{len(rows)} clusters by size", columns)
@@ -161,10 +164,16 @@ def list_clusters(
             row.title or "",
             row.description or "",
         ]
+        if any_marks:
+            cells.append(_marks(row.tags, row.flags))
         if show_examples:
             cells.append("\n".join(f"• {q[:100]}" for q in row.examples))
         table.add_row(*cells)
     console.print(table)
+
+
+def _marks(tags: list[str], flags: list[str]) -> str:
+    return ", ".join([*(f"#{t}" for t in tags), *(f"!{f}" for f in flags)])
 
 
 def _facet_line(facets) -> str:
@@ -207,6 +216,8 @@ def inspect(
         f"  models: {dict(list(detail.models.items())[:8])}\n"
         f"  over-represented models: {_facet_line(detail.model_lift)}"
     )
+    if detail.tags or detail.flags:
+        console.print(f"  tags / flags: {_marks(detail.tags, detail.flags)}")
     table = titled_table("most central queries", [("#", "right"), ("query", "left")])
     for number, query in enumerate(detail.queries, 1):
         table.add_row(str(number), query[:300])

@@ -22,6 +22,7 @@ from sqlmodel import Session, SQLModel
 
 from lmsys_pipeline.db import (  # noqa: F401 (every table)
     assigned,
+    curation,
     hierarchy,
     lineage,
     models,

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import and_, delete, exists, func, select, update
 
+from lmsys_pipeline.curation.scrubbing import scrub_audit
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
@@ -44,6 +45,7 @@ class DeletionReport:
     summaries_scrubbed: int = 0
     hierarchy_nodes_scrubbed: int = 0
     cached_answers_deleted: int = 0
+    edits_scrubbed: int = 0
     file_checkpointed: bool | None = None  # SQLite: the WAL was folded into the file
     vector_caches_refreshed: int = 0
 
@@ -121,6 +123,7 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
             connection, ClusterHierarchy, ("title", "description"), runs, scrubber
         )
         report.cached_answers_deleted = _drop_cached_answers(connection, scrubber)
+        report.edits_scrubbed = scrub_audit(connection, scrubber)
         for model in sorted(models):
             bump_version(connection, model, removal=True)
     if db.is_sqlite:

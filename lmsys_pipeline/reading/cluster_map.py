@@ -42,7 +42,7 @@ def build_map(
     projection = project_run(db, run_id, sample=sample, seed=seed, method=method)
     texts = fetch_texts(db, projection.query_ids.tolist())
     rows = list_clusters(db, run_id, choice)
-    titles = {row.cluster_id: row.title for row in rows if row.title}
+    titles = {row.cluster_id: _marked(row.title, row.tags, row.flags) for row in rows if row.title}
     lifts = (cluster_lifts(db, run_id, "language"), cluster_lifts(db, run_id, "model"))
     colouring = by_level(projection, tree, level) if level else by_cluster(projection, titles)
     if tree is not None:
@@ -82,3 +82,9 @@ def build_map(
         "hierarchy_run_id": hierarchy[0].hierarchy_run_id if hierarchy else None,
         "level": level,
     }
+
+
+def _marked(title: str, tags: list[str], flags: list[str]) -> str:
+    """The title with an analyst's tags (#) and flags (!) after it, as list-clusters shows."""
+    marks = " ".join([*(f"#{t}" for t in tags), *(f"!{f}" for f in flags)])
+    return f"{title} {marks}" if marks else title

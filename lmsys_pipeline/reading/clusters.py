@@ -6,6 +6,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.curation import ClusterMetadata
 from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.reading.central import central_queries
@@ -23,9 +24,22 @@ class ClusterRow:
     title: str | None = None
     description: str | None = None
     examples: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def annotations(db: DatabaseManager, run_id: str) -> dict[int, tuple[list[str], list[str]]]:
+    """Cluster id → (tags, flags) that analysts gave it (``lmsys edit tag-cluster`` ...)."""
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            select(ClusterMetadata.cluster_id, ClusterMetadata.tags, ClusterMetadata.flags).where(
+                ClusterMetadata.run_id == run_id
+            )
+        ).all()
+    return {int(c): (list(t or []), list(f or [])) for c, t, f in rows}
 
 
 def cluster_sizes(db: DatabaseManager, run_id: str) -> dict[int, int]:
@@ -71,6 +85,7 @@ def list_clusters(
     shown = list(sizes)[:limit] if limit else list(sizes)
     labels = summaries(db, choice, run_id)
     examples = central_queries(db, run_id, shown, show_examples)
+    marks = annotations(db, run_id)
     return [
         ClusterRow(
             c,
@@ -78,6 +93,7 @@ def list_clusters(
             round(sizes[c] / total, 4),
             *labels.get(c, (None, None)),
             examples.get(c, []),
+            *marks.get(c, ([], [])),
         )
         for c in shown
     ]
@@ -99,6 +115,8 @@ class ClusterDetail:
     language_lift: list[Facet]
     model_lift: list[Facet]
     queries: list[str]
+    tags: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -177,6 +195,7 @@ def cluster_detail(
         facets["language"][1],
         facets["model"][1],
         central_queries(db, run_id, [cluster_id], show_queries).get(cluster_id, []),
+        *annotations(db, run_id).get(cluster_id, ([], [])),
     )
 
 

@@ -31,6 +31,7 @@ COLUMNS = (
     "cluster_title",
     "cluster_description",
 )
+MARK_COLUMNS = ("cluster_tags", "cluster_flags")  # analysts' marks, comma-separated
 CHUNK = 10_000
 
 
@@ -139,12 +140,19 @@ def export_run(
     and renamed when complete."""
     if fmt not in WRITERS:
         raise ValueError(f"Format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    from lmsys_pipeline.reading.clusters import annotations
+
     levels = max((len(titles) for titles in (ancestors or {}).values()), default=0)
-    columns = [*COLUMNS, *level_columns(levels)]
-    chunks = _rows(db, run_id, choice)
-    if levels:
-        above = [None] * levels
-        chunks = ([(*row, *ancestors.get(row[2], above)) for row in chunk] for chunk in chunks)
+    columns = [*COLUMNS, *MARK_COLUMNS, *level_columns(levels)]
+    marks = {c: (", ".join(t), ", ".join(f)) for c, (t, f) in annotations(db, run_id).items()}
+    above = [None] * levels
+    chunks = (
+        [
+            (*row, *marks.get(row[2], ("", "")), *(ancestors or {}).get(row[2], above))
+            for row in chunk
+        ]
+        for chunk in _rows(db, run_id, choice)
+    )
     partial = path.with_name(f".{path.name}.partial")
     try:
         written = WRITERS[fmt](partial, columns, chunks)

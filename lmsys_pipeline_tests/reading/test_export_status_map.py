@@ -7,7 +7,7 @@ import pytest
 
 from lmsys_pipeline.reading.choice import choose_summary_run
 from lmsys_pipeline.reading.cluster_map import build_map
-from lmsys_pipeline.reading.export import COLUMNS, export_run
+from lmsys_pipeline.reading.export import COLUMNS, MARK_COLUMNS, export_run
 from lmsys_pipeline.reading.map_png import map_png, png_markdown
 from lmsys_pipeline.reading.projection import project_run
 from lmsys_pipeline.reading.status import database_status
@@ -27,7 +27,7 @@ def test_export_writes_one_row_per_query_even_with_two_summary_runs(results, tmp
     else:
         rows = pl.read_parquet(path).to_dicts()
     assert len(rows) == 600 and len({r["query_id"] for r in rows}) == 600
-    assert list(rows[0]) == list(COLUMNS)
+    assert list(rows[0]) == [*COLUMNS, *MARK_COLUMNS]
     assert all(r["cluster_title"] for r in rows)
 
 

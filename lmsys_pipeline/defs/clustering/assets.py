@@ -7,6 +7,7 @@ from lmsys_pipeline.clustering.registry import build_params
 from lmsys_pipeline.clustering.report import run_metadata
 from lmsys_pipeline.clustering.runs import materialize_run
 from lmsys_pipeline.clustering.validation import CHECKS, check_run, record_outcomes
+from lmsys_pipeline.curation.replay import replay_edits
 from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
 from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
 from lmsys_pipeline.defs.failures import user_failures
@@ -79,6 +80,12 @@ def cluster_run(
             description=config.description,
         )
         result, vectors = materialize_run(db, run.run_id)
+    # The checks judge the fit; a person's edits are applied again after them.
+    outcomes = check_run(db, result.run_id, len(result.query_ids))
+    record_outcomes(db, result.run_id, outcomes)
+    replayed = replay_edits(db, result.run_id)
+    if replayed.not_applied:
+        context.log.warning(f"Edits not applied again: {replayed.not_applied}")
     metadata = run_metadata(db, result, vectors)
     context.log.info(
         f"{result.run_id}: {result.fit.num_clusters} clusters over {len(result.query_ids):,} "
@@ -89,6 +96,10 @@ def cluster_run(
         metadata={
             **{k: v for k, v in metadata.items() if k not in MARKDOWN_KEYS},
             "seconds_by_phase": dg.MetadataValue.json(metadata["seconds_by_phase"]),
+            **{k: v for k, v in replayed.as_metadata().items() if not k.endswith("_why")},
+            "edits_not_applied_why": dg.MetadataValue.json(
+                replayed.as_metadata()["edits_not_applied_why"]
+            ),
             **{k: dg.MetadataValue.md(metadata[k]) for k in MARKDOWN_KEYS},
             "cluster_map": dg.MetadataValue.md(
                 run_map_markdown(
@@ -99,8 +110,6 @@ def cluster_run(
             ),
         },
     )
-    outcomes = check_run(db, result.run_id, len(result.query_ids))
-    record_outcomes(db, result.run_id, outcomes)
     for outcome in outcomes:
         yield dg.AssetCheckResult(
             asset_key="cluster_run",

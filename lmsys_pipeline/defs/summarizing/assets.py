@@ -5,6 +5,7 @@ from urllib.parse import quote
 import dagster as dg
 from pydantic import Field
 
+from lmsys_pipeline.curation.replay import TITLE_EDITS, replay_edits
 from lmsys_pipeline.defs.failures import user_failures
 from lmsys_pipeline.defs.resources import DatabaseResource, EmbedderResource, LLMResource
 from lmsys_pipeline.defs.summarizing.partitions import (
@@ -93,6 +94,7 @@ def cluster_summaries(
         report = summarize_run(
             database.manager, prepared, load_embedder=embedder.load, log=context.log.info
         )
+    renames = replay_edits(database.manager, run_id, TITLE_EDITS)
     metadata = summary_metadata(report)
     entry = report.entry
     check = dg.AssetCheckResult(
@@ -114,6 +116,10 @@ def cluster_summaries(
             **{k: v for k, v in metadata.items() if k not in MARKDOWN_KEYS},
             "replaced_summary_runs": dg.MetadataValue.json(metadata["replaced_summary_runs"]),
             "carried_from": dg.MetadataValue.json(metadata["carried_from"]),
+            "renames_replayed": len(renames.applied),
+            "renames_not_applied": dg.MetadataValue.json(
+                renames.as_metadata()["edits_not_applied_why"]
+            ),
             **{k: dg.MetadataValue.md(metadata[k]) for k in MARKDOWN_KEYS},
             "clustering_run_page": dg.MetadataValue.url(
                 f"/assets/cluster_run?partition={quote(run_id)}"

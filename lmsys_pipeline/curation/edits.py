@@ -1,0 +1,329 @@
+"""Hand edits of a clustering run, each one transaction with its audit row.
+
+Every edit changes the rows it is about (assignments, summary titles, annotations), recounts
+``ClusterSummary.num_queries`` of every cluster it touched in every summary run of the clustering
+run, and writes one ``cluster_edits`` row whose ``old_value`` is exactly what ``undo`` needs to
+put things back. Bad input (an unknown run, cluster or query, a move to the cluster a query is
+already in, a merge of a cluster with itself) raises ``EditError`` before anything is written.
+"""
+
+import getpass
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.curation import ClusterEdit, ClusterMetadata
+from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, QueryCluster, utc_now
+from lmsys_pipeline.errors import UserError
+
+NOISE = -1
+
+
+class EditError(UserError, ValueError):
+    """An edit that cannot be made, said in one sentence; nothing was changed."""
+
+
+def default_editor() -> str:
+    """The OS user, as the reference tool records it when no editor is given."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli-user"
+
+
+def recount(connection: Connection, run_id: str, cluster_ids: Iterable[int]) -> None:
+    """``num_queries`` of these clusters in every summary run of ``run_id``, from the rows."""
+    for cluster_id in sorted(set(cluster_ids)):
+        size = connection.execute(
+            select(func.count())
+            .select_from(QueryCluster)
+            .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id)
+        ).scalar_one()
+        connection.execute(
+            update(ClusterSummary)
+            .where(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id)
+            .values(num_queries=size)
+        )
+
+
+def write_audit(
+    connection: Connection,
+    run_id: str,
+    cluster_id: int | None,
+    edit_type: str,
+    *,
+    old: dict | None,
+    new: dict | None,
+    editor: str | None,
+    reason: str | None,
+) -> int:
+    return connection.execute(
+        insert(ClusterEdit)
+        .values(
+            run_id=run_id,
+            cluster_id=cluster_id,
+            edit_type=edit_type,
+            editor=editor or default_editor(),
+            timestamp=utc_now(),
+            old_value=old,
+            new_value=new,
+            reason=reason,
+        )
+        .returning(ClusterEdit.id)
+    ).scalar_one()
+
+
+def require_run(connection: Connection, run_id: str) -> dict:
+    """The run's stored parameters; one sentence if there is no such run."""
+    found = connection.execute(
+        select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
+    ).first()
+    if found is None:
+        raise EditError(f"Clustering run {run_id} does not exist: lmsys runs lists them.")
+    return found[0] or {}
+
+
+def cluster_sizes(connection: Connection, run_id: str) -> dict[int, int]:
+    rows = connection.execute(
+        select(QueryCluster.cluster_id, func.count())
+        .where(QueryCluster.run_id == run_id)
+        .group_by(QueryCluster.cluster_id)
+    ).all()
+    return {cluster: size for cluster, size in rows}
+
+
+def require_cluster(connection: Connection, run_id: str, cluster_id: int) -> int:
+    """The cluster's size; an error naming the run's clusters when it has no queries."""
+    require_run(connection, run_id)
+    sizes = cluster_sizes(connection, run_id)
+    if cluster_id not in sizes:
+        known = sorted(c for c in sizes if c != NOISE)
+        span = f"{known[0]} to {known[-1]}" if known else "none"
+        raise EditError(
+            f"Cluster {cluster_id} of {run_id} holds no queries (its clusters: {span})."
+        )
+    return sizes[cluster_id]
+
+
+def rename_cluster(
+    db: DatabaseManager,
+    run_id: str,
+    cluster_id: int,
+    *,
+    alias: str,
+    title: str | None = None,
+    description: str | None = None,
+    editor: str | None = None,
+    reason: str | None = None,
+) -> int:
+    """A new title and/or description for one cluster in the alias's latest summary run."""
+    from lmsys_pipeline.reading.choice import choose_summary_run
+
+    if title is None and description is None:
+        raise EditError("Give a new --title, a new --description or both.")
+    choice = choose_summary_run(db, run_id, alias=alias)
+    with db.engine.begin() as connection:
+        row = connection.execute(
+            select(ClusterSummary.id, ClusterSummary.title, ClusterSummary.description).where(
+                ClusterSummary.summary_run_id == choice.summary_run_id,
+                ClusterSummary.cluster_id == cluster_id,
+            )
+        ).first()
+        if row is None:
+            raise EditError(f"Alias {alias} of {run_id} has no title for cluster {cluster_id}.")
+        changes = {
+            k: v for k, v in {"title": title, "description": description}.items() if v is not None
+        }
+        connection.execute(
+            update(ClusterSummary).where(ClusterSummary.id == row.id).values(changes)
+        )
+        scope = {"alias": alias, "summary_run_id": choice.summary_run_id}
+        old = scope | {"title": row.title, "description": row.description}
+        return write_audit(
+            connection, run_id, cluster_id, "rename",
+            old=old, new=scope | changes, editor=editor, reason=reason,
+        )  # fmt: skip
+
+
+def move_queries(
+    db: DatabaseManager,
+    run_id: str,
+    query_ids: Sequence[int],
+    to_cluster: int,
+    *,
+    editor: str | None = None,
+    reason: str | None = None,
+) -> int:
+    """Moves queries of the run into ``to_cluster`` (an existing cluster, or -1: noise). Their
+    confidence becomes empty: a person placed them, no model measured it."""
+    wanted = sorted(set(query_ids))
+    if not wanted:
+        raise EditError("Give at least one query id to move.")
+    with db.engine.begin() as connection:
+        if to_cluster != NOISE:
+            require_cluster(connection, run_id, to_cluster)
+        else:
+            require_run(connection, run_id)
+        rows = connection.execute(
+            select(
+                QueryCluster.query_id, QueryCluster.cluster_id, QueryCluster.confidence_score
+            ).where(QueryCluster.run_id == run_id, QueryCluster.query_id.in_(wanted))
+        ).all()
+        found = {query: (cluster, confidence) for query, cluster, confidence in rows}
+        missing = [q for q in wanted if q not in found]
+        if missing:
+            raise EditError(f"Query {missing[0]} has no cluster in {run_id}.")
+        already = [q for q in wanted if found[q][0] == to_cluster]
+        if already:
+            raise EditError(f"Query {already[0]} is already in cluster {to_cluster}.")
+        connection.execute(
+            update(QueryCluster)
+            .where(QueryCluster.run_id == run_id, QueryCluster.query_id.in_(wanted))
+            .values(cluster_id=to_cluster, confidence_score=None)
+        )
+        recount(connection, run_id, [to_cluster, *(c for c, _ in found.values())])
+        old = {"assignments": [[q, *found[q]] for q in wanted]}
+        new = {"cluster_id": to_cluster, "query_ids": wanted}
+        return write_audit(
+            connection, run_id, to_cluster, "move_query",
+            old=old, new=new, editor=editor, reason=reason,
+        )  # fmt: skip
+
+
+def merge_clusters(
+    db: DatabaseManager,
+    run_id: str,
+    sources: Sequence[int],
+    into: int,
+    *,
+    editor: str | None = None,
+    reason: str | None = None,
+) -> int:
+    """Moves every query of ``sources`` into ``into``; the sources' titles (every summary run)
+    are removed with them and kept in the audit row, so ``undo`` brings them back."""
+    merged = sorted(set(sources))
+    if not merged:
+        raise EditError("Give at least one cluster to merge.")
+    if into in merged:
+        raise EditError(f"Cluster {into} cannot be merged with itself.")
+    if NOISE in merged or into == NOISE:
+        raise EditError("Noise (cluster -1) is not a cluster: move its queries instead.")
+    with db.engine.begin() as connection:
+        require_cluster(connection, run_id, into)
+        for source in merged:
+            require_cluster(connection, run_id, source)
+        rows = connection.execute(
+            select(QueryCluster.query_id, QueryCluster.cluster_id, QueryCluster.confidence_score)
+            .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id.in_(merged))
+            .order_by(QueryCluster.query_id)
+        ).all()
+        titles = (
+            connection.execute(
+                select(ClusterSummary.__table__).where(
+                    ClusterSummary.run_id == run_id, ClusterSummary.cluster_id.in_(merged)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        connection.execute(
+            update(QueryCluster)
+            .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id.in_(merged))
+            .values(cluster_id=into)
+        )
+        connection.execute(
+            delete(ClusterSummary).where(
+                ClusterSummary.run_id == run_id, ClusterSummary.cluster_id.in_(merged)
+            )
+        )
+        recount(connection, run_id, [into])
+        old = {
+            "assignments": [list(row) for row in rows],
+            "summaries": [jsonable(row) for row in titles],
+        }
+        new = {"cluster_id": into, "merged": merged}
+        return write_audit(
+            connection, run_id, into, "merge", old=old, new=new, editor=editor, reason=reason
+        )
+
+
+def annotate_cluster(
+    db: DatabaseManager,
+    run_id: str,
+    cluster_id: int,
+    edit_type: str,
+    changes: dict,
+    *,
+    editor: str | None = None,
+    reason: str | None = None,
+) -> int:
+    """Sets fields of the cluster's ``cluster_metadata`` row (made if missing): ``tag`` and
+    ``flag`` edits give the whole new ``tags`` / ``flags`` list, ``quality`` and ``notes``."""
+    with db.engine.begin() as connection:
+        require_cluster(connection, run_id, cluster_id)
+        row = (
+            connection.execute(
+                select(ClusterMetadata.__table__).where(
+                    ClusterMetadata.run_id == run_id, ClusterMetadata.cluster_id == cluster_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        old = {"metadata": jsonable(row) if row else None}
+        values = changes | {"last_edited": utc_now()}
+        if row is None:
+            connection.execute(
+                insert(ClusterMetadata).values(
+                    {"run_id": run_id, "cluster_id": cluster_id, "flags": [], "tags": []} | values
+                )
+            )
+        else:
+            connection.execute(
+                update(ClusterMetadata).where(ClusterMetadata.id == row["id"]).values(values)
+            )
+        return write_audit(
+            connection, run_id, cluster_id, edit_type,
+            old=old, new=changes, editor=editor, reason=reason,
+        )  # fmt: skip
+
+
+def mark_cluster(
+    db: DatabaseManager,
+    run_id: str,
+    cluster_id: int,
+    kind: str,
+    labels: Sequence[str],
+    *,
+    remove: bool = False,
+    editor: str | None = None,
+    reason: str | None = None,
+) -> int:
+    """Adds (or with ``remove`` takes away) tags (``kind`` "tag") or flags ("flag")."""
+    field = {"tag": "tags", "flag": "flags"}[kind]
+    given = [label.strip() for label in labels if label.strip()]
+    if not given:
+        raise EditError(f"Give at least one {kind}.")
+    with db.engine.connect() as connection:
+        present = connection.execute(
+            select(getattr(ClusterMetadata, field)).where(
+                and_(ClusterMetadata.run_id == run_id, ClusterMetadata.cluster_id == cluster_id)
+            )
+        ).scalar()
+    present = list(present or [])
+    if remove:
+        absent = [label for label in given if label not in present]
+        if absent:
+            raise EditError(f"Cluster {cluster_id} of {run_id} has no {kind} {absent[0]!r}.")
+        labels_after = [label for label in present if label not in given]
+    else:
+        labels_after = present + [label for label in dict.fromkeys(given) if label not in present]
+    return annotate_cluster(
+        db, run_id, cluster_id, kind, {field: labels_after}, editor=editor, reason=reason
+    )
+
+
+def jsonable(row) -> dict:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dict(row).items()}
