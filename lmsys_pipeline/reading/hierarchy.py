@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
+from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.hierarchy.tree import Node, Tree
 from lmsys_pipeline.hierarchy.validation import Row
 from lmsys_pipeline.reading.choice import NotFound, require_run
@@ -116,15 +117,21 @@ def check_rows(rows: list[ClusterHierarchy]) -> list[Row]:
 
 
 def load_tree(db: DatabaseManager, choice: HierarchyChoice) -> Tree:
-    """The stored tree, with sizes from the run's assignments (a parent's: its clusters')."""
+    """The stored tree, with sizes from the run's assignments (a parent's: its clusters') and
+    the clusters' titles as their summary run holds them now (``lmsys edit rename-cluster``
+    changes those rows; the tree keeps the copy it was built from)."""
     sizes = cluster_sizes(db, choice.run_id)
+    current = _current_titles(db, choice.summary_run_id)
     nodes = {
         r.cluster_id: Node(
             r.cluster_id,
             r.level,
             sizes.get(r.cluster_id, 0) if r.level == 0 else 0,
-            r.title or "",
-            r.description or "",
+            *(
+                current.get(r.cluster_id)
+                if r.level == 0 and r.cluster_id in current
+                else (r.title or "", r.description or "")
+            ),
             list(r.children_ids or []),
             r.parent_cluster_id,
         )
@@ -135,6 +142,16 @@ def load_tree(db: DatabaseManager, choice: HierarchyChoice) -> Tree:
             if node.level == level:
                 node.size = sum(nodes[c].size for c in node.children if c in nodes)
     return Tree(nodes)
+
+
+def _current_titles(db: DatabaseManager, summary_run_id: str) -> dict[int, tuple[str, str]]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description
+            ).where(ClusterSummary.summary_run_id == summary_run_id)
+        ).all()
+    return {c: (t or "", d or "") for c, t, d in rows}
 
 
 def ancestor_titles(tree: Tree) -> dict[int, list[str | None]]:

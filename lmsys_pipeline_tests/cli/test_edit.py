@@ -150,3 +150,19 @@ def test_the_map_shows_tags_and_flags_beside_the_title(edit_env, tmp_path: Path)
     )
     assert result.exit_code == 0, result.output
     assert "#billing !review" in out.read_text(encoding="utf-8")
+
+
+def test_show_hierarchy_shows_a_renamed_cluster(edit_env):
+    from lmsys_pipeline_tests.pipeline_data import build_tree
+
+    db, run_id, url, _ = edit_env
+    build_tree(db, run_id, "kw", top=2)
+    assert (
+        edit(
+            "rename-cluster", run_id, "3", "--alias", "kw", "--title", "Hand title", "--db-url", url
+        )[0]
+        == 0
+    )
+    result = runner.invoke(app, ["show-hierarchy", run_id, "--alias", "kw", "--db-url", url])
+    assert result.exit_code == 0, result.output
+    assert "Hand title" in result.output
