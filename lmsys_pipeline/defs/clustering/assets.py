@@ -10,7 +10,7 @@ from lmsys_pipeline.clustering.validation import CHECKS, check_run, record_outco
 from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
 from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
 from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, ProgressResource
 from lmsys_pipeline.reading.map_png import run_map_markdown
 
 MARKDOWN_KEYS = ("size_histogram", "largest_clusters")
@@ -65,7 +65,10 @@ class ClusterRunConfig(dg.Config):
     ],
 )
 def cluster_run(
-    context: dg.AssetExecutionContext, config: ClusterRunConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext,
+    config: ClusterRunConfig,
+    database: DatabaseResource,
+    progress: ProgressResource,
 ):
     db = database.manager
     with user_failures():
@@ -78,7 +81,7 @@ def cluster_run(
             params=params,
             description=config.description,
         )
-        result, vectors = materialize_run(db, run.run_id)
+        result, vectors = materialize_run(db, run.run_id, progress.reporter(context.log.info))
     metadata = run_metadata(db, result, vectors)
     context.log.info(
         f"{result.run_id}: {result.fit.num_clusters} clusters over {len(result.query_ids):,} "

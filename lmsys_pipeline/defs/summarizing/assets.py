@@ -6,7 +6,12 @@ import dagster as dg
 from pydantic import Field
 
 from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.resources import DatabaseResource, EmbedderResource, LLMResource
+from lmsys_pipeline.defs.resources import (
+    DatabaseResource,
+    EmbedderResource,
+    LLMResource,
+    ProgressResource,
+)
 from lmsys_pipeline.defs.summarizing.partitions import (
     ALIAS_DIMENSION,
     RUN_DIMENSION,
@@ -71,6 +76,7 @@ def cluster_summaries(
     database: DatabaseResource,
     embedder: EmbedderResource,
     llm: LLMResource,
+    progress: ProgressResource,
 ) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
@@ -87,7 +93,11 @@ def cluster_summaries(
             summary_run_id=config.summary_run_id,
         )
         report = summarize_run(
-            database.manager, prepared, load_embedder=embedder.load, log=context.log.info
+            database.manager,
+            prepared,
+            load_embedder=embedder.load,
+            log=context.log.info,
+            on_progress=progress.reporter(context.log.info),
         )
     metadata = summary_metadata(report)
     entry = report.entry
