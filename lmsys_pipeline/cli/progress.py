@@ -43,7 +43,8 @@ def _rate(event: Progress) -> str:
     rate = event.rate
     if rate is None:
         return ""
-    return f"{rate:,.1f}/s" if rate < 10 else f"{rate:,.0f}/s"
+    amount = f"{rate:,.1f}" if rate < 10 else f"{rate:,.0f}"
+    return f"{amount} {event.unit}/s"
 
 
 def _left(event: Progress) -> str:
