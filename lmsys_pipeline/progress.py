@@ -48,7 +48,7 @@ class Progress:
 
     def line(self) -> str:
         """The event as one plain line, e.g. ``embed: 8,192 / 16,645 queries (49%), 120
-        queries/s, about 1 min left; texts embedded 7,900, reused 292, device cpu``."""
+        queries/s, about 1 min left; embedded 7,900, reused 292, on cpu``."""
         if self.total is None and not self.done:
             text = f"{self.title}: started"
         elif self.total is None:

@@ -67,11 +67,11 @@ def test_the_line_says_counts_rate_time_left_and_details():
         16_645,
         "queries",
         elapsed_s=32.0,
-        details={"texts embedded": 4_000, "reused": 96, "device": "cpu"},
+        details={"embedded": 4_000, "reused": 96, "on": "cpu"},
     )
     assert event.line() == (
         "embed: 4,096 / 16,645 queries (25%), 128 queries/s, about 2 min left; "
-        "texts embedded 4,000, reused 96, device cpu"
+        "embedded 4,000, reused 96, on cpu"
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from rich.console import Console
+from rich.table import Column
 from rich.progress import BarColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
@@ -62,14 +63,22 @@ class LiveDisplay:
         self.rich = RichProgress(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description}", style="bold", markup=False),
-            BarColumn(bar_width=28),
+            BarColumn(bar_width=16),
             TextColumn("{task.fields[count]}", markup=False),
             TextColumn("{task.fields[rate]}", style="cyan", markup=False),
             TimeElapsedColumn(),
             TextColumn("{task.fields[left]}", style="yellow", markup=False),
-            TextColumn("{task.fields[details]}", style="dim", markup=False),
+            # The stage's own counts take what is left of the line, cut with "…" when narrow,
+            # so the bar and the numbers before them keep their width.
+            TextColumn(
+                "{task.fields[details]}",
+                style="dim",
+                markup=False,
+                table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
+            ),
             console=console,
             refresh_per_second=8,
+            expand=True,
         )
         self._tasks: dict[str, TaskID] = {}
         self._current: dict[str, TaskID] = {}

@@ -66,11 +66,7 @@ class EmbedReport:
             self.pending_at_start,
             "queries",
             self.seconds,
-            details={
-                "texts embedded": self.texts_embedded,
-                "reused": self.texts_reused,
-                "device": device,
-            },
+            details={"embedded": self.texts_embedded, "reused": self.texts_reused, "on": device},
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -99,7 +99,7 @@ class Tally:
         }
         cost = self.price(self.tokens_in, self.tokens_out)
         if cost is not None:
-            details["cost $"] = cost
+            details["cost"] = f"${cost:,.4f}"
         finished = self.start + self.done + self.failed
         self.on_progress(
             Progress(

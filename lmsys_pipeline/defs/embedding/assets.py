@@ -61,8 +61,7 @@ def query_embeddings(
 ) -> dg.MaterializeResult:
     db = database.manager
     on_progress = progress.reporter(context.log.info)
-    name = config.model or embedder.model
-    on_progress(Progress("embed", 0, None, "queries", phase=f"loading {name}"))
+    on_progress(Progress("embed", 0, None, "queries", phase="load model"))
     with user_failures():
         model = embedder.load(config.model, config.batch_size)
     device = str(getattr(model, "device", model.backend))
