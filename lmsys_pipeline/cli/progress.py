@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from rich.console import Console
-from rich.table import Column
 from rich.progress import BarColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
+from rich.table import Column
 
 from lmsys_pipeline.progress import OnProgress, Progress, Throttled, duration, shown
 
