@@ -77,7 +77,7 @@ class LiveDisplay:
                 table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
             ),
             console=console,
-            refresh_per_second=8,
+            refresh_per_second=4,
             expand=True,
         )
         self._tasks: dict[str, TaskID] = {}

@@ -182,3 +182,27 @@ def test_ctrl_c_mid_embed_keeps_chunks_and_the_rerun_equals_an_uninterrupted_run
     embed_pending(manager, minilm, chunk_size=100)
     manager.dispose()
     assert _stored(db) == _stored(reference)
+
+
+def test_export_counts_rows_written_in_chunks(results, tmp_path: Path, monkeypatch):
+    """600 rows go out in chunks of 10,000, so there is one event; piped with an interval of
+    0 every event is a line on stderr, and stdout stays JSON."""
+    from typer.testing import CliRunner
+
+    from lmsys_pipeline.cli import app
+
+    db, run_id = results
+    monkeypatch.setattr("lmsys_pipeline.reading.export.CHUNK", 250)
+    monkeypatch.setenv("LMSYS_PROGRESS_SECONDS", "0")
+    url = f"sqlite:///{db.engine.url.database}"
+    target = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        app, ["export", run_id, "--format", "csv", "-o", str(target), "--db-url", url, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"] == 600
+    assert [line.split(",")[0] for line in result.stderr.splitlines()] == [
+        "export: 250 rows",
+        "export: 500 rows",
+        "export: 600 rows",
+    ]
