@@ -91,12 +91,13 @@ class Tally:
     watch: Stopwatch = field(default_factory=Stopwatch)
 
     def report(self) -> None:
-        details: dict[str, Any] = {
-            "failed": self.failed,
-            "in flight": self.in_flight,
-            "cached": self.cached,
-            "tokens": self.tokens_in + self.tokens_out,
-        }
+        # Failed and cached only when there are some: the line stays short enough for the
+        # cost to show in 120 columns.
+        details: dict[str, Any] = {"failed": self.failed} if self.failed else {}
+        details["in flight"] = self.in_flight
+        if self.cached:
+            details["cached"] = self.cached
+        details["tokens"] = self.tokens_in + self.tokens_out
         cost = self.price(self.tokens_in, self.tokens_out)
         if cost is not None:
             details["cost"] = f"${cost:,.4f}"
