@@ -7,12 +7,14 @@
 2. Pipeline: ``embed_pending`` of the same N texts as queries in a fresh SQLite database, with
    each encoder; queries/s and its ratio to the bare encoder.
 3. Duplicate sharing: N queries drawn from N * distinct_share texts (LMSYS-like repetition).
-4. ``--variants``: the CPU knobs, on the first 2,000 texts, best of two passes: token
+4. ``--progress``: ``embed_pending`` of the same N queries with the CLI's progress display
+   off and on (issue 18), fast encoder, chunks of 500, alternating rounds on fresh databases.
+5. ``--variants``: the CPU knobs, on the first 2,000 texts, best of two passes: token
    budgets, slices tokenized ahead on a worker thread (the GPU layout), torch threads.
 
 Search over 1M vectors: ``benchmarks/search.py``. On a GPU: ``benchmarks/embed_gpu.py``.
 
-    .venv/bin/python benchmarks/embed.py --texts 5000 --rounds 2 [--variants]
+    .venv/bin/python benchmarks/embed.py --texts 5000 --rounds 2 [--progress] [--variants]
 """
 
 import argparse
@@ -151,6 +153,22 @@ def duplicate_sharing(new, texts: list[str], share: float, workdir: Path) -> Non
     db.dispose()
 
 
+def progress_cost(new, texts: list[str], rounds: int, workdir: Path) -> None:
+    from progress_on import off_and_on
+
+    def run(name: str, on_progress) -> tuple[float, int]:
+        db = DatabaseManager(workdir / f"progress-{name}.db", vector_cache="off")
+        store_queries(db, texts)
+        started = time.perf_counter()
+        report = embed_pending(db, new, chunk_size=500, on_progress=on_progress)
+        seconds = time.perf_counter() - started
+        db.dispose()
+        return seconds, report.queries_covered
+
+    print(f"\n4. progress off vs on: embed_pending of {len(texts):,} queries, chunks of 500")
+    off_and_on(rounds, "queries", run)
+
+
 def variants(new, texts: list[str]) -> None:
     import torch
 
@@ -190,6 +208,7 @@ def main() -> None:
     parser.add_argument("--distinct-share", type=float, default=0.6)
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--variants", action="store_true")
+    parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="lmsys-embed-bench-"))
@@ -204,6 +223,8 @@ def main() -> None:
     if not args.skip_pipeline:
         pipeline(today, new, texts, workdir)
         duplicate_sharing(new, texts, args.distinct_share, workdir)
+    if args.progress:
+        progress_cost(new, texts, args.rounds, workdir)
     if args.variants:
         variants(new, texts[:2_000])
     print(f"\nload average at end: {os.getloadavg()}")

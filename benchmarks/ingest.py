@@ -6,6 +6,9 @@ Measures the pipeline's own code path (``open_source`` + ``ingest_batches``, exa
 pragmas, same commit size). Prints rows/s, the ratio, and peak RSS of the ingestion phase.
 
     .venv/bin/python benchmarks/ingest.py --rows 1000000
+
+``--progress``: the pipeline again with the CLI's progress display on and off, alternating
+rounds on fresh databases (issue 18).
 """
 
 import argparse
@@ -20,10 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lmsys_synthetic import write_lmsys_parquet
+from progress_on import off_and_on
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.ingestion.loader import DEFAULT_BATCH_SIZE, ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.progress import no_progress
 
 COLUMNS = "conversation_id, model, query_text, language, extra_metadata, created_at"
 
@@ -32,10 +37,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_pipeline(parquet: Path, db_path: Path, batch_size: int) -> tuple[float, dict]:
+def run_pipeline(
+    parquet: Path, db_path: Path, batch_size: int, on_progress=no_progress
+) -> tuple[float, dict]:
     db = DatabaseManager(db_path)
     started = time.perf_counter()
-    report = ingest_batches(db, open_source(str(parquet)).batches(batch_size))
+    report = ingest_batches(
+        db, open_source(str(parquet)).batches(batch_size), on_progress=on_progress
+    )
     seconds = time.perf_counter() - started
     db.dispose()
     return seconds, report.as_dict()
@@ -67,6 +76,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--progress", action="store_true", help="Also: progress off vs on.")
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds of --progress.")
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lmsys-bench-"))
@@ -113,6 +124,19 @@ def main() -> None:
         f"(process before ingestion: {rss_before:,.0f} MB)"
     )
     print(f"duplicate text share: {report['duplicate_text_share']:.1%}")
+    if args.progress:
+        progress_rounds(parquet, workdir, args.batch_size, args.rounds)
+
+
+def progress_rounds(parquet: Path, workdir: Path, batch_size: int, rounds: int) -> None:
+    def run(name: str, on_progress) -> tuple[float, int]:
+        seconds, report = run_pipeline(
+            parquet, workdir / f"progress-{name}.db", batch_size, on_progress
+        )
+        return seconds, report["rows_read"]
+
+    print(f"\nprogress off vs on (the CLI's live display), {rounds} rounds, order alternating")
+    off_and_on(rounds, "rows", run)
 
 
 if __name__ == "__main__":

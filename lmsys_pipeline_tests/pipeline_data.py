@@ -10,6 +10,7 @@ from lmsys_pipeline.hierarchy.prepare import prepare_hierarchy
 from lmsys_pipeline.hierarchy.runner import HierarchyReport, build_hierarchy
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.progress import no_progress
 from lmsys_pipeline.summarizing.params import ThroughputSettings
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import SummaryReport, summarize_run
@@ -52,6 +53,7 @@ def build_tree(
     restart: bool = False,
     embedder=None,
     log=lambda message: None,
+    on_progress=no_progress,
     **fields,
 ) -> HierarchyReport:
     """A hierarchy run made the way the pipeline makes one: ``prepare_hierarchy`` then
@@ -63,8 +65,10 @@ def build_tree(
         db, run_id, alias, overrides, ThroughputSettings(**server), api_key=api_key, restart=restart
     )
     if embedder is None:
-        return build_hierarchy(db, prepared, log=log)
-    return build_hierarchy(db, prepared, load_embedder=lambda name: embedder, log=log)
+        return build_hierarchy(db, prepared, log=log, on_progress=on_progress)
+    return build_hierarchy(
+        db, prepared, load_embedder=lambda name: embedder, log=log, on_progress=on_progress
+    )
 
 
 SHARED_TEXT = "How do I permanently delete my account and all of my data?"

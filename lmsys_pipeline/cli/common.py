@@ -1,6 +1,7 @@
 """What every ``lmsys`` command shares: the typer app, consoles, common options, the database
-choice, the one place where a ``UserError`` becomes ``Error: <sentence>``, and running an asset
-through Dagster with the command's resources."""
+choice, the one place where a ``UserError`` becomes ``Error: <sentence>`` (and Ctrl-C the
+sentence that says how to resume), and running an asset through Dagster with the command's
+resources and its progress display."""
 
 import json
 import unicodedata
@@ -17,15 +18,22 @@ from typer.core import TyperGroup
 from lmsys_pipeline.db.connection import DB_URL_ENV
 from lmsys_pipeline.errors import UserError
 
+INTERRUPTED = "Interrupted: the work finished so far is kept; run the same command again to resume."
+
 
 class Commands(TyperGroup):
-    """Turns a ``UserError`` from any command into one line on stderr and exit code 1."""
+    """Turns a ``UserError`` from any command into one line on stderr and exit code 1, and
+    Ctrl-C (here, or inside a Dagster run: ``materialize``) into one sentence and exit code
+    130."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except UserError as error:
             fail(str(error))
+        except KeyboardInterrupt:
+            error_console.print(INTERRUPTED, style="yellow")
+            raise typer.Exit(code=130) from None
 
 
 app = typer.Typer(
@@ -98,6 +106,10 @@ MaxRetriesOption = Annotated[
 ]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show Dagster's run log in the terminal.")
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress display (the run log still records progress)."),
 ]
 
 
@@ -179,30 +191,60 @@ def materialize(
     verbose: bool,
     resources: dict[str, Any],
     partition_key: Any = None,
+    quiet: bool = False,
+    as_json: bool = False,
 ) -> Any:
     """Runs one asset (and its checks) in this process, recorded in ``instance``, with the
-    project's resources and the command's ``resources`` in their place."""
+    project's resources and the command's ``resources`` in their place, showing its progress
+    on stderr (``cli/progress.py``: nothing when ``quiet``, plain lines with ``as_json``).
+    A run stopped by Ctrl-C ends failed in Dagster and raises ``KeyboardInterrupt`` here."""
     import dagster as dg
 
+    from lmsys_pipeline.cli.progress import progress_display
     from lmsys_pipeline.definitions import defs
+    from lmsys_pipeline.defs.resources import ProgressResource
     from lmsys_pipeline.orphaned_runs import process_tags
 
-    with_resources = dg.Definitions(
-        assets=defs.assets,
-        asset_checks=defs.asset_checks,
-        resources={**(defs.resources or {}), **resources},
-        executor=defs.executor,
-    )
-    return with_resources.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance,
-        asset_selection=[dg.AssetKey(asset_name)],
-        partition_key=partition_key,
-        tags=process_tags(),
-        run_config={
-            "ops": {asset_name: {"config": config}},
-            "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}},
-        },
-        raise_on_error=False,
+    with progress_display(error_console, quiet=quiet, plain=as_json) as display:
+        shown = {}
+        if display is not None:
+            # The same object must reach the asset: a configured resource would be rebuilt
+            # from its fields, without the display.
+            shown["progress"] = dg.ResourceDefinition.hardcoded_resource(
+                ProgressResource().with_display(display)
+            )
+        with_resources = dg.Definitions(
+            assets=defs.assets,
+            asset_checks=defs.asset_checks,
+            resources={**(defs.resources or {}), **resources, **shown},
+            executor=defs.executor,
+        )
+        result = with_resources.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey(asset_name)],
+            partition_key=partition_key,
+            tags=process_tags(),
+            run_config={
+                "ops": {asset_name: {"config": config}},
+                "loggers": {
+                    "console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}
+                },
+            },
+            raise_on_error=False,
+        )
+        if was_interrupted(result):
+            raise KeyboardInterrupt
+    return result
+
+
+def was_interrupted(result: Any) -> bool:
+    """Whether Ctrl-C stopped the run: Dagster turns SIGINT into a step failure."""
+    return any(
+        event.is_step_failure
+        and event.event_specific_data.error is not None
+        and event.event_specific_data.error.cls_name
+        in ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
+        for event in result.all_events
     )
 
 
@@ -219,6 +261,7 @@ def run_alias_asset(
     restart: bool,
     db_url: str | None,
     verbose: bool,
+    quiet: bool,
     fields: tuple[str, ...],
     as_json: bool,
     heading,
@@ -245,6 +288,8 @@ def run_alias_asset(
             verbose=verbose,
             resources={"database": database_resource(db_url), "llm": llm},
             partition_key=summary_partition_key(run_id, alias),
+            quiet=quiet,
+            as_json=as_json,
         )
     require_success(result, f"{alias} on {run_id}: ")
     with db.get_session() as session:

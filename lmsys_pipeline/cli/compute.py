@@ -13,6 +13,7 @@ from lmsys_pipeline.cli.common import (
     DescriptionOption,
     EmbeddingModelOption,
     JsonOption,
+    QuietOption,
     RunLimitOption,
     SeedOption,
     VerboseOption,
@@ -62,6 +63,7 @@ def _run_unpartitioned(
     *,
     as_json: bool,
     verbose: bool,
+    quiet: bool,
     keys: tuple[str, ...],
 ) -> dict[str, Any] | None:
     """Materializes an unpartitioned asset and prints its report as JSON or a table.
@@ -73,6 +75,8 @@ def _run_unpartitioned(
             config,
             verbose=verbose,
             resources={"database": database_resource(db_url)},
+            quiet=quiet,
+            as_json=as_json,
         )
     require_success(result)
     metadata = materialization_metadata(result, asset_name)
@@ -96,6 +100,7 @@ def load(
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Load conversations' first user queries into the database (asset lmsys_queries)."""
     metadata = _run_unpartitioned(
@@ -104,6 +109,7 @@ def load(
         db_url,
         as_json=as_json,
         verbose=verbose,
+        quiet=quiet,
         keys=LOAD_KEYS,
     )
     if metadata is None:
@@ -143,6 +149,7 @@ def embed(
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Embed every query that has no vector for the model yet (asset query_embeddings)."""
     config = {"model": model, "batch_size": batch_size, "chunk_size": chunk_size}
@@ -152,6 +159,7 @@ def embed(
         db_url,
         as_json=as_json,
         verbose=verbose,
+        quiet=quiet,
         keys=EMBED_KEYS,
     )
 
@@ -230,6 +238,7 @@ def _cluster(
     db_url: str | None,
     as_json: bool,
     verbose: bool,
+    quiet: bool,
 ) -> None:
     from lmsys_pipeline.clustering.registry import build_params
     from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
@@ -246,6 +255,8 @@ def _cluster(
             verbose=verbose,
             resources={"database": database_resource(db_url)},
             partition_key=run.run_id,
+            quiet=quiet,
+            as_json=as_json,
         )
     require_success(result, f"{run.run_id}: ")
     overview = run_overview(db, run.run_id)
@@ -330,6 +341,7 @@ def cluster_kmeans(
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """KMeans after a reduction (UMAP by default; --reduction pca is the fast path). Prints
     the new run id."""
@@ -351,6 +363,7 @@ def cluster_kmeans(
         db_url,
         as_json,
         verbose,
+        quiet,
     )
 
 
@@ -381,6 +394,7 @@ def cluster_hdbscan(
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """HDBSCAN after a reduction (UMAP by default); noise is stored as cluster -1. Prints the
     new run id."""
@@ -404,4 +418,5 @@ def cluster_hdbscan(
         db_url,
         as_json,
         verbose,
+        quiet,
     )

@@ -11,6 +11,7 @@ from lmsys_pipeline.cli.common import (
     DbUrlOption,
     JsonOption,
     MaxRetriesOption,
+    QuietOption,
     RpmOption,
     TimeoutOption,
     VerboseOption,
@@ -75,6 +76,7 @@ def merge_clusters(
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Organise a run's clusters into parent categories, level by level (asset
     cluster_hierarchy, partition run x alias). Prints the hierarchy run id and the tree."""
@@ -105,6 +107,7 @@ def merge_clusters(
         restart=restart,
         db_url=db_url,
         verbose=verbose,
+        quiet=quiet,
         fields=LEDGER_FIELDS,
         as_json=as_json,
         heading=lambda e, r: (

@@ -9,9 +9,11 @@ import typer
 from lmsys_pipeline.cli.common import (
     DbUrlOption,
     JsonOption,
+    QuietOption,
     app,
     console,
     database,
+    error_console,
     fail,
     print_json,
     titled_table,
@@ -272,11 +274,14 @@ def export(
     force: ForceOption = False,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """One row per query of the run (ids, cluster, confidence, text, model, language, cluster
     title and description, and with a hierarchy one column per level: level_1_title ...),
     streamed to the file."""
     from lmsys_pipeline.cli.hierarchy import hierarchy_for
+    from lmsys_pipeline.cli.progress import progress_display
+    from lmsys_pipeline.progress import no_progress
     from lmsys_pipeline.reading.export import FORMATS, export_run
     from lmsys_pipeline.reading.hierarchy import ancestor_titles
 
@@ -290,7 +295,10 @@ def export(
     choice = _choice(db, run_id, alias, summary_run_id)
     hierarchy, tree = hierarchy_for(db, run_id, choice, hierarchy_run_id)
     ancestors = ancestor_titles(tree) if tree else None
-    written = export_run(db, run_id, choice, fmt, output, ancestors)
+    with progress_display(error_console, quiet=quiet, plain=as_json) as display:
+        written = export_run(
+            db, run_id, choice, fmt, output, ancestors, on_progress=display or no_progress
+        )
     summary = {
         "run_id": run_id,
         "format": fmt,

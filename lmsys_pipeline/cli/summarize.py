@@ -11,6 +11,7 @@ from lmsys_pipeline.cli.common import (
     DbUrlOption,
     JsonOption,
     MaxRetriesOption,
+    QuietOption,
     RpmOption,
     TimeoutOption,
     VerboseOption,
@@ -78,6 +79,7 @@ def summarize(
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Name and describe every cluster of a run (asset cluster_summaries, partition run x
     alias). Prints the alias, its summary_run_id and the titles."""
@@ -112,6 +114,7 @@ def summarize(
         restart=restart,
         db_url=db_url,
         verbose=verbose,
+        quiet=quiet,
         fields=LEDGER_FIELDS,
         as_json=as_json,
         heading=lambda e, r: (

@@ -17,6 +17,7 @@ from lmsys_pipeline.clustering.assign import by_nearest_centroid
 from lmsys_pipeline.clustering.fit import ClusterFit, ClusteringInputError, renumber_by_size
 from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.reduction import Reduced
+from lmsys_pipeline.progress import OnProgress, Progress, no_progress
 from lmsys_pipeline.vectors import CHUNK_ROWS, centroids, cosine_to_own_centroid, unit_rows
 
 KMEANS_PP_POINTS_PER_CENTROID = 20
@@ -69,7 +70,9 @@ def _better(fitted, best, *, spherical: bool) -> bool:
     return fitted.obj[-1] > best.obj[-1] if spherical else fitted.obj[-1] < best.obj[-1]
 
 
-def fit_kmeans(x: np.ndarray, reduced: Reduced, params: KMeansParams) -> ClusterFit:
+def fit_kmeans(
+    x: np.ndarray, reduced: Reduced, params: KMeansParams, on_progress: OnProgress = no_progress
+) -> ClusterFit:
     """k-means on the reduced points; centroids and confidences in the original space.
 
     Each initialisation is seeded with k-means++ (on up to ``KMEANS_PP_POINTS_PER_CENTROID * k``
@@ -91,6 +94,7 @@ def fit_kmeans(x: np.ndarray, reduced: Reduced, params: KMeansParams) -> Cluster
     subsampled = len(points) > cap
     seeding_points = max(k, KMEANS_PP_POINTS_PER_CENTROID * k, KMEANS_PP_MIN_POINTS)
     best = None
+    on_progress(Progress("cluster", 0, params.n_init, "initialisations", phase="fit"))
     for attempt in range(params.n_init):
         sample = (
             points[np.sort(rng.choice(len(points), cap, replace=False))] if subsampled else points
@@ -106,12 +110,17 @@ def fit_kmeans(x: np.ndarray, reduced: Reduced, params: KMeansParams) -> Cluster
         )
         if _better(fitted, best, spherical=spherical):
             best = fitted
+        elapsed = time.perf_counter() - started
+        on_progress(
+            Progress("cluster", attempt + 1, params.n_init, "initialisations", elapsed, "fit")
+        )
     seeded = time.perf_counter()
     if subsampled and params.refine_iter:
         best = _faiss_kmeans(
             points, k, best.centroids, params.refine_iter, seed, spherical=spherical
         )
     trained = time.perf_counter()
+    on_progress(Progress("cluster", len(x), None, "queries", phase="assign"))
     labels = _nearest(points, best.centroids, spherical=spherical)
     if reduced.fitted_rows is not None:
         labels = by_nearest_centroid(x, reduced.fitted_rows, labels)

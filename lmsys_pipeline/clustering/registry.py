@@ -28,6 +28,7 @@ from lmsys_pipeline.clustering.params import (
 )
 from lmsys_pipeline.clustering.reduction import Reduced, reduce
 from lmsys_pipeline.errors import UserError, settings_error
+from lmsys_pipeline.progress import OnProgress, Progress, no_progress
 from lmsys_pipeline.vectors import unit_rows
 
 
@@ -36,7 +37,7 @@ class Algorithm:
     name: str
     params: type[KMeansParams] | type[HDBSCANParams]
     size_field: str  # the number in the run id: k, or the smallest cluster
-    fit: Callable[[np.ndarray, Reduced, Any], ClusterFit]
+    fit: Callable[[np.ndarray, Reduced, Any, OnProgress], ClusterFit]
     # Spherical k-means wants angular reductions (PCA, none) as unit rows; density wants
     # distances as they are.
     reduced_on_sphere: bool
@@ -148,15 +149,19 @@ def parse_stored(stored: Mapping[str, Any]) -> ClusteringParams:
     return chosen.params(**{k: v for k, v in fields.items() if k in chosen.params.model_fields})
 
 
-def fit_clustering(vectors: np.ndarray, params: ClusteringParams) -> ClusterFit:
-    """Unit rows → the run's reduction → its algorithm; seconds per phase in the result."""
+def fit_clustering(
+    vectors: np.ndarray, params: ClusteringParams, on_progress: OnProgress = no_progress
+) -> ClusterFit:
+    """Unit rows → the run's reduction → its algorithm; seconds per phase in the result.
+    ``on_progress`` hears each phase begin (reduce, fit, assign) and the fit's counts."""
     chosen = algorithm_of(params)
     x = unit_rows(vectors)
     check_varied(x)
+    on_progress(Progress("cluster", len(x), None, "queries", phase="reduce"))
     started = time.perf_counter()
     reduced = reduce(x, params, on_sphere=chosen.reduced_on_sphere)
     reduced_at = time.perf_counter()
-    fit = chosen.fit(x, reduced, params)
+    fit = chosen.fit(x, reduced, params, on_progress)
     fit.phase_seconds = {"reduce": reduced_at - started, **fit.phase_seconds}
     fit.details = {**reduced.details, **fit.details}
     return fit

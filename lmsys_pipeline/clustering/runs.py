@@ -29,6 +29,7 @@ from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding
 from lmsys_pipeline.embedding.store import load_vectors
 from lmsys_pipeline.errors import UserError
+from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 
 SILHOUETTE_SAMPLE = 5_000
 INSERT_CHUNK = 50_000
@@ -210,10 +211,14 @@ def silhouette(vectors: np.ndarray, labels: np.ndarray, seed: int) -> float | No
     return float(silhouette_score(x, y, metric="cosine", sample_size=size, random_state=seed))
 
 
-def materialize_run(db: DatabaseManager, run_id: str) -> tuple[RunResult, np.ndarray]:
-    """Fits the registered run and replaces its assignments. Returns the result and vectors."""
+def materialize_run(
+    db: DatabaseManager, run_id: str, on_progress: OnProgress = no_progress
+) -> tuple[RunResult, np.ndarray]:
+    """Fits the registered run and replaces its assignments. Returns the result and vectors.
+    ``on_progress`` hears each phase: load, reduce, fit, assign, write."""
     run, params = load_run(db, run_id)
     started = time.perf_counter()
+    on_progress(Progress("cluster", 0, None, "vectors", phase="load"))
     stored = load_vectors(db, params.embedding_model)
     max_query_id = (run.parameters or {}).get("max_query_id")
     keep = np.ones(len(stored.query_ids), dtype=bool)
@@ -226,9 +231,10 @@ def materialize_run(db: DatabaseManager, run_id: str) -> tuple[RunResult, np.nda
     vectors = stored.vectors[rows]
     del stored  # the distinct-text matrix: up to 1.5 GB at 1M that the fit does not need
     loaded = time.perf_counter()
-    fit = fit_clustering(vectors, params)
+    on_progress(Progress("cluster", len(vectors), None, "vectors", loaded - started, "load"))
+    fit = fit_clustering(vectors, params, on_progress)
     fitted = time.perf_counter()
-    _replace_assignments(db, run_id, query_ids, fit, params, vectors.shape[1])
+    _replace_assignments(db, run_id, query_ids, fit, params, vectors.shape[1], on_progress)
     written = time.perf_counter()
     result = RunResult(
         run_id,
@@ -261,10 +267,22 @@ COPY_ASSIGNMENTS = "COPY query_clusters (run_id, query_id, cluster_id, confidenc
 
 
 def write_assignments(
-    connection, run_id: str, query_ids: np.ndarray, labels: np.ndarray, confidence: np.ndarray
+    connection,
+    run_id: str,
+    query_ids: np.ndarray,
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    on_progress: OnProgress = no_progress,
 ) -> None:
     """Inserts a run's assignments in the caller's transaction: COPY on PostgreSQL (1.7x faster
-    than batched INSERTs at 1M, see RESULTS.md), batched INSERTs elsewhere."""
+    than batched INSERTs at 1M, see RESULTS.md), batched INSERTs elsewhere. ``on_progress``
+    hears the rows written (after each batch; once at the end of a COPY)."""
+    watch = Stopwatch()
+
+    def written(rows: int) -> None:
+        on_progress(Progress("cluster", rows, len(query_ids), "rows", watch.seconds, "write"))
+
+    written(0)
     if connection.dialect.name == "postgresql":
         with (
             connection.connection.driver_connection.cursor() as cursor,
@@ -278,6 +296,7 @@ def write_assignments(
                 strict=False,
             ):
                 copy.write_row(row)
+        written(len(query_ids))
         return
     for start in range(0, len(query_ids), INSERT_CHUNK):
         stop = start + INSERT_CHUNK
@@ -293,6 +312,7 @@ def write_assignments(
                 )
             ],
         )
+        written(min(stop, len(query_ids)))
 
 
 def _replace_assignments(
@@ -302,11 +322,12 @@ def _replace_assignments(
     fit: ClusterFit,
     params: ClusteringParams,
     dimension: int,
+    on_progress: OnProgress,
 ) -> None:
     with db.engine.begin() as connection:
         connection.execute(delete(QueryCluster).where(QueryCluster.run_id == run_id))
         connection.execute(delete(AssignedAfterFit).where(AssignedAfterFit.run_id == run_id))
-        write_assignments(connection, run_id, query_ids, fit.labels, fit.confidence)
+        write_assignments(connection, run_id, query_ids, fit.labels, fit.confidence, on_progress)
         run_parameters: dict[str, Any] = (
             connection.execute(
                 select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)

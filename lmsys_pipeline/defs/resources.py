@@ -1,4 +1,5 @@
-"""The resources every stage shares: the database, the embedding model and the LLM server.
+"""The resources every stage shares: the database, the embedding model, the LLM server and
+where progress goes.
 
 Each is a ``ConfigurableResource`` whose fields are what a deployment (``Definitions``), the
 UI's launchpad, a test or the ``lmsys`` CLI sets; runtime state (an engine, loaded models) lives
@@ -7,6 +8,7 @@ in private attributes. Secrets never sit in a field's default: the database URL 
 ``EnvVar`` a deployment binds to ``api_key``).
 """
 
+from collections.abc import Callable
 from typing import Literal
 
 import dagster as dg
@@ -14,6 +16,7 @@ from pydantic import Field, PrivateAttr
 
 from lmsys_pipeline.db.connection import DB_URL_ENV, VECTOR_CACHE_ENV, DatabaseManager
 from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, Embedder
+from lmsys_pipeline.progress import OnProgress, Throttled, fan_out
 from lmsys_pipeline.summarizing.params import ThroughputSettings
 
 # Assets that write the SQLModel tables share this pool; dagster.yaml limits it to one step at a
@@ -111,11 +114,36 @@ class LLMResource(dg.ConfigurableResource):
         )
 
 
+class ProgressResource(dg.ConfigurableResource):
+    """Where long steps report how far they are: one line in the run log at most every
+    ``interval_s`` seconds. The ``lmsys`` CLI hands its run one that also draws the same
+    events in the terminal (``with_display``)."""
+
+    interval_s: float = Field(
+        default=30.0, gt=0, description="Seconds between progress lines in the run log."
+    )
+
+    _display: OnProgress | None = PrivateAttr(default=None)
+
+    def with_display(self, display: OnProgress) -> "ProgressResource":
+        """This resource, also handing every event to ``display``. Dagster rebuilds a
+        configured resource from its fields, so hand the result to a run as
+        ``dg.ResourceDefinition.hardcoded_resource(...)`` (as ``cli/common.py`` does)."""
+        self._display = display
+        return self
+
+    def reporter(self, log: Callable[[str], None]) -> OnProgress:
+        """The ``on_progress`` for one step: throttled lines to ``log`` (the step's
+        ``context.log.info``), and every event to the display if there is one."""
+        return fan_out(Throttled(lambda event: log(event.line()), self.interval_s), self._display)
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "database": DatabaseResource(),
         "embedder": EmbedderResource(),
         "llm": LLMResource(),
+        "progress": ProgressResource(),
     }
 
 

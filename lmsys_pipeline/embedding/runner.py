@@ -10,7 +10,6 @@ sizes default to what suits the device (``embedder.chunk_size``: 4,096 on a CPU,
 """
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from lmsys_pipeline.embedding.store import (
     text_key,
 )
 from lmsys_pipeline.embedding.writer import ChunkWriter, WrittenChunk, prefetched
+from lmsys_pipeline.progress import OnProgress, Progress, no_progress
 
 __all__ = ["DEFAULT_CHUNK", "EmbedReport", "embed_pending"]
 
@@ -57,6 +57,17 @@ class EmbedReport:
         if not self.queries_covered or remaining <= 0:
             return None
         return remaining / self.queries_per_second
+
+    def progress(self, device: str) -> Progress:
+        """Queries covered of those pending at the start (blank ones count as done)."""
+        return Progress(
+            "embed",
+            self.queries_covered + self.skipped_blank,
+            self.pending_at_start,
+            "queries",
+            self.seconds,
+            details={"embedded": self.texts_embedded, "reused": self.texts_reused, "on": device},
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,22 +112,26 @@ def embed_pending(
     embedder: Embedder,
     *,
     chunk_size: int | None = None,
-    on_progress: Callable[[EmbedReport], None] | None = None,
+    on_progress: OnProgress = no_progress,
     shard: Shard | None = None,
 ) -> EmbedReport:
-    """Embeds every query (of ``shard``, if given) that has no vector for the model yet."""
+    """Embeds every query (of ``shard``, if given) that has no vector for the model yet;
+    ``on_progress`` hears the counts at the start and after each committed chunk."""
     register_model(db, embedder.name, embedder.dimension, embedder.backend)
     chunk_size = chunk_size or getattr(embedder, "chunk_size", DEFAULT_CHUNK)
     report = EmbedReport(
         embedder.name, embedder.dimension, pending_at_start=count_pending(db, embedder.name, shard)
     )
+    device = str(getattr(embedder, "device", embedder.backend))
     started = time.perf_counter()
+    on_progress(report.progress(device))
 
     def written(chunk: WrittenChunk) -> None:  # on the writer thread, in chunk order
         report.queries_covered += chunk.queries
         report.texts_embedded += chunk.texts_stored
         report.texts_reused += chunk.texts_reused
         report.seconds = time.perf_counter() - started
+        on_progress(report.progress(device))
 
     writer = ChunkWriter(db, embedder.name, written)
     try:
@@ -133,11 +148,7 @@ def embed_pending(
                 else np.empty((0, embedder.dimension), dtype=np.float32)
             )
             writer.submit(dict(zip(missing, vectors, strict=True)), chunk.links, len(chunk.texts))
-            if on_progress is not None:
-                on_progress(report)
     finally:
         writer.close()
     report.seconds = time.perf_counter() - started
-    if on_progress is not None:
-        on_progress(report)
     return report

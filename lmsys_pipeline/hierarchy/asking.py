@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.hierarchy.ledger import record_answer, record_progress
 from lmsys_pipeline.hierarchy.params import HierarchyParams
+from lmsys_pipeline.progress import OnProgress, no_progress
 from lmsys_pipeline.summarizing.ledger import cached_answers
-from lmsys_pipeline.summarizing.llm import Job, Outcome, ask_all
+from lmsys_pipeline.summarizing.llm import Job, Outcome, Tally, ask_all
 from lmsys_pipeline.summarizing.prompts import InvalidAnswer
-from lmsys_pipeline.summarizing.providers import Endpoint
+from lmsys_pipeline.summarizing.providers import Endpoint, estimate_cost
 
 
 def step_name(key: tuple) -> str:
@@ -33,6 +34,7 @@ class Asker:
     endpoint: Endpoint
     params: HierarchyParams
     log: Callable[[str], None]
+    on_progress: OnProgress = no_progress
     seconds_asking: float = 0.0  # inside the requests' steps, for the throughput benchmark
     steps: list[int] = field(default_factory=list)  # requests made per step, in order
 
@@ -66,7 +68,27 @@ class Asker:
 
         if pending:
             started = time.perf_counter()
-            ask_all(pending, self.endpoint, self.params, on_done)
+            kind, level, *_ = pending[0].key
+            tally = Tally(
+                "hierarchy",
+                len(jobs),
+                "requests",
+                self.on_progress,
+                f"level {level} {kind}",
+                start=len(found),
+                cached=len(found),
+                price=self._price,
+            )
+            ask_all(pending, self.endpoint, self.params, on_done, tally)
             self.seconds_asking += time.perf_counter() - started
             self.steps.append(len(pending))
         return found
+
+    def _price(self, tokens_in: int, tokens_out: int) -> float | None:
+        params = self.params
+        return estimate_cost(
+            params.model,
+            tokens_in,
+            tokens_out,
+            (params.price_in_per_mtok, params.price_out_per_mtok),
+        )

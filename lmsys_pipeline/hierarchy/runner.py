@@ -21,6 +21,7 @@ from lmsys_pipeline.hierarchy.offline import Features, membership_profiles, merg
 from lmsys_pipeline.hierarchy.params import HierarchyInputError
 from lmsys_pipeline.hierarchy.prepare import PreparedHierarchy
 from lmsys_pipeline.hierarchy.tree import NOISE, Grouping, Node, Tree, add_parents
+from lmsys_pipeline.progress import OnProgress, no_progress
 from lmsys_pipeline.reading.clusters import cluster_sizes
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.selection import build_briefs, load_run_view
@@ -110,9 +111,11 @@ def build_hierarchy(
     *,
     load_embedder: Callable[[str], Embedder] = default_embedder,
     log: Callable[[str], None] = lambda message: None,
+    on_progress: OnProgress = no_progress,
 ) -> HierarchyReport:
     """Builds every level of the prepared hierarchy run, writes the tree and closes the
-    ledger entry. Answers already given (a killed or partial run) come from the cache."""
+    ledger entry. Answers already given (a killed or partial run) come from the cache.
+    ``on_progress`` hears each step's requests done and failed of all, as they are stored."""
     started_at = time.perf_counter()
     params, run_id = prepared.params, prepared.run_id
     zero = level_zero(db, run_id, prepared.summary_run_id)
@@ -130,7 +133,9 @@ def build_hierarchy(
             from lmsys_pipeline.clustering.runs import load_run
 
             embedder = load_embedder(load_run(db, run_id)[1].embedding_model)
-            asker = Asker(db, prepared.hierarchy_run_id, prepared.endpoint, params, log)
+            asker = Asker(
+                db, prepared.hierarchy_run_id, prepared.endpoint, params, log, on_progress
+            )
             step = _llm_step(LevelContext(asker, embedder.embed, prepared.endpoint, params))
         _build_levels(db, prepared, nodes, clusters, step, log)
     except UserError:

@@ -8,7 +8,7 @@ next run skips those conversation ids and finishes the rest, so nothing is dupli
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +24,7 @@ from lmsys_pipeline.ingestion.batch_parsing import ParsedBatch, parse_batch
 from lmsys_pipeline.ingestion.parsing import SkipReason
 from lmsys_pipeline.ingestion.sources import Batch, Source, SourceProblem
 from lmsys_pipeline.markdown import TOP_N
+from lmsys_pipeline.progress import OnProgress, Progress, no_progress
 
 DEFAULT_BATCH_SIZE = 10_000
 # SQLite allows 32,766 bound parameters; keep the IN (...) look-up well under it.
@@ -72,6 +73,16 @@ class IngestReport:
     @property
     def rows_per_second(self) -> float:
         return self.rows_read / self.seconds if self.seconds else 0.0
+
+    def progress(self, total: int | None) -> Progress:
+        return Progress(
+            "load",
+            self.rows_read,
+            total,
+            "rows",
+            self.seconds,
+            details={"inserted": self.inserted, "skipped": self.skipped_total},
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -176,9 +187,10 @@ def ingest_batches(
     *,
     limit: int | None = None,
     source_name: str = "",
-    on_progress: Callable[[IngestReport], None] | None = None,
+    on_progress: OnProgress = no_progress,
 ) -> IngestReport:
-    """Parses and inserts row batches; returns counts by outcome. Commits once per batch."""
+    """Parses and inserts row batches; returns counts by outcome. Commits once per batch,
+    then tells ``on_progress`` the rows read, inserted and skipped so far."""
     report = IngestReport(source=source_name)
     seen_ids: set[str] = set()
     seen_texts: set[int] = set()
@@ -212,8 +224,7 @@ def ingest_batches(
 
         report.distinct_texts = len(seen_texts)
         report.seconds = time.perf_counter() - started
-        if on_progress is not None:
-            on_progress(report)
+        on_progress(report.progress(limit))
 
     report.distinct_texts = len(seen_texts)
     report.seconds = time.perf_counter() - started
@@ -229,7 +240,7 @@ def ingest_source(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     limit: int | None = None,
-    on_progress: Callable[[IngestReport], None] | None = None,
+    on_progress: OnProgress = no_progress,
 ) -> IngestReport:
     """``ingest_batches`` over a source, with the parts it could not read in the report (rows
     lost in corrupt parquet row groups are counted as skipped)."""

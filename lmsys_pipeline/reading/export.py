@@ -17,6 +17,7 @@ from sqlalchemy import and_, literal, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
+from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 from lmsys_pipeline.reading.choice import SummaryChoice
 
 FORMATS = ("csv", "json", "parquet")
@@ -122,6 +123,15 @@ def _parquet(path: Path, columns: list[str], chunks) -> int:
 WRITERS = {"csv": _csv, "json": _json, "parquet": _parquet}
 
 
+def _counted(chunks, on_progress: OnProgress) -> Iterator[Sequence[Sequence[Any]]]:
+    """The chunks as they are, telling ``on_progress`` the rows written after each."""
+    watch, written = Stopwatch(), 0
+    for chunk in chunks:
+        yield chunk
+        written += len(chunk)
+        on_progress(Progress("export", written, None, "rows", watch.seconds))
+
+
 def level_columns(levels: int) -> list[str]:
     return [f"level_{level}_title" for level in range(1, levels + 1)]
 
@@ -133,6 +143,7 @@ def export_run(
     fmt: str,
     path: Path,
     ancestors: dict[int, list[str | None]] | None = None,
+    on_progress: OnProgress = no_progress,
 ) -> int:
     """Writes the run's queries to ``path``; returns how many rows were written.
     ``ancestors`` (cluster → ancestor titles at levels 1..top, from a hierarchy run) adds one
@@ -155,7 +166,7 @@ def export_run(
     )
     partial = path.with_name(f".{path.name}.partial")
     try:
-        written = WRITERS[fmt](partial, columns, chunks)
+        written = WRITERS[fmt](partial, columns, _counted(chunks, on_progress))
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)

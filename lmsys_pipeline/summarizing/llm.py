@@ -13,10 +13,11 @@ loop), so a kill keeps every answer finished before it.
 import asyncio
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from lmsys_pipeline.errors import UserError
+from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.prompts import (
     InvalidAnswer,
@@ -66,6 +67,62 @@ class Outcome(Generic[T]):
     requests: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+
+
+@dataclass
+class Tally:
+    """The counts of one batch of requests, told to ``on_progress`` as each answer is stored:
+    ``done`` (answered) and ``failed`` of ``total`` units, ``start`` of which needed no request
+    (labelled before, or ``cached`` answers), requests in flight, tokens and their ``price``."""
+
+    stage: str
+    total: int
+    unit: str = "clusters"
+    on_progress: OnProgress = no_progress
+    phase: str | None = None
+    start: int = 0
+    cached: int = 0
+    price: Callable[[int, int], float | None] = lambda tokens_in, tokens_out: None
+    done: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    watch: Stopwatch = field(default_factory=Stopwatch)
+
+    def report(self) -> None:
+        # Failed and cached only when there are some: the line stays short enough for the
+        # cost to show in 120 columns.
+        details: dict[str, Any] = {"failed": self.failed} if self.failed else {}
+        details["in flight"] = self.in_flight
+        if self.cached:
+            details["cached"] = self.cached
+        details["tokens"] = self.tokens_in + self.tokens_out
+        cost = self.price(self.tokens_in, self.tokens_out)
+        if cost is not None:
+            details["cost"] = f"${cost:,.4f}"
+        finished = self.start + self.done + self.failed
+        self.on_progress(
+            Progress(
+                self.stage,
+                finished,
+                self.total,
+                self.unit,
+                self.watch.seconds,
+                self.phase,
+                details,
+                self.start,
+            )
+        )
+
+    def count(self, outcome: "Outcome") -> None:
+        if outcome.answer is None:
+            self.failed += 1
+        else:
+            self.done += 1
+        self.tokens_in += outcome.tokens_in
+        self.tokens_out += outcome.tokens_out
+        self.report()
 
 
 def plan_jobs(
@@ -137,6 +194,7 @@ async def _run_all(
     endpoint: Endpoint,
     settings: RequestSettings,
     on_done: Callable[[Outcome[T]], None],
+    tally: Tally,
 ) -> None:
     from aiolimiter import AsyncLimiter
     from openai import AsyncOpenAI
@@ -151,6 +209,11 @@ async def _run_all(
     limiter = AsyncLimiter(1, 60.0 / settings.rpm) if settings.rpm else None
     semaphore = asyncio.Semaphore(settings.concurrency)
     loop = asyncio.get_running_loop()
+
+    def store(outcome: Outcome[T]) -> None:
+        on_done(outcome)
+        tally.count(outcome)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-writer") as writer:
         stopped = asyncio.Event()
 
@@ -158,12 +221,15 @@ async def _run_all(
             async with semaphore:
                 if stopped.is_set():  # a rejected key: start nothing more
                     return
+                tally.in_flight += 1
                 try:
                     outcome = await _ask(client, limiter, job, settings.max_attempts)
                 except LLMConfigError:
                     stopped.set()
                     raise
-            await loop.run_in_executor(writer, on_done, outcome)
+                finally:
+                    tally.in_flight -= 1
+            await loop.run_in_executor(writer, store, outcome)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -180,7 +246,11 @@ def ask_all(
     endpoint: Endpoint,
     settings: RequestSettings,
     on_done: Callable[[Outcome[T]], None],
+    tally: Tally | None = None,
 ) -> None:
-    """Asks every job; ``on_done`` receives each outcome as it completes."""
+    """Asks every job; ``on_done`` receives each outcome as it completes, then ``tally``
+    counts it (and tells its listener)."""
+    tally = tally or Tally("requests", len(jobs), "requests")
+    tally.report()
     if jobs:
-        asyncio.run(_run_all(jobs, endpoint, settings, on_done))
+        asyncio.run(_run_all(jobs, endpoint, settings, on_done, tally))

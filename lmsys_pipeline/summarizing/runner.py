@@ -14,6 +14,7 @@ from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder
+from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 from lmsys_pipeline.summarizing.carry import carried_labels
 from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.ledger import (
@@ -22,11 +23,11 @@ from lmsys_pipeline.summarizing.ledger import (
     record,
     summarized_sizes,
 )
-from lmsys_pipeline.summarizing.llm import Outcome, ask_all, plan_jobs
+from lmsys_pipeline.summarizing.llm import Outcome, Tally, ask_all, plan_jobs
 from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
 from lmsys_pipeline.summarizing.prepare import PreparedSummary
 from lmsys_pipeline.summarizing.prompts import ClusterLabel
-from lmsys_pipeline.summarizing.providers import Endpoint
+from lmsys_pipeline.summarizing.providers import Endpoint, estimate_cost
 from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality
 from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, build_briefs, load_run_view
@@ -55,13 +56,21 @@ def _label_text(title: str, description: str) -> str:
 
 
 def _offline(
-    save: Callable[[list[LabelResult]], None], briefs: dict[int, ClusterBrief], missing: list[int]
+    save: Callable[[list[LabelResult]], None],
+    briefs: dict[int, ClusterBrief],
+    missing: list[int],
+    on_progress: OnProgress,
 ) -> None:
     real = {c: b for c, b in briefs.items() if c != NOISE}
     labels = keyword_labels(real, [c for c in missing if c != NOISE]) if real else {}
     results = [LabelResult(briefs[c], NOISE_LABEL if c == NOISE else labels[c]) for c in missing]
+    before, watch = len(briefs) - len(missing), Stopwatch()
     for start in range(0, len(results), OFFLINE_WRITE_CHUNK):
         save(results[start : start + OFFLINE_WRITE_CHUNK])
+        done = before + min(start + OFFLINE_WRITE_CHUNK, len(results))
+        on_progress(
+            Progress("summarize", done, len(briefs), "clusters", watch.seconds, start=before)
+        )
 
 
 def _with_llm(
@@ -72,6 +81,7 @@ def _with_llm(
     params: SummaryParams,
     endpoint: Endpoint,
     log: Callable[[str], None],
+    on_progress: OnProgress,
 ) -> None:
     if NOISE in missing:
         save([LabelResult(briefs[NOISE], NOISE_LABEL)])
@@ -114,7 +124,20 @@ def _with_llm(
         if outcome.error:
             log(f"cluster {outcome.job.key.cluster_id}: {outcome.error}")
 
-    ask_all(pending, endpoint, params, on_done)
+    tally = Tally(
+        "summarize",
+        len(briefs),
+        on_progress=on_progress,
+        start=len(briefs) - len(pending),
+        cached=len(hits),
+        price=lambda tokens_in, tokens_out: estimate_cost(
+            params.model,
+            tokens_in,
+            tokens_out,
+            (params.price_in_per_mtok, params.price_out_per_mtok),
+        ),
+    )
+    ask_all(pending, endpoint, params, on_done, tally)
 
 
 def _carry(
@@ -151,9 +174,12 @@ def summarize_run(
     *,
     load_embedder: Callable[[str], Embedder] = default_embedder,
     log: Callable[[str], None] = lambda message: None,
+    on_progress: OnProgress = no_progress,
 ) -> SummaryReport:
     """Labels every cluster of the prepared summary run that has no row yet, scores label
-    quality with ``load_embedder(run's embedding model)`` and closes the ledger entry."""
+    quality with ``load_embedder(run's embedding model)`` and closes the ledger entry.
+    ``on_progress`` hears clusters done and failed of all, requests in flight, cached answers,
+    tokens and their estimated cost as answers are stored."""
     started_at = time.perf_counter()
     run_id, alias, params = prepared.run_id, prepared.alias, prepared.params
     view = load_run_view(db, run_id)
@@ -173,9 +199,9 @@ def summarize_run(
         missing = _carry(db, save, briefs, missing, run_id, params.carry_from, log)
 
     if prepared.endpoint is None:
-        _offline(save, briefs, missing)
+        _offline(save, briefs, missing, on_progress)
     else:
-        _with_llm(db, save, briefs, missing, params, prepared.endpoint, log)
+        _with_llm(db, save, briefs, missing, params, prepared.endpoint, log, on_progress)
     labelled = [c for c in summarized_sizes(db, summary_run_id) if c != NOISE]
     quality = _quality(db, view, summary_run_id, briefs, params, load_embedder)
     entry = finish(

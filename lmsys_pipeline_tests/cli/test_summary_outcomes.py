@@ -39,7 +39,8 @@ def test_every_request_failing_exits_1_naming_the_endpoint(results, tmp_path: Pa
         "2",
     )
     assert result.exit_code == 1
-    assert result.output.startswith(
+    [error] = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert error.startswith(
         f"Error: dead on {run_id}: No cluster of {run_id} was "
         f"labelled: every request to {dead} failed"
     )

@@ -49,12 +49,25 @@ def _kinds(state: ServerState) -> dict[str, int]:
 
 def test_a_three_level_tree_over_sixty_clusters_resumes_from_the_cache(sixty, minilm):
     db, run_id = sixty
-    state = ServerState()
+    state, events = ServerState(), []
     with openai_server(state) as url:
         report = build_tree(
-            db, run_id, "kw", model=MODEL, base_url=url, embedder=minilm, **THREE_LEVELS
+            db,
+            run_id,
+            "kw",
+            model=MODEL,
+            base_url=url,
+            embedder=minilm,
+            on_progress=events.append,
+            **THREE_LEVELS,
         )
         asked = len(state.chat_requests)
+        # Progress: each step's requests counted as answers are stored, level by level.
+        assert {(e.stage, e.unit) for e in events} == {("hierarchy", "requests")}
+        assert {e.phase.split()[1] for e in events} == {"1", "2", "3"}
+        assert all(e.done <= e.total for e in events)
+        assert any(0 < e.done < e.total for e in events)
+        assert sum(e.done for e in events if e.done == e.total) >= 60
         entry = report.entry
         assert entry.status == "completed" and entry.failures == {}
         assert entry.level_sizes[0] == 60 and len(entry.level_sizes) == 4  # three levels

@@ -11,7 +11,7 @@ from lmsys_pipeline.curation.replay import replay_edits
 from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
 from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
 from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, ProgressResource
 from lmsys_pipeline.reading.map_png import run_map_markdown
 
 MARKDOWN_KEYS = ("size_histogram", "largest_clusters")
@@ -66,7 +66,10 @@ class ClusterRunConfig(dg.Config):
     ],
 )
 def cluster_run(
-    context: dg.AssetExecutionContext, config: ClusterRunConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext,
+    config: ClusterRunConfig,
+    database: DatabaseResource,
+    progress: ProgressResource,
 ):
     db = database.manager
     with user_failures():
@@ -79,7 +82,7 @@ def cluster_run(
             params=params,
             description=config.description,
         )
-        result, vectors = materialize_run(db, run.run_id)
+        result, vectors = materialize_run(db, run.run_id, progress.reporter(context.log.info))
     # The checks judge the fit; a person's edits are applied again after them.
     outcomes = check_run(db, result.run_id, len(result.query_ids))
     record_outcomes(db, result.run_id, outcomes)

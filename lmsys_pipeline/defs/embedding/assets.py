@@ -1,18 +1,20 @@
 """``query_embeddings``: one vector per query and model, each distinct text embedded once."""
 
-import time
-
 import dagster as dg
 from pydantic import Field
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, EmbedderResource
+from lmsys_pipeline.defs.resources import (
+    DB_WRITER_POOL,
+    DatabaseResource,
+    EmbedderResource,
+    ProgressResource,
+)
 from lmsys_pipeline.embedding.cache import refresh_cache
-from lmsys_pipeline.embedding.runner import EmbedReport, embed_pending
-
-PROGRESS_EVERY_SECONDS = 30.0
+from lmsys_pipeline.embedding.runner import embed_pending
+from lmsys_pipeline.progress import Progress
 
 
 class QueryEmbeddingsConfig(dg.Config):
@@ -38,26 +40,6 @@ class QueryEmbeddingsConfig(dg.Config):
     )
 
 
-def _progress_logger(context: dg.AssetExecutionContext):
-    last = time.monotonic()
-
-    def log(report: EmbedReport) -> None:
-        nonlocal last
-        if time.monotonic() - last < PROGRESS_EVERY_SECONDS:
-            return
-        last = time.monotonic()
-        eta = report.eta_seconds
-        context.log.info(
-            f"{report.queries_covered:,}/{report.pending_at_start:,} queries, "
-            f"{report.texts_embedded:,} texts embedded ({report.texts_per_second:,.0f}/s), "
-            f"about {eta / 60:.0f} min left"
-            if eta
-            else f"{report.queries_covered:,} queries"
-        )
-
-    return log
-
-
 @dg.asset(
     deps=["lmsys_queries"],
     group_name="embedding",
@@ -75,16 +57,17 @@ def query_embeddings(
     config: QueryEmbeddingsConfig,
     database: DatabaseResource,
     embedder: EmbedderResource,
+    progress: ProgressResource,
 ) -> dg.MaterializeResult:
     db = database.manager
+    on_progress = progress.reporter(context.log.info)
+    on_progress(Progress("embed", 0, None, "queries", phase="load model"))
     with user_failures():
         model = embedder.load(config.model, config.batch_size)
     device = str(getattr(model, "device", model.backend))
     engine = getattr(model, "engine", model.backend)
     context.log.info(f"Embedding with {model.name} ({model.dimension}-d) on {device}: {engine}")
-    report = embed_pending(
-        db, model, chunk_size=config.chunk_size, on_progress=_progress_logger(context)
-    )
+    report = embed_pending(db, model, chunk_size=config.chunk_size, on_progress=on_progress)
     cache = refresh_cache(db, model.name)
     context.log.info(f"vector cache {cache.action} in {cache.seconds:.1f} s: {cache.folder}")
     with db.engine.connect() as connection:

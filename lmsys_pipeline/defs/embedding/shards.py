@@ -13,7 +13,12 @@ import dagster as dg
 
 from lmsys_pipeline.defs.embedding.assets import QueryEmbeddingsConfig
 from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, EmbedderResource
+from lmsys_pipeline.defs.resources import (
+    DB_WRITER_POOL,
+    DatabaseResource,
+    EmbedderResource,
+    ProgressResource,
+)
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.store import Shard
 
@@ -34,11 +39,18 @@ def embed_shard(
     config: QueryEmbeddingsConfig,
     database: DatabaseResource,
     embedder: EmbedderResource,
+    progress: ProgressResource,
 ):
     shard = shard_of(context.partition_key)
     with user_failures():
         model = embedder.load(config.model, config.batch_size)
-    report = embed_pending(database.manager, model, chunk_size=config.chunk_size, shard=shard)
+    report = embed_pending(
+        database.manager,
+        model,
+        chunk_size=config.chunk_size,
+        shard=shard,
+        on_progress=progress.reporter(context.log.info),
+    )
     context.log.info(
         f"shard {context.partition_key}: {report.queries_covered:,} queries, "
         f"{report.texts_embedded:,} texts embedded in {report.seconds:.1f} s"

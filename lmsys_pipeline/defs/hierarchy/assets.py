@@ -7,7 +7,12 @@ from pydantic import Field
 
 from lmsys_pipeline.defs.failures import user_failures
 from lmsys_pipeline.defs.hierarchy.prepare import prepare_hierarchy_run
-from lmsys_pipeline.defs.resources import DatabaseResource, EmbedderResource, LLMResource
+from lmsys_pipeline.defs.resources import (
+    DatabaseResource,
+    EmbedderResource,
+    LLMResource,
+    ProgressResource,
+)
 from lmsys_pipeline.defs.summarizing.partitions import (
     ALIAS_DIMENSION,
     RUN_DIMENSION,
@@ -94,6 +99,7 @@ def cluster_hierarchy(
     database: DatabaseResource,
     embedder: EmbedderResource,
     llm: LLMResource,
+    progress: ProgressResource,
 ) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
@@ -109,7 +115,13 @@ def cluster_hierarchy(
             restart=config.restart,
             hierarchy_run_id=config.hierarchy_run_id,
         )
-        report = build_hierarchy(db, prepared, load_embedder=embedder.load, log=context.log.info)
+        report = build_hierarchy(
+            db,
+            prepared,
+            load_embedder=embedder.load,
+            log=context.log.info,
+            on_progress=progress.reporter(context.log.info),
+        )
     rows = check_rows(stored_rows(db, prepared.hierarchy_run_id))
     outcomes = tree_checks(rows, set(cluster_sizes(db, run_id)), report.targets)
     metadata = hierarchy_metadata(report)

@@ -6,12 +6,10 @@ from sqlalchemy import func, select
 
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, ProgressResource
 from lmsys_pipeline.ingestion.loader import DEFAULT_BATCH_SIZE, IngestReport, ingest_source
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.markdown import counts_table
-
-PROGRESS_EVERY_ROWS = 100_000
 
 
 class LmsysQueriesConfig(dg.Config):
@@ -62,27 +60,23 @@ def report_metadata(report: IngestReport, total_rows: int, database: str) -> dic
     ),
 )
 def lmsys_queries(
-    context: dg.AssetExecutionContext, config: LmsysQueriesConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext,
+    config: LmsysQueriesConfig,
+    database: DatabaseResource,
+    progress: ProgressResource,
 ) -> dg.MaterializeResult:
     db = database.manager
     with user_failures():
         source = open_source(config.source)
     context.log.info(f"Ingesting {source.description} into {db.safe_url}")
 
-    next_log = PROGRESS_EVERY_ROWS
-
-    def log_progress(report: IngestReport) -> None:
-        nonlocal next_log
-        if report.rows_read >= next_log:
-            next_log += PROGRESS_EVERY_ROWS
-            context.log.info(
-                f"{report.rows_read:,} rows read, {report.inserted:,} inserted "
-                f"({report.rows_per_second:,.0f} rows/s)"
-            )
-
     with user_failures():
         report = ingest_source(
-            db, source, batch_size=config.batch_size, limit=config.limit, on_progress=log_progress
+            db,
+            source,
+            batch_size=config.batch_size,
+            limit=config.limit,
+            on_progress=progress.reporter(context.log.info),
         )
     for problem in report.unreadable:
         context.log.warning(f"Skipped {problem.sentence()}")

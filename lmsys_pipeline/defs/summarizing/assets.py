@@ -7,7 +7,12 @@ from pydantic import Field
 
 from lmsys_pipeline.curation.replay import TITLE_EDITS, replay_edits
 from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.resources import DatabaseResource, EmbedderResource, LLMResource
+from lmsys_pipeline.defs.resources import (
+    DatabaseResource,
+    EmbedderResource,
+    LLMResource,
+    ProgressResource,
+)
 from lmsys_pipeline.defs.summarizing.partitions import (
     ALIAS_DIMENSION,
     RUN_DIMENSION,
@@ -76,6 +81,7 @@ def cluster_summaries(
     database: DatabaseResource,
     embedder: EmbedderResource,
     llm: LLMResource,
+    progress: ProgressResource,
 ) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
@@ -92,7 +98,11 @@ def cluster_summaries(
             summary_run_id=config.summary_run_id,
         )
         report = summarize_run(
-            database.manager, prepared, load_embedder=embedder.load, log=context.log.info
+            database.manager,
+            prepared,
+            load_embedder=embedder.load,
+            log=context.log.info,
+            on_progress=progress.reporter(context.log.info),
         )
     renames = replay_edits(database.manager, run_id, TITLE_EDITS)
     metadata = summary_metadata(report)

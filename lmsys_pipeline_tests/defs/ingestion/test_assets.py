@@ -7,15 +7,23 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.defs.ingestion.assets import lmsys_queries
 from lmsys_pipeline.defs.ingestion.checks import queries_have_text, queries_table_not_empty
-from lmsys_pipeline.defs.resources import DatabaseResource
+from lmsys_pipeline.defs.resources import DatabaseResource, ProgressResource
 from lmsys_pipeline_tests.ingestion.rows import typed_rows, write_parquet
 
 
-def _materialize(db_url: str, instance: dg.DagsterInstance, **config) -> dg.ExecuteInProcessResult:
+def _materialize(
+    db_url: str,
+    instance: dg.DagsterInstance,
+    progress: ProgressResource | None = None,
+    **config,
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [lmsys_queries, queries_have_text, queries_table_not_empty],
         instance=instance,
-        resources={"database": DatabaseResource(url=db_url)},
+        resources={
+            "database": DatabaseResource(url=db_url),
+            "progress": progress or ProgressResource(),
+        },
         run_config={"ops": {"lmsys_queries": {"config": config}}},
         raise_on_error=False,
     )
@@ -74,3 +82,41 @@ def test_missing_source_fails_the_run_with_one_clear_sentence(tmp_path: Path):
     db = DatabaseManager(f"sqlite:///{tmp_path}/q.db")
     with db.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Query)).scalar_one() == 0
+
+
+def _progress_lines(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> list[str]:
+    return [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.user_message.startswith("load: ")
+    ]
+
+
+def test_the_run_log_gets_progress_lines_at_the_resource_interval(tmp_path: Path):
+    """Every batch of 500 rows is an event; the resource's interval decides how many reach the
+    run log: all of them at 0 s, only the first at an hour."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        every = _materialize(
+            f"sqlite:///{tmp_path}/every.db",
+            instance,
+            ProgressResource(interval_s=1e-9),
+            limit=2000,
+            batch_size=500,
+        )
+        hourly = _materialize(
+            f"sqlite:///{tmp_path}/hourly.db",
+            instance,
+            ProgressResource(interval_s=3600),
+            limit=2000,
+            batch_size=500,
+        )
+        assert every.success and hourly.success
+        lines = _progress_lines(instance, every)
+        assert [line.split(" rows")[0] for line in lines] == [
+            "load: 500 / 2,000",
+            "load: 1,000 / 2,000",
+            "load: 1,500 / 2,000",
+            "load: 2,000 / 2,000",
+        ]
+        assert "inserted 2,000, skipped 0" in lines[-1]
+        assert len(_progress_lines(instance, hourly)) == 1
