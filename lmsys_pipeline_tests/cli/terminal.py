@@ -55,7 +55,9 @@ def in_terminal(
         stdin=slave,
         stdout=slave,
         stderr=slave,
-        env={**env, "TERM": "xterm-256color"},
+        # COLUMNS / LINES as the window: Rich prefers them to the window size, and a parent
+        # (pytest-xdist's workers) may have set them for itself.
+        env={**env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"},
         start_new_session=True,
     )
     os.close(slave)
