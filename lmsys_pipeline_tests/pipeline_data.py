@@ -106,24 +106,32 @@ def build_results(
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+PLANTED_ALARMS = Path(__file__).resolve().parent / "data" / "hwu64_alarm.jsonl"
+
+
 def ingest_hwu64(
-    db: DatabaseManager, tmp_path: Path, *, scenario: str, count: int, shared: Path = SHARED_DATA
+    db: DatabaseManager,
+    tmp_path: Path,
+    *,
+    scenario: str,
+    count: int,
+    source: Path = SHARED_DATA / "hwu64" / "hwu64.jsonl",
 ) -> int:
     """Ingests the first ``count`` HWU64 utterances of ``scenario`` (a topic the bundled sample
-    lacks) as LMSYS-layout conversations; returns how many were inserted."""
+    lacks) from ``source`` as LMSYS-layout conversations; returns how many were inserted."""
     import json
 
-    with open(shared / "hwu64" / "hwu64.jsonl", encoding="utf-8") as handle:
+    with open(source, encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle]
     chosen = [r for r in records if r["scenario"] == scenario][:count]
-    source = write_parquet(
+    conversations = write_parquet(
         tmp_path / f"hwu64-{scenario}.parquet",
         [
             row(f"hwu64-{scenario}-{i:04d}", [message("user", r["text"])])
             for i, r in enumerate(chosen)
         ],
     )
-    return ingest_batches(db, open_source(str(source)).batches(1000)).inserted
+    return ingest_batches(db, open_source(str(conversations)).batches(1000)).inserted
 
 
 FIRST, MORE, PLANTED, K = 1000, 200, 150, 12
@@ -132,18 +140,16 @@ PLANTED_PREFIX = "hwu64-alarm-"
 
 def build_two_runs(db: DatabaseManager, embedder, tmp_path: Path) -> tuple[str, str]:
     """Run A over the first ``FIRST`` sample queries; run B (same k) over 20% more plus
-    ``PLANTED`` HWU64 alarm utterances, a topic the sample lacks. Returns both run ids."""
-    if not (SHARED_DATA / "hwu64" / "hwu64.jsonl").exists():
-        import pytest
-
-        pytest.skip(f"needs the shared HWU64 data at {SHARED_DATA}")
+    ``PLANTED`` HWU64 alarm utterances (vendored in ``data/``), a topic the sample lacks.
+    Returns both run ids."""
     ingest_batches(db, open_source(None).batches(1000), limit=FIRST)
     embed_pending(db, embedder)
     run_a = register_run(db, KMeansParams(n_clusters=K), description="before")
     materialize_run(db, run_a.run_id)
     # the next 20% of the sample (the first FIRST rows read are already stored)
     ingest_batches(db, open_source(None).batches(1000), limit=FIRST + MORE)
-    assert ingest_hwu64(db, tmp_path, scenario="alarm", count=PLANTED) == PLANTED
+    planted = ingest_hwu64(db, tmp_path, scenario="alarm", count=PLANTED, source=PLANTED_ALARMS)
+    assert planted == PLANTED
     embed_pending(db, embedder)
     run_b = register_run(db, KMeansParams(n_clusters=K), description="after")
     materialize_run(db, run_b.run_id)

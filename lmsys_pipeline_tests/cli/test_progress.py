@@ -130,6 +130,14 @@ def test_piped_progress_is_a_plain_line_per_interval_and_json_stays_json(tmp_pat
     assert 1 <= len(lines) <= 1 + elapsed // 30
     assert "\x1b[" not in default.stderr  # no animation, no colours
 
+    hourly = piped(
+        ["load", "--json", "--db-url", str(tmp_path / "c.db")],
+        _env(tmp_path, LMSYS_PROGRESS_SECONDS="3600"),
+    )
+    assert json.loads(hourly.stdout)["inserted"] == 16_645
+    # Two batches, one interval that no run reaches: the first line only, whatever the speed.
+    assert [line.split(" rows")[0] for line in hourly.stderr.splitlines()] == ["load: 10,000"]
+
     every = piped(
         ["load", "--json", "--db-url", str(tmp_path / "b.db")],
         _env(tmp_path, LMSYS_PROGRESS_SECONDS="0"),

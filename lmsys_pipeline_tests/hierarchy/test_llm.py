@@ -2,6 +2,7 @@
 sample queries in 60 KMeans clusters, titled by the offline summarizer)."""
 
 import re
+import socket
 
 import pytest
 from sqlalchemy import select
@@ -226,12 +227,15 @@ def test_a_rejected_key_or_a_dead_server_fails_the_run_in_one_sentence(sixty, mi
         pytest.raises(LLMConfigError, match="HTTP 401"),
     ):
         build_tree(db, run_id, "kw", model=MODEL, base_url=url, embedder=minilm, top=8)
-    with openai_server(ServerState()) as url:
-        dead = url  # closed when the block ends
-    with pytest.raises(HierarchyInputError, match=r"every request to http://127\.0\.0\.1"):
-        build_tree(
-            db, run_id, "kw", model=MODEL, base_url=dead, embedder=minilm, top=8, max_retries=0
-        )
+    # A port held bound but never listening refuses every connection, and no other test's
+    # server can take it meanwhile (a closed server's port could be reused under xdist).
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{holder.getsockname()[1]}/v1"
+        with pytest.raises(HierarchyInputError, match=r"every request to http://127\.0\.0\.1"):
+            build_tree(
+                db, run_id, "kw", model=MODEL, base_url=dead, embedder=minilm, top=8, max_retries=0
+            )
     with db.engine.connect() as connection:
         statuses = connection.execute(select(HierarchyRun.status)).scalars().all()
     assert statuses == ["failed"]  # the second run resumed the first (same settings)
