@@ -4,7 +4,9 @@ After ingestion and embedding, every embedded query newer than the run's data sn
 (``max_query_id``) and not yet assigned gets a ``query_clusters`` row in the run, labelled the
 way the run labels queries outside its sampled fit (``clustering/assign.py``): KMeans by the
 nearest centroid, confidence = cosine to it; HDBSCAN by the vote of the 10 most similar
-members, confidence = their summed membership over 10. ``assigned_after_fit`` marks the row.
+members (noise members vote too, so a query like the run's noise stays noise), confidence =
+the summed membership of those voting for the winner over 10 (0 for noise).
+``assigned_after_fit`` marks the row.
 
 *Novel*: the query's cosine to the nearest centroid is below the run's ``NOVEL_QUANTILE``
 (10%) quantile of the same cosine for held-out members — 10% of the run's members (seeded)
@@ -104,8 +106,8 @@ def _pending(db: DatabaseManager, run_id: str, max_query_id: int, stored: Stored
     position = np.searchsorted(stored.query_ids, assigned)
     found = position < len(stored.query_ids)
     found[found] = stored.query_ids[position[found]] == assigned[found]
-    # calibrate on the fitted members only (not on queries assigned after the fit)
-    fitted = found & (labels >= 0) & (assigned <= max_query_id)
+    # the fitted members only (not queries assigned after the fit), noise included: it votes
+    fitted = found & (assigned <= max_query_id)
     return np.flatnonzero(new), stored.rows[position[fitted]], labels[fitted], assigned[fitted]
 
 
@@ -120,7 +122,8 @@ def assign_new_queries(db: DatabaseManager, run_id: str | None = None) -> LateSt
     stored = load_vectors(db, params.embedding_model)
     new, member_rows, member_labels, member_ids = _pending(db, run_id, max_query_id, stored)
     threshold = None
-    if len(new) and len(member_labels):
+    clustered = member_labels >= 0
+    if len(new) and clustered.any():
         x = stored.vectors[stored.rows[new]]
         centres = centroids(stored.vectors, member_labels, member_rows)
         nearest, best = nearest_cosines(x, centres)
@@ -133,7 +136,9 @@ def assign_new_queries(db: DatabaseManager, run_id: str | None = None) -> LateSt
             nearest, confidence = labels[len(member_rows) :], scores[len(member_rows) :]
         else:
             confidence = best
-        threshold = novelty_threshold(stored.vectors, member_rows, member_labels, params.seed)
+        threshold = novelty_threshold(
+            stored.vectors, member_rows[clustered], member_labels[clustered], params.seed
+        )
         _write(db, run_id, stored.query_ids[new], nearest, confidence, best, best < threshold)
         novel_now = int((best < threshold).sum())
     else:

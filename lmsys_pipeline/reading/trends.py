@@ -8,10 +8,9 @@ count in the last period against the one before.
 """
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import DateTime, String, select, type_coerce
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query, QueryCluster
@@ -58,36 +57,52 @@ class TrendReport:
         }
 
 
+def _raw_created_at(db: DatabaseManager):
+    """``created_at`` without per-row conversion: SQLite's stored text (naive UTC, parsed by
+    DuckDB), elsewhere the driver's aware datetimes (converted to UTC by Arrow in one call)."""
+    if db.engine.dialect.name == "sqlite":
+        return type_coerce(Query.created_at, String)
+    return type_coerce(Query.created_at, DateTime(timezone=True))
+
+
+def _as_utc(values: tuple, text: bool):
+    import pyarrow as pa
+
+    if text:
+        return pa.array(values, pa.string())
+    return pa.array(values, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+
+
 def times_table(db: DatabaseManager, run_id: str):
-    """The run's assignments with each query's time, as one Arrow table (cluster_id, at)."""
+    """The run's assignments with each query's times, as one Arrow table: cluster_id,
+    created_at (naive UTC, or its stored text on SQLite) and own (the source's timestamp)."""
     import pyarrow as pa
 
     own = Query.extra_metadata["timestamp"].as_string()
+    text = db.engine.dialect.name == "sqlite"
     statement = (
-        select(QueryCluster.cluster_id, Query.created_at, own)
+        select(QueryCluster.cluster_id, _raw_created_at(db), own)
         .join(Query, Query.id == QueryCluster.query_id)
         .where(QueryCluster.run_id == run_id)
+    )
+    schema = pa.schema(
+        [
+            ("cluster_id", pa.int64()),
+            ("created_at", pa.string() if text else pa.timestamp("us")),
+            ("own", pa.string()),
+        ]
     )
     parts = []
     with db.engine.connect() as connection:
         result = connection.execution_options(yield_per=CHUNK).execute(statement)
         for chunk in result.partitions():
-            clusters, loaded, stamps = zip(*chunk, strict=True)
-            parts.append(
-                pa.table(
-                    {
-                        "cluster_id": pa.array(clusters, pa.int64()),
-                        "created_at": pa.array(
-                            [t.astimezone(UTC).replace(tzinfo=None) for t in loaded],
-                            pa.timestamp("us"),
-                        ),
-                        "own": pa.array(stamps, pa.string()),
-                    }
-                )
-            )
-    schema = pa.schema(
-        [("cluster_id", pa.int64()), ("created_at", pa.timestamp("us")), ("own", pa.string())]
-    )
+            clusters, created, stamps = zip(*chunk, strict=True)
+            columns = [
+                pa.array(clusters, pa.int64()),
+                _as_utc(created, text),
+                pa.array(stamps, pa.string()),
+            ]
+            parts.append(pa.Table.from_arrays(columns, schema=schema))
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
@@ -102,7 +117,8 @@ def period_counts(table, by: str) -> tuple[list[str], dict[int, list[int]]]:
         rows = connection.execute(
             f"""
             SELECT cluster_id,
-                   date_trunc('{by}', coalesce(try_cast(own AS TIMESTAMP), created_at)) AS period,
+                   date_trunc('{by}', coalesce(try_cast(own AS TIMESTAMP),
+                                                try_cast(created_at AS TIMESTAMP))) AS period,
                    count(*) AS n
             FROM times GROUP BY ALL ORDER BY period, cluster_id
             """

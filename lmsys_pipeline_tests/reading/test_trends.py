@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
@@ -25,6 +25,15 @@ from lmsys_pipeline.reading.trends import trends
 runner = CliRunner()
 MONDAY = datetime(2024, 1, 1, 9, 30)  # a Monday
 STAMPED, UNSTAMPED = 42, 6
+# when the unstamped queries arrived (UTC), on the edges of days, weeks and a month
+ARRIVED = [
+    datetime(2024, 1, 7, 23, 59, 59, 500_000),
+    datetime(2024, 1, 8, 0, 0),
+    datetime(2024, 1, 22, 10, 0),
+    datetime(2024, 1, 31, 23, 30),
+    datetime(2024, 2, 1, 0, 30),
+    datetime(2024, 1, 3, 12, 0),
+]
 
 
 def _texts(count: int) -> list[str]:
@@ -39,8 +48,9 @@ def _source(path, rows: list[dict]) -> str:
 
 @pytest.fixture
 def stamped(any_db, minilm, tmp_path):
-    """42 queries with their own timestamps over three weeks and 6 without, in a KMeans run
-    (k = 3); returns the database, the run and each conversation's expected time."""
+    """42 queries with their own timestamps over three weeks and 6 without, which arrived at
+    the ``ARRIVED`` times, in a KMeans run (k = 3); returns the database, the run and each
+    conversation's expected time."""
     texts = _texts(STAMPED + UNSTAMPED)
     expected = {}
     rows = []
@@ -60,11 +70,14 @@ def stamped(any_db, minilm, tmp_path):
         for i, t in enumerate(texts[STAMPED:])
     ]
     ingest_batches(any_db, open_source(_source(tmp_path / "plain.parquet", plain)).batches(100))
-    with any_db.engine.connect() as connection:
-        for conversation, created in connection.execute(
-            select(Query.conversation_id, Query.created_at).where(Query.conversation_id.like("p-%"))
-        ):
-            expected[conversation] = created.astimezone(UTC).replace(tzinfo=None)
+    with any_db.engine.begin() as connection:
+        for i, at in enumerate(ARRIVED):
+            connection.execute(
+                update(Query)
+                .where(Query.conversation_id == f"p-{i}")
+                .values(created_at=at.replace(tzinfo=UTC))
+            )
+            expected[f"p-{i}"] = at
     embed_pending(any_db, minilm)
     run = register_run(any_db, KMeansParams(n_clusters=3))
     materialize_run(any_db, run.run_id)
@@ -101,7 +114,7 @@ def test_trends_by_week_day_and_month_match_a_hand_count(stamped):
         assert counted == _hand_count(db, run_id, expected, start_of), by
     weekly = trends(db, run_id, None, by="week")
     assert weekly.periods[:3] == ["2024-01-01", "2024-01-08", "2024-01-15"]
-    assert len(weekly.periods) == 4  # the unstamped queries fall in this week
+    assert weekly.periods[3:] == ["2024-01-22", "2024-01-29"]  # two unstamped arrivals
     assert sum(c.total for c in weekly.clusters) == STAMPED + UNSTAMPED
     changes = [c.change for c in weekly.clusters]
     assert changes == sorted(changes, reverse=True)
