@@ -2,8 +2,11 @@
 database directly."""
 
 from lmsys_pipeline.cli import (  # noqa: F401 (commands)
+    cluster,
     compute,
     edit,
+    edit_read,
+    files,
     hierarchy,
     lineage,
     maintain,

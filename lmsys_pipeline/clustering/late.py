@@ -21,7 +21,7 @@ below their 5-10% quantile (one-off prompts in grab-bag clusters); on the bundle
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import case, exists, func, insert, select
 
 from lmsys_pipeline.clustering.assign import by_neighbour_vote
 from lmsys_pipeline.clustering.runs import load_run, read_assignments, write_assignments
@@ -185,14 +185,25 @@ def late_status(db: DatabaseManager, run_id: str | None = None, **now) -> LateSt
             .select_from(AssignedAfterFit)
             .where(AssignedAfterFit.run_id == run_id)
         ).one()
-        done = select(QueryCluster.query_id).where(QueryCluster.run_id == run_id)
         unassigned = connection.execute(
-            select(func.count())
-            .select_from(QueryEmbedding)
-            .where(
-                QueryEmbedding.model == params.embedding_model,
-                QueryEmbedding.query_id > max_query_id,
-                QueryEmbedding.query_id.not_in(done),
-            )
+            unassigned_count(run_id, params.embedding_model, max_query_id)
         ).scalar_one()
     return LateStatus(run_id, int(assigned), int(novel), int(unassigned), **now)
+
+
+def unassigned_count(run_id: str, model: str, max_query_id: int):
+    """Embedded queries newer than the snapshot with no row in the run. NOT EXISTS, an anti
+    join: PostgreSQL runs ``NOT IN (subquery)`` as a per-row scan of the subquery once it no
+    longer fits work_mem (a million assignments: minutes instead of a second)."""
+    done = exists().where(
+        QueryCluster.run_id == run_id, QueryCluster.query_id == QueryEmbedding.query_id
+    )
+    return (
+        select(func.count())
+        .select_from(QueryEmbedding)
+        .where(
+            QueryEmbedding.model == model,
+            QueryEmbedding.query_id > max_query_id,
+            ~done,
+        )
+    )

@@ -35,6 +35,7 @@ class ClusterCoherence:
     mean_cosine: float
     other_languages_share: float
     nearest_other: int  # the cluster most of the misfits are closer to (-1: none)
+    languages: int = 1  # distinct languages among the members
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -88,6 +89,7 @@ def rank_clusters(db: DatabaseManager, run_id: str, *, min_size: int = 2) -> lis
                 nearest_other=int(ids[Counter(misfits.tolist()).most_common(1)[0][0]])
                 if len(misfits)
                 else NOISE,
+                languages=len(spoken),
             )
         )
     return sorted(ranked, key=lambda c: (-c.misfit_depth, c.mean_cosine, c.cluster_id))
@@ -108,3 +110,22 @@ def _best_other(
             np.arange(len(scores)), nearest[start : start + CHUNK_ROWS]
         ]
     return nearest, cosine
+
+
+def select_clusters(
+    ranked: list[ClusterCoherence],
+    *,
+    max_size: int | None = None,
+    min_languages: int | None = None,
+    among: set[int] | None = None,
+) -> list[ClusterCoherence]:
+    """The ranked clusters that pass the reference tool's filters: at most ``max_size``
+    queries, at least ``min_languages`` languages, and (``among``) e.g. those an analyst
+    rated low; the ranking is kept."""
+    return [
+        c
+        for c in ranked
+        if (max_size is None or c.size <= max_size)
+        and (min_languages is None or c.languages >= min_languages)
+        and (among is None or c.cluster_id in among)
+    ]

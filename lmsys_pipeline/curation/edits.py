@@ -10,11 +10,11 @@ already in, a merge of a cluster with itself) raises ``EditError`` before anythi
 import getpass
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.curation import ClusterEdit, ClusterMetadata
+from lmsys_pipeline.db.curation import ClusterEdit
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, QueryCluster, utc_now
 from lmsys_pipeline.errors import UserError
 
@@ -33,19 +33,22 @@ def default_editor() -> str:
         return "cli-user"
 
 
-def recount(connection: Connection, run_id: str, cluster_ids: Iterable[int]) -> None:
-    """``num_queries`` of these clusters in every summary run of ``run_id``, from the rows."""
+def recount(connection: Connection, run_id: str, cluster_ids: Iterable[int]) -> int:
+    """``num_queries`` of these clusters in every summary run of ``run_id``, from the rows;
+    returns how many summary rows were updated."""
+    updated = 0
     for cluster_id in sorted(set(cluster_ids)):
         size = connection.execute(
             select(func.count())
             .select_from(QueryCluster)
             .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id)
         ).scalar_one()
-        connection.execute(
+        updated += connection.execute(
             update(ClusterSummary)
             .where(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id)
             .values(num_queries=size)
-        )
+        ).rowcount
+    return updated
 
 
 def write_audit(
@@ -247,82 +250,6 @@ def merge_clusters(
         return write_audit(
             connection, run_id, into, "merge", old=old, new=new, editor=editor, reason=reason
         )
-
-
-def annotate_cluster(
-    db: DatabaseManager,
-    run_id: str,
-    cluster_id: int,
-    edit_type: str,
-    changes: dict,
-    *,
-    editor: str | None = None,
-    reason: str | None = None,
-) -> int:
-    """Sets fields of the cluster's ``cluster_metadata`` row (made if missing): ``tag`` and
-    ``flag`` edits give the whole new ``tags`` / ``flags`` list, ``quality`` and ``notes``."""
-    with db.engine.begin() as connection:
-        require_cluster(connection, run_id, cluster_id)
-        row = (
-            connection.execute(
-                select(ClusterMetadata.__table__).where(
-                    ClusterMetadata.run_id == run_id, ClusterMetadata.cluster_id == cluster_id
-                )
-            )
-            .mappings()
-            .first()
-        )
-        old = {"metadata": jsonable(row) if row else None}
-        values = changes | {"last_edited": utc_now()}
-        if row is None:
-            connection.execute(
-                insert(ClusterMetadata).values(
-                    {"run_id": run_id, "cluster_id": cluster_id, "flags": [], "tags": []} | values
-                )
-            )
-        else:
-            connection.execute(
-                update(ClusterMetadata).where(ClusterMetadata.id == row["id"]).values(values)
-            )
-        return write_audit(
-            connection, run_id, cluster_id, edit_type,
-            old=old, new=changes, editor=editor, reason=reason,
-        )  # fmt: skip
-
-
-def mark_cluster(
-    db: DatabaseManager,
-    run_id: str,
-    cluster_id: int,
-    kind: str,
-    labels: Sequence[str],
-    *,
-    remove: bool = False,
-    editor: str | None = None,
-    reason: str | None = None,
-) -> int:
-    """Adds (or with ``remove`` takes away) tags (``kind`` "tag") or flags ("flag")."""
-    field = {"tag": "tags", "flag": "flags"}[kind]
-    given = [label.strip() for label in labels if label.strip()]
-    if not given:
-        raise EditError(f"Give at least one {kind}.")
-    with db.engine.connect() as connection:
-        present = connection.execute(
-            select(getattr(ClusterMetadata, field)).where(
-                and_(ClusterMetadata.run_id == run_id, ClusterMetadata.cluster_id == cluster_id)
-            )
-        ).scalar()
-    present = list(present or [])
-    if remove:
-        absent = [label for label in given if label not in present]
-        if absent:
-            raise EditError(f"Cluster {cluster_id} of {run_id} has no {kind} {absent[0]!r}.")
-        labels_after = [label for label in present if label not in given]
-    else:
-        labels_after = present + [label for label in dict.fromkeys(given) if label not in present]
-    return annotate_cluster(
-        db, run_id, cluster_id, kind, {field: labels_after}, editor=editor, reason=reason
-    )
 
 
 def jsonable(row) -> dict:

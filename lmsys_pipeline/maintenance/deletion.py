@@ -19,8 +19,9 @@ be sure).
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import delete, exists, select, update
 
+from lmsys_pipeline.curation.edits import recount
 from lmsys_pipeline.curation.scrubbing import scrub_audit
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy
@@ -112,7 +113,7 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
                 delete(TextEmbedding).where(TextEmbedding.id.in_(chunk), ~still_used)
             ).rowcount
         for run_id, cluster_id in sorted(affected):
-            report.summaries_recounted += _recount(connection, run_id, cluster_id)
+            report.summaries_recounted += recount(connection, run_id, [cluster_id])
             report.examples_removed += _drop_examples(connection, run_id, cluster_id, texts)
         scrubber = Scrubber(texts)
         runs = sorted({run_id for run_id, _ in affected})
@@ -179,19 +180,6 @@ def _checkpoint(db: DatabaseManager) -> bool:
     with db.engine.connect() as connection:
         busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
     return busy == 0
-
-
-def _recount(connection, run_id: str, cluster_id: int) -> int:
-    size = connection.execute(
-        select(func.count())
-        .select_from(QueryCluster)
-        .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id)
-    ).scalar_one()
-    return connection.execute(
-        update(ClusterSummary)
-        .where(and_(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id))
-        .values(num_queries=size)
-    ).rowcount
 
 
 def _drop_examples(connection, run_id: str, cluster_id: int, texts: set[str]) -> int:

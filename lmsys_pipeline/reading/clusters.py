@@ -17,6 +17,17 @@ HISTOGRAM_BINS = 10
 
 
 @dataclass
+class Annotation:
+    """What analysts said of a cluster (``lmsys edit tag-cluster`` / ``flag-cluster``)."""
+
+    tags: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    quality: str | None = None  # high, medium or low
+    coherence: int | None = None  # 1 (incoherent) to 5 (highly coherent)
+    notes: str | None = None
+
+
+@dataclass
 class ClusterRow:
     cluster_id: int
     size: int
@@ -26,20 +37,33 @@ class ClusterRow:
     examples: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    quality: str | None = None
+    coherence: int | None = None
+    notes: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def annotations(db: DatabaseManager, run_id: str) -> dict[int, tuple[list[str], list[str]]]:
-    """Cluster id → (tags, flags) that analysts gave it (``lmsys edit tag-cluster`` ...)."""
+def annotations(db: DatabaseManager, run_id: str) -> dict[int, Annotation]:
+    """Cluster id → what analysts gave it: tags, flags, quality, coherence and notes."""
     with db.engine.connect() as connection:
         rows = connection.execute(
-            select(ClusterMetadata.cluster_id, ClusterMetadata.tags, ClusterMetadata.flags).where(
-                ClusterMetadata.run_id == run_id
-            )
+            select(
+                ClusterMetadata.cluster_id,
+                ClusterMetadata.tags,
+                ClusterMetadata.flags,
+                ClusterMetadata.quality,
+                ClusterMetadata.coherence_score,
+                ClusterMetadata.notes,
+            ).where(ClusterMetadata.run_id == run_id)
         ).all()
-    return {int(c): (list(t or []), list(f or [])) for c, t, f in rows}
+    return {
+        int(c): Annotation(
+            list(t or []), list(f or []), q, None if score is None else round(score), n
+        )
+        for c, t, f, q, score, n in rows
+    }
 
 
 def cluster_sizes(db: DatabaseManager, run_id: str) -> dict[int, int]:
@@ -93,7 +117,7 @@ def list_clusters(
             round(sizes[c] / total, 4),
             *labels.get(c, (None, None)),
             examples.get(c, []),
-            *marks.get(c, ([], [])),
+            **asdict(marks.get(c, Annotation())),
         )
         for c in shown
     ]
@@ -117,6 +141,9 @@ class ClusterDetail:
     queries: list[str]
     tags: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    quality: str | None = None
+    coherence: int | None = None
+    notes: str | None = None
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -195,7 +222,7 @@ def cluster_detail(
         facets["language"][1],
         facets["model"][1],
         central_queries(db, run_id, [cluster_id], show_queries).get(cluster_id, []),
-        *annotations(db, run_id).get(cluster_id, ([], [])),
+        **asdict(annotations(db, run_id).get(cluster_id, Annotation())),
     )
 
 

@@ -32,7 +32,15 @@ COLUMNS = (
     "cluster_title",
     "cluster_description",
 )
-MARK_COLUMNS = ("cluster_tags", "cluster_flags")  # analysts' marks, comma-separated
+# what analysts said of the cluster: tags and flags comma-separated, quality, coherence, notes
+MARK_COLUMNS = (
+    "cluster_tags",
+    "cluster_flags",
+    "cluster_quality",
+    "cluster_coherence",
+    "cluster_notes",
+)
+NO_MARKS = ("", "", None, None, None)
 CHUNK = 10_000
 
 
@@ -101,6 +109,7 @@ def _parquet(path: Path, columns: list[str], chunks) -> int:
         "query_id": pa.int64(),
         "cluster_id": pa.int64(),
         "confidence": pa.float64(),
+        "cluster_coherence": pa.int64(),
     }
     schema = pa.schema([(name, types.get(name, pa.string())) for name in columns])
     written = 0
@@ -155,11 +164,14 @@ def export_run(
 
     levels = max((len(titles) for titles in (ancestors or {}).values()), default=0)
     columns = [*COLUMNS, *MARK_COLUMNS, *level_columns(levels)]
-    marks = {c: (", ".join(t), ", ".join(f)) for c, (t, f) in annotations(db, run_id).items()}
+    marks = {
+        c: (", ".join(a.tags), ", ".join(a.flags), a.quality, a.coherence, a.notes)
+        for c, a in annotations(db, run_id).items()
+    }
     above = [None] * levels
     chunks = (
         [
-            (*row, *marks.get(row[2], ("", "")), *(ancestors or {}).get(row[2], above))
+            (*row, *marks.get(row[2], NO_MARKS), *(ancestors or {}).get(row[2], above))
             for row in chunk
         ]
         for chunk in _rows(db, run_id, choice)

@@ -77,6 +77,31 @@ def test_select_bad_clusters_prints_a_ranking_ready_for_flagging(edit_env):
     assert code == 0 and "lmsys edit flag-cluster" in out
 
 
+def test_select_bad_clusters_filters_as_the_reference_tool(edit_env):
+    _db, run_id, url, _ = edit_env
+
+    def selected(*filters: str) -> list[dict]:
+        code, out = edit("select-bad-clusters", run_id, "--top", "50", *filters,
+                         "--db-url", url, "--json")  # fmt: skip
+        assert code == 0, out
+        return json.loads(out)
+
+    everything = selected()
+    sizes = sorted(c["size"] for c in everything)
+    small = selected("--max-size", str(sizes[len(sizes) // 2]))
+    assert small and all(c["size"] <= sizes[len(sizes) // 2] for c in small)
+    assert len(small) < len(everything)
+    most = max(c["languages"] for c in everything)
+    assert all(c["languages"] == most for c in selected("--min-languages", str(most)))
+    assert selected("--quality", "low") == []
+    worst, last = everything[0]["cluster_id"], everything[-1]["cluster_id"]
+    for cluster in (last, worst):
+        code, out = edit("tag-cluster", run_id, str(cluster), "--quality", "low", "--db-url", url)
+        assert code == 0, out
+    # the ranking is kept among the rated clusters
+    assert [c["cluster_id"] for c in selected("--quality", "low")] == [worst, last]
+
+
 def test_move_queries_by_search(edit_env):
     db, run_id, url, _ = edit_env
     code, out = edit(
@@ -96,6 +121,10 @@ def test_move_queries_by_search(edit_env):
         (("undo", "999"), "does not exist"),
         (("move-queries", "RUN", "--to-cluster", "0", "--query-ids", "a,b"), "whole numbers"),
         (("view-query", "99999"), "does not exist"),
+        (("tag-cluster", "RUN", "1", "--quality", "bad"), "--quality must be high, medium or low"),
+        (("tag-cluster", "RUN", "1", "--coherence", "6"), "--coherence must be 1"),
+        (("tag-cluster", "RUN", "1"), "Give tags, --quality, --coherence or --notes"),
+        (("select-bad-clusters", "RUN", "--quality", "poor"), "--quality must be"),
     ],
 )
 def test_bad_input_is_one_error_line(edit_env, args, message):
@@ -115,11 +144,14 @@ def test_reads_show_edited_titles_tags_and_flags(edit_env, tmp_path: Path):
         ("rename-cluster", run_id, "2", "--alias", "kw", "--title", "Lost or stolen cards"),
         ("tag-cluster", run_id, "2", "cards"),
         ("flag-cluster", run_id, "2", "review"),
-    ]:
+        ("tag-cluster", run_id, "2", "--quality", "low", "--coherence", "2",
+         "--notes", "Cards and [bold]transfers[/bold] mixed"),
+    ]:  # fmt: skip
         assert edit(*step, "--db-url", url)[0] == 0
     result = runner.invoke(app, ["list-clusters", run_id, "--alias", "kw", "--db-url", url])
     assert result.exit_code == 0
-    assert "Lost or stolen cards" in result.output and "#cards, !review" in result.output
+    assert "Lost or stolen cards" in result.output
+    assert "#cards, !review, quality low, coherence 2/5" in result.output
     result = runner.invoke(
         app, ["inspect", run_id, "2", "--alias", "kw", "--db-url", url, "--json"]
     )
@@ -129,6 +161,13 @@ def test_reads_show_edited_titles_tags_and_flags(edit_env, tmp_path: Path):
         ["cards"],
         ["review"],
     )
+    assert (detail["quality"], detail["coherence"], detail["notes"]) == (
+        "low",
+        2,
+        "Cards and [bold]transfers[/bold] mixed",
+    )
+    result = runner.invoke(app, ["inspect", run_id, "2", "--alias", "kw", "--db-url", url])
+    assert "notes: Cards and [bold]transfers[/bold] mixed" in result.output
     out = tmp_path / "export.csv"
     result = runner.invoke(
         app, ["export", run_id, "--alias", "kw", "--format", "csv", "-o", str(out), "--db-url", url]
@@ -137,6 +176,9 @@ def test_reads_show_edited_titles_tags_and_flags(edit_env, tmp_path: Path):
     rows = [r for r in csv.DictReader(out.open()) if r["cluster_id"] == "2"]
     assert rows and {(r["cluster_title"], r["cluster_tags"], r["cluster_flags"]) for r in rows} == {
         ("Lost or stolen cards", "cards", "review")
+    }
+    assert {(r["cluster_quality"], r["cluster_coherence"], r["cluster_notes"]) for r in rows} == {
+        ("low", "2", "Cards and [bold]transfers[/bold] mixed")
     }
 
 

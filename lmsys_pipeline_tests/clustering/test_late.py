@@ -122,3 +122,16 @@ def test_an_hdbscan_run_labels_new_queries_by_the_vote_of_its_members(two_runs, 
     assert np.allclose([s for _, _, s, *_ in late], scores, atol=1e-5)
     # noise members vote: some new queries stay noise, as queries like them did in the fit
     assert -1 in labels and len(set(labels)) > 10
+
+
+def test_counting_unassigned_queries_is_an_anti_join_on_postgresql(postgres_db):
+    """``NOT IN (subquery)`` turned into a per-row rescan of a million assignments once the
+    planner knew their number (minutes in benchmarks/keeping_current.py); the count must be
+    planned as an anti join whatever the statistics say."""
+    from lmsys_pipeline.clustering.late import unassigned_count
+
+    statement = unassigned_count("some-run", "all-MiniLM-L6-v2", 0)
+    compiled = statement.compile(postgres_db.engine, compile_kwargs={"literal_binds": True})
+    with postgres_db.engine.connect() as connection:
+        plan = "\n".join(connection.exec_driver_sql(f"EXPLAIN {compiled}").scalars())
+    assert "Anti Join" in plan and "SubPlan" not in plan, plan

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from lmsys_pipeline.curation.annotations import mark_cluster, tag_cluster
 from lmsys_pipeline.curation.edits import (
     EditError,
-    mark_cluster,
     merge_clusters,
     move_queries,
     rename_cluster,
@@ -54,7 +54,14 @@ def state(db) -> dict:
         )
         metadata = sorted(
             connection.execute(
-                select(ClusterMetadata.cluster_id, ClusterMetadata.tags, ClusterMetadata.flags)
+                select(
+                    ClusterMetadata.cluster_id,
+                    ClusterMetadata.tags,
+                    ClusterMetadata.flags,
+                    ClusterMetadata.quality,
+                    ClusterMetadata.coherence_score,
+                    ClusterMetadata.notes,
+                )
             ).all(),
             key=repr,
         )
@@ -162,6 +169,43 @@ def test_tags_and_flags_then_undo(edited):
     assert state(db) == before
 
 
+def _metadata(db, run_id: str, cluster_id: int):
+    with db.engine.connect() as connection:
+        return connection.execute(
+            select(
+                ClusterMetadata.tags,
+                ClusterMetadata.quality,
+                ClusterMetadata.coherence_score,
+                ClusterMetadata.notes,
+            ).where(ClusterMetadata.run_id == run_id, ClusterMetadata.cluster_id == cluster_id)
+        ).one()
+
+
+def test_a_rating_is_one_edit_that_undo_takes_back(edited):
+    db, run_id = edited
+    before = state(db)
+    first = tag_cluster(
+        db, run_id, 1, ["billing"], quality="low", coherence=2, notes="  refunds and jokes  "
+    )
+    assert tuple(_metadata(db, run_id, 1)) == (["billing"], "low", 2.0, "refunds and jokes")
+    [row] = audit(db, run_id)
+    assert row.edit_type == "tag" and row.new_value == {
+        "tags": ["billing"],
+        "quality": "low",
+        "coherence_score": 2.0,
+        "notes": "refunds and jokes",
+    }
+    second = tag_cluster(db, run_id, 1, notes="", reason="said twice")
+    third = tag_cluster(db, run_id, 1, quality="medium")
+    assert tuple(_metadata(db, run_id, 1)) == (["billing"], "medium", 2.0, None)
+    assert [e.edit_type for e in audit(db, run_id)] == ["tag", "notes", "quality"]
+    undo(db, third)
+    assert tuple(_metadata(db, run_id, 1)) == (["billing"], "low", 2.0, None)
+    undo(db, second)
+    undo(db, first)
+    assert state(db) == before
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
@@ -174,6 +218,10 @@ def test_tags_and_flags_then_undo(edited):
         (lambda db, run: merge_clusters(db, run, [99], 2), "holds no"),
         (lambda db, run: mark_cluster(db, run, 1, "tag", ["absent"], remove=True), "has no tag"),
         (lambda db, run: undo(db, 10**6), "does not exist"),
+        (lambda db, run: tag_cluster(db, run, 1, quality="poor"), "--quality must be"),
+        (lambda db, run: tag_cluster(db, run, 1, coherence=0), "--coherence must be"),
+        (lambda db, run: tag_cluster(db, run, 1, ["x"], coherence=9), "--coherence must be"),
+        (lambda db, run: tag_cluster(db, run, 99, quality="low"), "holds no"),
     ],
 )
 def test_bad_input_fails_in_one_sentence_and_changes_nothing(edited, bad, message):
