@@ -76,7 +76,10 @@ def test_merge_clusters_offline_and_every_read_command_on_the_tree(sixty_file, t
     exported = tmp_path / "x.csv"
     _ok(["export", run_id, "--alias", "kw", "--format", "csv", "-o", str(exported), "--db-url", db])
     header, *rows = exported.read_text().splitlines()
-    assert header.endswith("cluster_tags,cluster_flags,level_1_title,level_2_title")
+    assert header.endswith(
+        "cluster_tags,cluster_flags,cluster_quality,cluster_coherence,cluster_notes,"
+        "level_1_title,level_2_title"
+    )
     assert len(rows) >= 600
     parquet = tmp_path / "x.parquet"
     _ok(
