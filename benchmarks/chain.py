@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from measure import in_fresh_process, peak_mb
+from measure import timed_in_fresh_process
 
 MODEL = "synthetic-minilm-384"
 CLUSTERS = 200
@@ -133,14 +133,8 @@ def summarize(url: str, _: str) -> dict:
 STAGES = {"ingest": ingest, "embed": embed, "cluster": cluster, "summarize": summarize}
 
 
-def _stage(name: str, url: str, parquet: str, *extra: str) -> tuple[float, float, dict]:
-    started = time.perf_counter()
-    details = STAGES[name](url, parquet, *extra)
-    return time.perf_counter() - started, peak_mb(), details
-
-
 def run_stage(name: str, url: str, parquet: str, *extra: str) -> tuple[float, float, dict]:
-    return in_fresh_process(_stage, name, url, parquet, *extra)
+    return timed_in_fresh_process(STAGES[name], url, parquet, *extra)
 
 
 def main() -> None:

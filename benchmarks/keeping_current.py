@@ -38,7 +38,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from measure import in_fresh_process, peak_mb
+from measure import in_fresh_process
+from measure import timed_in_fresh_process as stage
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "synthetic-minilm-384"
@@ -209,16 +210,6 @@ def _trends_yardstick(url: str, run_id: str) -> dict:
             {"run": run_id},
         ).all()
     return {"groups": len(rows)}
-
-
-def _timed(target, *args) -> tuple[float, float, dict]:
-    started = time.perf_counter()
-    details = target(*args)
-    return time.perf_counter() - started, peak_mb(), details
-
-
-def stage(target, *args) -> tuple[float, float, dict]:
-    return in_fresh_process(_timed, target, *args)
 
 
 def command(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:

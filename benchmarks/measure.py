@@ -1,6 +1,7 @@
 """Shared by the benchmarks: a function run in a fresh process, with that process's peak RSS."""
 
 import multiprocessing
+import time
 from pathlib import Path
 
 
@@ -26,3 +27,15 @@ def in_fresh_process(target, *args):
     result = queue.get()
     process.join()
     return result
+
+
+def _timed(target, *args):
+    started = time.perf_counter()
+    details = target(*args)
+    return time.perf_counter() - started, peak_mb(), details
+
+
+def timed_in_fresh_process(target, *args) -> tuple[float, float, object]:
+    """``target(*args)`` in a spawned process: its wall seconds, that process's peak RSS (MB)
+    and its result."""
+    return in_fresh_process(_timed, target, *args)

@@ -210,30 +210,25 @@ def delete_cluster(
     _done(db_url, edit_id, as_json)
 
 
-def _mark(kind: str):
-    def command(
-        run_id: str,
-        cluster_id: int,
-        label: Annotated[list[str], typer.Argument(help=f"One or more {kind}s.")],
-        remove: Annotated[bool, typer.Option("--remove", help=f"Take the {kind}s away.")] = False,
-        editor: EditorOption = None,
-        reason: ReasonOption = None,
-        db_url: DbUrlOption = None,
-        as_json: JsonOption = False,
-    ) -> None:
-        from lmsys_pipeline.curation.annotations import mark_cluster
+@edit_app.command("flag-cluster")
+def flag_cluster(
+    run_id: str,
+    cluster_id: int,
+    flags: Annotated[list[str], typer.Argument(help="One or more flags.")],
+    remove: Annotated[bool, typer.Option("--remove", help="Take the flags away.")] = False,
+    editor: EditorOption = None,
+    reason: ReasonOption = None,
+    db_url: DbUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add flags to a cluster (or take them away with --remove)."""
+    from lmsys_pipeline.curation.annotations import mark_cluster
 
-        edit_id = mark_cluster(
-            database(db_url), run_id, cluster_id, kind, label, remove=remove,
-            editor=editor, reason=reason,
-        )  # fmt: skip
-        _done(db_url, edit_id, as_json)
-
-    command.__doc__ = f"Add {kind}s to a cluster (or take them away with --remove)."
-    return command
-
-
-edit_app.command("flag-cluster")(_mark("flag"))
+    edit_id = mark_cluster(
+        database(db_url), run_id, cluster_id, "flag", flags, remove=remove,
+        editor=editor, reason=reason,
+    )  # fmt: skip
+    _done(db_url, edit_id, as_json)
 
 
 @edit_app.command("tag-cluster")

@@ -11,7 +11,6 @@ from lmsys_pipeline.cli.common import (
     JsonOption,
     console,
     database,
-    fail,
     titled_table,
 )
 from lmsys_pipeline.cli.edit import edit_app
@@ -104,15 +103,14 @@ def select_bad_clusters(
 ) -> None:
     """Clusters ranked least coherent first (misfit depth: how much closer members sit to
     another cluster's centroid than to their own); feed the ids to flag-cluster."""
-    from lmsys_pipeline.curation.annotations import QUALITIES
+    from lmsys_pipeline.curation.annotations import require_quality
     from lmsys_pipeline.curation.coherence import rank_clusters, select_clusters
     from lmsys_pipeline.reading.clusters import annotations
 
-    if quality is not None and quality not in QUALITIES:
-        fail(f"--quality must be high, medium or low, not {quality!r}.")
     db = database(db_url)
     rated = None
     if quality is not None:
+        require_quality(quality)
         rated = {c for c, a in annotations(db, run_id).items() if a.quality == quality}
     ranked = select_clusters(
         rank_clusters(db, run_id, min_size=min_size),

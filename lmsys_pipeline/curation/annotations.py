@@ -101,12 +101,16 @@ def mark_cluster(
     return annotate_cluster(db, run_id, cluster_id, kind, changes, editor=editor, reason=reason)
 
 
+def require_quality(quality: str) -> str:
+    if quality not in QUALITIES:
+        raise EditError(f"--quality must be high, medium or low, not {quality!r}.")
+    return quality
+
+
 def _rating(quality: str | None, coherence: int | None, notes: str | None) -> dict:
     changes: dict = {}
     if quality is not None:
-        if quality not in QUALITIES:
-            raise EditError(f"--quality must be high, medium or low, not {quality!r}.")
-        changes["quality"] = quality
+        changes["quality"] = require_quality(quality)
     if coherence is not None:
         if coherence not in COHERENCE_SCALE:
             raise EditError(

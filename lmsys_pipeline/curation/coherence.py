@@ -35,7 +35,7 @@ class ClusterCoherence:
     mean_cosine: float
     other_languages_share: float
     nearest_other: int  # the cluster most of the misfits are closer to (-1: none)
-    languages: int = 1  # distinct languages among the members
+    languages: int  # distinct languages among the members
 
     def as_dict(self) -> dict:
         return asdict(self)

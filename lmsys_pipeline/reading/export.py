@@ -40,7 +40,6 @@ MARK_COLUMNS = (
     "cluster_coherence",
     "cluster_notes",
 )
-NO_MARKS = ("", "", None, None, None)
 CHUNK = 10_000
 
 
@@ -145,6 +144,12 @@ def level_columns(levels: int) -> list[str]:
     return [f"level_{level}_title" for level in range(1, levels + 1)]
 
 
+def _marks(annotation) -> tuple:
+    """``MARK_COLUMNS`` of a cluster: tags and flags comma-separated, then the rating."""
+    a = annotation
+    return (", ".join(a.tags), ", ".join(a.flags), a.quality, a.coherence, a.notes)
+
+
 def export_run(
     db: DatabaseManager,
     run_id: str,
@@ -160,18 +165,16 @@ def export_run(
     and renamed when complete."""
     if fmt not in WRITERS:
         raise ValueError(f"Format {fmt!r} is not one of {', '.join(FORMATS)}.")
-    from lmsys_pipeline.reading.clusters import annotations
+    from lmsys_pipeline.reading.clusters import Annotation, annotations
 
     levels = max((len(titles) for titles in (ancestors or {}).values()), default=0)
     columns = [*COLUMNS, *MARK_COLUMNS, *level_columns(levels)]
-    marks = {
-        c: (", ".join(a.tags), ", ".join(a.flags), a.quality, a.coherence, a.notes)
-        for c, a in annotations(db, run_id).items()
-    }
+    marks = {c: _marks(a) for c, a in annotations(db, run_id).items()}
+    unmarked = _marks(Annotation())
     above = [None] * levels
     chunks = (
         [
-            (*row, *marks.get(row[2], NO_MARKS), *(ancestors or {}).get(row[2], above))
+            (*row, *marks.get(row[2], unmarked), *(ancestors or {}).get(row[2], above))
             for row in chunk
         ]
         for chunk in _rows(db, run_id, choice)

@@ -10,7 +10,7 @@ count in the last period against the one before.
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from sqlalchemy import DateTime, String, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query, QueryCluster
@@ -61,17 +61,18 @@ def times_table(db: DatabaseManager, run_id: str):
     """The run's assignments with each query's times, as one Arrow table: cluster_id,
     created_at (naive UTC, as text) and own (the source's timestamp, as text); DuckDB parses
     both a column at a time. SQLite's stored text is read as it is; PostgreSQL's rows come
-    through ``COPY ... TO STDOUT`` as CSV parsed by Arrow, 3x faster at 1M rows than building
-    a Python row per query (benchmarks/keeping_current.py)."""
+    through ``COPY ... TO STDOUT`` as CSV parsed by Arrow: 2.5 s instead of 5.7 s for 1.2M
+    rows through SQLAlchemy rows (benchmarks/keeping_current.py)."""
     import pyarrow as pa
 
     own = Query.extra_metadata["timestamp"].as_string()
-    sqlite = db.engine.dialect.name == "sqlite"
-    # naive UTC text: SQLite stores it so; PostgreSQL's timezone('UTC', ...) gives it
+    postgresql = db.engine.dialect.name == "postgresql"
+    # naive UTC text: SQLite stores it so; PostgreSQL's timezone('UTC', ...) gives it (COPY
+    # writes it as text)
     created = (
-        type_coerce(Query.created_at, String)
-        if sqlite
-        else func.timezone("UTC", type_coerce(Query.created_at, DateTime(timezone=True)))
+        func.timezone("UTC", Query.created_at)
+        if postgresql
+        else type_coerce(Query.created_at, String)
     )
     statement = (
         select(QueryCluster.cluster_id, created, own)
@@ -81,7 +82,7 @@ def times_table(db: DatabaseManager, run_id: str):
     schema = pa.schema(
         [("cluster_id", pa.int64()), ("created_at", pa.string()), ("own", pa.string())]
     )
-    if db.engine.dialect.name == "postgresql":
+    if postgresql:
         return _copied(db, statement, schema)
     parts = []
     with db.engine.connect() as connection:
