@@ -1,6 +1,7 @@
 """Commands that write a run's results to a file: ``lmsys export`` (csv, json, parquet or a
-DuckDB database) and ``lmsys map`` (the interactive cluster map). Files are written beside
-the target and renamed into place; an existing file needs ``--force``."""
+DuckDB database) and ``lmsys map`` (the interactive cluster map). The target is checked
+before any work and written through ``reading.output_file`` (renamed into place when
+complete); an existing regular file needs ``--force``, anything else is refused."""
 
 from pathlib import Path
 from typing import Annotated
@@ -25,19 +26,9 @@ from lmsys_pipeline.cli.read import (
     SummaryRunOption,
     summary_choice,
 )
+from lmsys_pipeline.reading.output_file import check_target
 
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
-
-
-def check_output(output: Path, force: bool) -> None:
-    """A file the command may write: not a folder, in a folder that exists, and not already
-    there unless ``--force``."""
-    if output.is_dir():
-        fail(f"{output} is a folder: give a file name, e.g. {output / 'export.parquet'}.")
-    if not output.parent.exists():
-        fail(f"The folder {output.parent} does not exist.")
-    if output.exists() and not force:
-        fail(f"{output} already exists: pass --force to overwrite it.")
 
 
 @app.command()
@@ -66,7 +57,7 @@ def export(
 
     if fmt not in (*FORMATS, "duckdb"):
         fail(f"--format must be one of {', '.join(FORMATS)}, duckdb, not {fmt!r}.")
-    check_output(output, force)
+    check_target(output, force)
     db = database(db_url)
     if fmt == "duckdb":
         _export_duckdb(db, run_id, output, as_json)
@@ -139,7 +130,7 @@ def cluster_map(
     from lmsys_pipeline.cli.hierarchy import hierarchy_for
     from lmsys_pipeline.reading.cluster_map import build_map
 
-    check_output(output, force)
+    check_target(output, force)
     db = database(db_url)
     choice = summary_choice(db, run_id, alias, None)
     found, tree = hierarchy_for(db, run_id, choice, hierarchy_run_id)

@@ -19,6 +19,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 from lmsys_pipeline.reading.choice import SummaryChoice
+from lmsys_pipeline.reading.output_file import replacing
 
 FORMATS = ("csv", "json", "parquet")
 COLUMNS = (
@@ -161,8 +162,7 @@ def export_run(
 ) -> int:
     """Writes the run's queries to ``path``; returns how many rows were written.
     ``ancestors`` (cluster → ancestor titles at levels 1..top, from a hierarchy run) adds one
-    column per level. The file appears whole or not at all: it is written beside ``path``
-    and renamed when complete."""
+    column per level. The file appears whole or not at all (``output_file.replacing``)."""
     if fmt not in WRITERS:
         raise ValueError(f"Format {fmt!r} is not one of {', '.join(FORMATS)}.")
     from lmsys_pipeline.reading.clusters import Annotation, annotations
@@ -179,10 +179,5 @@ def export_run(
         ]
         for chunk in _rows(db, run_id, choice)
     )
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        written = WRITERS[fmt](partial, columns, _counted(chunks, on_progress))
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return written
+    with replacing(path) as new:
+        return WRITERS[fmt](new, columns, _counted(chunks, on_progress))

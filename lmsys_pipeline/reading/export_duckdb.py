@@ -5,8 +5,8 @@ created_at, extra_metadata as JSON text), ``assignments`` (query_id, cluster_id,
 and, for queries assigned after the fit, their cosine and novel flag), ``summaries`` (every
 summary run of the run: cluster titles and descriptions with alias and summary_run_id),
 ``hierarchy`` (every hierarchy run's nodes) and ``lineage`` (relations from and to the run).
-Read from the database in chunks through Arrow; written beside the target and renamed when
-complete, so an interrupted export leaves no half file.
+Read from the database in chunks through Arrow; written through ``output_file.replacing``, so
+an interrupted export leaves no half file (nor DuckDB's ``.wal``).
 """
 
 import json
@@ -20,6 +20,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy
 from lmsys_pipeline.db.lineage import ClusterLineage
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
+from lmsys_pipeline.reading.output_file import replacing
 
 CHUNK = 50_000
 
@@ -118,27 +119,25 @@ def export_duckdb(db: DatabaseManager, run_id: str, path: Path) -> dict[str, int
     """Writes the run's tables to a new DuckDB file at ``path``; rows per table."""
     import duckdb
 
-    partial = path.with_name(f".{path.name}.partial")
-    partial.unlink(missing_ok=True)
     written: dict[str, int] = {}
-    try:
-        with duckdb.connect(str(partial)) as target, db.engine.connect() as source:
-            for table, statement in _statements(run_id).items():
-                result = source.execution_options(yield_per=CHUNK).execute(statement)
-                written[table] = 0
-                for chunk in result.partitions():
-                    target.register("chunk", _arrow(statement, chunk))
-                    if written[table]:
-                        target.execute(f"INSERT INTO {table} SELECT * FROM chunk")
-                    else:
-                        target.execute(f"CREATE TABLE {table} AS SELECT * FROM chunk")
-                    target.unregister("chunk")
-                    written[table] += len(chunk)
-                if not written[table]:
-                    target.register("chunk", _arrow(statement, []))
+    with (
+        replacing(path) as new,
+        duckdb.connect(str(new)) as target,
+        db.engine.connect() as source,
+    ):
+        for table, statement in _statements(run_id).items():
+            result = source.execution_options(yield_per=CHUNK).execute(statement)
+            written[table] = 0
+            for chunk in result.partitions():
+                target.register("chunk", _arrow(statement, chunk))
+                if written[table]:
+                    target.execute(f"INSERT INTO {table} SELECT * FROM chunk")
+                else:
                     target.execute(f"CREATE TABLE {table} AS SELECT * FROM chunk")
-                    target.unregister("chunk")
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+                target.unregister("chunk")
+                written[table] += len(chunk)
+            if not written[table]:
+                target.register("chunk", _arrow(statement, []))
+                target.execute(f"CREATE TABLE {table} AS SELECT * FROM chunk")
+                target.unregister("chunk")
     return written

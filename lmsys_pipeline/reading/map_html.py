@@ -17,6 +17,7 @@ from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.hierarchy.tree import Tree
 from lmsys_pipeline.reading.clusters import ClusterRow
 from lmsys_pipeline.reading.map_tree import facets_line
+from lmsys_pipeline.reading.output_file import replacing
 from lmsys_pipeline.reading.projection import Projection
 
 HOVER_CHARS = 160
@@ -178,4 +179,5 @@ def write_map(
         default_height="100vh",
     )
     page = PAGE.format(title=html.escape(title), meta=html.escape(meta), plot=plot, items=items)
-    path.write_text(page, encoding="utf-8")
+    with replacing(path) as new:
+        new.write_text(page, encoding="utf-8")

@@ -84,10 +84,18 @@ def in_terminal(
     return Transcript(received.decode(errors="replace"), process.wait(timeout=timeout_s))
 
 
-def piped(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Runs ``lmsys args`` with stdout and stderr piped (what CI and scripts see)."""
+def piped(
+    args: list[str], env: dict[str, str], timeout_s: float | None = None
+) -> subprocess.CompletedProcess:
+    """Runs ``lmsys args`` with stdout and stderr piped (what CI and scripts see); past
+    ``timeout_s`` it is killed and ``subprocess.TimeoutExpired`` raised."""
     return subprocess.run(
-        [LMSYS, *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        [LMSYS, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout_s,
     )
 
 
