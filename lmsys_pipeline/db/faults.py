@@ -141,13 +141,11 @@ def connection_fault(message: str, url: URL) -> UserError:
 
 def foreign_tables(connection: Connection, tables: dict[str, set[str]]) -> str | None:
     """The first of ``tables`` (name: the columns the pipeline needs) that the database holds
-    without those columns, described in a few words; None when every one present fits."""
-    existing = set(inspect(connection).get_table_names())
-    for name, needed in tables.items():
-        if name not in existing:
-            continue
-        present = {column["name"] for column in inspect(connection).get_columns(name)}
-        missing = sorted(needed - present)
+    without those columns, described in a few words; None when every one present fits. One
+    reflection query on PostgreSQL, a PRAGMA per table on SQLite."""
+    found = inspect(connection).get_multi_columns(filter_names=list(tables))
+    for (_schema, name), columns in sorted(found.items(), key=lambda item: item[0][1]):
+        missing = sorted(tables[name] - {column["name"] for column in columns})
         if missing:
             return f"a table {name} without the columns {', '.join(missing)}"
     return None
