@@ -27,6 +27,9 @@ URL_FORMS = (
 )
 
 
+UNREACHABLE = ("refused", "resolve", "translate host", "timeout", "timed out", "no such file")
+
+
 class DatabaseSetupError(UserError):
     """The database cannot be used as configured, in one sentence."""
 
@@ -131,8 +134,10 @@ def connection_fault(message: str, url: URL) -> UserError:
         fix = f"create the database, or correct its name in {URL_SETTING}"
     elif "role" in reason or "authentication" in reason or "password" in reason:
         fix = f"correct the user and password in {URL_SETTING}"
-    else:
+    elif any(word in reason.lower() for word in UNREACHABLE):
         fix = f"start the server, or correct the host and port in {URL_SETTING}"
+    else:
+        fix = f"check that the server accepts connections, and the URL in {URL_SETTING}"
     return DatabaseSetupError(
         f"Cannot connect to the database at {place} ({reason}): {fix} "
         f"({url.render_as_string(hide_password=True)})."
