@@ -9,7 +9,16 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from lmsys_pipeline.errors import UserError
+
 DEFAULT_DAGSTER_HOME = "~/.lmsys-query-analysis/dagster"
+
+
+FIX = "make it a writable folder, or set DAGSTER_HOME to one (Dagster records its runs there)"
+
+
+class DagsterHomeError(UserError):
+    """The Dagster instance folder cannot be used, in one sentence."""
 
 
 def instance_settings_path() -> Path:
@@ -21,8 +30,17 @@ def ensure_dagster_home(path: str | os.PathLike[str] | None = None) -> Path:
     project's dagster.yaml if it has none."""
     home = Path(path or os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).expanduser()
     home = home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
-    if not settings.exists():
-        shutil.copyfile(instance_settings_path(), settings)
+    if home.exists() and not home.is_dir():
+        raise DagsterHomeError(f"DAGSTER_HOME {home} is a file: {FIX}.")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        settings = home / "dagster.yaml"
+        if not settings.exists():
+            shutil.copyfile(instance_settings_path(), settings)
+    except OSError as error:
+        raise DagsterHomeError(
+            f"DAGSTER_HOME {home} cannot be set up ({error.strerror or error}): {FIX}."
+        ) from None
+    if not os.access(home, os.W_OK):
+        raise DagsterHomeError(f"DAGSTER_HOME {home} is not writable: {FIX}.")
     return home

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from lmsys_pipeline.cli.failures import bound_whole_numbers, run_failure_message
 from lmsys_pipeline.db.connection import DB_URL_ENV
 from lmsys_pipeline.errors import UserError
 
@@ -24,7 +25,12 @@ INTERRUPTED = "Interrupted: the work finished so far is kept; run the same comma
 class Commands(TyperGroup):
     """Turns a ``UserError`` from any command into one line on stderr and exit code 1, and
     Ctrl-C (here, or inside a Dagster run: ``materialize``) into one sentence and exit code
-    130."""
+    130. Every whole number a command takes must fit the database's integers
+    (``failures.py``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        bound_whole_numbers(self)
 
     def invoke(self, ctx):
         try:
@@ -134,10 +140,12 @@ def database(db_url: str | None):
 
 def database_resource(db_url: str | None):
     """The same choice as a Dagster resource, handed to the run in this process (never put in
-    run config, so a password in the URL does not reach the instance's storage)."""
+    run config, so a password in the URL does not reach the instance's storage). The database
+    is opened here first: a setup fault is one sentence before any run starts."""
     from lmsys_pipeline.db.connection import to_db_url
     from lmsys_pipeline.defs.resources import DatabaseResource
 
+    database(db_url).dispose()
     return DatabaseResource(url=to_db_url(db_url) if db_url else None)
 
 
@@ -154,18 +162,6 @@ def materialization_metadata(result: Any, asset_name: str) -> dict[str, Any]:
         if materialization.asset_key == AssetKey(asset_name):
             return {key: value.value for key, value in materialization.metadata.items()}
     return {}
-
-
-def run_failure_message(result: Any) -> str:
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.event_specific_data.error
-            failure_description = getattr(event.event_specific_data, "user_failure_data", None)
-            if failure_description is not None and failure_description.description:
-                return failure_description.description
-            if error is not None:
-                return error.message.strip().splitlines()[0]
-    return "the run failed; see the Dagster UI for its logs."
 
 
 @contextmanager

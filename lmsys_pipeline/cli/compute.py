@@ -187,7 +187,7 @@ def search(
 ) -> None:
     """Nearest queries by cosine similarity; filters apply before ranking."""
     from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, load_embedder
-    from lmsys_pipeline.embedding.search import SearchFilters
+    from lmsys_pipeline.embedding.search import SearchFilters, require_some_vectors
     from lmsys_pipeline.embedding.search import search as run_search
 
     filters = SearchFilters(
@@ -196,8 +196,10 @@ def search(
         language=language,
         llm_model=llm_model,
     )
+    db = database(db_url)
+    require_some_vectors(db)
     embedder = load_embedder(model or DEFAULT_MODEL)
-    hits = run_search(database(db_url), embedder, text, top=top_k, filters=filters)
+    hits = run_search(db, embedder, text, top=top_k, filters=filters)
     if as_json:
         print_json([hit.as_dict() for hit in hits])
         return

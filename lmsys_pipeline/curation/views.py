@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from lmsys_pipeline.curation.edits import NOISE, EditError, require_run
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.faults import database_integer
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, Query, QueryCluster
 
 
@@ -12,7 +13,7 @@ def parse_ids(text: str) -> list[int]:
     parts = [part.strip() for part in text.split(",") if part.strip()]
     if not parts or not all(part.lstrip("-").isdigit() for part in parts):
         raise EditError(f"Query ids must be whole numbers separated by commas, not {text!r}.")
-    return [int(part) for part in parts]
+    return [database_integer(int(part), "Query id") for part in parts]
 
 
 def query_view(db: DatabaseManager, query_id: int) -> dict:

@@ -1,9 +1,12 @@
 """``DatabaseManager``: one engine per database URL, tables created on first use.
 
 Accepts a file path (``~`` expanded, parent folders created) or any SQLAlchemy URL. The default
-comes from ``LMSYS_DB_URL``, else ``~/.lmsys-query-analysis/queries.db``. On SQLite every
-connection gets WAL, a busy timeout and foreign keys, so a reader never blocks the writer and a
-second writer waits instead of failing at once.
+comes from ``LMSYS_DB_URL``, else ``~/.lmsys-query-analysis/queries.db``. On SQLite the file is
+switched to WAL once and every connection gets a busy timeout and foreign keys, so a reader
+never blocks the writer and a second writer waits instead of failing at once.
+
+It is the one place that opens a database, so setup faults (an unknown driver, an unreachable
+server, a read-only or foreign file) become one sentence for every command (``faults.py``).
 
 Each database also has a folder for its vector caches (``embedding/cache.py``): next to a
 SQLite file (``queries.db.vectors/``), else under ``~/.lmsys-query-analysis/vector-cache/``
@@ -16,7 +19,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
@@ -29,6 +32,14 @@ from lmsys_pipeline.db import (  # noqa: F401 (every table)
     summaries,
     vectors,
 )
+from lmsys_pipeline.db.faults import (
+    URL_SETTING,
+    DatabaseSetupError,
+    foreign_tables,
+    open_engine,
+    parse_url,
+    refuse_foreign,
+)
 
 DEFAULT_DB_PATH = "~/.lmsys-query-analysis/queries.db"
 DB_URL_ENV = "LMSYS_DB_URL"
@@ -36,6 +47,12 @@ VECTOR_CACHE_ENV = "LMSYS_VECTOR_CACHE"
 DEFAULT_VECTOR_CACHE_ROOT = "~/.lmsys-query-analysis/vector-cache"
 CACHE_OFF = "off"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The seed's tables, whose columns are fixed (the reference tool's databases share them): a
+# table of one of these names without these columns belongs to another application.
+SEED_COLUMNS = {
+    table.__tablename__: {column.name for column in table.__table__.columns}
+    for table in (models.Query, models.ClusteringRun, models.QueryCluster, models.ClusterSummary)
+}
 
 
 def default_db_url() -> str:
@@ -76,8 +93,9 @@ def vector_cache_dir(url: str, setting: str | None = None) -> Path | None:
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
+    """Per-connection settings; none writes the file (WAL is set once, in ``create_tables``,
+    after the file was found to be this pipeline's)."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -95,17 +113,32 @@ class DatabaseManager:
         vector_cache: str | None = None,
     ):
         self.url = to_db_url(db_path) if db_path is not None else default_db_url()
+        parsed = parse_url(self.url)
         self.vector_cache_dir = vector_cache_dir(self.url, vector_cache)
-        parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DatabaseSetupError(
+                    f"Cannot create the folder {folder} for the database ({error.strerror}): "
+                    f"point {URL_SETTING} at a path in a writable folder."
+                ) from None
+        self.engine: Engine = open_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _configure_sqlite)
         self.create_tables()
 
     def create_tables(self) -> None:
+        """Refuses a database whose seed tables are another application's, before anything is
+        written to it; then switches SQLite to WAL and creates the missing tables."""
+        with self.engine.connect() as connection:
+            found = foreign_tables(connection, SEED_COLUMNS)
+            if found:
+                raise refuse_foreign(make_url(self.url), found)
+            if self.is_sqlite:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         SQLModel.metadata.create_all(self.engine)
 
     def get_session(self) -> Session:

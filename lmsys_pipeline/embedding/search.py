@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
-from lmsys_pipeline.db.vectors import QueryEmbedding
+from lmsys_pipeline.db.vectors import EmbeddingModel, QueryEmbedding
 from lmsys_pipeline.embedding.embedders import Embedder
-from lmsys_pipeline.embedding.store import load_vectors
+from lmsys_pipeline.embedding.store import NotEmbedded, load_vectors
 from lmsys_pipeline.errors import UserError
 
 
@@ -48,6 +48,15 @@ class SearchHit:
 
 class SearchError(UserError, ValueError):
     """A search that cannot run as asked, in one sentence."""
+
+
+def require_some_vectors(db: DatabaseManager) -> None:
+    """Refuses a search of a database where nothing was embedded, before a model loads."""
+    with db.engine.connect() as connection:
+        if connection.execute(select(EmbeddingModel.name).limit(1)).first() is None:
+            raise NotEmbedded(
+                "Nothing is embedded yet: run lmsys embed first (after lmsys load), then search."
+            )
 
 
 def candidate_query_ids(db: DatabaseManager, model: str, filters: SearchFilters) -> list[int]:

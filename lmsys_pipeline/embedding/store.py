@@ -26,6 +26,7 @@ from lmsys_pipeline.db.vectors import (
     TextEmbedding,
     VectorVersion,
 )
+from lmsys_pipeline.errors import UserError
 
 LOOKUP_CHUNK = 5_000
 PARTITION_ROWS = 20_000
@@ -236,13 +237,17 @@ def _read_vectors(connection: Connection, statement, count: int, dimension: int)
     return ids[:filled], vectors[:filled]
 
 
+class NotEmbedded(UserError, LookupError):
+    """No vectors are stored for the model asked for."""
+
+
 def registered_dimension(db: DatabaseManager, model: str) -> int:
     with db.get_session() as session:
         registered = session.get(EmbeddingModel, model)
     if registered is None:
-        raise LookupError(
-            f"No vectors are stored for model {model}: materialize "
-            "query_embeddings with it first (lmsys embed --model ...)."
+        raise NotEmbedded(
+            f"No vectors are stored for model {model}: embed the queries with it first "
+            f"(lmsys embed --model {model}, or materialize query_embeddings)."
         )
     return registered.dimension
 
