@@ -182,10 +182,11 @@ def _refresh_now(db: DatabaseManager, model: str, folder: Path) -> CacheReport:
             bump_version(connection, model)
     with locked(folder, exclusive=True):
         manifest, action, damage = _refresh(db, model, registered_dimension(db, model), folder)
-    if damage:
-        _warn(f"The vector cache {folder} was damaged ({damage}): rebuilt it.")
+    problem = f"The vector cache {folder} was damaged ({damage}): rebuilt it." if damage else ""
+    if problem:
+        _warn(problem)
     seconds = time.perf_counter() - started
-    return CacheReport(str(folder), action, manifest.rows, manifest.links, seconds, damage)
+    return CacheReport(str(folder), action, manifest.rows, manifest.links, seconds, problem)
 
 
 def refresh_existing_caches(db: DatabaseManager, models: Sequence[str]) -> list[CacheReport]:

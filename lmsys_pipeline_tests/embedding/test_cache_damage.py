@@ -60,7 +60,7 @@ def rewrite_checksums(db: DatabaseManager) -> None:
     folder = model_folder(db, MODEL)
     data = manifest(db, MODEL)
     for name, file_name in data["files"].items():
-        data["checksums"][name] = block_digests(np.fromfile(folder / file_name, np.uint8))
+        data.setdefault("checksums", {})[name] = block_digests(np.fromfile(folder / file_name, np.uint8))
     (folder / MANIFEST).write_text(json.dumps(data))
 
 
@@ -95,7 +95,7 @@ def test_swapped_query_ids_never_pair_one_text_with_another_score(sqlite_db, cap
     embedder = cached(db)
     damaged = cache_file(db, "query_ids")
     ids = np.fromfile(damaged, "<i8")
-    ids[[10, 200]] = ids[[200, 10]]
+    ids[[11, 200]] = ids[[200, 11]]  # queries 12 ("question 11") and 201
     ids.tofile(damaged)
     with caplog.at_level(logging.WARNING):
         hits = search(db, embedder, "question 11", top=3)
@@ -110,7 +110,7 @@ def test_ids_are_checked_even_when_the_checksums_were_rewritten(sqlite_db, caplo
     cached(db)
     damaged = cache_file(db, "query_ids")
     ids = np.fromfile(damaged, "<i8")
-    ids[[10, 200]] = ids[[200, 10]]
+    ids[[11, 200]] = ids[[200, 11]]  # queries 12 ("question 11") and 201
     ids.tofile(damaged)
     rewrite_checksums(db)
     with caplog.at_level(logging.WARNING):
