@@ -21,10 +21,11 @@ exclusive lock on the folder; files are written first and the manifest is replac
 last, so a process killed mid-way leaves the previous state, which the next load refreshes.
 
 The manifest also records a checksum of every block of every file (``cache_check.py``); what
-a load reads is verified first. A damaged cache is rebuilt by the next writer with one warning
-naming what was damaged, and a cache that cannot be written (a read-only folder, a path that is
-a file) is read while it is current, else the database is read with one warning: a load never
-fails, and never answers wrong, because of its cache.
+a load reads is verified first. A damaged cache is rebuilt by the process that finds it (as
+the writer, under the exclusive lock) with one warning naming what was damaged. A cache that
+cannot be written (a read-only folder, a path that is a file) is read while it is current,
+else the database is read with one warning: a load never fails, and never answers wrong,
+because of its cache.
 """
 
 import hashlib

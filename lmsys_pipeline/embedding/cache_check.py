@@ -23,14 +23,18 @@ class DamagedCache(Exception):
     """A cache file that no longer matches its manifest; the message names it and how."""
 
 
-def block_digests(data, first_block: int = 0) -> list[str]:
-    """The xxh3-128 digest of each ``BLOCK``-byte block of ``data`` (any buffer), from
-    ``first_block`` on."""
-    with memoryview(data).cast("B") as view:
-        return [
-            xxhash.xxh3_128_hexdigest(view[start : start + BLOCK])
-            for start in range(first_block * BLOCK, len(view), BLOCK)
-        ]
+def _bytes(data: np.ndarray) -> np.ndarray:
+    """``data`` as one flat run of bytes (a view: a mapped file is not copied)."""
+    return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+
+
+def block_digests(data: np.ndarray, first_block: int = 0) -> list[str]:
+    """The xxh3-128 digest of each ``BLOCK``-byte block of ``data``, from ``first_block`` on."""
+    flat = _bytes(data)
+    return [
+        xxhash.xxh3_128_hexdigest(flat[start : start + BLOCK])
+        for start in range(first_block * BLOCK, len(flat), BLOCK)
+    ]
 
 
 def file_digests(path: Path, size: int, kept: Iterable[str] = ()) -> list[str]:
@@ -54,16 +58,16 @@ def verify_blocks(
 ) -> None:
     """Raises ``DamagedCache`` unless the blocks of ``data`` (all, or ``blocks``) hash to
     ``digests``."""
-    with memoryview(data).cast("B") as view:
-        count = -(-len(view) // BLOCK)
-        if len(digests) != count:
-            raise DamagedCache(f"{file_name} has {len(digests)} checksums for {count} blocks")
-        for block in range(count) if blocks is None else blocks:
-            start = int(block) * BLOCK
-            if xxhash.xxh3_128_hexdigest(view[start : start + BLOCK]) != digests[block]:
-                raise DamagedCache(
-                    f"{file_name} does not match its checksum in block {block + 1} of {count}"
-                )
+    flat = _bytes(data)
+    count = -(-len(flat) // BLOCK)
+    if len(digests) != count:
+        raise DamagedCache(f"{file_name} has {len(digests)} checksums for {count} blocks")
+    for block in range(count) if blocks is None else blocks:
+        start = int(block) * BLOCK
+        if xxhash.xxh3_128_hexdigest(flat[start : start + BLOCK]) != digests[block]:
+            raise DamagedCache(
+                f"{file_name} does not match its checksum in block {block + 1} of {count}"
+            )
 
 
 def check_links(

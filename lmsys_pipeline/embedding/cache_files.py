@@ -150,10 +150,10 @@ def mapped(path: Path, rows: int, dimension: int, whole: bool) -> np.ndarray:
         empty.flags.writeable = False
         return empty
     with open(path, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), rows * dimension * 4, prot=mmap.PROT_READ)
-    if hasattr(mapped, "madvise"):
-        mapped.madvise(mmap.MADV_WILLNEED if whole else mmap.MADV_RANDOM)
-    return np.frombuffer(mapped, dtype="<f4").reshape(rows, dimension)
+        region = mmap.mmap(handle.fileno(), rows * dimension * 4, prot=mmap.PROT_READ)
+    if hasattr(region, "madvise"):
+        region.madvise(mmap.MADV_WILLNEED if whole else mmap.MADV_RANDOM)
+    return np.frombuffer(region, dtype="<f4").reshape(rows, dimension)
 
 
 def open_verified(

@@ -26,6 +26,7 @@ from lmsys_pipeline.embedding.cache_check import block_digests
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.search import search
 from lmsys_pipeline.embedding.store import load_vectors, load_vectors_from_db
+from lmsys_pipeline.maintenance.deletion import delete_conversations
 from lmsys_pipeline_tests.embedding.test_cache import (
     HashEmbedder,
     add_queries,
@@ -59,8 +60,9 @@ def rewrite_checksums(db: DatabaseManager) -> None:
     """A manifest made to vouch for damaged files (by hand, or by another program)."""
     folder = model_folder(db, MODEL)
     data = manifest(db, MODEL)
+    checksums = data.setdefault("checksums", {})  # the code before checksums had none
     for name, file_name in data["files"].items():
-        data.setdefault("checksums", {})[name] = block_digests(np.fromfile(folder / file_name, np.uint8))
+        checksums[name] = block_digests(np.fromfile(folder / file_name, np.uint8))
     (folder / MANIFEST).write_text(json.dumps(data))
 
 
@@ -233,3 +235,12 @@ def test_lmsys_cluster_on_a_flipped_cache_rebuilds_it_and_clusters_right(
         sizes = np.bincount(list(labels))
     assert sizes.sum() == 600 and sizes.max() < 0.3 * 600, sizes
     assert_cache_matches_tables(db, model, 384)
+
+
+def test_a_cache_emptied_by_deletions_verifies_and_loads_empty(sqlite_db):
+    db = sqlite_db
+    cached(db, count=5)
+    delete_conversations(db, [f"c{i}" for i in range(5)])
+    assert manifest(db, MODEL)["rows"] == 0
+    loaded = load_vectors(db, MODEL)
+    assert loaded.from_cache and loaded.vectors.shape == (0, 8) and not len(loaded.query_ids)
