@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from lmsys_pipeline.cli.common import (
     DbUrlOption,
@@ -44,8 +45,14 @@ def delete(
     if not ids:
         fail("Give at least one --conversation-id or a --from-file.")
     report = delete_conversations(database(db_url), ids)
+    for folder in report.vector_caches_removed:
+        error_console.print(
+            f"The vector cache {folder} could not be rewritten without the deleted vectors, so "
+            "its files were removed (loads read the database until it can be written)."
+        )
     if as_json:
         print(json.dumps(report.as_dict()))
+        _fail_if_not_scrubbed(report.vector_caches_not_scrubbed)
         return
     console.print(
         f"Deleted {report.queries_deleted} conversations: "
@@ -62,3 +69,12 @@ def delete(
         )
     if report.not_found:
         console.print(f"Not found ({len(report.not_found)}): {', '.join(report.not_found[:20])}")
+    _fail_if_not_scrubbed(report.vector_caches_not_scrubbed)
+
+
+def _fail_if_not_scrubbed(sentences: list[str]) -> None:
+    """Exit 1 with each sentence: the rows are deleted, but a cache still holds vectors."""
+    for sentence in sentences:
+        error_console.print(Text("Error:", style="red"), sentence)
+    if sentences:
+        raise typer.Exit(code=1)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmsys_pipeline.errors import UserError
-from lmsys_pipeline.vectors import CHUNK_ROWS
+from lmsys_pipeline.vectors import CHUNK_ROWS, row_norms
 
 NOISE = -1
 
@@ -39,6 +39,19 @@ def _all_like_the_first(vectors: np.ndarray, atol: float = 1e-6) -> bool:
         np.allclose(vectors[start : start + CHUNK_ROWS], first, atol=atol)
         for start in range(0, len(vectors), CHUNK_ROWS)
     )
+
+
+def check_finite(vectors: np.ndarray, query_ids: np.ndarray | None = None) -> None:
+    """Refuses vectors with a NaN or an infinity, or too large to normalise: one such row
+    turns PCA's output into NaN everywhere, and t-SNE on NaN crashes the whole process."""
+    bad = np.flatnonzero(~np.isfinite(row_norms(vectors)[:, 0]))
+    if len(bad):
+        example = f"query id {query_ids[bad[0]]}" if query_ids is not None else f"row {bad[0]}"
+        raise ClusteringInputError(
+            f"{len(bad)} of the {len(vectors)} query vectors are not finite numbers (e.g. "
+            f"{example}), so they cannot be clustered: delete those conversations with lmsys "
+            "delete, then load and embed them again."
+        )
 
 
 def check_varied(vectors: np.ndarray) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from lmsys_pipeline.clustering.density import fit_hdbscan
-from lmsys_pipeline.clustering.fit import ClusterFit, check_varied
+from lmsys_pipeline.clustering.fit import ClusterFit, check_finite, check_varied
 from lmsys_pipeline.clustering.kmeans import fit_kmeans
 from lmsys_pipeline.clustering.params import (
     UMAP_FIELDS,
@@ -150,11 +150,16 @@ def parse_stored(stored: Mapping[str, Any]) -> ClusteringParams:
 
 
 def fit_clustering(
-    vectors: np.ndarray, params: ClusteringParams, on_progress: OnProgress = no_progress
+    vectors: np.ndarray,
+    params: ClusteringParams,
+    on_progress: OnProgress = no_progress,
+    query_ids: np.ndarray | None = None,
 ) -> ClusterFit:
     """Unit rows → the run's reduction → its algorithm; seconds per phase in the result.
-    ``on_progress`` hears each phase begin (reduce, fit, assign) and the fit's counts."""
+    ``on_progress`` hears each phase begin (reduce, fit, assign) and the fit's counts;
+    ``query_ids`` (row by row) name a vector that cannot be clustered."""
     chosen = algorithm_of(params)
+    check_finite(vectors, query_ids)
     x = unit_rows(vectors)
     check_varied(x)
     on_progress(Progress("cluster", len(x), None, "queries", phase="reduce"))

@@ -232,7 +232,7 @@ def materialize_run(
     del stored  # the distinct-text matrix: up to 1.5 GB at 1M that the fit does not need
     loaded = time.perf_counter()
     on_progress(Progress("cluster", len(vectors), None, "vectors", loaded - started, "load"))
-    fit = fit_clustering(vectors, params, on_progress)
+    fit = fit_clustering(vectors, params, on_progress, query_ids)
     fitted = time.perf_counter()
     _replace_assignments(db, run_id, query_ids, fit, params, vectors.shape[1], on_progress)
     written = time.perf_counter()

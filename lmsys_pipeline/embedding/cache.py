@@ -19,19 +19,22 @@ different lineage) re-reads the links, keeps the cached rows still referenced (d
 are dropped from the file, not only hidden), and fetches what is missing. A writer holds an
 exclusive lock on the folder; files are written first and the manifest is replaced atomically
 last, so a process killed mid-way leaves the previous state, which the next load refreshes.
+
+The manifest also records a checksum of every block of every file (``cache_check.py``); what
+a load reads is verified first. A damaged cache is rebuilt by the process that finds it (as
+the writer, under the exclusive lock) with one warning naming what was damaged. A cache that
+cannot be written (a read-only folder, a path that is a file) is read while it is current,
+else the database is read with one warning: a load never fails, and never answers wrong,
+because of its cache.
 """
 
-import fcntl
 import hashlib
-import json
-import mmap
-import os
+import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,21 @@ from sqlalchemy import func, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
+from lmsys_pipeline.embedding.cache_check import DamagedCache, check_text_ids
+from lmsys_pipeline.embedding.cache_files import (
+    FILES,
+    MANIFEST,
+    Manifest,
+    append_at,
+    checksum,
+    clear_files,
+    holds_files,
+    id_array,
+    locked,
+    open_verified,
+    read_manifest,
+    write_manifest,
+)
 from lmsys_pipeline.embedding.store import (
     LOOKUP_CHUNK,
     StoredVectors,
@@ -50,38 +68,21 @@ from lmsys_pipeline.embedding.store import (
     vector_partitions,
 )
 
-MANIFEST = "manifest.json"
-FORMAT = 1
-FILES = ("vectors", "text_ids", "query_ids", "rows")
+__all__ = ["MANIFEST", "CacheReport", "cached_vectors", "model_folder", "refresh_cache"]
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
 # Above this share of missing rows, stream the model's whole table instead of asking by id.
 STREAM_SHARE = 0.3
 
 
 @dataclass
-class Manifest:
-    model: str
-    dimension: int
-    lineage: str
-    version: int
-    removals: int
-    rows: int = 0
-    links: int = 0
-    max_text_id: int = 0
-    max_query_id: int = 0
-    files: dict[str, str] = field(default_factory=dict)
-    format: int = FORMAT
-
-    def reflects(self, state: VersionState | None) -> bool:
-        return state is not None and (self.lineage, self.version, self.removals) == tuple(state)
-
-
-@dataclass
 class CacheReport:
     folder: str
-    action: str  # current | extended | resynced | built | none
+    action: str  # current | extended | resynced | built | none | unwritable | cleared | kept
     rows: int = 0
     links: int = 0
     seconds: float = 0.0
+    problem: str = ""  # what was damaged, or why the folder could not be written
 
 
 def model_folder(db: DatabaseManager, model: str) -> Path | None:
@@ -91,78 +92,11 @@ def model_folder(db: DatabaseManager, model: str) -> Path | None:
     return db.vector_cache_dir / f"{slug}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
 
 
-def _read_manifest(folder: Path) -> Manifest | None:
-    try:
-        data = json.loads((folder / MANIFEST).read_text())
-        manifest = Manifest(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-    return manifest if manifest.format == FORMAT else None
-
-
-def _sizes_ok(folder: Path, manifest: Manifest) -> bool:
-    expected = {
-        "vectors": manifest.rows * manifest.dimension * 4,
-        "text_ids": manifest.rows * 8,
-        "query_ids": manifest.links * 8,
-        "rows": manifest.links * 8,
-    }
-    try:
-        return all((folder / manifest.files[n]).stat().st_size >= expected[n] for n in FILES)
-    except (OSError, KeyError):
-        return False
-
-
-@contextmanager
-def _locked(folder: Path, exclusive: bool) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _array(folder: Path, manifest: Manifest, name: str) -> np.ndarray:
-    count = manifest.rows if name == "text_ids" else manifest.links
-    return np.fromfile(folder / manifest.files[name], dtype="<i8", count=count)
-
-
-def _mapped(path: Path, rows: int, dimension: int, whole: bool) -> np.ndarray:
-    """A read-only memory map of the first ``rows`` rows. ``whole``: the caller reads it all
-    (ranking, clustering), so the kernel is asked to read ahead the whole file at once, which
-    a cold search needs; otherwise rows are read where the caller touches them."""
-    if not rows:
-        empty = np.empty((0, dimension), dtype="<f4")
-        empty.flags.writeable = False
-        return empty
-    with open(path, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), rows * dimension * 4, prot=mmap.PROT_READ)
-    if hasattr(mapped, "madvise"):
-        mapped.madvise(mmap.MADV_WILLNEED if whole else mmap.MADV_RANDOM)
-    return np.frombuffer(mapped, dtype="<f4").reshape(rows, dimension)
-
-
-def _open(folder: Path, manifest: Manifest, query_ids: Sequence[int] | None) -> StoredVectors:
-    """The cached vectors (a read-only memory map) and links, or those of ``query_ids``."""
-    vectors = _mapped(
-        folder / manifest.files["vectors"], manifest.rows, manifest.dimension, query_ids is None
-    )
-    cached_ids, rows = _array(folder, manifest, "query_ids"), _array(folder, manifest, "rows")
-    if query_ids is None:
-        return StoredVectors(manifest.model, manifest.dimension, cached_ids, rows, vectors)
-    wanted = np.unique(np.asarray(list(query_ids), dtype=np.int64))
-    position = np.minimum(np.searchsorted(cached_ids, wanted), max(len(cached_ids) - 1, 0))
-    found = cached_ids[position] == wanted if len(cached_ids) else np.zeros(0, dtype=bool)
-    distinct, inverse = np.unique(rows[position[found]], return_inverse=True)
-    return StoredVectors(
-        manifest.model,
-        manifest.dimension,
-        wanted[found],
-        inverse.astype(np.int64),
-        np.ascontiguousarray(vectors[distinct]),
-    )
+def _warn(message: str) -> None:
+    """One warning per message and process (a command may load the same vectors twice)."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message)
 
 
 def _current_state(db: DatabaseManager, model: str) -> VersionState | None:
@@ -170,67 +104,143 @@ def _current_state(db: DatabaseManager, model: str) -> VersionState | None:
         return read_version(connection, model)
 
 
+def _unwritable(folder: Path, error: OSError, damage: str = "") -> str:
+    """One sentence: why ``folder`` cannot be written, and what to do."""
+    blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        reason = f"{blocking} is a file, not a folder"
+    else:
+        reason = error.strerror or str(error)
+        if error.filename and not str(error.filename).startswith(str(folder)):
+            reason += f": {error.filename}"
+    state = f"is damaged ({damage}) and cannot be rebuilt" if damage else "cannot be written"
+    return (
+        f"The vector cache {folder} {state} ({reason}), so vectors are read from the database "
+        "(slower): make the folder writable or delete it, or set LMSYS_VECTOR_CACHE to another "
+        "folder or to off."
+    )
+
+
 def cached_vectors(
     db: DatabaseManager, model: str, dimension: int, query_ids: Sequence[int] | None = None
 ) -> StoredVectors | None:
     """``load_vectors`` from the cache: None when the database has no cache folder or no
     version row for the model (written before versions existed: read the tables), or, for a
-    subset, when the cache is not current (a few rows are cheaper to read than a refresh)."""
+    subset, when the cache is not current (a few rows are cheaper to read than a refresh); also
+    None, with one warning, when a cache that must be refreshed or repaired cannot be."""
     folder = model_folder(db, model)
     state = _current_state(db, model) if folder is not None else None
     if folder is None or state is None:
         return None
-    with _locked(folder, exclusive=False):
-        manifest = _read_manifest(folder)
-        if manifest is not None and manifest.reflects(state) and _sizes_ok(folder, manifest):
-            return _open(folder, manifest, query_ids)
-    if query_ids is not None:
+    damage = ""
+    try:
+        with locked(folder, exclusive=False):
+            manifest = read_manifest(folder)
+            if manifest is not None and manifest.serves(state, model, dimension):
+                return open_verified(folder, manifest, query_ids)
+    except DamagedCache as error:
+        damage = str(error)
+    except OSError:
+        pass  # unreadable: the writer below says why, or a subset reads the tables
+    if query_ids is not None and not damage:
         return None
-    with _locked(folder, exclusive=True):
-        manifest, _ = _refresh(db, model, dimension, folder)
-        return _open(folder, manifest, None)
+    try:
+        with locked(folder, exclusive=True):
+            manifest, _, found = _refresh(db, model, dimension, folder)
+            if found:
+                _warn(f"The vector cache {folder} was damaged ({found}): rebuilt it.")
+            return open_verified(folder, manifest, query_ids)
+    except OSError as error:
+        _warn(_unwritable(folder, error, damage))
+    except DamagedCache as error:
+        _warn(
+            f"The vector cache {folder} is damaged again right after a rebuild ({error}), so "
+            "vectors are read from the database: check the disk, or set LMSYS_VECTOR_CACHE "
+            "to another folder."
+        )
+    return None
 
 
 def refresh_cache(db: DatabaseManager, model: str) -> CacheReport:
     """Brings ``model``'s cache up to date (after an embedding run or a deletion). Gives an
-    older database its version row first, so it can be cached from now on."""
+    older database its version row first, so it can be cached from now on. A folder that
+    cannot be written is reported (``unwritable``, with one warning), not raised."""
     folder = model_folder(db, model)
     if folder is None:
         return CacheReport("", "none")
+    try:
+        return _refresh_now(db, model, folder)
+    except OSError as error:
+        problem = _unwritable(folder, error)
+        _warn(problem)
+        return CacheReport(str(folder), "unwritable", problem=problem)
+
+
+def _refresh_now(db: DatabaseManager, model: str, folder: Path) -> CacheReport:
     started = time.perf_counter()
     if _current_state(db, model) is None:
         with db.engine.begin() as connection:
             bump_version(connection, model)
-    with _locked(folder, exclusive=True):
-        manifest, action = _refresh(db, model, registered_dimension(db, model), folder)
-    return CacheReport(
-        str(folder), action, manifest.rows, manifest.links, time.perf_counter() - started
-    )
+    with locked(folder, exclusive=True):
+        manifest, action, damage = _refresh(db, model, registered_dimension(db, model), folder)
+    problem = f"The vector cache {folder} was damaged ({damage}): rebuilt it." if damage else ""
+    if problem:
+        _warn(problem)
+    seconds = time.perf_counter() - started
+    return CacheReport(str(folder), action, manifest.rows, manifest.links, seconds, problem)
 
 
 def refresh_existing_caches(db: DatabaseManager, models: Sequence[str]) -> list[CacheReport]:
     """Refreshes the caches this machine already holds for ``models`` (after a deletion: the
-    deleted vectors leave the files now rather than at the next load)."""
-    return [
-        refresh_cache(db, model)
-        for model in models
-        if (folder := model_folder(db, model)) is not None and (folder / MANIFEST).exists()
-    ]
+    deleted vectors leave the files now rather than at the next load). A cache that cannot be
+    rewritten has its files removed, or emptied where only they are writable (``cleared``);
+    one that allows neither is ``kept``, its ``problem`` the sentence that says so and how to
+    remove it."""
+    reports = []
+    for model in models:
+        folder = model_folder(db, model)
+        if folder is None or not holds_files(folder):
+            continue
+        try:
+            reports.append(_refresh_now(db, model, folder))
+        except OSError:
+            problem = clear_files(folder)
+            action = "kept" if problem else "cleared"
+            reports.append(CacheReport(str(folder), action, problem=problem))
+    return reports
 
 
-def _refresh(db: DatabaseManager, model: str, dimension: int, folder: Path) -> tuple[Manifest, str]:
-    """Under the exclusive lock: the manifest after bringing the files up to date."""
+def set_aside(db: DatabaseManager, model: str, why: str) -> None:
+    """Drops ``model``'s manifest (the next load rebuilds the cache) after its vectors gave an
+    impossible answer although they matched their checksums (a manifest rewritten to match),
+    with one warning; the caller reads the tables instead."""
+    folder = model_folder(db, model)
+    if folder is None:
+        return
+    try:
+        with locked(folder, exclusive=True):
+            (folder / MANIFEST).unlink(missing_ok=True)
+        done = "it is rebuilt at the next load"
+    except OSError as error:
+        done = f"it could not be set aside ({error.strerror or error}): delete the folder"
+    _warn(f"The vector cache {folder} {why}, so this answer comes from the database; {done}.")
+
+
+def _refresh(
+    db: DatabaseManager, model: str, dimension: int, folder: Path
+) -> tuple[Manifest, str, str]:
+    """Under the exclusive lock: the manifest after bringing the files up to date, what was
+    done, and what was damaged in the old files (if anything: then they were rebuilt)."""
     state = _current_state(db, model)
     if state is None:
         raise LookupError(f"Model {model} has no vector version row to cache against.")
-    manifest = _read_manifest(folder)
-    if manifest is not None and manifest.reflects(state) and _sizes_ok(folder, manifest):
-        return manifest, "current"
+    manifest, damage = _verified_manifest(folder)
+    if manifest is not None and manifest.serves(state, model, dimension):
+        return manifest, "current", ""
     usable = (
         manifest is not None
-        and manifest.lineage == state.lineage
+        and (manifest.lineage, manifest.model) == (state.lineage, model)
         and manifest.dimension == dimension
-        and _sizes_ok(folder, manifest)
     )
     target = Manifest(model, dimension, *state)
     if usable and manifest.removals == state.removals and _extend(db, folder, manifest, target):
@@ -238,8 +248,21 @@ def _refresh(db: DatabaseManager, model: str, dimension: int, folder: Path) -> t
     else:
         _resync(db, folder, manifest if usable else None, target)
         action = "resynced" if usable else "built"
-    _write_manifest(folder, target)
-    return target, action
+    write_manifest(folder, target)
+    return target, action, damage
+
+
+def _verified_manifest(folder: Path) -> tuple[Manifest | None, str]:
+    """The manifest with every file verified against it, or (None, what is damaged)."""
+    try:
+        manifest = read_manifest(folder)
+        if manifest is not None:
+            open_verified(folder, manifest, None)
+            text_ids = id_array(folder, manifest, "text_ids")
+            check_text_ids(manifest.files["text_ids"], text_ids, manifest.max_text_id)
+        return manifest, ""
+    except DamagedCache as error:
+        return None, str(error)
 
 
 def _extend(db: DatabaseManager, folder: Path, old: Manifest, new: Manifest) -> bool:
@@ -255,17 +278,18 @@ def _extend(db: DatabaseManager, folder: Path, old: Manifest, new: Manifest) -> 
         ).scalar_one()
         if old.links + len(query_ids) != total:
             return False
-        cached_text_ids = _array(folder, old, "text_ids")
+        cached_text_ids = id_array(folder, old, "text_ids")
         missing = np.setdiff1d(np.unique(text_ids), cached_text_ids)
         fetched_ids, fetched = _fetch(connection, old, missing, old.rows)
     new.files = dict(old.files)
-    _append(folder / old.files["vectors"], old.rows * old.dimension * 4, fetched)
-    _append(folder / old.files["text_ids"], old.rows * 8, fetched_ids)
+    append_at(folder / old.files["vectors"], old.rows * old.dimension * 4, fetched)
+    append_at(folder / old.files["text_ids"], old.rows * 8, fetched_ids)
     all_text_ids = np.concatenate([cached_text_ids, fetched_ids])
     rows, keep = _rows_of(all_text_ids, text_ids)
-    _append(folder / old.files["query_ids"], old.links * 8, query_ids[keep])
-    _append(folder / old.files["rows"], old.links * 8, rows)
+    append_at(folder / old.files["query_ids"], old.links * 8, query_ids[keep])
+    append_at(folder / old.files["rows"], old.links * 8, rows)
     _describe(new, all_text_ids, old.links + int(keep.sum()), query_ids[keep], old.max_query_id)
+    checksum(folder, new, old)
     return True
 
 
@@ -275,7 +299,7 @@ def _resync(db: DatabaseManager, folder: Path, old: Manifest | None, new: Manife
     with db.engine.connect() as connection:
         query_ids, text_ids = read_links(connection, new.model)
         referenced = np.unique(text_ids)
-        cached_text_ids = _array(folder, old, "text_ids") if old else np.empty(0, np.int64)
+        cached_text_ids = id_array(folder, old, "text_ids") if old else np.empty(0, np.int64)
         keep = np.flatnonzero(np.isin(cached_text_ids, referenced))
         missing = np.setdiff1d(referenced, cached_text_ids)
         fetched_ids, fetched = _fetch(connection, new, missing, len(keep))
@@ -294,6 +318,7 @@ def _resync(db: DatabaseManager, folder: Path, old: Manifest | None, new: Manife
     (folder / new.files["query_ids"]).write_bytes(query_ids[found].astype("<i8").tobytes())
     (folder / new.files["rows"]).write_bytes(rows.astype("<i8").tobytes())
     _describe(new, all_text_ids, int(found.sum()), query_ids[found], 0)
+    checksum(folder, new)
 
 
 def _fetch(
@@ -342,21 +367,3 @@ def _describe(
     manifest.links = links
     manifest.max_text_id = int(text_ids.max()) if len(text_ids) else 0
     manifest.max_query_id = int(new_query_ids.max()) if len(new_query_ids) else max_query_id
-
-
-def _append(path: Path, valid_bytes: int, array: np.ndarray) -> None:
-    """Cuts ``path`` to the bytes the old manifest vouches for, then appends ``array``."""
-    with open(path, "r+b") as out:
-        out.truncate(valid_bytes)
-        out.seek(valid_bytes)
-        out.write(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
-
-
-def _write_manifest(folder: Path, manifest: Manifest) -> None:
-    temporary = folder / f".{MANIFEST}.{os.getpid()}"
-    temporary.write_text(json.dumps(asdict(manifest)))
-    os.replace(temporary, folder / MANIFEST)
-    keep = {MANIFEST, "lock", *manifest.files.values()}
-    for path in folder.iterdir():  # files of earlier manifests (open maps keep their data)
-        if path.name not in keep and not path.name.startswith(f".{MANIFEST}."):
-            path.unlink(missing_ok=True)

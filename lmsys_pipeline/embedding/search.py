@@ -5,6 +5,7 @@ their vectors are loaded and ranked, so a narrow filter still returns its top-k 
 many matches exist (the reference tool cut a global top-250 first and filtered afterwards).
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -15,9 +16,19 @@ from sqlalchemy import select
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
 from lmsys_pipeline.db.vectors import EmbeddingModel, QueryEmbedding
+from lmsys_pipeline.embedding.cache import set_aside
 from lmsys_pipeline.embedding.embedders import Embedder
-from lmsys_pipeline.embedding.store import NotEmbedded, load_vectors
+from lmsys_pipeline.embedding.store import (
+    NotEmbedded,
+    StoredVectors,
+    load_vectors,
+    load_vectors_from_db,
+)
 from lmsys_pipeline.errors import UserError
+
+log = logging.getLogger(__name__)
+# Cosines of unit vectors lie in [-1, 1]; float32 rounding stays far inside this margin.
+SCORE_BOUND = 1.0 + 1e-3
 
 
 @dataclass(frozen=True)
@@ -111,11 +122,48 @@ def search(
     if not len(stored.query_ids):
         return []
     query_vector = embedder.embed([text.strip()[: embedder.max_chars]])[0]
-    scores = stored.vectors @ query_vector
-    per_query = scores[stored.rows]
-    best = top_k(per_query, top)
+    stored, per_query, valid = _checked_scores(db, stored, query_vector, candidates)
+    best = valid[top_k(per_query[valid], top)]
     chosen = {int(stored.query_ids[i]): float(per_query[i]) for i in best}
     return _hits(db, chosen, filters.run_id)
+
+
+def _scores(stored: StoredVectors, query_vector: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", over="ignore"):  # damaged vectors: judged below
+        return (stored.vectors @ query_vector)[stored.rows]
+
+
+def _in_bounds(scores: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+    return np.abs(scores) <= SCORE_BOUND * float(np.linalg.norm(query_vector))  # NaN: False
+
+
+def _checked_scores(
+    db: DatabaseManager,
+    stored: StoredVectors,
+    query_vector: np.ndarray,
+    candidates: Sequence[int] | None,
+) -> tuple[StoredVectors, np.ndarray, np.ndarray]:
+    """Each query's score and the positions of those that can be ranked. The last line of
+    defence behind the cache's checksums: a score no unit vector can give comes from a
+    damaged vector. From the cache, the tables are read instead (and the cache is set aside
+    when they are sound); vectors damaged in the tables are left out, with one warning."""
+    scores = _scores(stored, query_vector)
+    sound = _in_bounds(scores, query_vector)
+    if stored.from_cache and not sound.all():
+        direct = load_vectors_from_db(db, stored.model, stored.dimension, candidates)
+        direct_scores = _scores(direct, query_vector)
+        direct_sound = _in_bounds(direct_scores, query_vector)
+        if (~direct_sound).sum() < (~sound).sum():
+            set_aside(db, stored.model, "gave similarity scores outside [-1, 1]")
+        stored, scores, sound = direct, direct_scores, direct_sound
+    if not sound.all():
+        log.warning(
+            f"{int((~sound).sum())} stored vectors of {stored.model} are not finite or far from "
+            f"unit length (e.g. query id {int(stored.query_ids[~sound][0])}), so they were left "
+            "out of this search: delete those conversations with lmsys delete, then load and "
+            "embed them again."
+        )
+    return stored, scores, np.flatnonzero(sound)
 
 
 def _hits(db: DatabaseManager, scores: dict[int, float], run_id: str | None) -> list[SearchHit]:

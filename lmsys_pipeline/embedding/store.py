@@ -47,13 +47,15 @@ def vector_bytes(vector: np.ndarray) -> bytes:
 
 @dataclass
 class StoredVectors:
-    """Every query embedded with one model: ``vectors[rows[i]]`` is query ``query_ids[i]``."""
+    """Every query embedded with one model: ``vectors[rows[i]]`` is query ``query_ids[i]``.
+    ``from_cache``: read from the vector cache (verified), not from the tables."""
 
     model: str
     dimension: int
     query_ids: np.ndarray
     rows: np.ndarray
     vectors: np.ndarray
+    from_cache: bool = False
 
     def for_queries(self) -> np.ndarray:
         """One row per query (copies: use ``vectors[rows]`` lazily where memory matters)."""

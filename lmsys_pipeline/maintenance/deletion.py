@@ -49,6 +49,8 @@ class DeletionReport:
     edits_scrubbed: int = 0
     file_checkpointed: bool | None = None  # SQLite: the WAL was folded into the file
     vector_caches_refreshed: int = 0
+    vector_caches_removed: list[str] = field(default_factory=list)  # could not be rewritten
+    vector_caches_not_scrubbed: list[str] = field(default_factory=list)  # one sentence each
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -129,7 +131,10 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
             bump_version(connection, model, removal=True)
     if db.is_sqlite:
         report.file_checkpointed = _checkpoint(db)
-    report.vector_caches_refreshed = len(refresh_existing_caches(db, sorted(models)))
+    caches = refresh_existing_caches(db, sorted(models))
+    report.vector_caches_refreshed = sum(c.action not in ("cleared", "kept") for c in caches)
+    report.vector_caches_removed = [c.folder for c in caches if c.action == "cleared"]
+    report.vector_caches_not_scrubbed = [c.problem for c in caches if c.action == "kept"]
     return report
 
 

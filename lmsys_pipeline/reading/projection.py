@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
+from lmsys_pipeline.clustering.fit import check_finite
 from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import QueryCluster
@@ -79,4 +80,5 @@ def project_run(
     order = np.argsort(stored.query_ids)
     position = order[np.searchsorted(stored.query_ids, query_ids, sorter=order)]
     vectors = stored.vectors[stored.rows[position]]
+    check_finite(vectors, query_ids)  # t-SNE on a NaN kills the process
     return Projection(query_ids, cluster_ids, project(vectors, method, seed), method)

@@ -182,7 +182,7 @@ def test_a_refresh_killed_before_its_manifest_leaves_a_correct_cache(sqlite_db, 
     def killed(*_args):
         raise KeyboardInterrupt("killed after the files, before the manifest")
 
-    monkeypatch.setattr(cache_module, "_write_manifest", killed)
+    monkeypatch.setattr(cache_module, "write_manifest", killed)
     with pytest.raises(KeyboardInterrupt):
         refresh_cache(db, embedder.name)
     monkeypatch.undo()

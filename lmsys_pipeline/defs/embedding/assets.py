@@ -70,6 +70,8 @@ def query_embeddings(
     report = embed_pending(db, model, chunk_size=config.chunk_size, on_progress=on_progress)
     cache = refresh_cache(db, model.name)
     context.log.info(f"vector cache {cache.action} in {cache.seconds:.1f} s: {cache.folder}")
+    if cache.problem:  # damaged (rebuilt) or unwritable (loads read the tables)
+        context.log.warning(cache.problem)
     with db.engine.connect() as connection:
         covered = connection.execute(
             select(func.count())
