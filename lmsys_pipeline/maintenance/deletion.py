@@ -120,8 +120,10 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
             report.vectors_deleted += connection.execute(
                 delete(TextEmbedding).where(TextEmbedding.id.in_(chunk), ~still_used)
             ).rowcount
+        for run_id in sorted({run_id for run_id, _ in affected}):
+            touched = [cluster for run, cluster in affected if run == run_id]
+            report.summaries_recounted += recount(connection, run_id, touched)
         for run_id, cluster_id in sorted(affected):
-            report.summaries_recounted += recount(connection, run_id, [cluster_id])
             report.examples_removed += _drop_examples(connection, run_id, cluster_id, texts)
         scrubber = Scrubber(texts, held_elsewhere=_held_by_a_query(connection))
         runs = sorted({run_id for run_id, _ in affected})
