@@ -10,9 +10,10 @@ from lmsys_pipeline.clustering.validation import check_run
 from lmsys_pipeline.curation.edits import merge_clusters, move_queries
 from lmsys_pipeline.curation.history import undo
 from lmsys_pipeline.curation.reshape import delete_cluster, split_cluster
-from lmsys_pipeline.db.models import Query, QueryCluster
+from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.maintenance.deletion import delete_conversations
 from lmsys_pipeline.reading.runs import list_runs
+from lmsys_pipeline_tests.curation.test_edits import members
 from lmsys_pipeline_tests.pipeline_data import build_results
 
 
@@ -21,17 +22,6 @@ def _shown(db, run_id: str) -> int:
     failed = [c.name for c in check_run(db, run_id, row.num_queries) if not c.passed]
     assert "num_clusters_matches_assignments" not in failed
     return row.num_clusters
-
-
-def _members(db, run_id: str, cluster_id: int) -> list[int]:
-    with db.engine.connect() as connection:
-        return sorted(
-            connection.execute(
-                select(QueryCluster.query_id).where(
-                    QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id
-                )
-            ).scalars()
-        )
 
 
 def test_num_clusters_follows_splits_merges_deletes_moves_undo_and_deletions(
@@ -46,7 +36,7 @@ def test_num_clusters_follows_splits_merges_deletes_moves_undo_and_deletions(
     assert _shown(db, run_id) == 6
     deleted = delete_cluster(db, run_id, 5)
     assert _shown(db, run_id) == 5
-    emptied = move_queries(db, run_id, _members(db, run_id, 4), 3)
+    emptied = move_queries(db, run_id, members(db, run_id, 4), 3)
     assert _shown(db, run_id) == 4
     undo(db, emptied)
     assert _shown(db, run_id) == 5
@@ -55,7 +45,7 @@ def test_num_clusters_follows_splits_merges_deletes_moves_undo_and_deletions(
     assert _shown(db, run_id) == 8
     undo(db, split)
     assert _shown(db, run_id) == 6
-    [alone] = _members(db, run_id, 0)[:1]
+    [alone] = members(db, run_id, 0)[:1]
     split_cluster(db, run_id, 0, query_ids=[alone])
     assert _shown(db, run_id) == 7
     with db.engine.connect() as connection:
