@@ -113,9 +113,10 @@ def main() -> None:
             "cluster_id": pa.array(labels_a, pa.int64()),
             "created_at": pa.array(created.astype("datetime64[us]")),
             "own": pa.array([None] * n, pa.string()),
+            "aside": pa.array([0] * n, pa.int64()),
         }
     )
-    periods, _ = timed(
+    periods, _, _ = timed(
         "trends by week over 1M (DuckDB over Arrow)", lambda: period_counts(table, "week")
     )
     print(f"  {len(periods)} weeks")

@@ -9,7 +9,9 @@ seconds. ``chat_script`` lists what the next requests get instead, in order: ``"
 ``Retry-After``), ``"500"``, ``"timeout"`` (answers after ``timeout_sleep`` s), ``"malformed"``
 (not JSON), ``"missing_field"``, ``"refusal"``, ``"vague"`` (a "various ..." title),
 ``"none"`` (a hierarchy assignment answers "none of these fits") or ``"ok"``;
-``chat_behaviour`` (prompt text → one of those) decides when the script is empty. Hierarchy
+``chat_behaviour`` (prompt text → one of those) decides when the script is empty;
+``chat_label`` (prompt text → a label, or None for the default) lets a test choose what a
+valid answer says. Hierarchy
 prompts (their schema's name starts with ``hierarchy_``) get answers derived from the prompt
 (``hierarchy_answer``).
 """
@@ -43,6 +45,7 @@ class ServerState:
     chat_latency: float = 0.0
     chat_script: list[str] = field(default_factory=list)
     chat_behaviour: Callable[[str], str] | None = None
+    chat_label: Callable[[str], dict[str, str] | None] | None = None
     retry_after: str = "0"
     timeout_sleep: float = 3.0
     arrivals: list[float] = field(default_factory=list)
@@ -112,13 +115,15 @@ def hierarchy_answer(schema: str, request: dict, kind: str) -> dict:
     }
 
 
-def _chat_reply(kind: str, request: dict) -> tuple[int, dict, dict[str, str]]:
+def _chat_reply(
+    kind: str, request: dict, chosen: dict[str, str] | None = None
+) -> tuple[int, dict, dict[str, str]]:
     prompt = prompt_text(request)
     schema = request.get("response_format", {}).get("json_schema", {}).get("name", "")
     if schema.startswith("hierarchy_"):
         content = json.dumps(hierarchy_answer(schema, request, kind))
     else:
-        content = json.dumps(label_for(prompt))
+        content = json.dumps(chosen or label_for(prompt))
     refusal = None
     if kind == "malformed":
         content = '{"title": "Card problems", "description": '
@@ -253,7 +258,8 @@ def openai_server(state: ServerState) -> Iterator[str]:
             time.sleep(state.timeout_sleep if kind == "timeout" else state.chat_latency)
             # The client may have given up (its timeout) before this answer.
             with suppress(BrokenPipeError, ConnectionResetError):
-                self._send(*_chat_reply(kind, request))
+                chosen = state.chat_label(prompt_text(request)) if state.chat_label else None
+                self._send(*_chat_reply(kind, request, chosen))
 
     server = _Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

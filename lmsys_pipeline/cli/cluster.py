@@ -1,7 +1,16 @@
 """``lmsys cluster kmeans|hdbscan``: register a clustering run (a cluster_run partition),
 materialize it through Dagster and print the stored run: sizes, reduction, the largest
-clusters and their most central queries."""
+clusters and their most central queries.
 
+Stopped (Ctrl-C, or SIGTERM, which it takes as Ctrl-C) before its run was materialized, it
+says so; the same command run again takes that run up (``clustering/unfinished.py``) rather
+than registering another beside it, unless a live process is working on it
+(``run_claims.py``)."""
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -21,6 +30,7 @@ from lmsys_pipeline.cli.common import (
     dagster_instance,
     database,
     database_resource,
+    error_console,
     materialize,
     print_json,
     require_success,
@@ -42,23 +52,45 @@ def _cluster(
     quiet: bool,
 ) -> None:
     from lmsys_pipeline.clustering.registry import build_params
+    from lmsys_pipeline.clustering.runs import load_run
+    from lmsys_pipeline.clustering.unfinished import never_materialized
+    from lmsys_pipeline.dagster_home import ensure_dagster_home
     from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
     from lmsys_pipeline.reading.runs import run_overview
+    from lmsys_pipeline.run_claims import run_claims
 
     params = build_params(algorithm, fields)
     db = database(db_url)
-    with dagster_instance() as instance:
-        run = prepare_clustering_run(db, instance, params=params, description=description)
-        result = materialize(
-            instance,
-            "cluster_run",
-            {},
-            verbose=verbose,
-            resources={"database": database_resource(db_url)},
-            partition_key=run.run_id,
-            quiet=quiet,
-            as_json=as_json,
-        )
+    with (
+        sigterm_as_interrupt(),
+        dagster_instance() as instance,
+        run_claims(ensure_dagster_home()) as claims,
+    ):
+        with claims.choosing():
+            run = _take_up_unfinished(db, instance, claims, params, description)
+            if run is None:
+                run = prepare_clustering_run(db, instance, params=params, description=description)
+                claims.claim(run.run_id)
+        try:
+            result = materialize(
+                instance,
+                "cluster_run",
+                {},
+                verbose=verbose,
+                resources={"database": database_resource(db_url)},
+                partition_key=run.run_id,
+                quiet=quiet,
+                as_json=as_json,
+            )
+        except KeyboardInterrupt:
+            if never_materialized(load_run(db, run.run_id)[0].parameters or {}):
+                error_console.print(
+                    f"Interrupted: {run.run_id} is registered but not clustered yet; run the "
+                    "same command again to resume it.",
+                    style="yellow",
+                )
+                raise typer.Exit(code=130) from None
+            raise
     require_success(result, f"{run.run_id}: ")
     overview = run_overview(db, run.run_id)
     if as_json:
@@ -83,6 +115,39 @@ def _cluster(
             " · ".join(" ".join(t.split())[:80] for t in texts),
         )
     console.print(table)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, ``docker stop``, a CI time-out) stops the command as Ctrl-C does:
+    the Dagster run ends failed and the command says what to do, instead of dying silently."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _take_up_unfinished(db, instance, claims, params, description):
+    """The oldest run registered with these parameters that was never materialized and that
+    no live process is working on, claimed and announced; None if there is none."""
+    from lmsys_pipeline.clustering.unfinished import take_up, unfinished_runs
+    from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
+    from lmsys_pipeline.run_claims import materializing
+
+    for candidate in unfinished_runs(db, params, description):
+        if materializing(instance, candidate.run_id) or not claims.claim(candidate.run_id):
+            continue
+        take_up(db, candidate.run_id)
+        error_console.print(
+            f"Resuming {candidate.run_id}: registered with these parameters by an earlier "
+            "lmsys cluster that did not finish it."
+        )
+        return prepare_clustering_run(db, instance, run_id=candidate.run_id)
+    return None
 
 
 def reduction_summary(parameters: dict[str, Any]) -> str:

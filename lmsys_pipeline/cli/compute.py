@@ -112,6 +112,12 @@ def load(
         return
     if metadata.get("skipped"):
         console.print(metadata["skipped_by_reason"])
+    if metadata.get("timestamps_set_aside"):
+        console.print(
+            f"{metadata['timestamps_set_aside']:,} timestamps set aside (not a plausible time: "
+            "the rows are kept without it, and trends leave them out):"
+        )
+        console.print(metadata["timestamps_set_aside_by_reason"])
     console.print(metadata["top_languages"])
     for sentence in metadata["unreadable"]:
         error_console.print(f"Skipped {sentence}.", style="yellow")

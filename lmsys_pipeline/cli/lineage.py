@@ -121,3 +121,8 @@ def trends(
             cluster.title or "",
         )
     console.print(table)
+    if report.set_aside:
+        console.print(
+            f"{report.set_aside:,} queries set aside: no plausible time (before "
+            f"{report.window[0][:10]}, after {report.window[1]} UTC, or set aside at load)."
+        )

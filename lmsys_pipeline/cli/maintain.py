@@ -59,8 +59,9 @@ def delete(
         f"{report.assignments_deleted} cluster assignments, {report.vectors_deleted} "
         f"vectors, {report.examples_removed} summary examples; "
         f"{report.summaries_recounted} summary rows recounted, {report.summaries_scrubbed} "
-        f"labels and {report.hierarchy_nodes_scrubbed} hierarchy nodes had a quote removed, "
-        f"{report.cached_answers_deleted} cached answers dropped."
+        f"labels, {report.hierarchy_nodes_scrubbed} hierarchy nodes, {report.notes_scrubbed} "
+        f"notes and {report.edits_scrubbed} audit rows had a quote or a distinctive word "
+        f"removed, {report.cached_answers_deleted} cached answers dropped."
     )
     if report.file_checkpointed is False:
         error_console.print(

@@ -34,8 +34,18 @@ def default_editor() -> str:
 
 
 def recount(connection: Connection, run_id: str, cluster_ids: Iterable[int]) -> int:
-    """``num_queries`` of these clusters in every summary run of ``run_id``, from the rows;
-    returns how many summary rows were updated."""
+    """``num_queries`` of these clusters in every summary run of ``run_id``, from the rows, and
+    the run's ``num_clusters`` (its distinct non-noise ids, as materializing counts them: a
+    split adds clusters, a merge, a deletion or an emptying move removes some); returns how
+    many summary rows were updated."""
+    clusters = connection.execute(
+        select(func.count(func.distinct(QueryCluster.cluster_id))).where(
+            QueryCluster.run_id == run_id, QueryCluster.cluster_id != NOISE
+        )
+    ).scalar_one()
+    connection.execute(
+        update(ClusteringRun).where(ClusteringRun.run_id == run_id).values(num_clusters=clusters)
+    )
     updated = 0
     for cluster_id in sorted(set(cluster_ids)):
         size = connection.execute(

@@ -1,7 +1,8 @@
 """``lmsys delete`` and the audit trail: an edit keeps the titles it replaced (and, for a
 merge or a deleted cluster, the summary rows with their example queries), so a deleted
-query's text could outlive it there. Every quote of it is replaced by ``[deleted query]``; ids,
-types, editors and reasons stay, so the audit remains readable."""
+query's text could outlive it there. Every quote of it is replaced by ``[deleted query]``, and
+its distinctive words by ``[deleted]`` in the fields that describe (``LABEL_KEYS`` and the
+reason); ids, aliases, types and editors stay, so the audit remains readable and undoable."""
 
 from typing import Any
 
@@ -9,6 +10,8 @@ from sqlalchemy import select, update
 
 from lmsys_pipeline.db.curation import ClusterEdit
 from lmsys_pipeline.maintenance.scrub import Scrubber
+
+LABEL_KEYS = frozenset({"title", "description", "summary", "notes", "representative_queries"})
 
 
 def scrub_audit(connection, scrubber: Scrubber) -> int:
@@ -21,7 +24,7 @@ def scrub_audit(connection, scrubber: Scrubber) -> int:
         values = {
             "old_value": _scrubbed(old, scrubber),
             "new_value": _scrubbed(new, scrubber),
-            "reason": _scrubbed(reason, scrubber),
+            "reason": _scrubbed(reason, scrubber, label=True),
         }
         if values != {"old_value": old, "new_value": new, "reason": reason}:
             connection.execute(update(ClusterEdit).where(ClusterEdit.id == edit_id).values(values))
@@ -29,11 +32,14 @@ def scrub_audit(connection, scrubber: Scrubber) -> int:
     return changed
 
 
-def _scrubbed(value: Any, scrubber: Scrubber) -> Any:
+def _scrubbed(value: Any, scrubber: Scrubber, label: bool = False) -> Any:
     if isinstance(value, str):
-        return scrubber.scrub(value)
+        return scrubber.scrub(value, words=label)
     if isinstance(value, list):
-        return [_scrubbed(item, scrubber) for item in value]
+        return [_scrubbed(item, scrubber, label) for item in value]
     if isinstance(value, dict):
-        return {key: _scrubbed(item, scrubber) for key, item in value.items()}
+        return {
+            key: _scrubbed(item, scrubber, label or key in LABEL_KEYS)
+            for key, item in value.items()
+        }
     return value

@@ -17,12 +17,17 @@ import polars as pl
 import pyarrow as pa
 
 from lmsys_pipeline.ingestion.parsing import (
+    EARLIEST,
     KNOWN_ROLES,
+    SET_ASIDE,
+    TIMESTAMP_FORMAT,
     UNKNOWN_MODEL,
     USER_ROLES,
     SkipReason,
+    TimestampNote,
+    latest_plausible,
     parse_row,
-    utc_timestamp,
+    read_timestamp,
 )
 
 ROW_SCHEMA = {
@@ -165,8 +170,12 @@ def _columnar(batch: pa.RecordBatch) -> ParsedBatch:
         optional("language", _clean_text(pl.col("language")), pl.String).alias("language"),
         turn.alias("turn"),
         redacted.alias("redacted"),
-        _timestamp(frame).alias("timestamp"),
-    ).with_columns(moderation_columns)
+        _timestamp(frame).alias("timestamp_read"),
+    ).with_columns(
+        *moderation_columns,
+        pl.col("timestamp_read").struct.field("text").alias("timestamp"),
+        pl.col("timestamp_read").struct.field("note").alias("timestamp_note"),
+    )
     reason = (
         pl.when(pl.col("conversation_id").is_null())
         .then(pl.lit(SkipReason.MISSING_CONVERSATION_ID.value))
@@ -193,28 +202,52 @@ def _columnar(batch: pa.RecordBatch) -> ParsedBatch:
         pl.col("malformed_message").sum(),
         pl.col("raw_query").str.contains("\x00", literal=True).sum().alias("nul_removed"),
     ).row(0, named=True)
-    fields = ["turn", "redacted", "moderation_flagged", "moderation_categories"]
+    notes |= dict(valid.get_column("timestamp_note").drop_nulls().value_counts().iter_rows())
+    fields = [
+        pl.col("user_turns").cast(pl.Int64).alias("num_user_turns"),
+        *("turn", "redacted", "moderation_flagged", "moderation_categories"),
+    ]
+    metadata = pl.struct(fields).struct.json_encode()
     if "timestamp" in names:
-        fields.append("timestamp")
-    metadata = pl.struct(
-        pl.col("user_turns").cast(pl.Int64).alias("num_user_turns"), *fields
-    ).struct.json_encode()
+        metadata = pl.struct(*fields, "timestamp").struct.json_encode()
+        set_aside = pl.col("timestamp_note").alias(SET_ASIDE)
+        metadata = (
+            pl.when(pl.col("timestamp_note").is_null())
+            .then(metadata)
+            .otherwise(pl.struct(*fields, "timestamp", set_aside).struct.json_encode())
+        )
     rows = valid.select(
         "conversation_id", "model", "query_text", "language", metadata.alias("extra_metadata")
     )
     return ParsedBatch(rows, skipped, Counter({k: v for k, v in notes.items() if v}))
 
 
+TIMESTAMP_READ = pl.Struct({"text": pl.String, "note": pl.String})
+
+
 def _timestamp(frame: pl.DataFrame) -> pl.Expr:
-    """The conversation's own time as ``utc_timestamp`` text (null without the column)."""
+    """The conversation's own time as ``read_timestamp`` gives it: a struct of its naive UTC
+    text and the note when it was set aside (both null without the column)."""
     if "timestamp" not in frame.columns:
-        return pl.lit(None, dtype=pl.String)
+        return pl.lit(None, dtype=TIMESTAMP_READ)
     dtype, column = frame.schema["timestamp"], pl.col("timestamp")
+    latest = latest_plausible()
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:
             column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return column.dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return column.map_elements(utc_timestamp, return_dtype=pl.String, skip_nulls=True)
+        plausible = column.is_between(pl.lit(EARLIEST), pl.lit(latest))
+        return pl.struct(
+            pl.when(plausible).then(column.dt.strftime(TIMESTAMP_FORMAT)).alias("text"),
+            pl.when(column.is_not_null() & ~plausible)
+            .then(pl.lit(TimestampNote.OUT_OF_RANGE.value))
+            .alias("note"),
+        )
+
+    def read(value: Any) -> dict[str, str | None]:
+        text, note = read_timestamp(value, latest)
+        return {"text": text, "note": note}
+
+    return column.map_elements(read, return_dtype=TIMESTAMP_READ, skip_nulls=True)
 
 
 def _row_by_row(rows: list[dict[str, Any]]) -> ParsedBatch:

@@ -21,7 +21,7 @@ from lmsys_pipeline.db.bulk import driver_insert
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.ingestion.batch_parsing import ParsedBatch, parse_batch
-from lmsys_pipeline.ingestion.parsing import SkipReason
+from lmsys_pipeline.ingestion.parsing import SkipReason, TimestampNote
 from lmsys_pipeline.ingestion.sources import Batch, Source, SourceProblem
 from lmsys_pipeline.markdown import TOP_N
 from lmsys_pipeline.progress import OnProgress, Progress, no_progress
@@ -64,6 +64,12 @@ class IngestReport:
         return sum(self.skipped.values())
 
     @property
+    def timestamps_set_aside(self) -> dict[str, int]:
+        """Kept rows whose own time was not plausible, by reason (``TimestampNote``)."""
+        reasons = {note.value for note in TimestampNote}
+        return {k: v for k, v in sorted(self.notes.items()) if k in reasons and v}
+
+    @property
     def duplicate_text_share(self) -> float:
         """Share of valid rows whose query text repeats an earlier one in this source."""
         if not self.valid_rows:
@@ -92,6 +98,7 @@ class IngestReport:
             "skipped_total": self.skipped_total,
             "skipped_by_reason": {str(k): v for k, v in sorted(self.skipped.items()) if v},
             "notes": dict(sorted(self.notes.items())),
+            "timestamps_set_aside": sum(self.timestamps_set_aside.values()),
             "duplicate_text_share": round(self.duplicate_text_share, 4),
             "top_languages": dict(self.languages.most_common(TOP_N)),
             "top_models": dict(self.models.most_common(TOP_N)),

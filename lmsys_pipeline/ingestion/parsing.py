@@ -3,13 +3,16 @@
 A row is a mapping with ``conversation_id``, ``model``, ``conversation`` (a list of
 ``{role, content}`` or that list as a JSON string), ``turn``, ``language``,
 ``openai_moderation`` and ``redacted``. Nothing here raises on bad input: every problem becomes a
-``SkipReason`` (the row is skipped and counted) or a note on a kept row.
+``SkipReason`` (the row is skipped and counted) or a note on a kept row — among them a
+conversation's own time that is not a plausible time (``read_timestamp``): the row is kept
+without it, the reason is counted and recorded in ``extra_metadata.timestamp_set_aside``.
 """
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -87,19 +90,52 @@ def moderation_summary(raw: Any) -> tuple[bool, list[str]] | None:
     return flagged, sorted(categories)
 
 
-def utc_timestamp(value: Any) -> str | None:
-    """A conversation's own time as naive UTC ISO text (``2023-04-09T00:02:53``), from a
-    datetime (naive = UTC) or ISO text; None when it is neither."""
+EARLIEST = datetime(2000, 1, 1)  # naive UTC, as stored
+LEEWAY = timedelta(days=1)
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
+SET_ASIDE = "timestamp_set_aside"  # extra_metadata key: why the source's time was not kept
+
+
+class TimestampNote(StrEnum):
+    """Why a conversation's own time was set aside (the row is kept, counted as a note)."""
+
+    NUMBER = "timestamp_number"  # seconds? milliseconds? a number does not say
+    NAN = "timestamp_nan"
+    OBJECT = "timestamp_object"  # a mapping, a list, a bool: not a time
+    UNREADABLE = "timestamp_unreadable"  # text that is not an ISO date or time
+    OUT_OF_RANGE = "timestamp_out_of_range"  # before EARLIEST or after now + LEEWAY
+
+
+def latest_plausible() -> datetime:
+    """The latest plausible arrival time (naive UTC): now plus a day, for clocks and time
+    zones that are off; anything later has not happened yet."""
+    return datetime.now(UTC).replace(tzinfo=None) + LEEWAY
+
+
+def read_timestamp(value: Any, latest: datetime | None = None) -> tuple[str | None, str | None]:
+    """A conversation's own time as naive UTC ISO text (``2023-04-09T00:02:53``) from a datetime
+    (naive = UTC), a date or ISO text, and None; or None and the ``TimestampNote`` saying why
+    it was set aside. A missing value (None, blank text) is neither."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            return None
+            return None, TimestampNote.UNREADABLE.value
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, datetime.min.time())
+    elif isinstance(value, float) and math.isnan(value):
+        return None, TimestampNote.NAN.value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return None, TimestampNote.NUMBER.value
     if not isinstance(value, datetime):
-        return None
+        return None, TimestampNote.OBJECT.value
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="seconds")
+    if not EARLIEST <= value <= (latest or latest_plausible()):
+        return None, TimestampNote.OUT_OF_RANGE.value
+    return value.strftime(TIMESTAMP_FORMAT), None
 
 
 def parse_row(row: Mapping[str, Any]) -> ParsedQuery | SkipReason:
@@ -148,7 +184,10 @@ def parse_row(row: Mapping[str, Any]) -> ParsedQuery | SkipReason:
         "moderation_categories": moderation[1] if moderation else None,
     }
     if "timestamp" in row:
-        extra["timestamp"] = utc_timestamp(row["timestamp"])
+        extra["timestamp"], set_aside = read_timestamp(row["timestamp"])
+        if set_aside:
+            extra[SET_ASIDE] = set_aside
+            notes.append(set_aside)
 
     return ParsedQuery(
         conversation_id=conversation_id,

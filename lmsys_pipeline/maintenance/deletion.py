@@ -4,7 +4,13 @@ One transaction removes each conversation's query, its assignments in every clus
 its vector links; vectors no other query shares; its text from the summaries'
 ``representative_queries``; every quote of it in a summary's title, description and summary
 and in a hierarchy node's title and description (replaced by ``[deleted query]``: the label
-stays, the quote goes); and every cached LLM answer that quotes it. Every affected summary row
+stays, the quote goes); and every cached LLM answer that quotes it. Single words count too: a
+token of a deleted text that no remaining query in the database holds (an order number, an
+address, a rare name; ``maintenance/scrub.py``) becomes ``[deleted]`` in those labels, in
+analysts' notes, in the audit's titles, descriptions, notes and reasons, and a cached answer
+holding one is dropped. The database, not the cluster or the run, is the scope: a word a
+remaining query holds is no secret a deletion could keep, and one rule then serves every
+place a word can land (the cache and the audit belong to no cluster). Every affected summary row
 gets its ``num_queries`` recounted, so sizes stay right (hierarchy sizes are counted when
 read). Nothing is half-deleted: a failure rolls everything back. The same transaction marks a
 removal in ``vector_versions`` for every model that lost vectors, so every vector cache (on any
@@ -19,18 +25,19 @@ be sure).
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, or_, select, update
 
 from lmsys_pipeline.curation.edits import recount
 from lmsys_pipeline.curation.scrubbing import scrub_audit
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.curation import ClusterMetadata
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.db.summaries import LLMResponse
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.embedding.cache import refresh_existing_caches
 from lmsys_pipeline.embedding.store import bump_version, text_key
-from lmsys_pipeline.maintenance.scrub import Scrubber
+from lmsys_pipeline.maintenance.scrub import Scrubber, tokens
 
 CHUNK = 5_000
 
@@ -47,6 +54,7 @@ class DeletionReport:
     hierarchy_nodes_scrubbed: int = 0
     cached_answers_deleted: int = 0
     edits_scrubbed: int = 0
+    notes_scrubbed: int = 0
     file_checkpointed: bool | None = None  # SQLite: the WAL was folded into the file
     vector_caches_refreshed: int = 0
     vector_caches_removed: list[str] = field(default_factory=list)  # could not be rewritten
@@ -114,16 +122,21 @@ def delete_conversations(db: DatabaseManager, conversation_ids: Sequence[str]) -
             report.vectors_deleted += connection.execute(
                 delete(TextEmbedding).where(TextEmbedding.id.in_(chunk), ~still_used)
             ).rowcount
+        for run_id in sorted({run_id for run_id, _ in affected}):
+            touched = [cluster for run, cluster in affected if run == run_id]
+            report.summaries_recounted += recount(connection, run_id, touched)
         for run_id, cluster_id in sorted(affected):
-            report.summaries_recounted += recount(connection, run_id, [cluster_id])
             report.examples_removed += _drop_examples(connection, run_id, cluster_id, texts)
-        scrubber = Scrubber(texts)
+        scrubber = Scrubber(texts, held_elsewhere=_held_by_a_query(connection))
         runs = sorted({run_id for run_id, _ in affected})
         report.summaries_scrubbed = _scrub_labels(
             connection, ClusterSummary, ("title", "description", "summary"), runs, scrubber
         )
         report.hierarchy_nodes_scrubbed = _scrub_labels(
             connection, ClusterHierarchy, ("title", "description"), runs, scrubber
+        )
+        report.notes_scrubbed = _scrub_labels(
+            connection, ClusterMetadata, ("notes",), runs, scrubber
         )
         report.cached_answers_deleted = _drop_cached_answers(connection, scrubber)
         report.edits_scrubbed = scrub_audit(connection, scrubber)
@@ -155,6 +168,32 @@ def _scrub_labels(connection, table, columns: tuple[str, ...], run_ids, scrubber
                     .values(dict(zip(columns, cleaned, strict=True)))
                 )
     return scrubbed
+
+
+def _held_by_a_query(connection):
+    """Whether a remaining query holds a token: the database narrows by substring (lower
+    case, as ``tokens`` compares), then the candidates are tokenized until one holds it."""
+
+    def held(token: str) -> bool:
+        # SQLite's lower() folds ASCII only: the title- and upper-case forms catch "Über".
+        forms = {token.title(), token.upper()}
+        statement = (
+            select(Query.query_text)
+            .where(
+                or_(
+                    Query.query_text.icontains(token, autoescape=True),
+                    *(Query.query_text.contains(form, autoescape=True) for form in forms),
+                )
+            )
+            .execution_options(yield_per=256)
+        )
+        result = connection.execute(statement)
+        try:
+            return any(token in tokens(text) for (text,) in result)
+        finally:
+            result.close()
+
+    return held
 
 
 def _texts_in(value) -> list[str]:

@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -81,3 +82,49 @@ def test_a_timestamp_column_is_kept_as_utc_text_the_same_on_both_paths():
         assert [e["timestamp"] for e in extra] == ["2023-04-09T00:02:53", None]
     without = parse_batch(pa.RecordBatch.from_pylist([rows(None)[0] | {"timestamp": 1}]))
     assert json.loads(without.rows.get_column("extra_metadata")[0])["timestamp"] is None
+
+
+def _stamped(values: list) -> list[dict]:
+    return [
+        {
+            "conversation_id": f"c{i}",
+            "conversation": [{"role": "user", "content": f"question {i}"}],
+            "timestamp": value,
+        }
+        for i, value in enumerate(values)
+    ]
+
+
+@pytest.mark.parametrize(
+    "values, set_aside",
+    [
+        ([1680998573, None, 1680998573000], {"timestamp_number": 2}),
+        ([float("nan"), 1.68e9], {"timestamp_nan": 1, "timestamp_number": 1}),
+        ([{"seconds": 1}, None], {"timestamp_object": 1}),
+        ([True, False], {"timestamp_object": 2}),
+        ([["2023-04-09"], None], {"timestamp_object": 1}),
+        (["yesterday", "9999-12-31T00:00:00", "2023-04-09T00:02:53"], {
+            "timestamp_unreadable": 1, "timestamp_out_of_range": 1,
+        }),
+        ([dt.datetime(9999, 12, 31), dt.datetime(1970, 1, 1), dt.datetime(2023, 4, 9)], {
+            "timestamp_out_of_range": 2,
+        }),
+        ([dt.datetime.now() + dt.timedelta(days=3), dt.datetime(2000, 1, 1)], {
+            "timestamp_out_of_range": 1,
+        }),
+    ],
+)  # fmt: skip
+def test_unusable_timestamps_are_counted_by_reason_the_same_on_both_paths(values, set_aside):
+    rows = _stamped(values)
+    columnar = parse_batch(pa.RecordBatch.from_pylist(rows))
+    by_row = parse_batch(rows)
+    assert columnar.rows.equals(by_row.rows)
+    assert dict(columnar.notes) == dict(by_row.notes) == set_aside
+    assert columnar.rows.height == len(values)  # the rows are kept, only the time is not
+    extra = [json.loads(e) for e in columnar.rows.get_column("extra_metadata")]
+    assert sum(e["timestamp"] is None for e in extra if "timestamp_set_aside" in e) == sum(
+        set_aside.values()
+    )
+    assert Counter(e["timestamp_set_aside"] for e in extra if "timestamp_set_aside" in e) == (
+        set_aside
+    )

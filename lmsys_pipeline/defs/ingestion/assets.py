@@ -39,6 +39,10 @@ def report_metadata(report: IngestReport, total_rows: int, database: str) -> dic
             counts_table({str(k): v for k, v in report.skipped.items() if v}, "reason")
         ),
         "row_notes": dg.MetadataValue.json(dict(report.notes)),
+        "timestamps_set_aside": dg.MetadataValue.int(sum(report.timestamps_set_aside.values())),
+        "timestamps_set_aside_by_reason": dg.MetadataValue.md(
+            counts_table(report.timestamps_set_aside, "reason")
+        ),
         "duplicate_text_share": dg.MetadataValue.float(round(report.duplicate_text_share, 4)),
         "top_languages": dg.MetadataValue.md(counts_table(report.languages, "language")),
         "top_models": dg.MetadataValue.md(counts_table(report.models, "model")),

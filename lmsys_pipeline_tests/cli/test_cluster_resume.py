@@ -1,0 +1,85 @@
+"""``lmsys cluster`` stopped after it registered its run (SIGTERM, as ``docker stop``, CI
+time-outs and ``kill`` send) says the same command resumes, and the same command does: it
+materializes that run instead of registering another and leaving a ghost."""
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from lmsys_pipeline.dagster_home import ensure_dagster_home
+from lmsys_pipeline.defs.resources import DB_WRITER_POOL
+from lmsys_pipeline.run_claims import materializing, run_claims
+
+LMSYS = str(Path(sys.executable).parent / "lmsys")
+HOLDER = "test-holds-the-writers-slot"
+
+
+def _runs(db: Path) -> list[tuple[str, bool]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(
+            "SELECT run_id, parameters LIKE '%n_queries%' FROM clustering_runs ORDER BY run_id"
+        ).fetchall()
+
+
+def _waiting_for_the_pool(instance: dg.DagsterInstance) -> bool:
+    return bool(instance.event_log_storage.get_concurrency_run_ids() - {HOLDER})
+
+
+def test_sigterm_after_registration_then_the_same_command_resumes_that_run(
+    tmp_path: Path, monkeypatch, embedded_db_file
+):
+    db = tmp_path / "q.db"
+    shutil.copyfile(embedded_db_file, db)
+    home = tmp_path / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    env = {**os.environ, "DAGSTER_HOME": str(home), "HOME": str(tmp_path)}
+    command = [LMSYS, "cluster", "kmeans", "-k", "5", "--reduction", "pca", "--db-url", str(db)]
+    ensure_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        # The writers' pool has one slot (SQLite): holding it, as a long write elsewhere
+        # would, stops the run after it registered and started, before it writes anything.
+        instance.event_log_storage.claim_concurrency_slot(DB_WRITER_POOL, HOLDER, "write")
+        stopped = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 120
+        while (
+            not _waiting_for_the_pool(instance)
+            and stopped.poll() is None
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert stopped.poll() is None and _waiting_for_the_pool(instance)
+        [(run_id, materialized)] = _runs(db)
+        assert not materialized
+        with run_claims(home) as claims:  # the live command holds its run: nobody takes it up
+            assert not claims.claim(run_id)
+        assert materializing(instance, run_id)
+        stopped.send_signal(signal.SIGTERM)
+        _, stopped_err = stopped.communicate(timeout=120)
+        instance.event_log_storage.free_concurrency_slots_for_run(HOLDER)
+
+    assert stopped.returncode == 130, stopped_err[-2000:]
+
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _runs(db) == [(run_id, True)]  # no second run, no ghost left registered
+    assert resumed.stdout.startswith(run_id)
+    assert f"Resuming {run_id}" in resumed.stderr
+    assert f"{run_id} is registered but not clustered yet" in stopped_err
+    assert "run the same command again to resume it" in stopped_err
+    with sqlite3.connect(db) as connection:
+        assert connection.execute(
+            "SELECT count(*) FROM query_clusters WHERE run_id = ?", (run_id,)
+        ).fetchone() == (600,)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "Resuming" not in again.stderr  # a finished run is not
+    assert len(_runs(db)) == 2
