@@ -3,7 +3,8 @@ candidates, assign a child to its best parent (or none), rename a parent from it
 
 Every answer is strict JSON under a schema and validated here; ``PROMPT_VERSION`` is part of
 every cache key, so an old answer is never served for a new prompt. Each prompt ends in a user
-message.
+message. Names, titles and descriptions have the summarizer's bounds (``bounds.py``), in the
+schemas and in validation, and a proposal holds at most ``MAX_CATEGORIES`` categories.
 """
 
 from dataclasses import dataclass
@@ -12,9 +13,16 @@ from typing import Any
 from pydantic import BaseModel, field_validator
 
 from lmsys_pipeline.hierarchy.params import PROMPT_VERSION, HierarchyParams
+from lmsys_pipeline.summarizing.bounds import (
+    MAX_CATEGORIES,
+    MAX_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_TITLE_WORDS,
+    bounded_description,
+)
 from lmsys_pipeline.summarizing.llm import Job
-from lmsys_pipeline.summarizing.prompts import SCHEMA as SUMMARY_SCHEMA
 from lmsys_pipeline.summarizing.prompts import (
+    REMINDER,
     ClusterLabel,
     InvalidAnswer,
     json_schema_format,
@@ -24,6 +32,7 @@ from lmsys_pipeline.summarizing.prompts import (
     request_body,
     specific_name,
 )
+from lmsys_pipeline.summarizing.prompts import SCHEMA as SUMMARY_SCHEMA
 from lmsys_pipeline.summarizing.providers import Endpoint
 
 NONE_FITS = "none of these fits"
@@ -35,8 +44,16 @@ SYSTEM = (
 CATEGORY = {
     "type": "object",
     "properties": {
-        "name": {"type": "string", "description": "At most 10 words, specific."},
-        "description": {"type": "string", "description": "One or two sentences."},
+        "name": {
+            "type": "string",
+            "maxLength": MAX_TITLE_CHARS,
+            "description": "At most 10 words, specific.",
+        },
+        "description": {
+            "type": "string",
+            "maxLength": MAX_DESCRIPTION_CHARS,
+            "description": "One or two sentences.",
+        },
     },
     "required": ["name", "description"],
     "additionalProperties": False,
@@ -45,13 +62,20 @@ PROPOSE_FORMAT = json_schema_format(
     "hierarchy_categories",
     {
         "type": "object",
-        "properties": {"categories": {"type": "array", "items": CATEGORY}},
+        "properties": {
+            "categories": {"type": "array", "items": CATEGORY, "maxItems": MAX_CATEGORIES}
+        },
         "required": ["categories"],
         "additionalProperties": False,
     },
 )
 MERGE_FORMAT = json_schema_format("hierarchy_merge", CATEGORY)
 RENAME_FORMAT = json_schema_format("hierarchy_rename", SUMMARY_SCHEMA)  # title, description
+CATEGORY_REMINDER = (
+    f"Keep each name to at most {MAX_TITLE_WORDS} words and {MAX_TITLE_CHARS} characters and "
+    f"each description to one or two sentences of at most {MAX_DESCRIPTION_CHARS:,} "
+    f"characters, with at most {MAX_CATEGORIES} categories."
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +99,7 @@ class Category(BaseModel):
     @field_validator("description")
     @classmethod
     def _present(cls, value: str) -> str:
-        value = " ".join(value.split())
+        value = bounded_description(value)
         if not value:
             raise ValueError("the description is empty")
         return value
@@ -89,6 +113,8 @@ class Proposal(BaseModel):
     def _some(cls, value: list[Category]) -> list[Category]:
         if not value:
             raise ValueError("no category was proposed")
+        if len(value) > MAX_CATEGORIES:
+            raise ValueError(f"more than {MAX_CATEGORIES} categories were proposed")
         return value
 
 
@@ -204,7 +230,10 @@ def make_job(
     parse,
 ) -> Job:
     body = request_body(endpoint.remote_model, messages, params, response_format)
-    return Job(key, body, prompt_hash(endpoint.model, body, PROMPT_VERSION), parse)
+    answer_key = prompt_hash(endpoint.model, body, PROMPT_VERSION, server=endpoint.server)
+    name = response_format["json_schema"]["name"]
+    reminder = REMINDER if name == RENAME_FORMAT["json_schema"]["name"] else CATEGORY_REMINDER
+    return Job(key, body, answer_key, parse, reminder)
 
 
 __all__ = [
