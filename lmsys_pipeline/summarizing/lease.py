@@ -12,9 +12,10 @@ INSERT, or UPDATE conditional on the holder, claims the row on SQLite and Postgr
 PostgreSQL advisory locks would need a connection held open for hours and a second mechanism
 on SQLite (file locks hold on one host only). The holder renews the lease every
 ``RENEW_SECONDS`` from a background thread; a holder that dies stops renewing and its lease
-lapses after ``LEASE_SECONDS`` (clocks of the hosts are assumed to agree within seconds). On
-the same host a claimer need not wait for that: when the holder's process is gone, it takes
-the lease over at once, so running the same command again right after a kill resumes the run.
+lapses after ``LEASE_SECONDS`` (clocks of the hosts are assumed to agree within seconds). In
+the same place (host name and process namespace: two containers sharing a host name cannot see
+each other's processes) a claimer need not wait for that: when the holder's process is gone, it
+takes the lease over at once, so running the same command again right after a kill resumes it.
 
 Within one process the lease is re-entrant: the CLI takes it before it prepares the run, and
 the asset, executed in the same process, takes it again.
@@ -66,12 +67,26 @@ _guard = threading.Lock()
 _token: tuple[int, str] | None = None
 
 
+def place() -> str:
+    """Where this process can see others: the host name and the process namespace."""
+    try:
+        namespace = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        namespace = "-"
+    return f"{socket.gethostname()}/{namespace}"
+
+
 def this_owner() -> str:
-    """``host:pid:token``, new in a forked child."""
+    """``<place> <pid> <token>``, new in a forked child."""
     global _token
     if _token is None or _token[0] != os.getpid():
         _token = (os.getpid(), uuid.uuid4().hex[:12])
-    return f"{socket.gethostname()}:{os.getpid()}:{_token[1]}"
+    return f"{place()} {os.getpid()} {_token[1]}"
+
+
+def _gone_here(owner: str, pid: int) -> bool:
+    """Whether ``owner`` ran in this place and its process ``pid`` has ended."""
+    return owner.rsplit(" ", 2)[0] == place() and process_gone(pid)
 
 
 def process_gone(pid: int) -> bool:
@@ -107,7 +122,7 @@ def _busy(kind: str, run_id: str, alias: str, holder) -> AliasBusy:
 
 def claim(db: DatabaseManager, kind: str, run_id: str, alias: str, owner: str) -> None:
     """Takes the lease for ``owner``: free, already ``owner``'s, lapsed, or held by a process
-    of this host that is gone; ``AliasBusy`` naming the holder otherwise."""
+    of this place that is gone; ``AliasBusy`` naming the holder otherwise."""
     host, pid = socket.gethostname(), os.getpid()
     where = _where(kind, run_id, alias)
     for _ in range(CLAIM_ATTEMPTS):
@@ -132,9 +147,7 @@ def claim(db: DatabaseManager, kind: str, run_id: str, alias: str, owner: str) -
         if holder is None:
             continue  # released in between: insert again
         free = (
-            holder.owner == owner
-            or holder.expires_at < now
-            or (holder.host == host and process_gone(holder.pid))
+            holder.owner == owner or holder.expires_at < now or _gone_here(holder.owner, holder.pid)
         )
         if not free:
             raise _busy(kind, run_id, alias, holder)

@@ -70,13 +70,18 @@ def test_a_lapsed_lease_or_one_whose_process_is_gone_is_taken_over(any_db):
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
+    killed = f"{lease.place()} {gone.pid} abc"
     with any_db.engine.begin() as connection:
-        connection.execute(update(AliasLease).values(owner="killed", pid=gone.pid))
+        connection.execute(update(AliasLease).values(owner=killed, pid=gone.pid))
     claim(any_db, SUMMARY, RUN, "gpt", "next")  # at once: no waiting for the lease to lapse
     assert _owners(any_db) == ["next"]
+    # Another place's process (another host, or a container sharing this host name) cannot
+    # be looked at: its lease is waited out.
     with any_db.engine.begin() as connection:
-        connection.execute(update(AliasLease).values(host="another-host"))
-    with pytest.raises(AliasBusy):  # another host's process cannot be looked at: it waits
+        connection.execute(
+            update(AliasLease).values(owner=f"another-host/1 {gone.pid} abc", pid=gone.pid)
+        )
+    with pytest.raises(AliasBusy):
         claim(any_db, SUMMARY, RUN, "gpt", "third")
 
 
