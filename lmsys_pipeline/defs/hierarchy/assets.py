@@ -69,7 +69,9 @@ class HierarchyConfig(dg.Config):
     temperature: float | None = Field(default=None, description="Sampling temperature (0).")
     seed: int | None = Field(default=None, description="Seed of k-means and the requests.")
     restart: bool = Field(
-        default=False, description="Start a new hierarchy run even if it could be resumed."
+        default=False,
+        description="Start a new hierarchy run even if it could be resumed, and ask the model "
+        "again (answers cached before are not used).",
     )
     hierarchy_run_id: str | None = Field(
         default=None, description="Continue exactly this run (set by lmsys merge-clusters)."

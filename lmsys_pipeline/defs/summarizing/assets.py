@@ -42,7 +42,9 @@ class SummarizeConfig(dg.Config):
         description="Reuse this alias's titles from the previous run for continuing clusters.",
     )
     restart: bool = Field(
-        default=False, description="Start a new summary run even if the alias could be resumed."
+        default=False,
+        description="Start a new summary run even if the alias could be resumed, and ask the "
+        "model again (answers cached before are not used).",
     )
     summary_run_id: str | None = Field(
         default=None, description="Continue exactly this summary run (set by lmsys summarize)."
