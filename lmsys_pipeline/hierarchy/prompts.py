@@ -26,6 +26,7 @@ from lmsys_pipeline.summarizing.prompts import (
     ClusterLabel,
     InvalidAnswer,
     json_schema_format,
+    label_schema,
     parse_answer,
     parse_json_answer,
     prompt_hash,
@@ -41,23 +42,7 @@ SYSTEM = (
     "hierarchy of broader categories that an analyst can browse. A category must be specific "
     "enough to tell apart from its siblings and broad enough to hold several clusters."
 )
-CATEGORY = {
-    "type": "object",
-    "properties": {
-        "name": {
-            "type": "string",
-            "maxLength": MAX_TITLE_CHARS,
-            "description": "At most 10 words, specific.",
-        },
-        "description": {
-            "type": "string",
-            "maxLength": MAX_DESCRIPTION_CHARS,
-            "description": "One or two sentences.",
-        },
-    },
-    "required": ["name", "description"],
-    "additionalProperties": False,
-}
+CATEGORY = label_schema("name", "One or two sentences.")
 PROPOSE_FORMAT = json_schema_format(
     "hierarchy_categories",
     {

@@ -33,23 +33,30 @@ SYSTEM = (
     "must let an analyst tell this cluster apart from its nearest neighbours."
 )
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "title": {
-            "type": "string",
-            "maxLength": MAX_TITLE_CHARS,
-            "description": "At most 10 words, specific.",
+
+def label_schema(name: str, description: str) -> dict[str, Any]:
+    """A strict object of a bounded ``name`` field (a title, a category name) and a bounded
+    ``description``, told what the description should be."""
+    return {
+        "type": "object",
+        "properties": {
+            name: {
+                "type": "string",
+                "maxLength": MAX_TITLE_CHARS,
+                "description": f"At most {MAX_TITLE_WORDS} words, specific.",
+            },
+            "description": {
+                "type": "string",
+                "maxLength": MAX_DESCRIPTION_CHARS,
+                "description": description,
+            },
         },
-        "description": {
-            "type": "string",
-            "maxLength": MAX_DESCRIPTION_CHARS,
-            "description": "Exactly two sentences.",
-        },
-    },
-    "required": ["title", "description"],
-    "additionalProperties": False,
-}
+        "required": [name, "description"],
+        "additionalProperties": False,
+    }
+
+
+SCHEMA = label_schema("title", "Exactly two sentences.")
 RESPONSE_FORMAT = {
     "type": "json_schema",
     "json_schema": {"name": "cluster_summary", "strict": True, "schema": SCHEMA},
