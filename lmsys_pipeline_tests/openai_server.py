@@ -6,15 +6,16 @@ before serving, to exercise the client's retries.
 
 Chat completions answer a valid cluster label derived from the prompt, after ``chat_latency``
 seconds. ``chat_script`` lists what the next requests get instead, in order: ``"429"`` (with
-``Retry-After``), ``"500"``, ``"timeout"`` (answers after ``timeout_sleep`` s), ``"malformed"``
-(not JSON), ``"missing_field"``, ``"refusal"``, ``"vague"`` (a "various ..." title),
-``"none"`` (a hierarchy assignment answers "none of these fits"), ``"html"`` (status 200
-with a web page, as a login portal or a wrong base URL gives), ``"empty"`` (status 200, no
-body), ``"long_title"`` (a valid answer whose title is one word of ``long_chars`` characters;
-hierarchy prompts get their name or title that long) or ``"ok"``; ``title_prefix`` starts
-every title (two servers, or one before and after, answer differently); ``chat_behaviour`` (prompt
-text → one of those) decides when the script is empty. Hierarchy prompts (their schema's name
-starts with ``hierarchy_``) get answers derived from the prompt (``hierarchy_answer``).
+``Retry-After``), ``"500"``, ``"400"`` (a schema the server refuses), ``"timeout"`` (answers
+after ``timeout_sleep`` s), ``"malformed"`` (not JSON), ``"missing_field"``, ``"refusal"``,
+``"vague"`` (a "various ..." title), ``"none"`` (a hierarchy assignment answers "none of these
+fits"), ``"html"`` (status 200 with a web page, as a login portal or a wrong base URL gives),
+``"empty"`` (status 200, no body), ``"long_title"`` (a valid answer whose title is one word of
+``long_chars`` characters; hierarchy prompts get their name or title that long) or ``"ok"``;
+``chat_behaviour`` (prompt text → one of those) decides when the script is empty.
+``title_prefix`` starts every title (two servers, or one before and after, answer
+differently). Hierarchy prompts (their schema's name starts with ``hierarchy_``) get answers
+derived from the prompt (``hierarchy_answer``).
 
 ``arrived`` is set when a chat request comes in; while ``hold`` is set to an unset event,
 every chat answer waits for it (at most ``hold_timeout`` s): a test can keep a run in flight
@@ -301,6 +302,10 @@ def openai_server(state: ServerState) -> Iterator[str]:
                 return
             if kind == "500":
                 self._send(500, {"error": {"message": "boom", "type": "server_error"}})
+                return
+            if kind == "400":
+                message = "Invalid schema for response_format: 'maxLength' is not permitted."
+                self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
                 return
             time.sleep(state.timeout_sleep if kind == "timeout" else state.chat_latency)
             # The client may have given up (its timeout) before this answer.

@@ -151,6 +151,11 @@ def _status_message(error: Exception) -> str:
 
     if isinstance(error, APITimeoutError):
         return "the request timed out after every retry"
+    if isinstance(error, APIStatusError) and error.status_code == 400:
+        # A request the server will never take (e.g. a schema keyword it does not support):
+        # its own words, cut short, say which part.
+        said = str(error.message).removeprefix("Error code: 400 - ")
+        return f"HTTP 400: {' '.join(said.split())[:200]}"
     if isinstance(error, APIStatusError):
         return f"HTTP {error.status_code} after every retry"
     return f"{type(error).__name__} after every retry"

@@ -10,7 +10,6 @@ from lmsys_pipeline.summarizing.bounds import MAX_ANSWER_BYTES, MAX_TITLE_CHARS
 from lmsys_pipeline.summarizing.params import SummaryInputError, ThroughputSettings
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import summarize_run
-from lmsys_pipeline_tests.openai_server import prompt_text
 from lmsys_pipeline_tests.pipeline_data import build_results, summarize
 from lmsys_pipeline_tests.summarizing.test_runner import llm
 
@@ -104,13 +103,22 @@ def test_an_error_inside_the_run_closes_its_ledger_row(four, llm_server):
     assert entry.finished_at is not None
 
 
-def test_every_answer_a_web_page_fails_the_run_naming_the_cause(four, llm_server):
+@pytest.mark.parametrize(
+    "kind, cause",
+    [
+        ("html", "HTTP 200 with a web page"),
+        # A server refusing the schema (e.g. a keyword it does not support) says so itself.
+        ("400", "HTTP 400: Invalid schema for response_format: 'maxLength' is not permitted."),
+    ],
+)
+def test_every_answer_unusable_fails_the_run_naming_the_cause(four, llm_server, kind, cause):
     db, run_id = four
     state, url = llm_server
-    state.chat_behaviour = lambda prompt: "html"
-    with pytest.raises(SummaryInputError, match=r"every request to .* failed \(first: HTTP 200"):
+    state.chat_behaviour = lambda prompt: kind
+    with pytest.raises(SummaryInputError) as failed:
         summarize(db, run_id, "gpt", **llm(url))
+    assert f"every request to {url} failed (first: {cause}" in str(failed.value)
     with db.get_session() as session:
         [entry] = session.execute(select(SummaryRun).where(SummaryRun.alias == "gpt")).scalars()
     assert (entry.status, entry.clusters_total, entry.clusters_failed) == ("failed", 4, 4)
-    assert {prompt_text(r) for r in state.chat_requests} and len(state.chat_requests) == 4
+    assert len(state.chat_requests) == 4  # neither is asked again
