@@ -6,14 +6,22 @@ before serving, to exercise the client's retries.
 
 Chat completions answer a valid cluster label derived from the prompt, after ``chat_latency``
 seconds. ``chat_script`` lists what the next requests get instead, in order: ``"429"`` (with
-``Retry-After``), ``"500"``, ``"timeout"`` (answers after ``timeout_sleep`` s), ``"malformed"``
-(not JSON), ``"missing_field"``, ``"refusal"``, ``"vague"`` (a "various ..." title),
-``"none"`` (a hierarchy assignment answers "none of these fits") or ``"ok"``;
+``Retry-After``), ``"500"``, ``"400"`` (a schema the server refuses), ``"timeout"`` (answers
+after ``timeout_sleep`` s), ``"malformed"`` (not JSON), ``"missing_field"``, ``"refusal"``,
+``"vague"`` (a "various ..." title), ``"none"`` (a hierarchy assignment answers "none of these
+fits"), ``"html"`` (status 200 with a web page, as a login portal or a wrong base URL gives),
+``"empty"`` (status 200, no body), ``"long_title"`` (a valid answer whose title is one word of
+``long_chars`` characters; hierarchy prompts get their name or title that long) or ``"ok"``;
 ``chat_behaviour`` (prompt text → one of those) decides when the script is empty;
 ``chat_label`` (prompt text → a label, or None for the default) lets a test choose what a
-valid answer says. Hierarchy
-prompts (their schema's name starts with ``hierarchy_``) get answers derived from the prompt
-(``hierarchy_answer``).
+valid answer says.
+``title_prefix`` starts every title (two servers, or one before and after, answer
+differently). Hierarchy prompts (their schema's name starts with ``hierarchy_``) get answers
+derived from the prompt (``hierarchy_answer``).
+
+``arrived`` is set when a chat request comes in; while ``hold`` is set to an unset event,
+every chat answer waits for it (at most ``hold_timeout`` s): a test can keep a run in flight
+until it has seen what it waits for, without sleeping.
 """
 
 import hashlib
@@ -49,6 +57,11 @@ class ServerState:
     retry_after: str = "0"
     timeout_sleep: float = 3.0
     arrivals: list[float] = field(default_factory=list)
+    long_chars: int = 5_000_000
+    title_prefix: str = ""
+    arrived: threading.Event = field(default_factory=threading.Event)
+    hold: threading.Event | None = None
+    hold_timeout: float = 120.0
 
     @property
     def chat_requests(self) -> list[dict]:
@@ -80,7 +93,8 @@ def hierarchy_answer(schema: str, request: dict, kind: str) -> dict:
     the category offered that shares the most words with the child's title when assigning
     (the first, i.e. nearest, on a tie; ``"none of these fits"`` for the kind ``none``); a
     rename after the largest child."""
-    prompt = request["messages"][-1]["content"]
+    # The first user message: a re-ask appends a reminder after it.
+    prompt = next(m["content"] for m in request["messages"] if m["role"] == "user")
     digest = hashlib.sha256(prompt.encode()).hexdigest()[:6]
     listed = re.findall(r"^\d+\. (.+?) \([\d,]+ queries\)", prompt, re.MULTILINE)
     if schema == "hierarchy_categories":
@@ -115,15 +129,29 @@ def hierarchy_answer(schema: str, request: dict, kind: str) -> dict:
     }
 
 
-def _chat_reply(
-    kind: str, request: dict, chosen: dict[str, str] | None = None
-) -> tuple[int, dict, dict[str, str]]:
+def _lengthened(answer: dict, chars: int) -> dict:
+    """The answer with its title (or name, or first category's name) one word of ``chars``;
+    an assignment (no name) as it was."""
+    target = answer["categories"][0] if "categories" in answer else answer
+    for key in ("title", "name"):
+        if key in target:
+            target[key] = "A" + "a" * (chars - 1)
+    return answer
+
+
+def _chat_reply(kind: str, request: dict, state: ServerState) -> tuple[int, dict, dict[str, str]]:
     prompt = prompt_text(request)
     schema = request.get("response_format", {}).get("json_schema", {}).get("name", "")
-    if schema.startswith("hierarchy_"):
-        content = json.dumps(hierarchy_answer(schema, request, kind))
-    else:
-        content = json.dumps(chosen or label_for(prompt))
+    answer = (
+        hierarchy_answer(schema, request, kind)
+        if schema.startswith("hierarchy_")
+        else dict((state.chat_label and state.chat_label(prompt)) or label_for(prompt))
+    )
+    if kind == "long_title":
+        answer = _lengthened(answer, state.long_chars)
+    if state.title_prefix and "title" in answer:
+        answer["title"] = f"{state.title_prefix} {answer['title']}"
+    content = json.dumps(answer)
     refusal = None
     if kind == "malformed":
         content = '{"title": "Card problems", "description": '
@@ -157,6 +185,12 @@ def _chat_reply(
     )
 
 
+HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Sign in</title></head>"
+    b"<body><h1>Sign in to continue</h1></body></html>"
+)
+
+
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the stdlib default of 5 stalls concurrent clients
     daemon_threads = True
@@ -182,9 +216,17 @@ def openai_server(state: ServerState) -> Iterator[str]:
             pass
 
         def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-            body = json.dumps(payload).encode()
+            self._send_raw(status, json.dumps(payload).encode(), "application/json", headers)
+
+        def _send_raw(
+            self,
+            status: int,
+            body: bytes,
+            content_type: str,
+            headers: dict[str, str] | None = None,
+        ) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
@@ -242,6 +284,15 @@ def openai_server(state: ServerState) -> Iterator[str]:
                     kind = state.chat_behaviour(prompt_text(request))
                 else:
                     kind = "ok"
+            state.arrived.set()
+            if state.hold is not None:
+                state.hold.wait(state.hold_timeout)
+            if kind == "html":
+                self._send_raw(200, HTML_PAGE, "text/html; charset=utf-8")
+                return
+            if kind == "empty":
+                self._send_raw(200, b"", "application/json")
+                return
             if kind == "429":
                 self._send(
                     429,
@@ -255,11 +306,14 @@ def openai_server(state: ServerState) -> Iterator[str]:
             if kind == "500":
                 self._send(500, {"error": {"message": "boom", "type": "server_error"}})
                 return
+            if kind == "400":
+                message = "Invalid schema for response_format: 'maxLength' is not permitted."
+                self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
+                return
             time.sleep(state.timeout_sleep if kind == "timeout" else state.chat_latency)
             # The client may have given up (its timeout) before this answer.
             with suppress(BrokenPipeError, ConnectionResetError):
-                chosen = state.chat_label(prompt_text(request)) if state.chat_label else None
-                self._send(*_chat_reply(kind, request, chosen))
+                self._send(*_chat_reply(kind, request, state))
 
     server = _Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -11,6 +11,7 @@ from lmsys_pipeline.hierarchy.runner import HierarchyReport, build_hierarchy
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.progress import no_progress
+from lmsys_pipeline.summarizing.lease import HIERARCHY, SUMMARY, alias_lease
 from lmsys_pipeline.summarizing.params import ThroughputSettings
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import SummaryReport, summarize_run
@@ -32,16 +33,17 @@ def summarize(
     ``ThroughputSettings``, as the ``llm`` resource would give them, the rest are overrides."""
     server = {k: v for k, v in fields.items() if k in ThroughputSettings.model_fields}
     overrides = {k: v for k, v in fields.items() if k not in server}
-    prepared = prepare_summary(
-        db,
-        run_id,
-        alias,
-        overrides,
-        ThroughputSettings(**server),
-        api_key=api_key,
-        restart=restart,
-    )
-    return summarize_run(db, prepared)
+    with alias_lease(db, SUMMARY, run_id, alias):
+        prepared = prepare_summary(
+            db,
+            run_id,
+            alias,
+            overrides,
+            ThroughputSettings(**server),
+            api_key=api_key,
+            restart=restart,
+        )
+        return summarize_run(db, prepared)
 
 
 def build_tree(
@@ -61,14 +63,21 @@ def build_tree(
     ``summarize``. ``embedder``: the model to embed titles with (default: load the run's)."""
     server = {k: v for k, v in fields.items() if k in ThroughputSettings.model_fields}
     overrides = {k: v for k, v in fields.items() if k not in server}
-    prepared = prepare_hierarchy(
-        db, run_id, alias, overrides, ThroughputSettings(**server), api_key=api_key, restart=restart
-    )
-    if embedder is None:
-        return build_hierarchy(db, prepared, log=log, on_progress=on_progress)
-    return build_hierarchy(
-        db, prepared, load_embedder=lambda name: embedder, log=log, on_progress=on_progress
-    )
+    with alias_lease(db, HIERARCHY, run_id, alias):
+        prepared = prepare_hierarchy(
+            db,
+            run_id,
+            alias,
+            overrides,
+            ThroughputSettings(**server),
+            api_key=api_key,
+            restart=restart,
+        )
+        if embedder is None:
+            return build_hierarchy(db, prepared, log=log, on_progress=on_progress)
+        return build_hierarchy(
+            db, prepared, load_embedder=lambda name: embedder, log=log, on_progress=on_progress
+        )
 
 
 SHARED_TEXT = "How do I permanently delete my account and all of my data?"

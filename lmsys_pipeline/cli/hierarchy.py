@@ -71,7 +71,11 @@ def merge_clusters(
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (0).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of k-means and the requests.")] = None,
     restart: Annotated[
-        bool, typer.Option(help="Start a new hierarchy run instead of resuming.")
+        bool,
+        typer.Option(
+            help="Start a new hierarchy run instead of resuming, and ask the model again "
+            "(answers cached before are not used)."
+        ),
     ] = False,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
@@ -82,6 +86,7 @@ def merge_clusters(
     cluster_hierarchy, partition run x alias). Prints the hierarchy run id and the tree."""
     from lmsys_pipeline.db.hierarchy import HierarchyRun
     from lmsys_pipeline.defs.hierarchy.prepare import prepare_hierarchy_run
+    from lmsys_pipeline.summarizing.lease import HIERARCHY, alias_lease
 
     llm = llm_resource(timeout_s=timeout, max_retries=max_retries, base_url=base_url)
     overrides = {
@@ -95,26 +100,28 @@ def merge_clusters(
         "temperature": temperature,
         "seed": seed,
     }
-    entry = run_alias_asset(
-        "cluster_hierarchy",
-        HierarchyRun,
-        "hierarchy_run_id",
-        run_id,
-        alias,
-        overrides,
-        prepare=prepare_hierarchy_run,
-        llm=llm,
-        restart=restart,
-        db_url=db_url,
-        verbose=verbose,
-        quiet=quiet,
-        fields=LEDGER_FIELDS,
-        as_json=as_json,
-        heading=lambda e, r: (
-            f"{e.hierarchy_run_id} ({alias} on {run_id}, {e.model}, Dagster run {r.run_id})"
-        ),
-        failed=lambda e: f"{len(e.failures)} requests failed",
-    )
+    # Held from before the run is prepared: a second process on the alias refuses at once.
+    with alias_lease(database(db_url), HIERARCHY, run_id, alias):
+        entry = run_alias_asset(
+            "cluster_hierarchy",
+            HierarchyRun,
+            "hierarchy_run_id",
+            run_id,
+            alias,
+            overrides,
+            prepare=prepare_hierarchy_run,
+            llm=llm,
+            restart=restart,
+            db_url=db_url,
+            verbose=verbose,
+            quiet=quiet,
+            fields=LEDGER_FIELDS,
+            as_json=as_json,
+            heading=lambda e, r: (
+                f"{e.hierarchy_run_id} ({alias} on {run_id}, {e.model}, Dagster run {r.run_id})"
+            ),
+            failed=lambda e: f"{len(e.failures)} requests failed",
+        )
     if entry is None:
         return
     _print_tree(database(db_url), run_id, entry.hierarchy_run_id, depth=0)

@@ -74,7 +74,11 @@ def summarize(
         ),
     ] = None,
     restart: Annotated[
-        bool, typer.Option(help="Start the alias afresh instead of resuming.")
+        bool,
+        typer.Option(
+            help="Start the alias afresh instead of resuming, and ask the model again: "
+            "answers cached before are not used (the new ones replace them)."
+        ),
     ] = False,
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
@@ -85,6 +89,7 @@ def summarize(
     alias). Prints the alias, its summary_run_id and the titles."""
     from lmsys_pipeline.db.summaries import SummaryRun
     from lmsys_pipeline.defs.summarizing.prepare import prepare_summary_run
+    from lmsys_pipeline.summarizing.lease import SUMMARY, alias_lease
     from lmsys_pipeline.summarizing.params import default_alias, default_model
     from lmsys_pipeline.summarizing.runner import summary_titles
 
@@ -102,26 +107,28 @@ def summarize(
         "carry_from": carry_from,
     }
     alias = alias or default_alias(model or default_model())
-    entry = run_alias_asset(
-        "cluster_summaries",
-        SummaryRun,
-        "summary_run_id",
-        run_id,
-        alias,
-        overrides,
-        prepare=prepare_summary_run,
-        llm=llm,
-        restart=restart,
-        db_url=db_url,
-        verbose=verbose,
-        quiet=quiet,
-        fields=LEDGER_FIELDS,
-        as_json=as_json,
-        heading=lambda e, r: (
-            f"{alias} on {run_id}: {e.summary_run_id} ({e.model}, Dagster run {r.run_id})"
-        ),
-        failed=lambda e: f"{e.clusters_failed} of {e.clusters_total} clusters failed",
-    )
+    # Held from before the run is prepared: a second process on the alias refuses at once.
+    with alias_lease(database(db_url), SUMMARY, run_id, alias):
+        entry = run_alias_asset(
+            "cluster_summaries",
+            SummaryRun,
+            "summary_run_id",
+            run_id,
+            alias,
+            overrides,
+            prepare=prepare_summary_run,
+            llm=llm,
+            restart=restart,
+            db_url=db_url,
+            verbose=verbose,
+            quiet=quiet,
+            fields=LEDGER_FIELDS,
+            as_json=as_json,
+            heading=lambda e, r: (
+                f"{alias} on {run_id}: {e.summary_run_id} ({e.model}, Dagster run {r.run_id})"
+            ),
+            failed=lambda e: f"{e.clusters_failed} of {e.clusters_total} clusters failed",
+        )
     if entry is None:
         return
     for cluster, reason in (entry.failures or {}).items():

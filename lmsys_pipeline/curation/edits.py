@@ -120,6 +120,27 @@ def require_cluster(connection: Connection, run_id: str, cluster_id: int) -> int
     return sizes[cluster_id]
 
 
+def _bounded_label(title: str | None, description: str | None) -> tuple[str | None, str | None]:
+    """A hand-written title and description under the summarizer's bounds (``bounds.py``),
+    whitespace collapsed; one sentence when either is out of bounds or the title is blank."""
+    from lmsys_pipeline.summarizing.bounds import (
+        MAX_DESCRIPTION_CHARS,
+        MAX_TITLE_CHARS,
+        bounded_description,
+        bounded_title,
+    )
+
+    try:
+        title = None if title is None else bounded_title(title)
+        description = None if description is None else bounded_description(description)
+    except ValueError as error:
+        raise EditError(
+            f"Cannot rename: {error}; give a --title of 1 to {MAX_TITLE_CHARS} characters and "
+            f"a --description of at most {MAX_DESCRIPTION_CHARS:,}."
+        ) from None
+    return title, description
+
+
 def rename_cluster(
     db: DatabaseManager,
     run_id: str,
@@ -136,6 +157,7 @@ def rename_cluster(
 
     if title is None and description is None:
         raise EditError("Give a new --title, a new --description or both.")
+    title, description = _bounded_label(title, description)
     choice = choose_summary_run(db, run_id, alias=alias)
     with db.engine.begin() as connection:
         row = connection.execute(

@@ -2,8 +2,10 @@
 
 ``summary_runs`` is the ledger: one row per summary run (``summary_run_id``), with the alias,
 model, every parameter, the prompt version, its progress and cost, and its label quality.
-``llm_responses`` caches validated answers by the hash of the exact request, so an identical
-prompt (a re-run, a second alias with the same model) is never paid for twice.
+``llm_responses`` caches validated answers by the hash of the server and the exact request, so
+an identical prompt (a re-run, a second alias with the same model on the same server) is never
+paid for twice. ``alias_leases`` holds one row per (kind, clustering run, alias) that a process
+is working on (``summarizing/lease.py``), so two processes never ask for the same alias at once.
 """
 
 from datetime import datetime
@@ -49,7 +51,8 @@ class SummaryRun(RunAccounting, table=True):
 
 
 class LLMResponse(SQLModel, table=True):
-    """A validated answer, keyed by the SHA-256 of model + messages + schema + settings."""
+    """A validated answer, keyed by the SHA-256 of server + model + messages + schema +
+    settings."""
 
     __tablename__ = "llm_responses"
 
@@ -59,3 +62,19 @@ class LLMResponse(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+
+
+class AliasLease(SQLModel, table=True):
+    """Who is running a summary (``kind`` ``summary``) or hierarchy run of an alias now, until
+    when (renewed while it runs). No foreign key: a lease outlives nothing it points to."""
+
+    __tablename__ = "alias_leases"
+
+    kind: str = Field(primary_key=True)
+    run_id: str = Field(primary_key=True)
+    alias: str = Field(primary_key=True)
+    owner: str
+    host: str
+    pid: int
+    acquired_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

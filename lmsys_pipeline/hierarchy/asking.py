@@ -10,11 +10,13 @@ import json
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.hierarchy.ledger import record_answer, record_progress
 from lmsys_pipeline.hierarchy.params import HierarchyParams
 from lmsys_pipeline.progress import OnProgress, no_progress
+from lmsys_pipeline.summarizing.lease import HIERARCHY, check_held
 from lmsys_pipeline.summarizing.ledger import cached_answers
 from lmsys_pipeline.summarizing.llm import Job, Outcome, Tally, ask_all
 from lmsys_pipeline.summarizing.prompts import InvalidAnswer
@@ -30,6 +32,8 @@ def step_name(key: tuple) -> str:
 @dataclass
 class Asker:
     db: DatabaseManager
+    run_id: str
+    alias: str
     hierarchy_run_id: str
     endpoint: Endpoint
     params: HierarchyParams
@@ -37,11 +41,13 @@ class Asker:
     on_progress: OnProgress = no_progress
     seconds_asking: float = 0.0  # inside the requests' steps, for the throughput benchmark
     steps: list[int] = field(default_factory=list)  # requests made per step, in order
+    fresh_since: datetime | None = None  # a restarted run: older cached answers are not used
 
     def __call__(self, jobs: list[Job]) -> dict[Hashable, Outcome]:
         """Every job's outcome by key; failed ones carry their error."""
         found: dict[Hashable, Outcome] = {}
-        cache = cached_answers(self.db, [job.prompt_hash for job in jobs])
+        check_held(self.db, HIERARCHY, self.run_id, self.alias)
+        cache = cached_answers(self.db, [job.prompt_hash for job in jobs], self.fresh_since)
         pending = []
         for job in jobs:
             stored = cache.get(job.prompt_hash)
@@ -61,6 +67,7 @@ class Asker:
                 self.params.model,
                 outcome,
                 step_name(outcome.job.key),
+                self.fresh_since,
             )
             found[outcome.job.key] = outcome
             if outcome.error:

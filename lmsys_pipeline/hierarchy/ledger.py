@@ -6,10 +6,13 @@ parameters and prompt version) or starts a new one and marks the alias's older o
 (``record_answer``), so a killed run loses at most the requests in flight; a resumed run
 rebuilds the tree from those answers (served from ``llm_responses``) and asks only for the
 rest. The tree itself is written whole, in one transaction that also removes the alias's
-previous tree, so readers see the old tree or the new one, never half of one.
+previous tree, so readers see the old tree or the new one, never half of one. ``restart`` asks
+the model again, as for summary runs (``summarizing/ledger.py``): only answers cached since the
+run started are used, and its answers replace older ones.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select
 
@@ -24,7 +27,10 @@ from lmsys_pipeline.hierarchy.params import (
 )
 from lmsys_pipeline.hierarchy.tree import Node
 from lmsys_pipeline.summarizing.ledger import (
+    FRESH,
     close_entry,
+    fresh_since,
+    kept_parameters,
     mark_replaced,
     store_answer,
     with_free_id,
@@ -34,9 +40,13 @@ from lmsys_pipeline.summarizing.llm import Outcome
 
 @dataclass(frozen=True)
 class StartedHierarchy:
+    """``fresh_since``: set when the run was started with ``restart``; cached answers older
+    than it are not used."""
+
     hierarchy_run_id: str
     resumed: bool
     replaced: list[str]
+    fresh_since: datetime | None = None
 
 
 def live_hierarchies(run_id: str, alias: str):
@@ -62,12 +72,12 @@ def _resumable(entry: HierarchyRun, summary_run_id: str, params: HierarchyParams
 
 
 def _reopen(session, entry: HierarchyRun, params: HierarchyParams) -> StartedHierarchy:
-    entry.parameters = params.stored()
+    entry.parameters = kept_parameters(entry, params.stored())
     entry.status = "running"
     entry.failures = {}
     session.add(entry)
     session.commit()
-    return StartedHierarchy(entry.hierarchy_run_id, True, [])
+    return StartedHierarchy(entry.hierarchy_run_id, True, [], fresh_since(entry))
 
 
 def start_hierarchy_run(
@@ -89,19 +99,18 @@ def start_hierarchy_run(
             hierarchy_run_id = new_hierarchy_run_id(params.model, existing)
             replaced = [entry.hierarchy_run_id for entry in entries]
             mark_replaced(session, HierarchyRun, HierarchyRun.hierarchy_run_id, replaced)
-            session.add(
-                HierarchyRun(
-                    hierarchy_run_id=hierarchy_run_id,
-                    run_id=run_id,
-                    alias=alias,
-                    summary_run_id=summary_run_id,
-                    model=params.model,
-                    parameters=params.stored(),
-                    prompt_version=PROMPT_VERSION,
-                )
+            entry = HierarchyRun(
+                hierarchy_run_id=hierarchy_run_id,
+                run_id=run_id,
+                alias=alias,
+                summary_run_id=summary_run_id,
+                model=params.model,
+                parameters={**params.stored(), **({FRESH: True} if restart else {})},
+                prompt_version=PROMPT_VERSION,
             )
+            session.add(entry)
             session.commit()
-        return StartedHierarchy(hierarchy_run_id, False, replaced)
+            return StartedHierarchy(hierarchy_run_id, False, replaced, fresh_since(entry))
 
     return with_free_id(start, f"a hierarchy run of {alias} on {run_id}")
 
@@ -131,9 +140,15 @@ def resume_hierarchy_run(
 
 
 def record_answer(
-    db: DatabaseManager, hierarchy_run_id: str, model: str, outcome: Outcome, step: str
+    db: DatabaseManager,
+    hierarchy_run_id: str,
+    model: str,
+    outcome: Outcome,
+    step: str,
+    fresh_since: datetime | None = None,
 ) -> None:
-    """One answered (or failed) request: its cached answer and the ledger's counters."""
+    """One answered (or failed) request: its cached answer (replacing one cached before
+    ``fresh_since``) and the ledger's counters."""
     with db.get_session() as session:
         entry = session.get(HierarchyRun, hierarchy_run_id)
         entry.requests += outcome.requests
@@ -151,6 +166,7 @@ def record_answer(
                 outcome.answer.model_dump(),
                 outcome.tokens_in,
                 outcome.tokens_out,
+                replace_before=fresh_since,
             )
         entry.failures = failures
         session.add(entry)

@@ -3,7 +3,8 @@ candidates, assign a child to its best parent (or none), rename a parent from it
 
 Every answer is strict JSON under a schema and validated here; ``PROMPT_VERSION`` is part of
 every cache key, so an old answer is never served for a new prompt. Each prompt ends in a user
-message.
+message. Names, titles and descriptions have the summarizer's bounds (``bounds.py``), in the
+schemas and in validation, and a proposal holds at most ``MAX_CATEGORIES`` categories.
 """
 
 from dataclasses import dataclass
@@ -12,18 +13,27 @@ from typing import Any
 from pydantic import BaseModel, field_validator
 
 from lmsys_pipeline.hierarchy.params import PROMPT_VERSION, HierarchyParams
+from lmsys_pipeline.summarizing.bounds import (
+    MAX_CATEGORIES,
+    MAX_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_TITLE_WORDS,
+    bounded_description,
+)
 from lmsys_pipeline.summarizing.llm import Job
-from lmsys_pipeline.summarizing.prompts import SCHEMA as SUMMARY_SCHEMA
 from lmsys_pipeline.summarizing.prompts import (
+    REMINDER,
     ClusterLabel,
     InvalidAnswer,
     json_schema_format,
+    label_schema,
     parse_answer,
     parse_json_answer,
     prompt_hash,
     request_body,
     specific_name,
 )
+from lmsys_pipeline.summarizing.prompts import SCHEMA as SUMMARY_SCHEMA
 from lmsys_pipeline.summarizing.providers import Endpoint
 
 NONE_FITS = "none of these fits"
@@ -32,26 +42,25 @@ SYSTEM = (
     "hierarchy of broader categories that an analyst can browse. A category must be specific "
     "enough to tell apart from its siblings and broad enough to hold several clusters."
 )
-CATEGORY = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "description": "At most 10 words, specific."},
-        "description": {"type": "string", "description": "One or two sentences."},
-    },
-    "required": ["name", "description"],
-    "additionalProperties": False,
-}
+CATEGORY = label_schema("name", "One or two sentences.")
 PROPOSE_FORMAT = json_schema_format(
     "hierarchy_categories",
     {
         "type": "object",
-        "properties": {"categories": {"type": "array", "items": CATEGORY}},
+        "properties": {
+            "categories": {"type": "array", "items": CATEGORY, "maxItems": MAX_CATEGORIES}
+        },
         "required": ["categories"],
         "additionalProperties": False,
     },
 )
 MERGE_FORMAT = json_schema_format("hierarchy_merge", CATEGORY)
 RENAME_FORMAT = json_schema_format("hierarchy_rename", SUMMARY_SCHEMA)  # title, description
+CATEGORY_REMINDER = (
+    f"Keep each name to at most {MAX_TITLE_WORDS} words and {MAX_TITLE_CHARS} characters and "
+    f"each description to one or two sentences of at most {MAX_DESCRIPTION_CHARS:,} "
+    f"characters, with at most {MAX_CATEGORIES} categories."
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ class Category(BaseModel):
     @field_validator("description")
     @classmethod
     def _present(cls, value: str) -> str:
-        value = " ".join(value.split())
+        value = bounded_description(value)
         if not value:
             raise ValueError("the description is empty")
         return value
@@ -89,6 +98,8 @@ class Proposal(BaseModel):
     def _some(cls, value: list[Category]) -> list[Category]:
         if not value:
             raise ValueError("no category was proposed")
+        if len(value) > MAX_CATEGORIES:
+            raise ValueError(f"more than {MAX_CATEGORIES} categories were proposed")
         return value
 
 
@@ -204,7 +215,10 @@ def make_job(
     parse,
 ) -> Job:
     body = request_body(endpoint.remote_model, messages, params, response_format)
-    return Job(key, body, prompt_hash(endpoint.model, body, PROMPT_VERSION), parse)
+    answer_key = prompt_hash(endpoint.model, body, PROMPT_VERSION, server=endpoint.server)
+    name = response_format["json_schema"]["name"]
+    reminder = REMINDER if name == RENAME_FORMAT["json_schema"]["name"] else CATEGORY_REMINDER
+    return Job(key, body, answer_key, parse, reminder)
 
 
 __all__ = [

@@ -5,6 +5,7 @@ from typing import Any
 
 from lmsys_pipeline.hierarchy.tree import NOISE, Node, Tree
 from lmsys_pipeline.markdown import table
+from lmsys_pipeline.summarizing.report import failures_table
 
 MARKDOWN_LINES = 300
 
@@ -142,7 +143,5 @@ def hierarchy_metadata(report) -> dict[str, Any]:
         "tree": tree_markdown(tree),
         "levels_table": levels_table(tree, report.targets),
         "orphans_table": orphans_table(tree),
-        "failures": table(["step", "why it failed"], sorted(entry.failures.items()))
-        if entry.failures
-        else "_none_",
+        "failures": failures_table(entry.failures or {}, "step"),
     }

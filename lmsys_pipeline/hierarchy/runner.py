@@ -1,5 +1,6 @@
 """One hierarchy run, end to end: level 0 from the summary run, parent levels up to the top
-(offline baseline or LLM), the tree written whole, the ledger closed."""
+(offline baseline or LLM), the tree written whole, the ledger closed (``failed`` when an error
+stops the run)."""
 
 import time
 from collections.abc import Callable
@@ -13,7 +14,6 @@ from lmsys_pipeline.db.hierarchy import HierarchyRun
 from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder
-from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.hierarchy.asking import Asker
 from lmsys_pipeline.hierarchy.clio import LevelContext, llm_level, node_text
 from lmsys_pipeline.hierarchy.ledger import fail, finish, record_progress, save_tree
@@ -118,15 +118,15 @@ def build_hierarchy(
     ``on_progress`` hears each step's requests done and failed of all, as they are stored."""
     started_at = time.perf_counter()
     params, run_id = prepared.params, prepared.run_id
-    zero = level_zero(db, run_id, prepared.summary_run_id)
-    nodes = {n.node_id: n for n in zero}
-    clusters = [n for n in zero if n.node_id != NOISE]
     asker = None
-    log(
-        f"{prepared.hierarchy_run_id} ({'resumed' if prepared.started.resumed else 'new'}, "
-        f"{params.model}): {len(clusters)} clusters, parents per level {prepared.targets}"
-    )
     try:
+        zero = level_zero(db, run_id, prepared.summary_run_id)
+        nodes = {n.node_id: n for n in zero}
+        clusters = [n for n in zero if n.node_id != NOISE]
+        log(
+            f"{prepared.hierarchy_run_id} ({'resumed' if prepared.started.resumed else 'new'}, "
+            f"{params.model}): {len(clusters)} clusters, parents per level {prepared.targets}"
+        )
         if prepared.endpoint is None:
             step = _offline_step(db, run_id, clusters, params)
         else:
@@ -134,15 +134,24 @@ def build_hierarchy(
 
             embedder = load_embedder(load_run(db, run_id)[1].embedding_model)
             asker = Asker(
-                db, prepared.hierarchy_run_id, prepared.endpoint, params, log, on_progress
+                db,
+                run_id,
+                prepared.alias,
+                prepared.hierarchy_run_id,
+                prepared.endpoint,
+                params,
+                log,
+                on_progress,
+                fresh_since=prepared.started.fresh_since,
             )
             step = _llm_step(LevelContext(asker, embedder.embed, prepared.endpoint, params))
         _build_levels(db, prepared, nodes, clusters, step, log)
-    except UserError:
+        tree = Tree(nodes)
+        save_tree(db, prepared.hierarchy_run_id, run_id, prepared.alias, list(nodes.values()))
+    except BaseException:
+        # Whatever stopped it (a user error, a bug, Ctrl-C): the ledger never stays running.
         fail(db, prepared.hierarchy_run_id, params, time.perf_counter() - started_at)
         raise
-    tree = Tree(nodes)
-    save_tree(db, prepared.hierarchy_run_id, run_id, prepared.alias, list(nodes.values()))
     entry = finish(
         db,
         prepared.hierarchy_run_id,

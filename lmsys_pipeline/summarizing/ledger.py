@@ -4,10 +4,16 @@ Starting an alias on a clustering run either resumes its summary run (same outco
 parameters and prompt version: only clusters without a row are asked for) or starts a new one
 that replaces the alias's rows. Every finished cluster is committed on its own, together with
 the ledger's counters, so a kill loses at most the clusters in flight.
+
+``restart`` means "ask the model again": the new summary run is marked ``fresh_answers`` and,
+resumed or not, takes from ``llm_responses`` only answers cached since it started; the answers
+it gets replace the older cached ones, so later runs (another alias, the same prompts) reuse
+the new answers.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import delete, func, select, update
@@ -29,9 +35,13 @@ from lmsys_pipeline.summarizing.results import LabelResult
 
 @dataclass(frozen=True)
 class Started:
+    """``fresh_since``: set when the run was started with ``restart``; cached answers older
+    than it are not used."""
+
     summary_run_id: str
     resumed: bool
     replaced: list[str]
+    fresh_since: datetime | None = None
 
 
 def _resumable(entry: SummaryRun, params: SummaryParams) -> bool:
@@ -43,12 +53,20 @@ ID_ATTEMPTS = 5
 T = TypeVar("T")
 # In a ledger entry's parameters: cluster → the earlier run's cluster whose label it carries.
 CARRIED = "carried"
+# In a ledger entry's parameters: true when it was started with restart (ask again).
+FRESH = "fresh_answers"
 
 
-def kept_parameters(entry: SummaryRun, params: SummaryParams) -> dict:
-    """A resumed entry's new parameters, keeping its record of carried clusters."""
-    carried = (entry.parameters or {}).get(CARRIED)
-    return {**params.stored(), **({CARRIED: carried} if carried else {})}
+def kept_parameters(entry, stored: dict) -> dict:
+    """A resumed entry's new parameters (``stored``), keeping its record of carried clusters
+    and whether it asks afresh."""
+    old = entry.parameters or {}
+    return {**stored, **{key: old[key] for key in (CARRIED, FRESH) if old.get(key)}}
+
+
+def fresh_since(entry) -> datetime | None:
+    """When a ledger entry started with restart began (its cache horizon), else None."""
+    return entry.created_at if (entry.parameters or {}).get(FRESH) else None
 
 
 def live_entries(run_id: str, alias: str):
@@ -97,11 +115,11 @@ def _start(
         entries = session.execute(live_entries(run_id, alias)).scalars().all()
         current = entries[0] if entries else None
         if current is not None and not restart and _resumable(current, params):
-            current.parameters = kept_parameters(current, params)
+            current.parameters = kept_parameters(current, params.stored())
             current.status = "running"
             session.add(current)
             session.commit()
-            return Started(current.summary_run_id, True, [])
+            return Started(current.summary_run_id, True, [], fresh_since(current))
         existing = set(session.execute(select(SummaryRun.summary_run_id)).scalars())
         summary_run_id = new_summary_run_id(params.model, existing)
         replaced = [entry.summary_run_id for entry in entries]
@@ -111,18 +129,17 @@ def _start(
             )
         )
         mark_replaced(session, SummaryRun, SummaryRun.summary_run_id, replaced)
-        session.add(
-            SummaryRun(
-                summary_run_id=summary_run_id,
-                run_id=run_id,
-                alias=alias,
-                model=params.model,
-                parameters=params.stored(),
-                prompt_version=PROMPT_VERSION,
-            )
+        entry = SummaryRun(
+            summary_run_id=summary_run_id,
+            run_id=run_id,
+            alias=alias,
+            model=params.model,
+            parameters={**params.stored(), **({FRESH: True} if restart else {})},
+            prompt_version=PROMPT_VERSION,
         )
+        session.add(entry)
         session.commit()
-    return Started(summary_run_id, False, replaced)
+        return Started(summary_run_id, False, replaced, fresh_since(entry))
 
 
 def resume_summary_run(
@@ -141,11 +158,11 @@ def resume_summary_run(
                 f"{summary_run_id} was replaced or made with other settings: leave "
                 "summary_run_id out to start a new summary run."
             )
-        entry.parameters = kept_parameters(entry, params)
+        entry.parameters = kept_parameters(entry, params.stored())
         entry.status = "running"
         session.add(entry)
         session.commit()
-    return Started(summary_run_id, True, [])
+        return Started(summary_run_id, True, [], fresh_since(entry))
 
 
 def summarized_sizes(db: DatabaseManager, summary_run_id: str) -> dict[int, int]:
@@ -159,17 +176,18 @@ def summarized_sizes(db: DatabaseManager, summary_run_id: str) -> dict[int, int]
         )
 
 
-def cached_answers(db: DatabaseManager, hashes: list[str]) -> dict[str, LLMResponse]:
+def cached_answers(
+    db: DatabaseManager, hashes: list[str], since: datetime | None = None
+) -> dict[str, LLMResponse]:
+    """The cached answers of ``hashes`` (those cached at ``since`` or later, when given)."""
     found: dict[str, LLMResponse] = {}
     with db.get_session() as session:
         for start in range(0, len(hashes), 1_000):
             chunk = hashes[start : start + 1_000]
-            found.update(
-                (r.prompt_hash, r)
-                for r in session.execute(
-                    select(LLMResponse).where(LLMResponse.prompt_hash.in_(chunk))
-                ).scalars()
-            )
+            query = select(LLMResponse).where(LLMResponse.prompt_hash.in_(chunk))
+            if since is not None:
+                query = query.where(LLMResponse.created_at >= since)
+            found.update((r.prompt_hash, r) for r in session.execute(query).scalars())
     return found
 
 
@@ -180,8 +198,10 @@ def record(
     summary_run_id: str,
     params: SummaryParams,
     results: list[LabelResult],
+    fresh_since: datetime | None = None,
 ) -> None:
-    """Writes clusters' rows and the ledger's counters in one transaction."""
+    """Writes clusters' rows and the ledger's counters in one transaction; new answers are
+    cached (replacing those cached before ``fresh_since``)."""
     stored_params = params.stored()
     with db.get_session() as session:
         entry = session.get(SummaryRun, summary_run_id)
@@ -226,6 +246,7 @@ def record(
                         {"title": result.label.title, "description": result.label.description},
                         result.tokens_in,
                         result.tokens_out,
+                        replace_before=fresh_since,
                     )
             if result.carried_from is not None:
                 carried[str(cluster_id)] = result.carried_from
@@ -255,18 +276,25 @@ def store_answer(
     response: dict,
     tokens_in: int,
     tokens_out: int,
+    replace_before: datetime | None = None,
 ) -> None:
-    """Caches a validated answer under the hash of its exact request (once)."""
-    if session.get(LLMResponse, prompt_hash) is None:
-        session.add(
-            LLMResponse(
-                prompt_hash=prompt_hash,
-                model=model,
-                response=response,
-                tokens_in=tokens_in,
-                tokens_out=tokens_out,
-            )
+    """Caches a validated answer under the hash of its exact request: once, or in place of
+    an answer cached before ``replace_before`` (a run asking afresh)."""
+    cached = session.get(LLMResponse, prompt_hash)
+    if cached is not None and (replace_before is None or cached.created_at >= replace_before):
+        return
+    if cached is not None:
+        session.delete(cached)
+        session.flush()
+    session.add(
+        LLMResponse(
+            prompt_hash=prompt_hash,
+            model=model,
+            response=response,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
         )
+    )
 
 
 def finish(
@@ -291,6 +319,23 @@ def finish(
             entry.status = "failed" if nothing_labelled else "partial"
         entry.label_accuracy, entry.label_accuracy_queries = accuracy
         return close_entry(session, entry, params, seconds)
+
+
+def abort(
+    db: DatabaseManager,
+    summary_run_id: str,
+    params: SummaryParams,
+    *,
+    clusters_total: int,
+    seconds: float,
+) -> None:
+    """Closes the ledger entry of a run stopped by an error: ``partial`` when some clusters
+    have their row (running the command again resumes it), else ``failed``."""
+    with db.get_session() as session:
+        entry = session.get(SummaryRun, summary_run_id)
+        entry.clusters_total = clusters_total
+        entry.status = "partial" if entry.clusters_done else "failed"
+        close_entry(session, entry, params, seconds)
 
 
 def close_entry(session: Session, entry, params, seconds: float):

@@ -5,9 +5,12 @@ module ``Job``s: a request body, the hash that keys its cached answer, and a ``p
 that turns the answer's text into a value or raises ``InvalidAnswer``. Requests run
 concurrently up to ``concurrency``, never faster than ``rpm`` (a leaky bucket), each with a
 timeout; the ``openai`` client retries 429, 5xx and timeouts with exponential backoff and
-honours ``Retry-After``. An invalid answer is asked again up to ``max_attempts``; a refusal is
-not. Each finished job is handed to ``on_done`` at once (on one writer thread, off the event
-loop), so a kill keeps every answer finished before it.
+honours ``Retry-After``. Each answer is read up to ``MAX_ANSWER_BYTES`` (``completions.py``).
+An invalid answer is asked again up to ``max_attempts``, the prompt followed by what was wrong
+and the job's ``reminder`` of the limits; a refusal is not, nor a status-200 body that is no
+chat completion (a web page, nothing): it is a failed request naming what came back. Each
+finished job is handed to ``on_done`` at once (on one writer thread, off the event loop), so a
+kill keeps every answer finished before it.
 """
 
 import asyncio
@@ -18,12 +21,16 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
+from lmsys_pipeline.summarizing.bounds import MAX_ANSWER_BYTES
+from lmsys_pipeline.summarizing.completions import NotACompletion, fetch_completion
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.prompts import (
+    REMINDER,
     InvalidAnswer,
     build_messages,
     parse_answer,
     prompt_hash,
+    reminded,
     request_body,
 )
 from lmsys_pipeline.summarizing.providers import Endpoint
@@ -49,12 +56,14 @@ class RequestSettings(Protocol):
 
 @dataclass
 class Job(Generic[T]):
-    """One question: ``key`` is whatever the caller needs back with the answer."""
+    """One question: ``key`` is whatever the caller needs back with the answer; ``reminder``
+    states the answer's limits when it is asked again."""
 
     key: Any
     body: dict[str, Any]
     prompt_hash: str
     parse: Callable[[str | None], T]
+    reminder: str = REMINDER
 
 
 @dataclass
@@ -132,7 +141,8 @@ def plan_jobs(
     jobs = []
     for brief in briefs:
         body = request_body(endpoint.remote_model, build_messages(brief), params)
-        jobs.append(Job(brief, body, prompt_hash(endpoint.model, body), parse_answer))
+        key = prompt_hash(endpoint.model, body, server=endpoint.server)
+        jobs.append(Job(brief, body, key, parse_answer))
     return jobs
 
 
@@ -141,6 +151,11 @@ def _status_message(error: Exception) -> str:
 
     if isinstance(error, APITimeoutError):
         return "the request timed out after every retry"
+    if isinstance(error, APIStatusError) and error.status_code == 400:
+        # A request the server will never take (e.g. a schema keyword it does not support):
+        # its own words, cut short, say which part.
+        said = str(error.message).removeprefix("Error code: 400 - ")
+        return f"HTTP 400: {' '.join(said.split())[:200]}"
     if isinstance(error, APIStatusError):
         return f"HTTP {error.status_code} after every retry"
     return f"{type(error).__name__} after every retry"
@@ -152,16 +167,18 @@ async def _ask(client: Any, limiter: Any, job: Job[T], max_attempts: int) -> Out
         APIStatusError,
         AuthenticationError,
         NotFoundError,
+        OpenAIError,
         PermissionDeniedError,
     )
 
     outcome: Outcome[T] = Outcome(job)
+    body = job.body
     for _ in range(max_attempts):
         if limiter is not None:
             await limiter.acquire()
         outcome.requests += 1
         try:
-            response = await client.chat.completions.create(**job.body)
+            completion = await fetch_completion(client, body)
         except (AuthenticationError, PermissionDeniedError, NotFoundError) as error:
             raise LLMConfigError(
                 f"The server refused the request with HTTP {error.status_code}: check the "
@@ -170,22 +187,28 @@ async def _ask(client: Any, limiter: Any, job: Job[T], max_attempts: int) -> Out
         except (APIStatusError, APIConnectionError) as error:
             outcome.error = _status_message(error)
             return outcome
-        if response.usage is not None:
-            outcome.tokens_in += response.usage.prompt_tokens or 0
-            outcome.tokens_out += response.usage.completion_tokens or 0
-        if not response.choices:
-            outcome.error = "the answer held no choices"
-            continue
-        message = response.choices[0].message
-        if getattr(message, "refusal", None):
-            outcome.error = f"the model refused: {' '.join(message.refusal.split())[:200]}"
+        except NotACompletion as error:
+            outcome.error = str(error)
+            return outcome
+        except OpenAIError as error:
+            outcome.error = f"{type(error).__name__} from the client"
+            return outcome
+        outcome.tokens_in += completion.tokens_in
+        outcome.tokens_out += completion.tokens_out
+        if completion.refusal:
+            outcome.error = f"the model refused: {' '.join(completion.refusal.split())[:200]}"
             return outcome
         try:
-            outcome.answer = job.parse(message.content)
+            if completion.oversized:
+                raise InvalidAnswer(f"the answer was larger than {MAX_ANSWER_BYTES:,} bytes")
+            if completion.no_choices:
+                raise InvalidAnswer("the answer held no choices")
+            outcome.answer = job.parse(completion.content)
             outcome.error = None
             return outcome
         except InvalidAnswer as error:
             outcome.error = f"invalid answer: {error}"
+            body = reminded(job.body, str(error), job.reminder)
     return outcome
 
 
@@ -235,8 +258,12 @@ async def _run_all(
             async with asyncio.TaskGroup() as group:
                 for job in jobs:
                     group.create_task(one(job))
-        except* LLMConfigError as errors:
-            raise errors.exceptions[0] from None
+        except BaseExceptionGroup as errors:
+            # The error itself, not "unhandled errors in a TaskGroup": a rejected key first.
+            config = [e for e in errors.exceptions if isinstance(e, LLMConfigError)]
+            if config:
+                raise config[0] from None
+            raise errors.exceptions[0] from errors
         finally:
             await client.close()
 

@@ -1,8 +1,10 @@
 """The versioned prompt, the JSON schema the answer must follow, and its validation.
 
 The prompt ends in a user message (some OpenAI-compatible servers reject a system-only
-prompt). ``PROMPT_VERSION`` changes whenever the wording or schema does, and is part of every
-cache key, so an old answer is never served for a new prompt.
+prompt). ``PROMPT_VERSION`` changes whenever the wording or what an answer means does; it and
+the exact request (schema included) are part of every cache key, so an old answer is never
+served for a new prompt. Titles and descriptions are bounded (``bounds.py``) in the schema
+sent to the server and again when the answer is validated.
 """
 
 import hashlib
@@ -12,11 +14,18 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError, field_validator
 
+from lmsys_pipeline.summarizing.bounds import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_TITLE_WORDS,
+    bounded_description,
+    bounded_title,
+    collapsed,
+)
 from lmsys_pipeline.summarizing.params import PROMPT_VERSION
 from lmsys_pipeline.summarizing.selection import ClusterBrief
 
 VAGUE_WORDS = ("various", "general", "miscellaneous", "diverse", "assorted", "mixed", "misc")
-MAX_TITLE_WORDS = 10
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(\[]?[A-Z0-9])")
 
 SYSTEM = (
@@ -24,19 +33,39 @@ SYSTEM = (
     "must let an analyst tell this cluster apart from its nearest neighbours."
 )
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "title": {"type": "string", "description": "At most 10 words, specific."},
-        "description": {"type": "string", "description": "Exactly two sentences."},
-    },
-    "required": ["title", "description"],
-    "additionalProperties": False,
-}
+
+def label_schema(name: str, description: str) -> dict[str, Any]:
+    """A strict object of a bounded ``name`` field (a title, a category name) and a bounded
+    ``description``, told what the description should be."""
+    return {
+        "type": "object",
+        "properties": {
+            name: {
+                "type": "string",
+                "maxLength": MAX_TITLE_CHARS,
+                "description": f"At most {MAX_TITLE_WORDS} words, specific.",
+            },
+            "description": {
+                "type": "string",
+                "maxLength": MAX_DESCRIPTION_CHARS,
+                "description": description,
+            },
+        },
+        "required": [name, "description"],
+        "additionalProperties": False,
+    }
+
+
+SCHEMA = label_schema("title", "Exactly two sentences.")
 RESPONSE_FORMAT = {
     "type": "json_schema",
     "json_schema": {"name": "cluster_summary", "strict": True, "schema": SCHEMA},
 }
+# Appended to a re-ask after an invalid answer, with what was wrong.
+REMINDER = (
+    f"Keep the title to at most {MAX_TITLE_WORDS} words and {MAX_TITLE_CHARS} characters and "
+    f"the description to two sentences of at most {MAX_DESCRIPTION_CHARS:,} characters."
+)
 A = TypeVar("A", bound=BaseModel)
 
 
@@ -45,10 +74,9 @@ class InvalidAnswer(ValueError):
 
 
 def specific_name(value: str, what: str = "title") -> str:
-    """A title or category name: collapsed, at most ``MAX_TITLE_WORDS`` words, not vague."""
-    value = " ".join(value.split()).strip(" \"'.")
-    if not value:
-        raise ValueError(f"the {what} is empty")
+    """A title or category name: collapsed, at most ``MAX_TITLE_WORDS`` words and
+    ``MAX_TITLE_CHARS`` characters, not vague."""
+    value = bounded_title(collapsed(value).strip(" \"'."), what)
     if len(value.split()) > MAX_TITLE_WORDS:
         raise ValueError(f"the {what} has more than {MAX_TITLE_WORDS} words")
     vague = [w for w in VAGUE_WORDS if re.search(rf"\b{w}\b", value, re.IGNORECASE)]
@@ -72,7 +100,7 @@ class ClusterLabel(BaseModel):
         sentences = [s for s in SENTENCE_END.split(" ".join(value.split())) if s.strip()]
         if len(sentences) < 2:
             raise ValueError("the description is not two sentences")
-        return " ".join(sentences[:2])
+        return bounded_description(" ".join(sentences[:2]))
 
     @property
     def summary(self) -> str:
@@ -136,11 +164,15 @@ def request_body(
     }
 
 
-def prompt_hash(model: str, body: dict[str, Any], version: str = PROMPT_VERSION) -> str:
-    """What identifies a paid answer: provider + model, the exact request, the prompt version
-    (``version``: the summary prompt's unless another run type asks)."""
+def prompt_hash(
+    model: str, body: dict[str, Any], version: str = PROMPT_VERSION, *, server: str
+) -> str:
+    """What identifies a paid answer: the server it came from (``Endpoint.server``: its URL
+    without credentials), provider + model, the exact request and the prompt version
+    (``version``: the summary prompt's unless another run type asks). Answers cached before
+    the server was part of the key have other hashes: they are never served again."""
     payload = json.dumps(
-        {"request": body, "model": model, "prompt_version": version},
+        {"request": body, "model": model, "prompt_version": version, "server": server},
         sort_keys=True,
         ensure_ascii=False,
     )
@@ -150,6 +182,16 @@ def prompt_hash(model: str, body: dict[str, Any], version: str = PROMPT_VERSION)
 def parse_answer(content: str | None) -> ClusterLabel:
     """The model's text → a valid label, or ``InvalidAnswer`` saying what was wrong."""
     return parse_json_answer(content, ClusterLabel)
+
+
+def reminded(body: dict[str, Any], error: str, reminder: str) -> dict[str, Any]:
+    """``body`` asked again after an invalid answer: a user message saying what was wrong
+    (``error``) and the limits (``reminder``) follows the prompt."""
+    note = (
+        f"Your previous answer could not be used ({error}). {reminder} Answer with the JSON "
+        "object only."
+    )
+    return {**body, "messages": [*body["messages"], {"role": "user", "content": note}]}
 
 
 def parse_json_answer(content: str | None, answer_type: type[A]) -> A:

@@ -65,6 +65,12 @@ class Endpoint:
     def public_base_url(self) -> str:
         return public_url(self.base_url) if self.base_url else "https://api.openai.com/v1"
 
+    @property
+    def server(self) -> str:
+        """Who answers, as part of every cached answer's key: the URL without credentials,
+        query or trailing slash (so ``.../v1/`` and ``.../v1`` are one server)."""
+        return self.public_base_url.rstrip("/")
+
 
 def public_url(url: str) -> str:
     """The URL without user, password, query or fragment (they may hold credentials)."""

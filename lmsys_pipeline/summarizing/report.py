@@ -27,14 +27,20 @@ def titles_table(titles: dict[int, TitleRow], limit: int = MAX_TABLE_ROWS) -> st
     return table(["cluster", "queries", "title", "examples"], rows) + note
 
 
-def failures_table(failures: dict[str, str]) -> str:
+def _failure_order(key: str) -> tuple[int, int, str]:
+    return (0, int(key), "") if key.lstrip("-").isdigit() else (1, 0, key)
+
+
+def failures_table(
+    failures: dict[str, str], what: str = "cluster", limit: int = MAX_TABLE_ROWS
+) -> str:
+    """The first ``limit`` failures (by cluster id, or by name for other keys) and how many
+    more there were: the metadata of a run where everything failed stays small."""
     if not failures:
         return "_none_"
-    rows = [
-        [cluster, reason]
-        for cluster, reason in sorted(failures.items(), key=lambda item: int(item[0]))
-    ]
-    return table(["cluster", "why it failed"], rows)
+    ranked = sorted(failures.items(), key=lambda item: _failure_order(item[0]))
+    note = f"\n\n_{len(ranked) - limit} more not shown_" if len(ranked) > limit else ""
+    return table([what, "why it failed"], [list(item) for item in ranked[:limit]]) + note
 
 
 def carry_metadata(entry) -> dict[str, Any]:

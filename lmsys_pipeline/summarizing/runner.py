@@ -1,6 +1,8 @@
 """One summary run, end to end: start or resume the alias, label the clusters that have no
-row yet (offline keywords or an LLM), score label quality, close the ledger entry."""
+row yet (offline keywords or an LLM), score label quality, close the ledger entry (also when
+an error stops the run: it never stays ``running``)."""
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,17 +19,19 @@ from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder
 from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 from lmsys_pipeline.summarizing.carry import carried_labels
 from lmsys_pipeline.summarizing.keywords import keyword_labels
+from lmsys_pipeline.summarizing.lease import SUMMARY, check_held
 from lmsys_pipeline.summarizing.ledger import (
+    abort,
     cached_answers,
     finish,
     record,
     summarized_sizes,
 )
-from lmsys_pipeline.summarizing.llm import Outcome, Tally, ask_all, plan_jobs
+from lmsys_pipeline.summarizing.llm import Job, Outcome, Tally, ask_all, plan_jobs
 from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
 from lmsys_pipeline.summarizing.prepare import PreparedSummary
-from lmsys_pipeline.summarizing.prompts import ClusterLabel
-from lmsys_pipeline.summarizing.providers import Endpoint, estimate_cost
+from lmsys_pipeline.summarizing.prompts import ClusterLabel, InvalidAnswer
+from lmsys_pipeline.summarizing.providers import estimate_cost
 from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality
 from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, build_briefs, load_run_view
@@ -73,29 +77,37 @@ def _offline(
         )
 
 
+def _from_cache(db: DatabaseManager, jobs: list[Job], since) -> dict[str, ClusterLabel]:
+    """The jobs' cached answers that still pass validation (cached at ``since`` or later)."""
+    labels = {}
+    for key, stored in cached_answers(db, [job.prompt_hash for job in jobs], since).items():
+        try:
+            labels[key] = jobs[0].parse(json.dumps(stored.response))
+        except InvalidAnswer:
+            continue  # cached under older rules: asked again
+    return labels
+
+
 def _with_llm(
     db: DatabaseManager,
     save: Callable[[list[LabelResult]], None],
     briefs: dict[int, ClusterBrief],
     missing: list[int],
-    params: SummaryParams,
-    endpoint: Endpoint,
+    prepared: PreparedSummary,
     log: Callable[[str], None],
     on_progress: OnProgress,
 ) -> None:
+    params, endpoint = prepared.params, prepared.endpoint
     if NOISE in missing:
         save([LabelResult(briefs[NOISE], NOISE_LABEL)])
     jobs = plan_jobs([briefs[c] for c in missing if c != NOISE], endpoint, params)
-    cache = cached_answers(db, [job.prompt_hash for job in jobs])
+    cache = _from_cache(db, jobs, prepared.started.fresh_since) if jobs else {}
     hits = [job for job in jobs if job.prompt_hash in cache]
     if hits:
         save(
             [
                 LabelResult(
-                    job.key,
-                    ClusterLabel.model_construct(**cache[job.prompt_hash].response),
-                    cached=True,
-                    prompt_hash=job.prompt_hash,
+                    job.key, cache[job.prompt_hash], cached=True, prompt_hash=job.prompt_hash
                 )
                 for job in hits
             ]
@@ -182,33 +194,45 @@ def summarize_run(
     tokens and their estimated cost as answers are stored."""
     started_at = time.perf_counter()
     run_id, alias, params = prepared.run_id, prepared.alias, prepared.params
-    view = load_run_view(db, run_id)
     summary_run_id = prepared.summary_run_id
-    done = summarized_sizes(db, summary_run_id)
-    missing = [c for c in view.cluster_ids if done.get(c) != view.size(c)]
-    log(
-        f"{summary_run_id} ({'resumed' if prepared.started.resumed else 'new'}): "
-        f"{len(missing)} of {len(view.cluster_ids)} clusters to label"
-    )
-    briefs = build_briefs(db, view, params, view.cluster_ids)
+    total = 0
 
     def save(results: list[LabelResult]) -> None:
-        record(db, run_id, alias, summary_run_id, params, results)
+        check_held(db, SUMMARY, run_id, alias)
+        record(db, run_id, alias, summary_run_id, params, results, prepared.started.fresh_since)
 
-    if params.carry_from is not None:
-        missing = _carry(db, save, briefs, missing, run_id, params.carry_from, log)
-
-    if prepared.endpoint is None:
-        _offline(save, briefs, missing, on_progress)
-    else:
-        _with_llm(db, save, briefs, missing, params, prepared.endpoint, log, on_progress)
-    labelled = [c for c in summarized_sizes(db, summary_run_id) if c != NOISE]
-    quality = _quality(db, view, summary_run_id, briefs, params, load_embedder)
+    try:
+        view = load_run_view(db, run_id)
+        total = len(view.cluster_ids)
+        done = summarized_sizes(db, summary_run_id)
+        missing = [c for c in view.cluster_ids if done.get(c) != view.size(c)]
+        log(
+            f"{summary_run_id} ({'resumed' if prepared.started.resumed else 'new'}): "
+            f"{len(missing)} of {total} clusters to label"
+        )
+        briefs = build_briefs(db, view, params, view.cluster_ids)
+        if params.carry_from is not None:
+            missing = _carry(db, save, briefs, missing, run_id, params.carry_from, log)
+        if prepared.endpoint is None:
+            _offline(save, briefs, missing, on_progress)
+        else:
+            _with_llm(db, save, briefs, missing, prepared, log, on_progress)
+        labelled = [c for c in summarized_sizes(db, summary_run_id) if c != NOISE]
+        quality = _quality(db, view, summary_run_id, briefs, params, load_embedder)
+    except BaseException:
+        abort(
+            db,
+            summary_run_id,
+            params,
+            clusters_total=total,
+            seconds=time.perf_counter() - started_at,
+        )
+        raise
     entry = finish(
         db,
         summary_run_id,
         params,
-        clusters_total=len(view.cluster_ids),
+        clusters_total=total,
         seconds=time.perf_counter() - started_at,
         accuracy=(quality.accuracy, quality.queries),
         nothing_labelled=not labelled and any(c != NOISE for c in missing),

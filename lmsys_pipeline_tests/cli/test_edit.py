@@ -125,6 +125,16 @@ def test_move_queries_by_search(edit_env):
         (("tag-cluster", "RUN", "1", "--coherence", "6"), "--coherence must be 1"),
         (("tag-cluster", "RUN", "1"), "Give tags, --quality, --coherence or --notes"),
         (("select-bad-clusters", "RUN", "--quality", "poor"), "--quality must be"),
+        (("rename-cluster", "RUN", "1", "--alias", "kw", "--title", ""), "the title is empty"),
+        (("rename-cluster", "RUN", "1", "--alias", "kw", "--title", "  \t "), "title is empty"),
+        (
+            ("rename-cluster", "RUN", "1", "--alias", "kw", "--title", "T" * 10_000),
+            "the title is 10,000 characters long, more than 120",
+        ),
+        (
+            ("rename-cluster", "RUN", "1", "--alias", "kw", "--description", "D" * 1_001),
+            "the description is 1,001 characters long, more than 1,000",
+        ),
     ],
 )
 def test_bad_input_is_one_error_line(edit_env, args, message):

@@ -146,7 +146,9 @@ def test_malformed_answers_are_asked_again_and_429_and_500_are_survived(sixty, m
         for r in state.chat_requests
         if r["response_format"]["json_schema"]["name"] == "hierarchy_categories"
     ]
-    assert proposals[0] == proposals[1]  # the malformed first answer, asked again
+    # The malformed first answer, asked again with what was wrong and the limits.
+    assert proposals[1]["messages"][:-1] == proposals[0]["messages"]
+    assert "Your previous answer could not be used" in proposals[1]["messages"][-1]["content"]
 
 
 def test_two_aliases_keep_two_hierarchies_and_a_new_setting_replaces_only_its_own(sixty):

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from lmsys_pipeline.summarizing.bounds import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.prompts import (
     InvalidAnswer,
@@ -10,6 +11,7 @@ from lmsys_pipeline.summarizing.prompts import (
     prompt_hash,
     request_body,
 )
+from lmsys_pipeline.summarizing.providers import resolve_endpoint
 from lmsys_pipeline.summarizing.selection import ClusterBrief
 
 BRIEF = ClusterBrief(
@@ -59,6 +61,12 @@ def test_a_longer_description_is_cut_to_two_sentences():
         (answer(title="PIN resets", description="Only one sentence here"), "two sentences"),
         (answer(title=" ".join(["word"] * 11), description="A. B."), "more than 10 words"),
         ("[1, 2]", "no JSON object"),
+        (answer(title="P" * 121, description="A. B."), "121 characters long, more than 120"),
+        (
+            answer(title="PIN resets", description=f"{'X' * 600}. {'Y' * 600}."),
+            "1,203 characters long, more than 1,000",
+        ),
+        (answer(title="   ", description="A. B."), "the title is empty"),
     ],
 )
 def test_unusable_answers_say_what_is_wrong(content, reason):
@@ -79,10 +87,41 @@ def test_the_request_asks_for_the_json_schema_and_the_hash_keys_the_exact_reques
     params = SummaryParams(model="openai/m")
     body = request_body("m", build_messages(BRIEF), params)
     assert body["response_format"]["json_schema"]["schema"]["required"] == ["title", "description"]
-    same = prompt_hash("openai/m", request_body("m", build_messages(BRIEF), params))
-    assert prompt_hash("openai/m", body) == same
-    assert prompt_hash("vllm/m", body) != same
+    server = "http://gpu-box:8000/v1"
+
+    def key(model: str, request: dict) -> str:
+        return prompt_hash(model, request, server=server)
+
+    same = key("openai/m", request_body("m", build_messages(BRIEF), params))
+    assert key("openai/m", body) == same
+    assert key("vllm/m", body) != same
     other = ClusterBrief(3, 120, ["Change card PIN"], [12])
-    assert prompt_hash("openai/m", request_body("m", build_messages(other), params)) != same
+    assert key("openai/m", request_body("m", build_messages(other), params)) != same
     hotter = params.model_copy(update={"temperature": 0.7})
-    assert prompt_hash("openai/m", request_body("m", build_messages(BRIEF), hotter)) != same
+    assert key("openai/m", request_body("m", build_messages(BRIEF), hotter)) != same
+
+
+def test_the_server_is_part_of_the_key_without_its_credentials():
+    """Item 9 of issue 27: one model name on two servers is two sources of answers; the same
+    server written with a key in its URL, a query or a trailing slash is one."""
+    body = request_body("m", build_messages(BRIEF), SummaryParams(model="openai/m"))
+    here = resolve_endpoint("openai/m", "http://127.0.0.1:8000/v1")
+    there = resolve_endpoint("openai/m", "http://127.0.0.1:9000/v1")
+    assert prompt_hash("openai/m", body, server=here.server) != prompt_hash(
+        "openai/m", body, server=there.server
+    )
+    for spelled in (
+        "http://user:s3cret@127.0.0.1:8000/v1/",
+        "HTTP://127.0.0.1:8000/v1?api_key=s3cret#x",
+    ):
+        assert resolve_endpoint("openai/m", spelled).server == "http://127.0.0.1:8000/v1"
+    assert resolve_endpoint("openai/m", None, api_key="k").server == "https://api.openai.com/v1"
+
+
+def test_the_schema_bounds_the_title_and_the_description():
+    schema = request_body("m", build_messages(BRIEF), SummaryParams())["response_format"]
+    fields = schema["json_schema"]["schema"]["properties"]
+    assert (fields["title"]["maxLength"], fields["description"]["maxLength"]) == (
+        MAX_TITLE_CHARS,
+        MAX_DESCRIPTION_CHARS,
+    )

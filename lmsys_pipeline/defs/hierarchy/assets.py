@@ -23,6 +23,7 @@ from lmsys_pipeline.hierarchy.runner import build_hierarchy
 from lmsys_pipeline.hierarchy.validation import tree_checks
 from lmsys_pipeline.reading.clusters import cluster_sizes
 from lmsys_pipeline.reading.hierarchy import check_rows, stored_rows
+from lmsys_pipeline.summarizing.lease import HIERARCHY, alias_lease
 
 MARKDOWN_KEYS = ("tree", "levels_table", "orphans_table", "failures")
 CHECKS = {
@@ -68,7 +69,9 @@ class HierarchyConfig(dg.Config):
     temperature: float | None = Field(default=None, description="Sampling temperature (0).")
     seed: int | None = Field(default=None, description="Seed of k-means and the requests.")
     restart: bool = Field(
-        default=False, description="Start a new hierarchy run even if it could be resumed."
+        default=False,
+        description="Start a new hierarchy run even if it could be resumed, and ask the model "
+        "again (answers cached before are not used).",
     )
     hierarchy_run_id: str | None = Field(
         default=None, description="Continue exactly this run (set by lmsys merge-clusters)."
@@ -104,7 +107,7 @@ def cluster_hierarchy(
     keys = context.partition_key.keys_by_dimension
     run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
     db = database.manager
-    with user_failures():
+    with user_failures(), alias_lease(db, HIERARCHY, run_id, alias):
         prepared = prepare_hierarchy_run(
             db,
             context.instance,

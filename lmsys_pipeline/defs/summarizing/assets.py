@@ -20,6 +20,7 @@ from lmsys_pipeline.defs.summarizing.partitions import (
 )
 from lmsys_pipeline.defs.summarizing.prepare import prepare_summary_run
 from lmsys_pipeline.reading.map_png import run_map_markdown
+from lmsys_pipeline.summarizing.lease import SUMMARY, alias_lease
 from lmsys_pipeline.summarizing.report import summary_metadata
 from lmsys_pipeline.summarizing.runner import summarize_run
 
@@ -41,7 +42,9 @@ class SummarizeConfig(dg.Config):
         description="Reuse this alias's titles from the previous run for continuing clusters.",
     )
     restart: bool = Field(
-        default=False, description="Start a new summary run even if the alias could be resumed."
+        default=False,
+        description="Start a new summary run even if the alias could be resumed, and ask the "
+        "model again (answers cached before are not used).",
     )
     summary_run_id: str | None = Field(
         default=None, description="Continue exactly this summary run (set by lmsys summarize)."
@@ -72,7 +75,8 @@ class SummarizeConfig(dg.Config):
         "One summary run per partition (clustering run x alias): a ClusterSummary row per "
         "cluster with an LLM's (or the offline keyword summarizer's) title and description, "
         "and a summary_runs ledger row. Re-materializing resumes the alias (only clusters "
-        "without a row are asked for); new parameters replace its rows."
+        "without a row are asked for); new parameters replace its rows. One process at a "
+        "time per alias (a lease in alias_leases): a second one fails at once."
     ),
 )
 def cluster_summaries(
@@ -86,7 +90,7 @@ def cluster_summaries(
     keys = context.partition_key.keys_by_dimension
     run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
     overrides = config.model_dump(exclude={"restart", "summary_run_id"})
-    with user_failures():
+    with user_failures(), alias_lease(database.manager, SUMMARY, run_id, alias):
         prepared = prepare_summary_run(
             database.manager,
             context.instance,

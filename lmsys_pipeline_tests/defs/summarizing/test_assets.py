@@ -139,3 +139,26 @@ def test_the_api_key_never_reaches_tables_parameters_or_the_event_log(
     with db.get_session() as session:
         params = session.exec(select(ClusterSummary.parameters)).scalars().all()
     assert params and all(SECRET not in str(p) for p in params)
+
+
+def test_a_partition_whose_alias_another_process_holds_fails_in_one_sentence(run_id):
+    """Two materializations of one partition at once (the UI, a schedule): the second fails
+    at once naming the holder and asks for nothing."""
+    from lmsys_pipeline.db.summaries import AliasLease, SummaryRun
+    from lmsys_pipeline_tests.summarizing.test_lease import _held_by
+
+    db = DatabaseManager()  # $LMSYS_DB_URL, as the asset's database resource
+    _held_by(db, "other", 1)
+    with db.engine.begin() as connection:
+        connection.execute(AliasLease.__table__.update().values(run_id=run_id, alias="kw"))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _summarize(instance, run_id, "kw")
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    description = failure.event_specific_data.user_failure_data.description
+    assert description.startswith(
+        f"Alias kw on {run_id} is being summarized by another process (pid 1 on "
+    )
+    with db.engine.connect() as connection:
+        assert connection.execute(select(SummaryRun)).all() == []
+    db.dispose()

@@ -1,0 +1,59 @@
+"""Hierarchy runs meeting answers that are no chat completion, and names over the bounds
+(items 6 and 7 of issue 27)."""
+
+import pytest
+from sqlalchemy import func, select
+
+from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
+from lmsys_pipeline.hierarchy.params import HierarchyInputError
+from lmsys_pipeline.summarizing.bounds import MAX_CATEGORIES, MAX_TITLE_CHARS
+from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.pipeline_data import build_embedded, build_tree, summarize
+
+MODEL = "openai/test-model"
+
+
+def test_web_pages_for_answers_fail_the_run_in_one_sentence_on_both_databases(
+    any_db, minilm, tmp_path
+):
+    from lmsys_pipeline.clustering.params import KMeansParams
+    from lmsys_pipeline.clustering.runs import materialize_run, register_run
+
+    db = any_db
+    build_embedded(db, minilm, tmp_path, queries=200)
+    run = register_run(db, KMeansParams(n_clusters=25))
+    materialize_run(db, run.run_id)
+    summarize(db, run.run_id, "kw", label_quality_queries=0)
+    state = ServerState(chat_behaviour=lambda prompt: "html")
+    with openai_server(state) as url, pytest.raises(HierarchyInputError) as failed:
+        build_tree(db, run.run_id, "kw", model=MODEL, base_url=url, embedder=minilm, top=3)
+    message = str(failed.value)
+    assert message.startswith("No parent was proposed for level 1: every request to ")
+    assert "(first: HTTP 200 with a web page instead of a chat completion" in message
+    with db.engine.connect() as connection:
+        [(status, requests, failures)] = connection.execute(
+            select(HierarchyRun.status, HierarchyRun.requests, HierarchyRun.failures)
+        ).all()
+    assert status == "failed" and requests == len(state.chat_requests) == len(failures)
+
+
+def test_names_and_titles_over_the_bound_are_asked_again_with_a_reminder(sixty, minilm):
+    db, run_id = sixty
+    state = ServerState(chat_script=["long_title"], long_chars=500)
+    with openai_server(state) as url:
+        report = build_tree(
+            db, run_id, "kw", model=MODEL, base_url=url, embedder=minilm, top=8, concurrency=1
+        )
+    assert report.entry.status == "completed" and report.entry.failures == {}
+    first, again = state.chat_requests[:2]
+    assert first["response_format"]["json_schema"]["name"] == "hierarchy_categories"
+    assert again["messages"][:-1] == first["messages"]
+    reminder = again["messages"][-1]["content"]
+    assert "categories.0.name: the name is 500 characters long, more than 120" in reminder
+    assert f"with at most {MAX_CATEGORIES} categories" in reminder
+    schema = first["response_format"]["json_schema"]["schema"]["properties"]["categories"]
+    assert schema["maxItems"] == MAX_CATEGORIES
+    assert schema["items"]["properties"]["name"]["maxLength"] == MAX_TITLE_CHARS
+    with db.engine.connect() as connection:
+        longest = connection.execute(select(func.max(func.length(ClusterHierarchy.title)))).one()
+    assert longest[0] <= MAX_TITLE_CHARS
