@@ -6,18 +6,18 @@ before serving, to exercise the client's retries.
 
 Chat completions answer a valid cluster label derived from the prompt, after ``chat_latency``
 seconds. ``chat_script`` lists what the next requests get instead, in order: ``"429"`` (with
-``Retry-After``), ``"500"``, ``"400"`` (a schema the server refuses), ``"timeout"`` (answers
-after ``timeout_sleep`` s), ``"malformed"`` (not JSON), ``"missing_field"``, ``"refusal"``,
-``"vague"`` (a "various ..." title), ``"none"`` (a hierarchy assignment answers "none of these
-fits"), ``"html"`` (status 200 with a web page, as a login portal or a wrong base URL gives),
-``"empty"`` (status 200, no body), ``"long_title"`` (a valid answer whose title is one word of
-``long_chars`` characters; hierarchy prompts get their name or title that long) or ``"ok"``;
-``chat_behaviour`` (prompt text → one of those) decides when the script is empty;
-``chat_label`` (prompt text → a label, or None for the default) lets a test choose what a
-valid answer says.
-``title_prefix`` starts every title (two servers, or one before and after, answer
-differently). Hierarchy prompts (their schema's name starts with ``hierarchy_``) get answers
-derived from the prompt (``hierarchy_answer``).
+``Retry-After``), ``"500"``, ``"400"`` (a schema the server refuses; a strict schema whose
+strings carry ``maxLength`` or ``minLength`` always gets it, as from OpenAI), ``"timeout"``
+(answers after ``timeout_sleep`` s), ``"malformed"`` (not JSON), ``"missing_field"``,
+``"refusal"``, ``"vague"`` (a "various ..." title), ``"none"`` (a hierarchy assignment answers
+"none of these fits"), ``"html"`` (status 200 with a web page, as a login portal or a wrong
+base URL gives), ``"empty"`` (status 200, no body), ``"long_title"`` (a valid answer whose
+title is one word of ``long_chars`` characters; hierarchy prompts get their name or title that
+long) or ``"ok"``; ``chat_behaviour`` (prompt text → one of those) decides when the script is
+empty; ``chat_label`` (prompt text → a label, or None for the default) lets a test choose what
+a valid answer says. ``title_prefix`` starts every title (two servers, or one before and after,
+answer differently). Hierarchy prompts (their schema's name starts with ``hierarchy_``) get
+answers derived from the prompt (``hierarchy_answer``).
 
 ``arrived`` is set when a chat request comes in; while ``hold`` is set to an unset event,
 every chat answer waits for it (at most ``hold_timeout`` s): a test can keep a run in flight
@@ -127,6 +127,33 @@ def hierarchy_answer(schema: str, request: dict, kind: str) -> dict:
         "title": f"{_words(listed[0] if listed else prompt, 4).capitalize()} family {digest}",
         "description": f"Users ask about {_words(prompt, 5)}. It holds {len(listed)} clusters.",
     }
+
+
+# String keywords that strict structured output (OpenAI, Azure) refuses with HTTP 400.
+STRICT_REFUSED = ("maxLength", "minLength")
+
+
+def strict_schema_fault(request: dict) -> str | None:
+    """The 400 message a strict-mode server gives for ``request``'s schema, or None: a string
+    field may not carry ``maxLength``/``minLength``, as OpenAI's structured outputs answer."""
+    response_format = request.get("response_format") or {}
+    spec = response_format.get("json_schema") or {}
+    if not spec.get("strict"):
+        return None
+    pending = [spec.get("schema") or {}]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for keyword in STRICT_REFUSED:
+                if node.get("type") == "string" and keyword in node:
+                    return (
+                        f"Invalid schema for response_format '{spec.get('name')}': "
+                        f"'{keyword}' is not permitted."
+                    )
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return None
 
 
 def _lengthened(answer: dict, chars: int) -> dict:
@@ -306,8 +333,9 @@ def openai_server(state: ServerState) -> Iterator[str]:
             if kind == "500":
                 self._send(500, {"error": {"message": "boom", "type": "server_error"}})
                 return
-            if kind == "400":
-                message = "Invalid schema for response_format: 'maxLength' is not permitted."
+            refused = strict_schema_fault(request)
+            if kind == "400" or refused:
+                message = refused or "Invalid schema for response_format: 'x' is not permitted."
                 self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
                 return
             time.sleep(state.timeout_sleep if kind == "timeout" else state.chat_latency)

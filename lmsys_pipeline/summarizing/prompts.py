@@ -4,7 +4,9 @@ The prompt ends in a user message (some OpenAI-compatible servers reject a syste
 prompt). ``PROMPT_VERSION`` changes whenever the wording or what an answer means does; it and
 the exact request (schema included) are part of every cache key, so an old answer is never
 served for a new prompt. Titles and descriptions are bounded (``bounds.py``) in the schema
-sent to the server and again when the answer is validated.
+in the schema's field descriptions and when the answer is validated: strict structured
+output (OpenAI, Azure) refuses a string's ``maxLength`` with HTTP 400, so the schema carries
+none (arrays' ``maxItems`` is accepted).
 """
 
 import hashlib
@@ -35,20 +37,20 @@ SYSTEM = (
 
 
 def label_schema(name: str, description: str) -> dict[str, Any]:
-    """A strict object of a bounded ``name`` field (a title, a category name) and a bounded
-    ``description``, told what the description should be."""
+    """A strict object of a ``name`` field (a title, a category name) and a ``description``,
+    their bounds said in words (strict mode refuses ``maxLength``; validation enforces them)."""
     return {
         "type": "object",
         "properties": {
             name: {
                 "type": "string",
-                "maxLength": MAX_TITLE_CHARS,
-                "description": f"At most {MAX_TITLE_WORDS} words, specific.",
+                "description": (
+                    f"At most {MAX_TITLE_WORDS} words and {MAX_TITLE_CHARS} characters, specific."
+                ),
             },
             "description": {
                 "type": "string",
-                "maxLength": MAX_DESCRIPTION_CHARS,
-                "description": description,
+                "description": f"{description} At most {MAX_DESCRIPTION_CHARS:,} characters.",
             },
         },
         "required": [name, "description"],

@@ -224,8 +224,10 @@ def test_a_rejected_key_or_a_dead_server_fails_the_run_in_one_sentence(sixty, mi
     from lmsys_pipeline.summarizing.llm import LLMConfigError
 
     db, run_id = sixty
+    # Every request is refused: with only the first one refused, the others in flight were
+    # answered and cached, so the run below could finish from the cache (issue 23's flake).
     with (
-        openai_server(ServerState(chat_script=["401"])) as url,
+        openai_server(ServerState(chat_behaviour=lambda prompt: "401")) as url,
         pytest.raises(LLMConfigError, match="HTTP 401"),
     ):
         build_tree(db, run_id, "kw", model=MODEL, base_url=url, embedder=minilm, top=8)

@@ -108,7 +108,7 @@ def test_an_error_inside_the_run_closes_its_ledger_row(four, llm_server):
     [
         ("html", "HTTP 200 with a web page"),
         # A server refusing the schema (e.g. a keyword it does not support) says so itself.
-        ("400", "HTTP 400: Invalid schema for response_format: 'maxLength' is not permitted."),
+        ("400", "HTTP 400: Invalid schema for response_format: 'x' is not permitted."),
     ],
 )
 def test_every_answer_unusable_fails_the_run_naming_the_cause(four, llm_server, kind, cause):
