@@ -3,9 +3,11 @@
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from lmsys_pipeline.cli.common import (
+from lmsys_pipeline.cli.app import app
+from lmsys_pipeline.cli.console import console
+from lmsys_pipeline.cli.launch import run_alias_asset
+from lmsys_pipeline.cli.options import (
     BaseUrlOption,
     ConcurrencyOption,
     DbUrlOption,
@@ -15,12 +17,10 @@ from lmsys_pipeline.cli.common import (
     RpmOption,
     TimeoutOption,
     VerboseOption,
-    app,
-    console,
     database,
     llm_resource,
-    run_alias_asset,
 )
+from lmsys_pipeline.cli.tables import Table
 
 LEDGER_FIELDS = (
     "status",

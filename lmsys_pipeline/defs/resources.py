@@ -128,7 +128,7 @@ class ProgressResource(dg.ConfigurableResource):
     def with_display(self, display: OnProgress) -> "ProgressResource":
         """This resource, also handing every event to ``display``. Dagster rebuilds a
         configured resource from its fields, so hand the result to a run as
-        ``dg.ResourceDefinition.hardcoded_resource(...)`` (as ``cli/common.py`` does)."""
+        ``dg.ResourceDefinition.hardcoded_resource(...)`` (as ``cli/launch.py`` does)."""
         self._display = display
         return self
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import QueryCluster
+from lmsys_pipeline.db.models import NOISE, QueryCluster
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.hierarchy.ledger import (
     StartedHierarchy,
@@ -22,7 +22,6 @@ from lmsys_pipeline.hierarchy.ledger import (
     start_hierarchy_run,
 )
 from lmsys_pipeline.hierarchy.params import HierarchyInputError, HierarchyParams, level_targets
-from lmsys_pipeline.hierarchy.tree import NOISE
 from lmsys_pipeline.summarizing.ledger import live_entries
 from lmsys_pipeline.summarizing.params import ThroughputSettings, check_alias
 from lmsys_pipeline.summarizing.prepare import layered_params, with_endpoint

@@ -12,7 +12,7 @@ from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
 from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
 from lmsys_pipeline.defs.failures import user_failures
 from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, ProgressResource
-from lmsys_pipeline.reading.map_png import run_map_markdown
+from lmsys_pipeline.outputs.map_png import run_map_markdown
 
 MARKDOWN_KEYS = ("size_histogram", "largest_clusters")
 

@@ -19,7 +19,7 @@ from lmsys_pipeline.defs.summarizing.partitions import (
     summary_partitions,
 )
 from lmsys_pipeline.defs.summarizing.prepare import prepare_summary_run
-from lmsys_pipeline.reading.map_png import run_map_markdown
+from lmsys_pipeline.outputs.map_png import run_map_markdown
 from lmsys_pipeline.summarizing.lease import SUMMARY, alias_lease
 from lmsys_pipeline.summarizing.report import summary_metadata
 from lmsys_pipeline.summarizing.runner import summarize_run
