@@ -62,6 +62,17 @@ def summarized_sizes(db: DatabaseManager, summary_run_id: str) -> dict[int, int]
         )
 
 
+def summary_labels(db: DatabaseManager, summary_run_id: str) -> dict[int, tuple[str, str]]:
+    """Cluster id → (title, description) of a summary run ("" where one is missing)."""
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description
+            ).where(ClusterSummary.summary_run_id == summary_run_id)
+        ).all()
+    return {c: (t or "", d or "") for c, t, d in rows}
+
+
 def record(
     db: DatabaseManager,
     run_id: str,

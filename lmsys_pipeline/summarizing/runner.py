@@ -22,7 +22,13 @@ from lmsys_pipeline.labeling.llm import Outcome, Tally, ask_all
 from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 from lmsys_pipeline.summarizing.carry import carried_labels
 from lmsys_pipeline.summarizing.keywords import keyword_labels
-from lmsys_pipeline.summarizing.ledger import abort, finish, record, summarized_sizes
+from lmsys_pipeline.summarizing.ledger import (
+    abort,
+    finish,
+    record,
+    summarized_sizes,
+    summary_labels,
+)
 from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
 from lmsys_pipeline.summarizing.prepare import PreparedSummary
 from lmsys_pipeline.summarizing.prompts import plan_jobs
@@ -259,13 +265,11 @@ def _quality(
 ) -> LabelQuality:
     if params.label_quality_queries <= 0:
         return LabelQuality(None, 0, 0, 1.0)
-    with db.engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description
-            ).where(ClusterSummary.summary_run_id == summary_run_id)
-        ).all()
-    labels = {c: _label_text(t or "", d or "") for c, t, d in rows if c != NOISE}
+    labels = {
+        c: _label_text(title, description)
+        for c, (title, description) in summary_labels(db, summary_run_id).items()
+        if c != NOISE
+    }
     shown = {c: b.shown_query_ids for c, b in briefs.items()}
     return label_quality(
         view,
