@@ -20,7 +20,7 @@ from lmsys_pipeline.cli import app
 from lmsys_pipeline.db.hierarchy import HierarchyRun
 from lmsys_pipeline.db.summaries import AliasLease, SummaryRun
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.summarizing.test_lease import _held_by
+from lmsys_pipeline_tests.labeling.test_lease import _held_by
 
 LMSYS = str(Path(sys.executable).parent / "lmsys")
 

@@ -145,7 +145,7 @@ def test_a_partition_whose_alias_another_process_holds_fails_in_one_sentence(run
     """Two materializations of one partition at once (the UI, a schedule): the second fails
     at once naming the holder and asks for nothing."""
     from lmsys_pipeline.db.summaries import AliasLease, SummaryRun
-    from lmsys_pipeline_tests.summarizing.test_lease import _held_by
+    from lmsys_pipeline_tests.labeling.test_lease import _held_by
 
     db = DatabaseManager()  # $LMSYS_DB_URL, as the asset's database resource
     _held_by(db, "other", 1)

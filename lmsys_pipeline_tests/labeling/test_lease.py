@@ -13,8 +13,8 @@ from sqlalchemy import insert, select, update
 
 from lmsys_pipeline.db.models import utc_now
 from lmsys_pipeline.db.summaries import AliasLease
-from lmsys_pipeline.summarizing import lease
-from lmsys_pipeline.summarizing.lease import (
+from lmsys_pipeline.labeling import lease
+from lmsys_pipeline.labeling.lease import (
     HIERARCHY,
     SUMMARY,
     AliasBusy,
