@@ -11,9 +11,9 @@ from lmsys_pipeline.hierarchy.prepare import prepare_hierarchy
 from lmsys_pipeline.hierarchy.runner import HierarchyReport, build_hierarchy
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.labeling.lease import HIERARCHY, SUMMARY, alias_lease
+from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.progress import no_progress
-from lmsys_pipeline.summarizing.lease import HIERARCHY, SUMMARY, alias_lease
-from lmsys_pipeline.summarizing.params import ThroughputSettings
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import SummaryReport, summarize_run
 from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet

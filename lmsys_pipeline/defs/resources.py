@@ -16,8 +16,8 @@ from pydantic import Field, PrivateAttr
 
 from lmsys_pipeline.db.connection import DB_URL_ENV, VECTOR_CACHE_ENV, DatabaseManager
 from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, Embedder
+from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.progress import OnProgress, Throttled, fan_out
-from lmsys_pipeline.summarizing.params import ThroughputSettings
 
 # Assets that write the SQLModel tables share this pool; dagster.yaml limits it to one step at a
 # time, because SQLite has a single writer. Raise the limit when LMSYS_DB_URL is PostgreSQL.

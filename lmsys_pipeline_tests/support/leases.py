@@ -7,7 +7,7 @@ from sqlalchemy import insert
 
 from lmsys_pipeline.db.models import utc_now
 from lmsys_pipeline.db.summaries import AliasLease
-from lmsys_pipeline.summarizing.lease import SUMMARY
+from lmsys_pipeline.labeling.lease import SUMMARY
 
 RUN = "kmeans-4-20260101-000000"
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from lmsys_pipeline.db.summaries import AliasLease
-from lmsys_pipeline.summarizing import lease
-from lmsys_pipeline.summarizing.lease import (
+from lmsys_pipeline.labeling import lease
+from lmsys_pipeline.labeling.lease import (
     HIERARCHY,
     SUMMARY,
     AliasBusy,
