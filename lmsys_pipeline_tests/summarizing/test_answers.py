@@ -12,7 +12,7 @@ from lmsys_pipeline.summarizing.params import SummaryInputError
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import summarize_run
 from lmsys_pipeline_tests.pipeline_data import build_results, summarize
-from lmsys_pipeline_tests.summarizing.test_runner import llm
+from lmsys_pipeline_tests.support.llm import llm
 
 CLUSTERS = 4  # build_results: its first run has k = 4
 

@@ -17,7 +17,7 @@ from lmsys_pipeline.summarizing.runner import summarize_run
 from lmsys_pipeline.summarizing.selection import build_briefs, load_run_view
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 from lmsys_pipeline_tests.pipeline_data import build_results, summarize
-from lmsys_pipeline_tests.summarizing.test_runner import llm, rows
+from lmsys_pipeline_tests.support.llm import llm, rows
 
 CLUSTERS = 4
 

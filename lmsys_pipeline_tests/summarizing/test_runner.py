@@ -3,34 +3,11 @@
 import pytest
 from sqlalchemy import select
 
-from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.labeling.llm import LLMConfigError
 from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.summarizing.conftest import CLUSTERS
-
-
-def llm(url: str, **fields) -> dict:
-    """The test server's settings (base_url and limits go to ThroughputSettings)."""
-    return {
-        "model": "openai/test-model",
-        "base_url": url,
-        "concurrency": 4,
-        "max_retries": 3,
-        "timeout_s": 10.0,
-        **fields,
-    }
-
-
-def rows(db, summary_run_id: str) -> list[ClusterSummary]:
-    with db.get_session() as session:
-        return (
-            session.exec(
-                select(ClusterSummary).where(ClusterSummary.summary_run_id == summary_run_id)
-            )
-            .scalars()
-            .all()
-        )
+from lmsys_pipeline_tests.support.llm import llm, rows
 
 
 def test_every_cluster_gets_a_row_and_the_ledger_adds_up(clustered, llm_server):
