@@ -62,6 +62,15 @@ def summary_choice(db: DatabaseManager, run_id: str, alias: str | None):
     return choose_summary_run(db, run_id, alias=alias)
 
 
+def default_alias(db: DatabaseManager, run_id: str) -> str | None:
+    """The alias a page shows without ``?alias=``: that of the run's latest hierarchy (so the
+    tree shows), else None (the run's latest summary run, as the read commands choose)."""
+    from lmsys_pipeline.reading.hierarchy import choose_hierarchy
+
+    found = choose_hierarchy(db, run_id, required=False)
+    return found.alias if found else None
+
+
 def clusters(db: DatabaseManager, run_id: str, choice, *, examples: int = 0) -> list:
     """``lmsys list-clusters``."""
     from lmsys_pipeline.reading.clusters import list_clusters
@@ -208,8 +217,8 @@ class Models:
     """Embedding models loaded once per server process and kept warm (``lmsys search``
     loads one per call)."""
 
-    def __init__(self) -> None:
-        self._loaded: dict[str, Any] = {}
+    def __init__(self, loaded: dict[str, Any] | None = None) -> None:
+        self._loaded: dict[str, Any] = dict(loaded or {})
         self._lock = threading.Lock()
 
     def get(self, name: str = DEFAULT_MODEL):

@@ -18,6 +18,11 @@ def run_links(run_id: str, dagster_base: str, dagster_run: str | None) -> dict:
     return links
 
 
+def alias_for(explorer, run_id: str, alias: str | None) -> str | None:
+    """``?alias=`` when given, else the alias of the run's latest hierarchy (None: none)."""
+    return alias if alias else data.default_alias(explorer.db, run_id)
+
+
 def runs_view(explorer) -> list[dict]:
     found = data.runs(explorer.db)
     dagster = _dagster_runs(explorer, [r.run_id for r in found])
@@ -47,6 +52,7 @@ def data_log(message: str) -> None:
 def run_view(explorer, run_id: str, alias: str | None) -> dict:
     db = explorer.db
     row = data.run(db, run_id)
+    alias = alias_for(explorer, run_id, alias)
     choice = data.summary_choice(db, run_id, alias)
     found, tree = data.hierarchy(db, run_id, choice)
     dagster = _dagster_runs(explorer, [run_id])
@@ -66,6 +72,8 @@ def run_view(explorer, run_id: str, alias: str | None) -> dict:
 
 def cluster_view(explorer, run_id: str, cluster_id: int, alias: str | None) -> dict:
     db = explorer.db
+    require = data.run(db, run_id)  # 404 for an unknown run before anything else
+    alias = alias_for(explorer, require.run_id, alias)
     detail = data.cluster(db, run_id, cluster_id, alias)
     lineage = data.lineage(db, run_id, cluster_id)
     other_titles: dict[str, dict] = {}

@@ -45,7 +45,7 @@ def cluster_page(
         "cluster.html",
         view=view,
         members=members.as_dict(),
-        alias=alias,
+        alias=alias or (view["summary"] or {}).get("alias"),
         aliases=sorted({a["alias"] for a in aliases if a["alias"]}),
         done=done,
         arrival_heights=charts.bar_heights(view["arrivals"]["counts"]),

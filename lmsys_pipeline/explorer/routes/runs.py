@@ -44,7 +44,7 @@ def run_page(
         request,
         "run.html",
         view=view,
-        alias=alias,
+        alias=alias or (view["summary_run"] or {}).get("alias"),
         tiles=charts.treemap(tree),
         levels=max((n["level"] for n in tree), default=0),
         audit=[e.as_dict() for e in data.run_audit(explorer.db, run_id)][-20:],
@@ -70,6 +70,7 @@ def map_json(
 ) -> dict:
     """The points of ``lmsys map``: a seeded sample in 2-D (PCA by default; t-SNE takes
     ~20 s for 3,000 points here), each with its cluster and its ancestors at every level."""
+    alias = views.alias_for(explorer, run_id, alias)
     return data.map_points(explorer.db, run_id, alias, sample=sample, method=projection)
 
 
@@ -82,6 +83,7 @@ def trends_page(
     by: By = "week",
     top: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ):
+    alias = views.alias_for(explorer, run_id, alias)
     report = data.trends(explorer.db, run_id, alias, by, top).as_dict()
     shown = report["periods"][-12:]
     return explorer.render(
@@ -106,6 +108,7 @@ def trends_json(
     top: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> dict:
     """``lmsys trends --json``: queries per cluster and period, fastest growing first."""
+    alias = views.alias_for(explorer, run_id, alias)
     return data.trends(explorer.db, run_id, alias, by, top).as_dict()
 
 
@@ -155,6 +158,7 @@ def export_file(
 ):
     """``lmsys export``: one row per query with its cluster's title (and its ancestors'
     titles when the titles have a hierarchy), as a download."""
+    alias = views.alias_for(explorer, run_id, alias)
     context = data.exported(explorer.db, run_id, format, alias)
     path = context.__enter__()
     return FileResponse(
