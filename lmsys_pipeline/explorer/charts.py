@@ -16,7 +16,9 @@ class Tile:
 
 def _worst(row: list[float], side: float) -> float:
     total = sum(row)
-    return max(max(side * side * r / (total * total), total * total / (side * side * r)) for r in row)
+    return max(
+        max(side * side * r / (total * total), total * total / (side * side * r)) for r in row
+    )
 
 
 def squarify(sizes: list[float], x: float, y: float, w: float, h: float) -> list[tuple]:
@@ -64,7 +66,9 @@ def treemap(roots: list[dict], depth: int = 2) -> list[Tile]:
     each child's box relative to its parent's (all in percent)."""
     shown = [r for r in roots if r.get("queries")]
     tiles = []
-    for node, rect in zip(shown, squarify([r["queries"] for r in shown], 0, 0, 100, 100), strict=True):
+    for node, rect in zip(
+        shown, squarify([r["queries"] for r in shown], 0, 0, 100, 100), strict=True
+    ):
         tile = Tile(node, *rect)
         kids = node.get("children")
         if depth > 1 and isinstance(kids, list):

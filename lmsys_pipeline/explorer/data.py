@@ -372,9 +372,7 @@ def edit(db: DatabaseManager, kind: str, run_id: str, cluster_id: int, fields: d
             description=fields.get("description"), **who,
         )  # fmt: skip
     if kind == "move":
-        return edits.move_queries(
-            db, run_id, fields["query_ids"], fields["to_cluster"], **who
-        )
+        return edits.move_queries(db, run_id, fields["query_ids"], fields["to_cluster"], **who)
     if kind == "merge":
         return edits.merge_clusters(db, run_id, fields["clusters"], cluster_id, **who)
     if kind == "split":

@@ -77,7 +77,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
         if error.status_code == 404:
-            sentence = f"There is no page at {request.url.path}: the runs page links to all of them."
+            sentence = (
+                f"There is no page at {request.url.path}: the runs page links to all of them."
+            )
         elif error.status_code == 405:
             sentence = f"{request.method} is not allowed at {request.url.path}."
         else:

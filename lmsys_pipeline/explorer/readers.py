@@ -69,9 +69,12 @@ def cluster_members(
         ).scalar_one()
         rows = connection.execute(
             select(
-                Query.id, Query.query_text, Query.language, Query.model,
+                Query.id,
+                Query.query_text,
+                Query.language,
+                Query.model,
                 QueryCluster.confidence_score,
-            )  # fmt: skip
+            )
             .join(Query, Query.id == QueryCluster.query_id)
             .where(*where)
             .order_by(QueryCluster.confidence_score.desc().nullslast(), Query.id)

@@ -56,9 +56,7 @@ class Guard:
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
             answer = RedirectResponse(target, status_code=303)
-            answer.set_cookie(
-                TOKEN_COOKIE, self.token, httponly=True, samesite="strict", path="/"
-            )
+            answer.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict", path="/")
             return answer
         return JSONResponse(
             {

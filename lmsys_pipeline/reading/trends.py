@@ -70,12 +70,12 @@ class TrendReport:
 
 
 def times_table(db: DatabaseManager, run_id: str, cluster_id: int | None = None):
-    """The run's assignments (only ``cluster_id``'s when given) with each query's times, as one Arrow table: cluster_id,
-    created_at (naive UTC, as text), own (the source's timestamp, as text) and aside (non-zero
-    when the source's time was set aside at load); DuckDB parses the times a column at a
-    time. SQLite's stored text is read as it is; PostgreSQL's rows come through ``COPY ... TO
-    STDOUT`` as CSV parsed by Arrow: 2.5 s instead of 5.7 s for 1.2M rows through SQLAlchemy
-    rows (benchmarks/keeping_current.py)."""
+    """The run's assignments (only ``cluster_id``'s when given) with each query's times, as
+    one Arrow table: cluster_id, created_at (naive UTC, as text), own (the source's
+    timestamp, as text) and aside (non-zero when the source's time was set aside at load);
+    DuckDB parses the times a column at a time. SQLite's stored text is read as it is;
+    PostgreSQL's rows come through ``COPY ... TO STDOUT`` as CSV parsed by Arrow: 2.5 s
+    instead of 5.7 s for 1.2M rows through SQLAlchemy rows (benchmarks/keeping_current.py)."""
     import pyarrow as pa
 
     own = Query.extra_metadata["timestamp"].as_string()

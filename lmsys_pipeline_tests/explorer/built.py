@@ -56,14 +56,18 @@ def build(db: DatabaseManager, embedder, folder: Path) -> Built:
     ingest_batches(db, open_source(None).batches(1000), limit=FIRST)
     ids = planted(db, folder)
     embed_pending(db, embedder)
-    run_a = register_run(db, KMeansParams(n_clusters=K, reduction="pca"), description="before").run_id
+    run_a = register_run(
+        db, KMeansParams(n_clusters=K, reduction="pca"), description="before"
+    ).run_id
     materialize_run(db, run_a)
     summarize(db, run_a, "kw", label_quality_queries=0)
     summarize(db, run_a, "kw-short", max_queries=5, label_quality_queries=0)
     build_tree(db, run_a, "kw", embedder=embedder, levels=2, top=3)
     ingest_batches(db, open_source(None).batches(1000), limit=FIRST + MORE)
     embed_pending(db, embedder)
-    run_b = register_run(db, KMeansParams(n_clusters=K, reduction="pca"), description="after").run_id
+    run_b = register_run(
+        db, KMeansParams(n_clusters=K, reduction="pca"), description="after"
+    ).run_id
     materialize_run(db, run_b)
     summarize(db, run_b, "kw", label_quality_queries=0)
     write_lineage(db, compute_lineage(db, run_a, run_b))

@@ -51,7 +51,10 @@ def chromium() -> Iterator:
     """A Playwright browser context over Debian's Chromium, with a fresh profile."""
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="explorer-chromium-") as profile, sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory(prefix="explorer-chromium-") as profile,
+        sync_playwright() as p,
+    ):
         context = p.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )

@@ -5,7 +5,7 @@ import io
 
 import pyarrow.parquet as pq
 
-from lmsys_pipeline_tests.explorer.built import K, STOLEN
+from lmsys_pipeline_tests.explorer.built import STOLEN, K
 
 
 def _one_sentence(answer) -> str:

@@ -30,7 +30,9 @@ def test_the_token_is_checked_on_every_request(sqlite_explorer, minilm):
             assert refused.status_code == 401, path
         assert "token" in client.get("/api/runs").json()["error"]
         assert client.get("/api/runs", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert client.get("/api/runs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert (
+            client.get("/api/runs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        )
         entry = client.get("/?token=s3cret&x=1", follow_redirects=False)
         assert entry.status_code == 303 and entry.headers["location"] == "/?x=1"
         assert "httponly" in entry.headers["set-cookie"].lower()

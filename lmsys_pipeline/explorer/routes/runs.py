@@ -153,7 +153,7 @@ def audit_json(explorer: Ex, run_id: str) -> list[dict]:
 def export_file(
     explorer: Ex,
     run_id: str,
-    format: Annotated[Literal["csv", "json", "parquet"], Query()] = "csv",  # noqa: A002
+    format: Annotated[Literal["csv", "json", "parquet"], Query()] = "csv",
     alias: Alias = None,
 ):
     """``lmsys export``: one row per query with its cluster's title (and its ancestors'
