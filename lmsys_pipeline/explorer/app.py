@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
-from lmsys_pipeline.explorer import data, errors
+from lmsys_pipeline.explorer import curation, dagster_links, data, errors, warm_search
 from lmsys_pipeline.explorer.security import Guard, secure_headers
 from lmsys_pipeline.explorer.settings import ExplorerSettings
 
@@ -27,8 +27,8 @@ class Explorer:
     settings: ExplorerSettings
     db: Any
     guard: Guard
-    models: data.Models
-    dagster: data.DagsterRuns
+    models: warm_search.Models
+    dagster: dagster_links.DagsterRuns
     pages: Environment
 
     def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
@@ -47,7 +47,7 @@ class Explorer:
 
     @property
     def editor(self) -> str:
-        return self.settings.editor or data.default_editor()
+        return self.settings.editor or curation.default_editor()
 
 
 def _environment() -> Environment:
@@ -81,8 +81,8 @@ def create_app(settings: ExplorerSettings | None = None) -> FastAPI:
         settings,
         data.open_database(settings.db_url),
         Guard(settings.token),
-        data.Models(),
-        data.DagsterRuns(),
+        warm_search.Models(),
+        dagster_links.DagsterRuns(),
         _environment(),
     )
 

@@ -1,11 +1,9 @@
-"""The explorer's one door into the pipeline: every page and ``/api`` route reads and edits
-through the functions below, which call the same functions as the ``lmsys`` commands (one
-path per operation). Pipeline imports live here and nowhere else in the explorer.
+"""The explorer's reads: every page and ``/api`` route reads through the functions below,
+which call the same functions as the ``lmsys`` commands (one path per operation). Search is
+in ``warm_search``, edits in ``curation``, links to Dagster in ``dagster_links``.
 """
 
-import os
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +11,6 @@ from typing import Any
 
 from lmsys_pipeline.cli.common import visible
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL
 from lmsys_pipeline.embedding.store import NotEmbedded
 from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.explorer import readers
@@ -171,28 +168,7 @@ def arrivals(db: DatabaseManager, run_id: str, cluster_id: int, by: str = "week"
     }
 
 
-def cluster_history(db: DatabaseManager, run_id: str, cluster_id: int) -> list:
-    """``lmsys edit history RUN --cluster-id C``."""
-    from lmsys_pipeline.curation.history import history
-
-    return history(db, run_id, cluster_id=cluster_id)
-
-
-def run_audit(db: DatabaseManager, run_id: str) -> list:
-    """``lmsys edit audit RUN``."""
-    from lmsys_pipeline.curation.history import audit
-
-    require_run(db, run_id)
-    return audit(db, run_id)
-
-
-def edits_in_force(db: DatabaseManager, run_id: str) -> int | None:
-    """The run's latest edit that ``undo`` would take back now (None: none)."""
-    latest = [e for e in run_audit(db, run_id) if e.edit_type != "undo" and e.undone_by is None]
-    return latest[-1].id if latest else None
-
-
-# -- queries and search -------------------------------------------------------------------
+# -- queries ---------------------------------------------------------------------------------------
 
 
 def query(db: DatabaseManager, query_id: int) -> dict:
@@ -211,68 +187,6 @@ def query(db: DatabaseManager, query_id: int) -> dict:
         for edit in history(db, run_id, query_id=query_id)
     ]
     return view
-
-
-class Models:
-    """Embedding models loaded once per server process and kept warm (``lmsys search``
-    loads one per call)."""
-
-    def __init__(self, loaded: dict[str, Any] | None = None) -> None:
-        self._loaded: dict[str, Any] = dict(loaded or {})
-        self._lock = threading.Lock()
-
-    def get(self, name: str = DEFAULT_MODEL):
-        with self._lock:
-            if name not in self._loaded:
-                from lmsys_pipeline.embedding.embedders import load_embedder
-
-                self._loaded[name] = load_embedder(name)
-            return self._loaded[name]
-
-
-def search_model(db: DatabaseManager, run_id: str | None) -> str:
-    """The run's embedding model (its vectors are the ones searched), else the default."""
-    if not run_id:
-        return DEFAULT_MODEL
-    from lmsys_pipeline.clustering.registry import parse_stored
-
-    return parse_stored(require_run(db, run_id).parameters or {}).embedding_model
-
-
-def search(
-    db: DatabaseManager,
-    models: Models,
-    text: str,
-    *,
-    run_id: str | None,
-    top_k: int,
-    language: str | None,
-    llm_model: str | None,
-    cluster_ids: tuple[int, ...] = (),
-) -> list:
-    """``lmsys search``: exact cosine search, filters applied before ranking."""
-    from lmsys_pipeline.embedding.search import SearchFilters, require_some_vectors
-    from lmsys_pipeline.embedding.search import search as run_search
-
-    filters = SearchFilters(
-        run_id=run_id or None,
-        cluster_ids=cluster_ids,
-        language=language or None,
-        llm_model=llm_model or None,
-    )
-    require_some_vectors(db)
-    embedder = models.get(search_model(db, run_id))
-    return run_search(db, embedder, text, top=top_k, filters=filters)
-
-
-def languages_and_models(db: DatabaseManager, run_id: str, cluster_id: int | None = None):
-    """The run's (or cluster's) languages and LLMs with their counts, for filter menus."""
-    from lmsys_pipeline.reading.facets import facet_counts
-
-    return (
-        facet_counts(db, run_id, "language", cluster_id),
-        facet_counts(db, run_id, "model", cluster_id),
-    )
 
 
 # -- runs compared, trends, map, export ---------------------------------------------------
@@ -349,114 +263,3 @@ def exported(db: DatabaseManager, run_id: str, fmt: str, alias: str | None) -> I
         path = Path(folder) / f"{run_id}.{fmt}"
         export_run(db, run_id, choice, fmt, path, ancestor_titles(tree) if tree else None)
         yield path
-
-
-# -- edits --------------------------------------------------------------------------------
-
-
-def default_editor() -> str:
-    from lmsys_pipeline.curation.edits import default_editor as os_user
-
-    return os_user()
-
-
-def edit(db: DatabaseManager, kind: str, run_id: str, cluster_id: int, fields: dict) -> int:
-    """One ``lmsys edit`` command; returns the audit row's id. ``fields`` hold the command's
-    options (editor and reason included)."""
-    from lmsys_pipeline.curation import annotations, edits, reshape
-
-    who = {"editor": fields.get("editor"), "reason": fields.get("reason")}
-    if kind == "rename":
-        return edits.rename_cluster(
-            db, run_id, cluster_id, alias=fields["alias"], title=fields.get("title"),
-            description=fields.get("description"), **who,
-        )  # fmt: skip
-    if kind == "move":
-        return edits.move_queries(db, run_id, fields["query_ids"], fields["to_cluster"], **who)
-    if kind == "merge":
-        return edits.merge_clusters(db, run_id, fields["clusters"], cluster_id, **who)
-    if kind == "split":
-        return reshape.split_cluster(
-            db, run_id, cluster_id, query_ids=fields.get("query_ids"),
-            parts=fields.get("parts"), **who,
-        )  # fmt: skip
-    if kind == "delete":
-        return reshape.delete_cluster(db, run_id, cluster_id, move_to=fields["move_to"], **who)
-    if kind == "tag":
-        return annotations.tag_cluster(
-            db, run_id, cluster_id, fields.get("tags") or [], remove=fields.get("remove", False),
-            quality=fields.get("quality"), coherence=fields.get("coherence"),
-            notes=fields.get("notes"), **who,
-        )  # fmt: skip
-    if kind == "flag":
-        return annotations.mark_cluster(
-            db, run_id, cluster_id, "flag", fields["flags"], remove=fields.get("remove", False),
-            **who,
-        )  # fmt: skip
-    raise ValueError(f"unknown edit {kind}")
-
-
-def undo(db: DatabaseManager, edit_id: int, editor: str | None, reason: str | None) -> int:
-    """``lmsys edit undo``."""
-    from lmsys_pipeline.curation.history import undo as take_back
-
-    return take_back(db, edit_id, editor=editor, reason=reason)
-
-
-def audit_row(db: DatabaseManager, edit_id: int):
-    from lmsys_pipeline.curation.history import audit_row as row
-
-    return row(db, edit_id)
-
-
-def report_edit(row) -> None:
-    """Tells Dagster, as ``lmsys edit`` does: an observation of the run's ``cluster_run``
-    partition (a courtesy: a failure is printed, the edit stays)."""
-    from lmsys_pipeline.cli.edit import _observe
-
-    _observe(row)
-
-
-# -- links to Dagster ---------------------------------------------------------------------
-
-
-class DagsterRuns:
-    """The Dagster run that last materialized each clustering run, read from the instance of
-    $DAGSTER_HOME when one exists (the explorer never creates one)."""
-
-    def __init__(self) -> None:
-        self._instance: Any = None
-        self._lock = threading.Lock()
-
-    def _open(self):
-        from lmsys_pipeline.dagster_home import DEFAULT_DAGSTER_HOME
-
-        home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).expanduser()
-        if not (home / "dagster.yaml").is_file():
-            return None
-        import dagster as dg
-
-        return dg.DagsterInstance.from_config(str(home))
-
-    def latest(self, run_ids: list[str]) -> dict[str, str]:
-        """Clustering run id → Dagster run id, for the runs that have a materialization."""
-        if not run_ids:
-            return {}
-        with self._lock:
-            if self._instance is None:
-                self._instance = self._open() or False
-            instance = self._instance
-        if not instance:
-            return {}
-        import dagster as dg
-
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("cluster_run"), asset_partitions=run_ids),
-            limit=max(100, 5 * len(run_ids)),
-        ).records
-        found: dict[str, str] = {}
-        for record in records:  # newest first
-            partition = record.partition_key
-            if partition and partition not in found:
-                found[partition] = record.run_id
-        return found

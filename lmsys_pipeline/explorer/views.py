@@ -3,19 +3,19 @@ renders. Built only from ``data`` (the pipeline's own functions)."""
 
 from urllib.parse import quote
 
-from lmsys_pipeline.explorer import data
+from lmsys_pipeline.explorer import curation, data, links
 
 CENTRAL = 10
 
 
 def run_links(run_id: str, dagster_base: str, dagster_run: str | None) -> dict:
-    links = {
-        "page": f"/runs/{quote(run_id, safe='')}",
+    found = {
+        "page": links.run_page(run_id),
         "dagster_partition": f"{dagster_base}/assets/cluster_run?partition={quote(run_id)}",
     }
     if dagster_run:
-        links["dagster_run"] = f"{dagster_base}/runs/{dagster_run}"
-    return links
+        found["dagster_run"] = f"{dagster_base}/runs/{dagster_run}"
+    return found
 
 
 def alias_for(explorer, run_id: str, alias: str | None) -> str | None:
@@ -80,7 +80,7 @@ def cluster_view(explorer, run_id: str, cluster_id: int, alias: str | None) -> d
     for link in lineage:
         if link.other_run_id not in other_titles:
             other_titles[link.other_run_id] = data.titles(db, link.other_run_id, alias)
-    history = data.cluster_history(db, run_id, cluster_id)
+    history = curation.cluster_history(db, run_id, cluster_id)
     return {
         **{k: v for k, v in detail.as_dict().items() if k != "queries"},
         "central_queries": data.central(db, run_id, cluster_id, CENTRAL),
@@ -94,7 +94,7 @@ def cluster_view(explorer, run_id: str, cluster_id: int, alias: str | None) -> d
         ],
         "arrivals": data.arrivals(db, run_id, cluster_id),
         "history": [e.as_dict() for e in history],
-        "undoable": data.edits_in_force(db, run_id),
+        "undoable": curation.edits_in_force(db, run_id),
         "members": data.members(db, run_id, cluster_id).as_dict(),
     }
 

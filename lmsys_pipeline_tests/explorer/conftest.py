@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.explorer.app import create_app
-from lmsys_pipeline.explorer.data import Models
 from lmsys_pipeline.explorer.settings import ExplorerSettings
+from lmsys_pipeline.explorer.warm_search import Models
 from lmsys_pipeline_tests.explorer.built import Built, build
 
 TEMPLATE = "explorer_template"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lmsys_pipeline.explorer.app import create_app
-from lmsys_pipeline.explorer.data import Models
 from lmsys_pipeline.explorer.settings import ExplorerSettings
+from lmsys_pipeline.explorer.warm_search import Models
 from lmsys_pipeline_tests.explorer.built import SCRIPT, STOLEN
 from lmsys_pipeline_tests.explorer.server import CHROMIUM, chromium, serving
 

@@ -10,6 +10,7 @@ from lmsys_pipeline.defs.hierarchy.prepare import prepare_hierarchy_run
 from lmsys_pipeline.defs.resources import (
     DatabaseResource,
     EmbedderResource,
+    ExplorerResource,
     LLMResource,
     ProgressResource,
 )
@@ -103,6 +104,7 @@ def cluster_hierarchy(
     embedder: EmbedderResource,
     llm: LLMResource,
     progress: ProgressResource,
+    explorer: ExplorerResource,
 ) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
@@ -142,6 +144,7 @@ def cluster_hierarchy(
             "summaries_page": dg.MetadataValue.url(
                 f"/assets/cluster_summaries?partition={quote(f'{alias}|{run_id}')}"
             ),
+            **explorer.run_link(run_id, alias),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -10,6 +10,7 @@ from lmsys_pipeline.defs.failures import user_failures
 from lmsys_pipeline.defs.resources import (
     DatabaseResource,
     EmbedderResource,
+    ExplorerResource,
     LLMResource,
     ProgressResource,
 )
@@ -86,6 +87,7 @@ def cluster_summaries(
     embedder: EmbedderResource,
     llm: LLMResource,
     progress: ProgressResource,
+    explorer: ExplorerResource,
 ) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
@@ -145,6 +147,7 @@ def cluster_summaries(
                     title=f"{run_id}: clusters summarised by {alias} (ids as in the titles table)",
                 )
             ),
+            **explorer.run_link(run_id, alias),
         },
         check_results=[check],
     )

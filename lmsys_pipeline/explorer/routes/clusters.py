@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from lmsys_pipeline.explorer import charts, data, views
+from lmsys_pipeline.explorer import charts, curation, data, views
 from lmsys_pipeline.explorer.app import Explorer, explorer_of
 
 router = APIRouter()
@@ -38,7 +38,7 @@ def cluster_page(
 ):
     view = views.cluster_view(explorer, run_id, cluster_id, alias)
     members = _members(explorer, run_id, cluster_id, page, per_page, language, model, text)
-    done = data.audit_row(explorer.db, edit).as_dict() if edit else None
+    done = curation.audit_row(explorer.db, edit).as_dict() if edit else None
     aliases = [c.as_dict() for c in data.summary_runs(explorer.db, run_id)]
     return explorer.render(
         request,

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.responses import RedirectResponse
 
-from lmsys_pipeline.explorer import data
+from lmsys_pipeline.explorer import curation
 from lmsys_pipeline.explorer.app import Explorer, explorer_of
 from lmsys_pipeline.explorer.errors import Refused
 from lmsys_pipeline.explorer.security import CSRF_FIELD, CSRF_HEADER
@@ -146,8 +146,8 @@ def _cluster_url(run_id: str, cluster_id: int, edit_id: int) -> str:
 
 
 def _done(explorer: Explorer, edit_id: int, as_form: bool, editor: str | None, target: str):
-    row = data.audit_row(explorer.db, edit_id)
-    data.report_edit(row)
+    row = curation.audit_row(explorer.db, edit_id)
+    curation.report_edit(row)
     if not as_form:
         return row.as_dict()
     answer = RedirectResponse(target, status_code=303)
@@ -158,7 +158,7 @@ def _done(explorer: Explorer, edit_id: int, as_form: bool, editor: str | None, t
 
 def _run_edit(explorer: Explorer, kind: str, run_id: str, cluster_id: int, fields: dict, form):
     fields["editor"] = fields.get("editor") or explorer.editor
-    edit_id = data.edit(explorer.db, kind, run_id, cluster_id, fields)
+    edit_id = curation.edit(explorer.db, kind, run_id, cluster_id, fields)
     if kind == "delete":
         moved = fields["move_to"]
         target = (
@@ -194,8 +194,8 @@ async def edit_json(
 
 def _undo(explorer: Explorer, edit_id: int, fields: dict, as_form: bool):
     editor = fields.get("editor") or explorer.editor
-    undone = data.audit_row(explorer.db, edit_id)
-    undo_id = data.undo(explorer.db, edit_id, editor, fields.get("reason"))
+    undone = curation.audit_row(explorer.db, edit_id)
+    undo_id = curation.undo(explorer.db, edit_id, editor, fields.get("reason"))
     target = (
         _cluster_url(undone.run_id, undone.cluster_id, undo_id)
         if undone.cluster_id is not None and undone.edit_type != "delete"

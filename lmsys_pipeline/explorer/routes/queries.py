@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from lmsys_pipeline.explorer import data, views
+from lmsys_pipeline.explorer import data, views, warm_search
 from lmsys_pipeline.explorer.app import Explorer, explorer_of
 
 router = APIRouter()
@@ -25,7 +25,7 @@ def query_json(explorer: Ex, query_id: int) -> dict:
 
 
 def _search(explorer, q, run_id, top_k, language, model):
-    hits = data.search(
+    hits = warm_search.search(
         explorer.db, explorer.models, q, run_id=run_id, top_k=top_k,
         language=language, llm_model=model,
     )  # fmt: skip

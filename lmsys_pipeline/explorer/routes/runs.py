@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
 
-from lmsys_pipeline.explorer import charts, data, views
+from lmsys_pipeline.explorer import charts, curation, data, views
 from lmsys_pipeline.explorer.app import Explorer, explorer_of
 
 router = APIRouter()
@@ -47,9 +47,9 @@ def run_page(
         alias=alias or (view["summary_run"] or {}).get("alias"),
         tiles=charts.treemap(tree),
         levels=max((n["level"] for n in tree), default=0),
-        audit=[e.as_dict() for e in data.run_audit(explorer.db, run_id)][-20:],
-        audit_undoable=data.edits_in_force(explorer.db, run_id),
-        done=data.audit_row(explorer.db, edit).as_dict() if edit else None,
+        audit=[e.as_dict() for e in curation.run_audit(explorer.db, run_id)][-20:],
+        audit_undoable=curation.edits_in_force(explorer.db, run_id),
+        done=curation.audit_row(explorer.db, edit).as_dict() if edit else None,
     )
 
 
@@ -146,7 +146,7 @@ def diff_json(
 @router.get("/api/runs/{run_id}/edits", tags=["curation"])
 def audit_json(explorer: Ex, run_id: str) -> list[dict]:
     """``lmsys edit audit RUN --json``: every edit of the run, oldest first."""
-    return [e.as_dict() for e in data.run_audit(explorer.db, run_id)]
+    return [e.as_dict() for e in curation.run_audit(explorer.db, run_id)]
 
 
 @router.get("/runs/{run_id}/export", tags=["runs"])
