@@ -36,10 +36,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from keeping_current import CENTRES
+from keeping_current import SyntheticEmbedder as CentredEmbedder
 from measure import in_fresh_process
 
 ROOT = Path(__file__).resolve().parents[1]
-CENTRES = 200
 SEARCHES = [
     "my card was stolen",
     "write a poem about the sea",
@@ -54,33 +55,16 @@ SEARCHES = [
 ]
 
 
-class SyntheticEmbedder:
-    """Unit vectors around ``CENTRES`` fixed centres, the same vector for the same text,
-    stored under the default model's name (``keeping_current.py``'s, renamed)."""
-
-    dimension = 384
-    backend = "synthetic"
-    max_chars = 100_000
+class SyntheticEmbedder(CentredEmbedder):
+    """``keeping_current.py``'s synthetic vectors (around ``CENTRES`` centres, the same vector
+    for the same text), stored under the default model's name so that the server embeds a
+    search with the real model."""
 
     def __init__(self) -> None:
-        import numpy as np
-
         from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL
 
+        super().__init__()
         self.name = DEFAULT_MODEL
-        self.centres = np.random.default_rng(0).standard_normal((CENTRES, 384))
-
-    def embed(self, texts: list[str]):
-        import numpy as np
-
-        from lmsys_pipeline.embedding.store import text_hash
-
-        out = np.empty((len(texts), 384), dtype=np.float32)
-        for i, text in enumerate(texts):
-            rng = np.random.default_rng(int.from_bytes(text_hash(text)[:8], "little"))
-            vector = self.centres[rng.integers(CENTRES)] + 0.7 * rng.standard_normal(384)
-            out[i] = vector / np.linalg.norm(vector)
-        return out
 
 
 def build(url: str, parquet: str) -> dict:
@@ -326,16 +310,15 @@ def map_in_chromium(base: str, run_id: str, sample: int) -> dict:
         page.set_viewport_size({"width": 1400, "height": 900})
         page.goto(f"{base}/runs/{run_id}", timeout=120_000)
         page.wait_for_selector("[data-map-src][data-points]", timeout=300_000)
-        page.eval_on_selector(
-            "select[name=sample]",
-            f"s => {{ s.add(new Option('{sample}', '{sample}')); s.value = '{sample}'; }}",
-        )
+        page.select_option("select[name=sample]", str(sample))
+        page.eval_on_selector("[data-map-src]", "box => box.removeAttribute('data-points')")
         started = time.perf_counter()
         page.click("[data-draw-map]")
-        page.wait_for_selector(f"[data-map-src][data-points='{sample}']", timeout=300_000)
+        page.wait_for_selector("[data-map-src][data-points]", timeout=300_000)
         wall = time.perf_counter() - started
         drawn = int(page.get_attribute("[data-map-src]", "data-drawn-ms"))
-    return {"draw_ms": drawn, "click_to_drawn_s": wall}
+        points = int(page.get_attribute("[data-map-src]", "data-points"))
+    return {"points": points, "draw_ms": drawn, "click_to_drawn_s": round(wall, 2)}
 
 
 def ids_of(url: str, run_id: str) -> tuple[list[int], str, str]:
@@ -379,7 +362,7 @@ def run_backend(backend: str, url: str, parquet: str, workdir: Path, args) -> No
         ).json()["points"]
         took = time.perf_counter() - started
         print(f"/api/runs/{{id}}/map, {len(points):,} points (PCA): {took:.2f} s")
-        print(f"map in Chromium: {map_in_chromium(base, run_id, len(points))}", flush=True)
+        print(f"map in Chromium: {map_in_chromium(base, run_id, sample)}", flush=True)
         load = load_test(base, run_id, clusters, args.users, args.seconds)
         print(f"{args.users} users for {args.seconds:.0f} s: {load}")
         print(f"server peak RSS: {_peak_mb(server.pid):,.0f} MB", flush=True)

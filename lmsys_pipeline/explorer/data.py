@@ -210,13 +210,24 @@ def map_points(
     db: DatabaseManager, run_id: str, alias: str | None, *, sample: int, method: str
 ) -> dict:
     """The points of ``lmsys map`` (the same seeded sample and projection) as data: each
-    point's query, cluster and the ancestors of its cluster at every level of the tree."""
-    from lmsys_pipeline.reading.projection import project_run
+    point's query, cluster and the ancestors of its cluster at every level of the tree. At
+    most ``sample`` points: the map's sample adds a few of every cluster to its draw, so the
+    draw asks for fewer (and a seeded subset is kept when even those are too many)."""
+    import numpy as np
+
+    from lmsys_pipeline.reading.clusters import cluster_sizes
+    from lmsys_pipeline.reading.projection import MIN_PER_CLUSTER, Projection, project_run
     from lmsys_pipeline.summarizing.selection import fetch_texts
 
     choice = summary_choice(db, run_id, alias)
     found, tree = hierarchy(db, run_id, choice)
-    projection = project_run(db, run_id, sample=sample, method=method)
+    drawn = max(1, sample - MIN_PER_CLUSTER * len(cluster_sizes(db, run_id)))
+    projection = project_run(db, run_id, sample=drawn, method=method)
+    if len(projection.query_ids) > sample:
+        keep = np.sort(np.random.default_rng(42).choice(len(projection.query_ids), sample, False))
+        projection = Projection(
+            projection.query_ids[keep], projection.cluster_ids[keep], projection.xy[keep], method
+        )
     texts = fetch_texts(db, projection.query_ids.tolist())
     top = tree.top_level if tree else 0
     groups: dict[int, list[int | None]] = {}

@@ -112,7 +112,7 @@ def test_diff_trends_map_audit_and_docs(client):
     assert trends["by"] == "day" and len(trends["clusters"]) == K
     assert client.get(f"/runs/{built.run_a}/trends").status_code == 200
     points = client.get(f"/api/runs/{built.run_a}/map", params={"sample": 40}).json()
-    assert points["levels"] >= 1 and len(points["points"]) >= 40
+    assert points["levels"] >= 1 and 30 <= len(points["points"]) <= 40
     assert all(len(p["up"]) == points["levels"] for p in points["points"])
     assert client.get(f"/api/runs/{built.run_a}/edits").json() == []
     assert "/api/search" in client.get("/docs").text
@@ -177,3 +177,15 @@ def test_bad_parameters_are_422_in_one_sentence(client):
     assert client.get("/api/diff", params={"a": run, "b": run}).status_code == 422
     page = client.get(f"/runs/{run}/export", params={"format": "xml"})
     assert page.status_code == 422 and "Parameter format" in page.text
+
+
+def test_the_map_never_draws_more_points_than_asked(sqlite_explorer, minilm):
+    from lmsys_pipeline_tests.explorer.conftest import client_for
+
+    url, built = sqlite_explorer
+    with client_for(url, minilm) as client:
+        for sample in (10, 25, 100):
+            answer = client.get(f"/api/runs/{built.run_a}/map", params={"sample": sample})
+            points = answer.json()["points"]
+            assert len(points) <= sample, sample
+            assert len({p["q"] for p in points}) == len(points)
