@@ -11,6 +11,7 @@ from lmsys_pipeline.cli import (  # noqa: F401 (commands)
     lineage,
     maintain,
     read,
+    serve,
     summarize,
 )
 from lmsys_pipeline.cli.common import app

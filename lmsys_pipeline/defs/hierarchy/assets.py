@@ -8,6 +8,7 @@ from pydantic import Field
 from lmsys_pipeline.defs.resources import (
     DatabaseResource,
     EmbedderResource,
+    ExplorerResource,
     LLMResource,
     ProgressResource,
 )
@@ -97,6 +98,7 @@ def cluster_hierarchy(
     embedder: EmbedderResource,
     llm: LLMResource,
     progress: ProgressResource,
+    explorer: ExplorerResource,
 ) -> dg.MaterializeResult:
     run_id, alias, report = run_partition(
         HIERARCHY_RUNS, context, config, database, embedder, llm, progress
@@ -116,6 +118,7 @@ def cluster_hierarchy(
             "summaries_page": dg.MetadataValue.url(
                 f"/assets/cluster_summaries?partition={quote(f'{alias}|{run_id}')}"
             ),
+            **explorer.run_link(run_id, alias),
         },
         check_results=[
             dg.AssetCheckResult(

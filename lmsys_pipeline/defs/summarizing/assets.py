@@ -9,6 +9,7 @@ from lmsys_pipeline.curation.replay import TITLE_EDITS, replay_edits
 from lmsys_pipeline.defs.resources import (
     DatabaseResource,
     EmbedderResource,
+    ExplorerResource,
     LLMResource,
     ProgressResource,
 )
@@ -80,6 +81,7 @@ def cluster_summaries(
     embedder: EmbedderResource,
     llm: LLMResource,
     progress: ProgressResource,
+    explorer: ExplorerResource,
 ) -> dg.MaterializeResult:
     run_id, alias, report = run_partition(
         SUMMARY_RUNS, context, config, database, embedder, llm, progress
@@ -124,6 +126,7 @@ def cluster_summaries(
                     title=f"{run_id}: clusters summarised by {alias} (ids as in the titles table)",
                 )
             ),
+            **explorer.run_link(run_id, alias),
         },
         check_results=[check],
     )
