@@ -41,6 +41,7 @@ from keeping_current import SyntheticEmbedder as CentredEmbedder
 from measure import in_fresh_process
 
 ROOT = Path(__file__).resolve().parents[1]
+MAP_SIZES = (1_000, 3_000, 10_000, 50_000)
 SEARCHES = [
     "my card was stolen",
     "write a poem about the sea",
@@ -355,7 +356,8 @@ def run_backend(backend: str, url: str, parquet: str, workdir: Path, args) -> No
         print(f"recall@10 of /api/search against brute force: {recall_at_10(url, base, run_id)}")
         import httpx
 
-        sample = min(50_000, args.rows)
+        # The run page offers these sizes; the largest the database can fill.
+        sample = max(size for size in MAP_SIZES if size <= max(args.rows, MAP_SIZES[0]))
         started = time.perf_counter()
         points = httpx.get(
             f"{base}/api/runs/{run_id}/map", params={"sample": sample}, timeout=300
