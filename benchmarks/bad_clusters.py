@@ -24,7 +24,7 @@ from lmsys_pipeline.curation.coherence import rank_clusters
 from lmsys_pipeline.curation.edits import move_queries
 from lmsys_pipeline.curation.history import undo
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline_tests.curation.test_edits import members
+from lmsys_pipeline_tests.support.tables import members
 
 
 def build_sample_run(path: str) -> tuple[DatabaseManager, str]:

@@ -115,7 +115,7 @@ def summarize(url: str, _: str) -> dict:
 
     from lmsys_pipeline.db.connection import DatabaseManager
     from lmsys_pipeline.db.models import ClusteringRun
-    from lmsys_pipeline.summarizing.params import ThroughputSettings
+    from lmsys_pipeline.labeling.settings import ThroughputSettings
     from lmsys_pipeline.summarizing.prepare import prepare_summary
     from lmsys_pipeline.summarizing.runner import summarize_run
 

@@ -31,7 +31,7 @@ from summarize import bare_client, build, serve
 from lmsys_pipeline.embedding.embedders import load_embedder
 from lmsys_pipeline.hierarchy.prepare import prepare_hierarchy
 from lmsys_pipeline.hierarchy.runner import build_hierarchy
-from lmsys_pipeline.summarizing.params import ThroughputSettings
+from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline_tests.pipeline_data import summarize
 
 

@@ -27,7 +27,7 @@ from quality import K, prepare
 from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.embedding.embedders import load_embedder
-from lmsys_pipeline.summarizing.params import ThroughputSettings
+from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.quality import label_quality
 from lmsys_pipeline.summarizing.runner import summarize_run

@@ -33,7 +33,7 @@ from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.embedding.store import register_model, save_chunk, text_hash
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline.summarizing.params import ThroughputSettings
+from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import summarize_run
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server

@@ -1,5 +1,6 @@
 """Small results built through the pipeline's own functions, on any database."""
 
+import shutil
 from pathlib import Path
 
 from lmsys_pipeline.clustering.params import KMeansParams
@@ -10,9 +11,9 @@ from lmsys_pipeline.hierarchy.prepare import prepare_hierarchy
 from lmsys_pipeline.hierarchy.runner import HierarchyReport, build_hierarchy
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.labeling.lease import HIERARCHY, SUMMARY, alias_lease
+from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.progress import no_progress
-from lmsys_pipeline.summarizing.lease import HIERARCHY, SUMMARY, alias_lease
-from lmsys_pipeline.summarizing.params import ThroughputSettings
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import SummaryReport, summarize_run
 from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
@@ -110,6 +111,18 @@ def build_results(
         summarize(db, run.run_id, "kw", label_quality_queries=0)
         run_ids.append(run.run_id)
     return run_ids
+
+
+def clustered_copy(embedded_db_file: Path, tmp_path: Path, k: int) -> tuple[Path, str]:
+    """A copy of ``embedded_db_file`` in ``tmp_path`` with a KMeans run of ``k`` clusters:
+    (the copy's path, the run id)."""
+    path = tmp_path / "q.db"
+    shutil.copyfile(embedded_db_file, path)
+    db = DatabaseManager(path)
+    run = register_run(db, KMeansParams(n_clusters=k))
+    materialize_run(db, run.run_id)
+    db.dispose()
+    return path, run.run_id
 
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -24,10 +24,10 @@ def test_every_error_meant_for_users_is_a_user_error():
     from lmsys_pipeline.embedding.embedders import EmbedderError
     from lmsys_pipeline.embedding.search import SearchError
     from lmsys_pipeline.ingestion.sources import SourceError
+    from lmsys_pipeline.labeling.llm import LLMConfigError
+    from lmsys_pipeline.labeling.providers import ProviderError
     from lmsys_pipeline.reading.choice import NotFound
-    from lmsys_pipeline.summarizing.llm import LLMConfigError
     from lmsys_pipeline.summarizing.params import SummaryInputError
-    from lmsys_pipeline.summarizing.providers import ProviderError
 
     for error in (
         ClusteringInputError,

@@ -40,3 +40,8 @@ echo
 echo "== The cluster map of $RUN_ID (t-SNE of 3,000 queries, coloured by the top level) =="
 "$BIN/lmsys" map "$RUN_ID" --alias keywords -o "$MAP"
 echo "Cluster map (open in a browser, works offline): $MAP"
+echo
+echo "== Explore it in a browser =="
+echo "make dev starts the Dagster UI (http://127.0.0.1:$DAGSTER_PORT) and the explorer side by side;"
+echo "or the explorer alone: $BIN/lmsys serve --port $EXPLORER_PORT"
+echo "Then open http://127.0.0.1:$EXPLORER_PORT/runs/$RUN_ID (runs, tree, map, clusters, search, edits)."

@@ -12,6 +12,7 @@ from lmsys_pipeline.cli import (  # noqa: F401 (commands)
     lineage,
     maintain,
     read,
+    serve,
     summarize,
 )
 from lmsys_pipeline.cli.app import app

@@ -7,7 +7,6 @@ import typer
 
 from lmsys_pipeline.cli.app import app, fail
 from lmsys_pipeline.cli.console import console, print_json
-from lmsys_pipeline.cli.launch import run_alias_asset
 from lmsys_pipeline.cli.options import (
     BaseUrlOption,
     ConcurrencyOption,
@@ -22,22 +21,6 @@ from lmsys_pipeline.cli.options import (
     llm_resource,
 )
 from lmsys_pipeline.cli.tables import titled_table
-
-LEDGER_FIELDS = (
-    "status",
-    "summary_run_id",
-    "clusters_total",
-    "levels",
-    "level_sizes",
-    "top_size",
-    "orphans",
-    "requests",
-    "cached_responses",
-    "tokens_in",
-    "tokens_out",
-    "estimated_cost_usd",
-    "seconds",
-)
 
 
 @app.command("merge-clusters")
@@ -82,9 +65,8 @@ def merge_clusters(
 ) -> None:
     """Organise a run's clusters into parent categories, level by level (asset
     cluster_hierarchy, partition run x alias). Prints the hierarchy run id and the tree."""
-    from lmsys_pipeline.db.hierarchy import HierarchyRun
-    from lmsys_pipeline.defs.hierarchy.prepare import prepare_hierarchy_run
-    from lmsys_pipeline.summarizing.lease import HIERARCHY, alias_lease
+    from lmsys_pipeline.cli.alias_run import run_alias_asset
+    from lmsys_pipeline.hierarchy.kind import HIERARCHY_RUNS
 
     llm = llm_resource(timeout_s=timeout, max_retries=max_retries, base_url=base_url)
     overrides = {
@@ -98,28 +80,18 @@ def merge_clusters(
         "temperature": temperature,
         "seed": seed,
     }
-    # Held from before the run is prepared: a second process on the alias refuses at once.
-    with alias_lease(database(db_url), HIERARCHY, run_id, alias):
-        entry = run_alias_asset(
-            "cluster_hierarchy",
-            HierarchyRun,
-            "hierarchy_run_id",
-            run_id,
-            alias,
-            overrides,
-            prepare=prepare_hierarchy_run,
-            llm=llm,
-            restart=restart,
-            db_url=db_url,
-            verbose=verbose,
-            quiet=quiet,
-            fields=LEDGER_FIELDS,
-            as_json=as_json,
-            heading=lambda e, r: (
-                f"{e.hierarchy_run_id} ({alias} on {run_id}, {e.model}, Dagster run {r.run_id})"
-            ),
-            failed=lambda e: f"{len(e.failures)} requests failed",
-        )
+    entry = run_alias_asset(
+        HIERARCHY_RUNS,
+        run_id,
+        alias,
+        overrides,
+        llm=llm,
+        restart=restart,
+        db_url=db_url,
+        verbose=verbose,
+        quiet=quiet,
+        as_json=as_json,
+    )
     if entry is None:
         return
     _print_tree(database(db_url), run_id, entry.hierarchy_run_id, depth=0)

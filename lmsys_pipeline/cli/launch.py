@@ -7,9 +7,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from lmsys_pipeline.cli.app import fail
-from lmsys_pipeline.cli.console import console, error_console, print_json
+from lmsys_pipeline.cli.console import error_console
 from lmsys_pipeline.cli.failures import run_failure_message
-from lmsys_pipeline.cli.options import database, database_resource
 from lmsys_pipeline.cli.progress import progress_display
 
 
@@ -100,77 +99,6 @@ def was_interrupted(result: Any) -> bool:
         in ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
         for event in result.all_events
     )
-
-
-def run_alias_asset(
-    asset_name: str,
-    ledger: Any,
-    run_key: str,
-    run_id: str,
-    alias: str,
-    overrides: dict[str, Any],
-    *,
-    prepare,
-    llm: Any,
-    restart: bool,
-    db_url: str | None,
-    verbose: bool,
-    quiet: bool,
-    fields: tuple[str, ...],
-    as_json: bool,
-    heading,
-    failed,
-) -> Any:
-    """A compute command on a (clustering run x alias) asset: ``prepare(db, instance, run_id,
-    alias, overrides, llm, restart=...)`` registers the run, the partition is materialized
-    with the given ``overrides`` (None values left out) and the run's id under ``run_key``,
-    and the ``ledger`` row is reported: a warning when it is partial (``failed(entry)`` says
-    what failed), then JSON, or ``heading(entry, result)`` and one line per field. Returns the
-    row, or None when JSON was printed; exits with one line when the run failed."""
-    from lmsys_pipeline.defs.summarizing.partitions import summary_partition_key
-
-    db = database(db_url)
-    with dagster_instance() as instance:
-        prepared = prepare(db, instance, run_id, alias, overrides, llm, restart=restart)
-        result = materialize(
-            instance,
-            asset_name,
-            {
-                **{k: v for k, v in overrides.items() if v is not None},
-                run_key: getattr(prepared, run_key),
-            },
-            verbose=verbose,
-            resources={"database": database_resource(db_url), "llm": llm},
-            partition_key=summary_partition_key(run_id, alias),
-            quiet=quiet,
-            as_json=as_json,
-        )
-    require_success(result, f"{alias} on {run_id}: ")
-    with db.get_session() as session:
-        entry = session.get(ledger, getattr(prepared, run_key))
-    if entry.status == "partial":
-        error_console.print(
-            f"{failed(entry)} ({'; '.join(sorted(set(entry.failures.values())))}): run the "
-            "same command again to ask only for them.",
-            style="yellow",
-        )
-    values = {field: getattr(entry, field) for field in fields}
-    if as_json:
-        identity = {"run_id": run_id, "alias": alias, run_key: getattr(entry, run_key)}
-        print_json(
-            {
-                "dagster_run_id": result.run_id,
-                **identity,
-                "model": entry.model,
-                **values,
-                "failures": entry.failures,
-            }
-        )
-        return None
-    console.print(heading(entry, result), style="bold")
-    for field, value in values.items():
-        console.print(f"  {field}: {value}")
-    return entry
 
 
 def require_success(result: Any, context: str = "") -> None:

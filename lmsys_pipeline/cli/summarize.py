@@ -6,7 +6,6 @@ import typer
 
 from lmsys_pipeline.cli.app import app
 from lmsys_pipeline.cli.console import console
-from lmsys_pipeline.cli.launch import run_alias_asset
 from lmsys_pipeline.cli.options import (
     BaseUrlOption,
     ConcurrencyOption,
@@ -21,20 +20,6 @@ from lmsys_pipeline.cli.options import (
     llm_resource,
 )
 from lmsys_pipeline.cli.tables import Table
-
-LEDGER_FIELDS = (
-    "status",
-    "clusters_total",
-    "clusters_done",
-    "clusters_failed",
-    "requests",
-    "cached_responses",
-    "tokens_in",
-    "tokens_out",
-    "estimated_cost_usd",
-    "seconds",
-    "label_accuracy",
-)
 
 
 @app.command()
@@ -87,9 +72,8 @@ def summarize(
 ) -> None:
     """Name and describe every cluster of a run (asset cluster_summaries, partition run x
     alias). Prints the alias, its summary_run_id and the titles."""
-    from lmsys_pipeline.db.summaries import SummaryRun
-    from lmsys_pipeline.defs.summarizing.prepare import prepare_summary_run
-    from lmsys_pipeline.summarizing.lease import SUMMARY, alias_lease
+    from lmsys_pipeline.cli.alias_run import run_alias_asset
+    from lmsys_pipeline.summarizing.kind import SUMMARY_RUNS
     from lmsys_pipeline.summarizing.params import default_alias, default_model
     from lmsys_pipeline.summarizing.runner import summary_titles
 
@@ -107,28 +91,18 @@ def summarize(
         "carry_from": carry_from,
     }
     alias = alias or default_alias(model or default_model())
-    # Held from before the run is prepared: a second process on the alias refuses at once.
-    with alias_lease(database(db_url), SUMMARY, run_id, alias):
-        entry = run_alias_asset(
-            "cluster_summaries",
-            SummaryRun,
-            "summary_run_id",
-            run_id,
-            alias,
-            overrides,
-            prepare=prepare_summary_run,
-            llm=llm,
-            restart=restart,
-            db_url=db_url,
-            verbose=verbose,
-            quiet=quiet,
-            fields=LEDGER_FIELDS,
-            as_json=as_json,
-            heading=lambda e, r: (
-                f"{alias} on {run_id}: {e.summary_run_id} ({e.model}, Dagster run {r.run_id})"
-            ),
-            failed=lambda e: f"{e.clusters_failed} of {e.clusters_total} clusters failed",
-        )
+    entry = run_alias_asset(
+        SUMMARY_RUNS,
+        run_id,
+        alias,
+        overrides,
+        llm=llm,
+        restart=restart,
+        db_url=db_url,
+        verbose=verbose,
+        quiet=quiet,
+        as_json=as_json,
+    )
     if entry is None:
         return
     for cluster, reason in (entry.failures or {}).items():

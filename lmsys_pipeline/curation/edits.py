@@ -76,7 +76,7 @@ def require_cluster(connection: Connection, run_id: str, cluster_id: int) -> int
 def _bounded_label(title: str | None, description: str | None) -> tuple[str | None, str | None]:
     """A hand-written title and description under the summarizer's bounds (``bounds.py``),
     whitespace collapsed; one sentence when either is out of bounds or the title is blank."""
-    from lmsys_pipeline.summarizing.bounds import (
+    from lmsys_pipeline.labeling.bounds import (
         MAX_DESCRIPTION_CHARS,
         MAX_TITLE_CHARS,
         bounded_description,

@@ -8,6 +8,7 @@ in private attributes. Secrets never sit in a field's default: the database URL 
 ``EnvVar`` a deployment binds to ``api_key``).
 """
 
+import os
 from collections.abc import Callable
 from typing import Literal
 
@@ -16,8 +17,9 @@ from pydantic import Field, PrivateAttr
 
 from lmsys_pipeline.db.connection import DB_URL_ENV, VECTOR_CACHE_ENV, DatabaseManager
 from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, Embedder
+from lmsys_pipeline import explorer_links as links
+from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.progress import OnProgress, Throttled, fan_out
-from lmsys_pipeline.summarizing.params import ThroughputSettings
 
 # Assets that write the SQLModel tables share this pool; dagster.yaml limits it to one step at a
 # time, because SQLite has a single writer. Raise the limit when LMSYS_DB_URL is PostgreSQL.
@@ -138,12 +140,38 @@ class ProgressResource(dg.ConfigurableResource):
         return fan_out(Throttled(lambda event: log(event.line()), self.interval_s), self._display)
 
 
+class ExplorerResource(dg.ConfigurableResource):
+    """Where ``lmsys serve`` answers, so that materializations link to its pages. ``url``
+    empty: $LMSYS_EXPLORER_URL, else no links (nothing is reached: only the address is written)."""
+
+    url: str | None = Field(
+        default=None,
+        description=f"The explorer's address, e.g. http://127.0.0.1:8000 (default "
+        f"${links.EXPLORER_URL_ENV}; none: no links).",
+    )
+
+    def base(self) -> str | None:
+        return self.url or os.environ.get(links.EXPLORER_URL_ENV) or None
+
+    def run_link(self, run_id: str, alias: str | None = None) -> dict[str, dg.MetadataValue]:
+        """``{"explorer_page": url}`` of the run's page (titles of ``alias``), or ``{}``."""
+        base = self.base()
+        if base is None:
+            return {}
+        return {
+            "explorer_page": dg.MetadataValue.url(
+                links.absolute(base, links.run_page(run_id, alias))
+            )
+        }
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "database": DatabaseResource(),
         "embedder": EmbedderResource(),
         "llm": LLMResource(),
         "progress": ProgressResource(),
+        "explorer": ExplorerResource(),
     }
 
 

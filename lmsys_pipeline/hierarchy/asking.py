@@ -6,7 +6,6 @@ embeddings of the same texts are the same), finds their answers in the cache and
 for the rest.
 """
 
-import json
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -15,12 +14,11 @@ from datetime import datetime
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.hierarchy.ledger import record_answer, record_progress
 from lmsys_pipeline.hierarchy.params import HierarchyParams
+from lmsys_pipeline.labeling.cache import from_cache
+from lmsys_pipeline.labeling.lease import HIERARCHY, check_held
+from lmsys_pipeline.labeling.llm import Job, Outcome, Tally, ask_all
+from lmsys_pipeline.labeling.providers import Endpoint
 from lmsys_pipeline.progress import OnProgress, no_progress
-from lmsys_pipeline.summarizing.lease import HIERARCHY, check_held
-from lmsys_pipeline.summarizing.ledger import cached_answers
-from lmsys_pipeline.summarizing.llm import Job, Outcome, Tally, ask_all
-from lmsys_pipeline.summarizing.prompts import InvalidAnswer
-from lmsys_pipeline.summarizing.providers import Endpoint, estimate_cost
 
 
 def step_name(key: tuple) -> str:
@@ -45,18 +43,9 @@ class Asker:
 
     def __call__(self, jobs: list[Job]) -> dict[Hashable, Outcome]:
         """Every job's outcome by key; failed ones carry their error."""
-        found: dict[Hashable, Outcome] = {}
         check_held(self.db, HIERARCHY, self.run_id, self.alias)
-        cache = cached_answers(self.db, [job.prompt_hash for job in jobs], self.fresh_since)
-        pending = []
-        for job in jobs:
-            stored = cache.get(job.prompt_hash)
-            try:
-                if stored is None:
-                    raise InvalidAnswer("not cached")
-                found[job.key] = Outcome(job, job.parse(json.dumps(stored.response)))
-            except InvalidAnswer:
-                pending.append(job)
+        hits, pending = from_cache(self.db, jobs, self.fresh_since)
+        found: dict[Hashable, Outcome] = {hit.job.key: hit for hit in hits}
         if len(found):
             record_progress(self.db, self.hierarchy_run_id, cached=len(found))
 
@@ -84,18 +73,9 @@ class Asker:
                 f"level {level} {kind}",
                 start=len(found),
                 cached=len(found),
-                price=self._price,
+                price=self.params.cost,
             )
             ask_all(pending, self.endpoint, self.params, on_done, tally)
             self.seconds_asking += time.perf_counter() - started
             self.steps.append(len(pending))
         return found
-
-    def _price(self, tokens_in: int, tokens_out: int) -> float | None:
-        params = self.params
-        return estimate_cost(
-            params.model,
-            tokens_in,
-            tokens_out,
-            (params.price_in_per_mtok, params.price_out_per_mtok),
-        )

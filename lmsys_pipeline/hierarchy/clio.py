@@ -41,7 +41,7 @@ from lmsys_pipeline.hierarchy.prompts import (
     rename_messages,
 )
 from lmsys_pipeline.hierarchy.tree import Grouping, Node
-from lmsys_pipeline.summarizing.providers import Endpoint
+from lmsys_pipeline.labeling.providers import Endpoint
 
 OVERSHOOT = 1.5
 MAX_RENAME_CHILDREN = 50

@@ -2,16 +2,15 @@
 
 Starting an alias's hierarchy either resumes its hierarchy run (same summary run, outcome
 parameters and prompt version) or starts a new one and marks the alias's older ones
-``replaced``. Every answer is committed on its own as it arrives, with the ledger's counters
-(``record_answer``), so a killed run loses at most the requests in flight; a resumed run
-rebuilds the tree from those answers (served from ``llm_responses``) and asks only for the
-rest. The tree itself is written whole, in one transaction that also removes the alias's
-previous tree, so readers see the old tree or the new one, never half of one. ``restart`` asks
-the model again, as for summary runs (``summarizing/ledger.py``): only answers cached since the
-run started are used, and its answers replace older ones.
+``replaced`` (``labeling/ledger.py``, with ``HIERARCHY_LEDGER``). Every answer is committed on
+its own as it arrives, with the ledger's counters (``record_answer``), so a killed run loses at
+most the requests in flight; a resumed run rebuilds the tree from those answers (served from
+``llm_responses``) and asks only for the rest. The tree itself is written whole, in one
+transaction that also removes the alias's previous tree, so readers see the old tree or the new
+one, never half of one. ``restart`` asks the model again, as for summary runs: only answers
+cached since the run started are used, and its answers replace older ones.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -20,123 +19,25 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
 from lmsys_pipeline.db.models import utc_now
 from lmsys_pipeline.hierarchy.params import (
-    PROMPT_VERSION,
     HierarchyInputError,
     HierarchyParams,
     new_hierarchy_run_id,
 )
 from lmsys_pipeline.hierarchy.tree import Node
-from lmsys_pipeline.summarizing.ledger import (
-    FRESH,
-    close_entry,
-    fresh_since,
-    kept_parameters,
-    mark_replaced,
-    store_answer,
-    with_free_id,
+from lmsys_pipeline.labeling.cache import store_answer
+from lmsys_pipeline.labeling.lease import HIERARCHY
+from lmsys_pipeline.labeling.ledger import LedgerKind, close_entry
+from lmsys_pipeline.labeling.llm import Outcome
+
+# A resumed hierarchy run asks every failed step again (or finds its answer in the cache).
+HIERARCHY_LEDGER = LedgerKind(
+    name=HIERARCHY,
+    table=HierarchyRun,
+    new_id=new_hierarchy_run_id,
+    error=HierarchyInputError,
+    resumes="the alias's hierarchy",
+    forgets_failures=True,
 )
-from lmsys_pipeline.summarizing.llm import Outcome
-
-
-@dataclass(frozen=True)
-class StartedHierarchy:
-    """``fresh_since``: set when the run was started with ``restart``; cached answers older
-    than it are not used."""
-
-    hierarchy_run_id: str
-    resumed: bool
-    replaced: list[str]
-    fresh_since: datetime | None = None
-
-
-def live_hierarchies(run_id: str, alias: str):
-    """The alias's hierarchy runs on ``run_id`` that were not replaced, newest first."""
-    return (
-        select(HierarchyRun)
-        .where(
-            HierarchyRun.run_id == run_id,
-            HierarchyRun.alias == alias,
-            HierarchyRun.status != "replaced",
-        )
-        .order_by(HierarchyRun.created_at.desc())
-    )
-
-
-def _resumable(entry: HierarchyRun, summary_run_id: str, params: HierarchyParams) -> bool:
-    stored = {k: entry.parameters.get(k) for k in params.outcome()}
-    return (
-        entry.prompt_version == PROMPT_VERSION
-        and entry.summary_run_id == summary_run_id
-        and stored == params.outcome()
-    )
-
-
-def _reopen(session, entry: HierarchyRun, params: HierarchyParams) -> StartedHierarchy:
-    entry.parameters = kept_parameters(entry, params.stored())
-    entry.status = "running"
-    entry.failures = {}
-    session.add(entry)
-    session.commit()
-    return StartedHierarchy(entry.hierarchy_run_id, True, [], fresh_since(entry))
-
-
-def start_hierarchy_run(
-    db: DatabaseManager,
-    run_id: str,
-    alias: str,
-    summary_run_id: str,
-    params: HierarchyParams,
-    *,
-    restart: bool = False,
-) -> StartedHierarchy:
-    def start() -> StartedHierarchy:
-        with db.get_session() as session:
-            entries = session.execute(live_hierarchies(run_id, alias)).scalars().all()
-            current = entries[0] if entries else None
-            if current and not restart and _resumable(current, summary_run_id, params):
-                return _reopen(session, current, params)
-            existing = set(session.execute(select(HierarchyRun.hierarchy_run_id)).scalars())
-            hierarchy_run_id = new_hierarchy_run_id(params.model, existing)
-            replaced = [entry.hierarchy_run_id for entry in entries]
-            mark_replaced(session, HierarchyRun, HierarchyRun.hierarchy_run_id, replaced)
-            entry = HierarchyRun(
-                hierarchy_run_id=hierarchy_run_id,
-                run_id=run_id,
-                alias=alias,
-                summary_run_id=summary_run_id,
-                model=params.model,
-                parameters={**params.stored(), **({FRESH: True} if restart else {})},
-                prompt_version=PROMPT_VERSION,
-            )
-            session.add(entry)
-            session.commit()
-            return StartedHierarchy(hierarchy_run_id, False, replaced, fresh_since(entry))
-
-    return with_free_id(start, f"a hierarchy run of {alias} on {run_id}")
-
-
-def resume_hierarchy_run(
-    db: DatabaseManager,
-    hierarchy_run_id: str,
-    run_id: str,
-    alias: str,
-    summary_run_id: str,
-    params: HierarchyParams,
-) -> StartedHierarchy:
-    """Continues the named hierarchy run (the one the CLI prepared)."""
-    with db.get_session() as session:
-        entry = session.get(HierarchyRun, hierarchy_run_id)
-        if entry is None or (entry.run_id, entry.alias) != (run_id, alias):
-            raise HierarchyInputError(
-                f"{hierarchy_run_id} is not a hierarchy run of alias {alias} on {run_id}: "
-                "leave hierarchy_run_id out to start or resume the alias's hierarchy."
-            )
-        if entry.status == "replaced" or not _resumable(entry, summary_run_id, params):
-            raise HierarchyInputError(
-                f"{hierarchy_run_id} was replaced or made with other settings: leave "
-                "hierarchy_run_id out to start a new hierarchy run."
-            )
-        return _reopen(session, entry, params)
 
 
 def record_answer(

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmsys_pipeline.hierarchy.tree import Grouping, Node
-from lmsys_pipeline.summarizing.keywords import class_tfidf, keyword_labels
+from lmsys_pipeline.labeling.tfidf import class_tfidf
+from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView
 
 PROFILE_TEMPERATURE = 0.05

@@ -8,12 +8,20 @@ the alias's tree.
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import ClassVar
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from lmsys_pipeline.errors import UserError
-from lmsys_pipeline.summarizing.params import check_model_name, new_run_id
+from lmsys_pipeline.labeling.settings import (
+    BaseUrl,
+    Concurrency,
+    MaxRetries,
+    Rpm,
+    RunParams,
+    Timeout,
+    new_run_id,
+)
 
 OFFLINE_MODEL = "local/agglomerative"
 PROMPT_VERSION = "cluster-hierarchy-v1"
@@ -40,7 +48,11 @@ OUTCOME_FIELDS = (
 )
 
 
-class HierarchyParams(BaseModel, extra="forbid"):
+class HierarchyParams(RunParams):
+    OFFLINE_MODEL: ClassVar[str] = OFFLINE_MODEL
+    OUTCOME_FIELDS: ClassVar[tuple[str, ...]] = OUTCOME_FIELDS
+    PROMPT_VERSION: ClassVar[str] = PROMPT_VERSION
+
     model: str = Field(
         default=OFFLINE_MODEL,
         description="provider/name (openai/gpt-4o-mini, anthropic/..., ollama/..., vllm/...) "
@@ -77,24 +89,17 @@ class HierarchyParams(BaseModel, extra="forbid"):
         le=1.0,
         description="Offline: weight of the membership profile beside the centroid.",
     )
-    concurrency: int = Field(default=8, ge=1, le=256, description="Requests in flight.")
-    rpm: int | None = Field(default=None, ge=1, description="Requests per minute at most.")
-    timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
-    max_retries: int = Field(
-        default=5, ge=0, description="Retries of 429 / 5xx / timeouts, with backoff."
-    )
+    concurrency: Concurrency = 8
+    rpm: Rpm = None
+    timeout_s: Timeout = 60.0
+    max_retries: MaxRetries = 5
     max_attempts: int = Field(default=2, ge=1, description="Asks when the answer is invalid.")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=800, ge=16)
     seed: int = 42
-    base_url: str | None = Field(default=None, description="OpenAI-compatible server URL.")
+    base_url: BaseUrl = None
     price_in_per_mtok: float | None = Field(default=None, ge=0)
     price_out_per_mtok: float | None = Field(default=None, ge=0)
-
-    @field_validator("model")
-    @classmethod
-    def _provider_and_name(cls, value: str) -> str:
-        return check_model_name(value, OFFLINE_MODEL)
 
     @model_validator(mode="after")
     def _weights_leave_the_centroid_some(self) -> "HierarchyParams":
@@ -104,21 +109,6 @@ class HierarchyParams(BaseModel, extra="forbid"):
                 "weight is what they leave."
             )
         return self
-
-    @property
-    def is_offline(self) -> bool:
-        return self.model == OFFLINE_MODEL
-
-    def outcome(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in OUTCOME_FIELDS}
-
-    def stored(self) -> dict[str, Any]:
-        """Everything, for the ledger; the server address without credentials."""
-        from lmsys_pipeline.summarizing.providers import public_url
-
-        fields = self.model_dump()
-        fields["base_url"] = public_url(self.base_url) if self.base_url else None
-        return {**fields, "prompt_version": PROMPT_VERSION}
 
 
 def level_targets(clusters: int, params: HierarchyParams) -> list[int]:

@@ -3,8 +3,8 @@ candidates, assign a child to its best parent (or none), rename a parent from it
 
 Every answer is strict JSON under a schema and validated here; ``PROMPT_VERSION`` is part of
 every cache key, so an old answer is never served for a new prompt. Each prompt ends in a user
-message. Names, titles and descriptions have the summarizer's bounds (``bounds.py``), in the
-schemas and in validation, and a proposal holds at most ``MAX_CATEGORIES`` categories.
+message. Names, titles and descriptions have the summarizer's bounds (``labeling/bounds.py``),
+in the schemas and in validation, and a proposal holds at most ``MAX_CATEGORIES`` categories.
 """
 
 from dataclasses import dataclass
@@ -13,28 +13,30 @@ from typing import Any
 from pydantic import BaseModel, field_validator
 
 from lmsys_pipeline.hierarchy.params import PROMPT_VERSION, HierarchyParams
-from lmsys_pipeline.summarizing.bounds import (
+from lmsys_pipeline.labeling.answers import (
+    InvalidAnswer,
+    json_schema_format,
+    parse_json_answer,
+    prompt_hash,
+    request_body,
+)
+from lmsys_pipeline.labeling.bounds import (
     MAX_CATEGORIES,
     MAX_DESCRIPTION_CHARS,
     MAX_TITLE_CHARS,
     MAX_TITLE_WORDS,
     bounded_description,
 )
-from lmsys_pipeline.summarizing.llm import Job
-from lmsys_pipeline.summarizing.prompts import (
+from lmsys_pipeline.labeling.labels import (
     REMINDER,
+    SCHEMA,
     ClusterLabel,
-    InvalidAnswer,
-    json_schema_format,
     label_schema,
     parse_answer,
-    parse_json_answer,
-    prompt_hash,
-    request_body,
     specific_name,
 )
-from lmsys_pipeline.summarizing.prompts import SCHEMA as SUMMARY_SCHEMA
-from lmsys_pipeline.summarizing.providers import Endpoint
+from lmsys_pipeline.labeling.llm import Job
+from lmsys_pipeline.labeling.providers import Endpoint
 
 NONE_FITS = "none of these fits"
 SYSTEM = (
@@ -55,7 +57,7 @@ PROPOSE_FORMAT = json_schema_format(
     },
 )
 MERGE_FORMAT = json_schema_format("hierarchy_merge", CATEGORY)
-RENAME_FORMAT = json_schema_format("hierarchy_rename", SUMMARY_SCHEMA)  # title, description
+RENAME_FORMAT = json_schema_format("hierarchy_rename", SCHEMA)  # title, description
 CATEGORY_REMINDER = (
     f"Keep each name to at most {MAX_TITLE_WORDS} words and {MAX_TITLE_CHARS} characters and "
     f"each description to one or two sentences of at most {MAX_DESCRIPTION_CHARS:,} "

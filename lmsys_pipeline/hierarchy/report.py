@@ -5,8 +5,8 @@ from typing import Any
 
 from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline.hierarchy.tree import Node, Tree
+from lmsys_pipeline.labeling.report import failures_table, spend
 from lmsys_pipeline.markdown import table
-from lmsys_pipeline.summarizing.report import failures_table
 
 MARKDOWN_LINES = 300
 
@@ -135,12 +135,7 @@ def hierarchy_metadata(report) -> dict[str, Any]:
         "level_sizes": entry.level_sizes,
         "top_size": entry.top_size,
         "orphans": entry.orphans,
-        "requests": entry.requests,
-        "cached_responses": entry.cached_responses,
-        "tokens_in": entry.tokens_in,
-        "tokens_out": entry.tokens_out,
-        "estimated_cost_usd": entry.estimated_cost_usd,
-        "seconds": entry.seconds,
+        **spend(entry),
         "tree": tree_markdown(tree),
         "levels_table": levels_table(tree, report.targets),
         "orphans_table": orphans_table(tree),

@@ -7,12 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.counts import cluster_sizes
 from lmsys_pipeline.db.hierarchy import HierarchyRun
-from lmsys_pipeline.db.models import NOISE, ClusterSummary
+from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder
 from lmsys_pipeline.hierarchy.asking import Asker
@@ -23,6 +22,7 @@ from lmsys_pipeline.hierarchy.params import HierarchyInputError
 from lmsys_pipeline.hierarchy.prepare import PreparedHierarchy
 from lmsys_pipeline.hierarchy.tree import Grouping, Node, Tree, add_parents
 from lmsys_pipeline.progress import OnProgress, no_progress
+from lmsys_pipeline.summarizing.ledger import summary_labels
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.selection import build_briefs, load_run_view
 
@@ -45,22 +45,14 @@ class HierarchyReport:
 def level_zero(db: DatabaseManager, run_id: str, summary_run_id: str) -> list[Node]:
     """The run's clusters with their sizes and the summary run's titles."""
     sizes = cluster_sizes(db, run_id)
-    with db.engine.connect() as connection:
-        labels = {
-            c: (t, d)
-            for c, t, d in connection.execute(
-                select(
-                    ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description
-                ).where(ClusterSummary.summary_run_id == summary_run_id)
-            )
-        }
+    labels = summary_labels(db, summary_run_id)
     missing = [c for c in sizes if c not in labels]
     if missing:
         raise HierarchyInputError(
             f"Summary run {summary_run_id} has no title for {len(missing)} clusters of "
             f"{run_id} (e.g. {missing[0]}): run lmsys summarize again first."
         )
-    return [Node(c, 0, sizes[c], labels[c][0] or "", labels[c][1] or "") for c in sorted(sizes)]
+    return [Node(c, 0, sizes[c], *labels[c]) for c in sorted(sizes)]
 
 
 def _offline_step(db: DatabaseManager, run_id: str, clusters: list[Node], params) -> Step:

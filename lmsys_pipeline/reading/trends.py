@@ -69,13 +69,13 @@ class TrendReport:
         }
 
 
-def times_table(db: DatabaseManager, run_id: str):
-    """The run's assignments with each query's times, as one Arrow table: cluster_id,
-    created_at (naive UTC, as text), own (the source's timestamp, as text) and aside (non-zero
-    when the source's time was set aside at load); DuckDB parses the times a column at a
-    time. SQLite's stored text is read as it is; PostgreSQL's rows come through ``COPY ... TO
-    STDOUT`` as CSV parsed by Arrow: 2.5 s instead of 5.7 s for 1.2M rows through SQLAlchemy
-    rows (benchmarks/keeping_current.py)."""
+def times_table(db: DatabaseManager, run_id: str, cluster_id: int | None = None):
+    """The run's assignments (only ``cluster_id``'s when given) with each query's times, as
+    one Arrow table: cluster_id, created_at (naive UTC, as text), own (the source's
+    timestamp, as text) and aside (non-zero when the source's time was set aside at load);
+    DuckDB parses the times a column at a time. SQLite's stored text is read as it is;
+    PostgreSQL's rows come through ``COPY ... TO STDOUT`` as CSV parsed by Arrow: 2.5 s
+    instead of 5.7 s for 1.2M rows through SQLAlchemy rows (benchmarks/keeping_current.py)."""
     import pyarrow as pa
 
     own = Query.extra_metadata["timestamp"].as_string()
@@ -96,6 +96,8 @@ def times_table(db: DatabaseManager, run_id: str):
         .join(Query, Query.id == QueryCluster.query_id)
         .where(QueryCluster.run_id == run_id)
     )
+    if cluster_id is not None:
+        statement = statement.where(QueryCluster.cluster_id == cluster_id)
     schema = pa.schema(
         [
             ("cluster_id", pa.int64()),

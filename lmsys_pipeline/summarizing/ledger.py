@@ -2,8 +2,9 @@
 
 Starting an alias on a clustering run either resumes its summary run (same outcome
 parameters and prompt version: only clusters without a row are asked for) or starts a new one
-that replaces the alias's rows. Every finished cluster is committed on its own, together with
-the ledger's counters, so a kill loses at most the clusters in flight.
+that replaces the alias's rows (``labeling/ledger.py``, with ``SUMMARY_LEDGER``). Every
+finished cluster is committed on its own, together with the ledger's counters, so a kill loses
+at most the clusters in flight.
 
 ``restart`` means "ask the model again": the new summary run is marked ``fresh_answers`` and,
 resumed or not, takes from ``llm_responses`` only answers cached since it started; the answers
@@ -11,158 +12,43 @@ it gets replace the older cached ones, so later runs (another alias, the same pr
 the new answers.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, utc_now
-from lmsys_pipeline.db.summaries import LLMResponse, SummaryRun
+from lmsys_pipeline.db.summaries import SummaryRun
+from lmsys_pipeline.labeling.cache import store_answer
+from lmsys_pipeline.labeling.lease import SUMMARY
+from lmsys_pipeline.labeling.ledger import FRESH, LedgerKind, close_entry
 from lmsys_pipeline.summarizing.params import (
-    PROMPT_VERSION,
     SummaryInputError,
     SummaryParams,
     new_summary_run_id,
 )
-from lmsys_pipeline.summarizing.providers import estimate_cost
 from lmsys_pipeline.summarizing.results import LabelResult
 
-
-@dataclass(frozen=True)
-class Started:
-    """``fresh_since``: set when the run was started with ``restart``; cached answers older
-    than it are not used."""
-
-    summary_run_id: str
-    resumed: bool
-    replaced: list[str]
-    fresh_since: datetime | None = None
-
-
-def _resumable(entry: SummaryRun, params: SummaryParams) -> bool:
-    stored = {k: entry.parameters.get(k) for k in params.outcome()}
-    return entry.prompt_version == PROMPT_VERSION and stored == params.outcome()
-
-
-ID_ATTEMPTS = 5
-T = TypeVar("T")
 # In a ledger entry's parameters: cluster → the earlier run's cluster whose label it carries.
 CARRIED = "carried"
-# In a ledger entry's parameters: true when it was started with restart (ask again).
-FRESH = "fresh_answers"
 
 
-def kept_parameters(entry, stored: dict) -> dict:
-    """A resumed entry's new parameters (``stored``), keeping its record of carried clusters
-    and whether it asks afresh."""
-    old = entry.parameters or {}
-    return {**stored, **{key: old[key] for key in (CARRIED, FRESH) if old.get(key)}}
-
-
-def fresh_since(entry) -> datetime | None:
-    """When a ledger entry started with restart began (its cache horizon), else None."""
-    return entry.created_at if (entry.parameters or {}).get(FRESH) else None
-
-
-def live_entries(run_id: str, alias: str):
-    """The alias's summary runs on ``run_id`` that were not replaced, newest first."""
-    return (
-        select(SummaryRun)
-        .where(
-            SummaryRun.run_id == run_id,
-            SummaryRun.alias == alias,
-            SummaryRun.status != "replaced",
-        )
-        .order_by(SummaryRun.created_at.desc())
+def _drop_rows(session: Session, run_id: str, alias: str) -> None:
+    """A new summary run of the alias replaces its rows at once."""
+    session.execute(
+        delete(ClusterSummary).where(ClusterSummary.run_id == run_id, ClusterSummary.alias == alias)
     )
 
 
-def with_free_id(start: Callable[[], T], what: str) -> T:
-    """Runs ``start`` (which picks a new run id and inserts it) until its id is free: another
-    run may take the same id in the same second, and the primary key refuses the second."""
-    for _ in range(ID_ATTEMPTS):
-        try:
-            return start()
-        except IntegrityError:
-            continue
-    raise RuntimeError(f"Could not pick a free id for {what}.")
-
-
-def mark_replaced(session: Session, table, key, ids: list[str]) -> None:
-    """Ledger entries ``ids`` (``key`` of ``table``) become ``replaced``: a new run of their
-    alias supersedes them."""
-    if ids:
-        session.execute(update(table).where(key.in_(ids)).values(status="replaced"))
-
-
-def start_summary_run(
-    db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, *, restart: bool = False
-) -> Started:
-    return with_free_id(
-        lambda: _start(db, run_id, alias, params, restart), f"a summary run of {alias} on {run_id}"
-    )
-
-
-def _start(
-    db: DatabaseManager, run_id: str, alias: str, params: SummaryParams, restart: bool
-) -> Started:
-    with db.get_session() as session:
-        entries = session.execute(live_entries(run_id, alias)).scalars().all()
-        current = entries[0] if entries else None
-        if current is not None and not restart and _resumable(current, params):
-            current.parameters = kept_parameters(current, params.stored())
-            current.status = "running"
-            session.add(current)
-            session.commit()
-            return Started(current.summary_run_id, True, [], fresh_since(current))
-        existing = set(session.execute(select(SummaryRun.summary_run_id)).scalars())
-        summary_run_id = new_summary_run_id(params.model, existing)
-        replaced = [entry.summary_run_id for entry in entries]
-        session.execute(
-            delete(ClusterSummary).where(
-                ClusterSummary.run_id == run_id, ClusterSummary.alias == alias
-            )
-        )
-        mark_replaced(session, SummaryRun, SummaryRun.summary_run_id, replaced)
-        entry = SummaryRun(
-            summary_run_id=summary_run_id,
-            run_id=run_id,
-            alias=alias,
-            model=params.model,
-            parameters={**params.stored(), **({FRESH: True} if restart else {})},
-            prompt_version=PROMPT_VERSION,
-        )
-        session.add(entry)
-        session.commit()
-        return Started(summary_run_id, False, replaced, fresh_since(entry))
-
-
-def resume_summary_run(
-    db: DatabaseManager, summary_run_id: str, run_id: str, alias: str, params: SummaryParams
-) -> Started:
-    """Continues the named summary run of ``alias`` on ``run_id`` (the one the CLI prepared)."""
-    with db.get_session() as session:
-        entry = session.get(SummaryRun, summary_run_id)
-        if entry is None or (entry.run_id, entry.alias) != (run_id, alias):
-            raise SummaryInputError(
-                f"{summary_run_id} is not a summary run of alias {alias} on {run_id}: leave "
-                "summary_run_id out to start or resume the alias."
-            )
-        if entry.status == "replaced" or not _resumable(entry, params):
-            raise SummaryInputError(
-                f"{summary_run_id} was replaced or made with other settings: leave "
-                "summary_run_id out to start a new summary run."
-            )
-        entry.parameters = kept_parameters(entry, params.stored())
-        entry.status = "running"
-        session.add(entry)
-        session.commit()
-        return Started(summary_run_id, True, [], fresh_since(entry))
+SUMMARY_LEDGER = LedgerKind(
+    name=SUMMARY,
+    table=SummaryRun,
+    new_id=new_summary_run_id,
+    error=SummaryInputError,
+    kept=(CARRIED, FRESH),
+    on_new=_drop_rows,
+)
 
 
 def summarized_sizes(db: DatabaseManager, summary_run_id: str) -> dict[int, int]:
@@ -176,19 +62,15 @@ def summarized_sizes(db: DatabaseManager, summary_run_id: str) -> dict[int, int]
         )
 
 
-def cached_answers(
-    db: DatabaseManager, hashes: list[str], since: datetime | None = None
-) -> dict[str, LLMResponse]:
-    """The cached answers of ``hashes`` (those cached at ``since`` or later, when given)."""
-    found: dict[str, LLMResponse] = {}
-    with db.get_session() as session:
-        for start in range(0, len(hashes), 1_000):
-            chunk = hashes[start : start + 1_000]
-            query = select(LLMResponse).where(LLMResponse.prompt_hash.in_(chunk))
-            if since is not None:
-                query = query.where(LLMResponse.created_at >= since)
-            found.update((r.prompt_hash, r) for r in session.execute(query).scalars())
-    return found
+def summary_labels(db: DatabaseManager, summary_run_id: str) -> dict[int, tuple[str, str]]:
+    """Cluster id → (title, description) of a summary run ("" where one is missing)."""
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description
+            ).where(ClusterSummary.summary_run_id == summary_run_id)
+        ).all()
+    return {c: (t or "", d or "") for c, t, d in rows}
 
 
 def record(
@@ -269,34 +151,6 @@ def record(
         session.commit()
 
 
-def store_answer(
-    session: Session,
-    prompt_hash: str,
-    model: str,
-    response: dict,
-    tokens_in: int,
-    tokens_out: int,
-    replace_before: datetime | None = None,
-) -> None:
-    """Caches a validated answer under the hash of its exact request: once, or in place of
-    an answer cached before ``replace_before`` (a run asking afresh)."""
-    cached = session.get(LLMResponse, prompt_hash)
-    if cached is not None and (replace_before is None or cached.created_at >= replace_before):
-        return
-    if cached is not None:
-        session.delete(cached)
-        session.flush()
-    session.add(
-        LLMResponse(
-            prompt_hash=prompt_hash,
-            model=model,
-            response=response,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-        )
-    )
-
-
 def finish(
     db: DatabaseManager,
     summary_run_id: str,
@@ -336,25 +190,3 @@ def abort(
         entry.clusters_total = clusters_total
         entry.status = "partial" if entry.clusters_done else "failed"
         close_entry(session, entry, params, seconds)
-
-
-def close_entry(session: Session, entry, params, seconds: float):
-    """Adds ``seconds`` to a ledger entry, prices all its tokens (0 offline, None when the
-    model's price is not known), stamps ``finished_at`` and commits; returns it detached."""
-    entry.seconds = round(entry.seconds + seconds, 3)
-    entry.estimated_cost_usd = (
-        0.0
-        if params.is_offline
-        else estimate_cost(
-            params.model,
-            entry.tokens_in,
-            entry.tokens_out,
-            (params.price_in_per_mtok, params.price_out_per_mtok),
-        )
-    )
-    entry.finished_at = utc_now()
-    session.add(entry)
-    session.commit()
-    session.refresh(entry)
-    session.expunge(entry)
-    return entry

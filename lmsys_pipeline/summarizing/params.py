@@ -7,32 +7,29 @@ fields resumes it; changing one starts a new summary run that replaces the alias
 
 import os
 import re
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import ClassVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field
 
 from lmsys_pipeline.errors import UserError
+from lmsys_pipeline.labeling.settings import (
+    BaseUrl,
+    Concurrency,
+    MaxRetries,
+    Rpm,
+    RunParams,
+    Timeout,
+    new_run_id,
+)
 
 KEYWORDS_MODEL = "local/keywords"
 MODEL_ENV = "LMSYS_SUMMARY_MODEL"
 PROMPT_VERSION = "cluster-summary-v1"
-# Letters of any script, digits, '.', '_' and '-' (never '|', which joins partition keys).
-ALIAS_PATTERN = re.compile(r"^[^\W_][\w.-]*$")
 
 
 class SummaryInputError(UserError, ValueError):
-    """Input the user must fix (an alias, a run without assignments), in one sentence."""
-
-
-class ThroughputSettings(BaseModel, extra="forbid"):
-    """How fast answers arrive, from the LLM resource: they never change what a summary says."""
-
-    base_url: str | None = None
-    concurrency: int = Field(default=8, ge=1, le=256)
-    rpm: int | None = Field(default=None, ge=1)
-    timeout_s: float = Field(default=60.0, gt=0)
-    max_retries: int = Field(default=5, ge=0)
+    """Input the user must fix (a run without assignments, a carry source), in one sentence."""
 
 
 OUTCOME_FIELDS = (
@@ -49,7 +46,11 @@ OUTCOME_FIELDS = (
 )
 
 
-class SummaryParams(BaseModel, extra="forbid"):
+class SummaryParams(RunParams):
+    OFFLINE_MODEL: ClassVar[str] = KEYWORDS_MODEL
+    OUTCOME_FIELDS: ClassVar[tuple[str, ...]] = OUTCOME_FIELDS
+    PROMPT_VERSION: ClassVar[str] = PROMPT_VERSION
+
     model: str = Field(
         default=KEYWORDS_MODEL,
         description="provider/name (openai/gpt-4o-mini, anthropic/..., "
@@ -72,19 +73,17 @@ class SummaryParams(BaseModel, extra="forbid"):
     contrast_examples: int = Field(
         default=3, ge=1, le=20, description="Most central queries shown per neighbour."
     )
-    concurrency: int = Field(default=8, ge=1, le=256, description="Requests in flight.")
-    rpm: int | None = Field(default=None, ge=1, description="Requests per minute at most.")
-    timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
-    max_retries: int = Field(
-        default=5, ge=0, description="Retries of 429 / 5xx / timeouts, with backoff."
-    )
+    concurrency: Concurrency = 8
+    rpm: Rpm = None
+    timeout_s: Timeout = 60.0
+    max_retries: MaxRetries = 5
     max_attempts: int = Field(
         default=2, ge=1, description="Asks per cluster when the answer is invalid."
     )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=400, ge=16)
     seed: int = 42
-    base_url: str | None = Field(default=None, description="OpenAI-compatible server URL.")
+    base_url: BaseUrl = None
     price_in_per_mtok: float | None = Field(
         default=None,
         ge=0,
@@ -103,27 +102,6 @@ class SummaryParams(BaseModel, extra="forbid"):
         "continue its clusters (summarizing/carry.py); only the others are sent to the model.",
     )
 
-    @field_validator("model")
-    @classmethod
-    def _provider_and_name(cls, value: str) -> str:
-        return check_model_name(value, KEYWORDS_MODEL)
-
-    @property
-    def is_offline(self) -> bool:
-        return self.model == KEYWORDS_MODEL
-
-    def outcome(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in OUTCOME_FIELDS}
-
-    def stored(self) -> dict[str, Any]:
-        """Everything, for the ledger and ``ClusterSummary.parameters``; the server address
-        without credentials."""
-        from lmsys_pipeline.summarizing.providers import public_url
-
-        fields = self.model_dump()
-        fields["base_url"] = public_url(self.base_url) if self.base_url else None
-        return {**fields, "prompt_version": PROMPT_VERSION}
-
 
 def default_model() -> str:
     """$LMSYS_SUMMARY_MODEL, else the offline keyword summarizer: no key, no cost."""
@@ -136,40 +114,6 @@ def default_alias(model: str) -> str:
     return name or "summary"
 
 
-def check_alias(alias: str) -> str:
-    if not alias or not ALIAS_PATTERN.fullmatch(alias):
-        raise SummaryInputError(
-            f"Alias {alias!r} must start with a letter or digit and hold only letters (of any "
-            "script), digits, '.', '_' and '-'."
-        )
-    return alias
-
-
-def check_model_name(value: str, offline_model: str) -> str:
-    """``provider/name``, or a one-sentence error naming ``offline_model`` as the way out."""
-    value = value.strip()
-    provider, _, name = value.partition("/")
-    if not provider or not name:
-        raise ValueError(
-            f"Model {value!r} must be provider/name, e.g. openai/gpt-4o-mini or {offline_model}."
-        )
-    if provider == "local" and value != offline_model:
-        raise ValueError(f"The offline model here is {offline_model}, not {value}.")
-    return value
-
-
 def new_summary_run_id(model: str, existing: set[str], now: datetime | None = None) -> str:
     """``summary-<model name>-<YYYYMMDD-HHMMSS>``, suffixed ``-2``, ``-3`` on a clash."""
     return new_run_id("summary", model, existing, now)
-
-
-def new_run_id(prefix: str, model: str, existing: set[str], now: datetime | None = None) -> str:
-    """``<prefix>-<model name>-<YYYYMMDD-HHMMSS>``, suffixed ``-2``, ``-3`` on a clash."""
-    name = model.partition("/")[2].lower()
-    name = re.sub(r"[^a-z0-9.]+", "-", name).strip("-") or "model"
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    base = candidate = f"{prefix}-{name}-{stamp}"
-    suffix = 2
-    while candidate in existing:
-        candidate, suffix = f"{base}-{suffix}", suffix + 1
-    return candidate

@@ -3,11 +3,11 @@
 from typing import Any
 
 from lmsys_pipeline.clustering.report import size_histogram
+from lmsys_pipeline.labeling.report import MAX_TABLE_ROWS, failures_table, spend
 from lmsys_pipeline.markdown import table
 from lmsys_pipeline.summarizing.ledger import CARRIED
 from lmsys_pipeline.summarizing.runner import SummaryReport, TitleRow
 
-MAX_TABLE_ROWS = 200
 EXAMPLE_CHARS = 80
 
 
@@ -25,22 +25,6 @@ def titles_table(titles: dict[int, TitleRow], limit: int = MAX_TABLE_ROWS) -> st
     ]
     note = f"\n\n_{len(ranked) - limit} smaller clusters not shown_" if len(ranked) > limit else ""
     return table(["cluster", "queries", "title", "examples"], rows) + note
-
-
-def _failure_order(key: str) -> tuple[int, int, str]:
-    return (0, int(key), "") if key.lstrip("-").isdigit() else (1, 0, key)
-
-
-def failures_table(
-    failures: dict[str, str], what: str = "cluster", limit: int = MAX_TABLE_ROWS
-) -> str:
-    """The first ``limit`` failures (by cluster id, or by name for other keys) and how many
-    more there were: the metadata of a run where everything failed stays small."""
-    if not failures:
-        return "_none_"
-    ranked = sorted(failures.items(), key=lambda item: _failure_order(item[0]))
-    note = f"\n\n_{len(ranked) - limit} more not shown_" if len(ranked) > limit else ""
-    return table([what, "why it failed"], [list(item) for item in ranked[:limit]]) + note
 
 
 def carry_metadata(entry) -> dict[str, Any]:
@@ -81,12 +65,7 @@ def summary_metadata(report: SummaryReport) -> dict[str, Any]:
         "clusters_done": entry.clusters_done,
         "clusters_failed": entry.clusters_failed,
         "clusters_labelled_now": report.newly_labelled,
-        "requests": entry.requests,
-        "cached_responses": entry.cached_responses,
-        "tokens_in": entry.tokens_in,
-        "tokens_out": entry.tokens_out,
-        "estimated_cost_usd": entry.estimated_cost_usd,
-        "seconds": entry.seconds,
+        **spend(entry),
         "label_accuracy": entry.label_accuracy,
         "label_accuracy_queries": entry.label_accuracy_queries,
         "label_accuracy_chance": report.quality.chance,

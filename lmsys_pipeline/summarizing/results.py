@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from lmsys_pipeline.summarizing.prompts import ClusterLabel
+from lmsys_pipeline.labeling.labels import ClusterLabel
 from lmsys_pipeline.summarizing.selection import ClusterBrief
 
 

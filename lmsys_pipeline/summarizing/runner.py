@@ -2,7 +2,6 @@
 row yet (offline keywords or an LLM), score label quality, close the ledger entry (also when
 an error stops the run: it never stays ``running``)."""
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,22 +14,23 @@ from lmsys_pipeline.db.models import NOISE, ClusterSummary
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder
+from lmsys_pipeline.labeling.cache import from_cache
+from lmsys_pipeline.labeling.labels import ClusterLabel
+from lmsys_pipeline.labeling.lease import SUMMARY, check_held
+from lmsys_pipeline.labeling.llm import Outcome, Tally, ask_all
 from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 from lmsys_pipeline.summarizing.carry import carried_labels
 from lmsys_pipeline.summarizing.keywords import keyword_labels
-from lmsys_pipeline.summarizing.lease import SUMMARY, check_held
 from lmsys_pipeline.summarizing.ledger import (
     abort,
-    cached_answers,
     finish,
     record,
     summarized_sizes,
+    summary_labels,
 )
-from lmsys_pipeline.summarizing.llm import Job, Outcome, Tally, ask_all, plan_jobs
 from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
 from lmsys_pipeline.summarizing.prepare import PreparedSummary
-from lmsys_pipeline.summarizing.prompts import ClusterLabel, InvalidAnswer
-from lmsys_pipeline.summarizing.providers import estimate_cost
+from lmsys_pipeline.summarizing.prompts import plan_jobs
 from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality
 from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, build_briefs, load_run_view
@@ -76,17 +76,6 @@ def _offline(
         )
 
 
-def _from_cache(db: DatabaseManager, jobs: list[Job], since) -> dict[str, ClusterLabel]:
-    """The jobs' cached answers that still pass validation (cached at ``since`` or later)."""
-    labels = {}
-    for key, stored in cached_answers(db, [job.prompt_hash for job in jobs], since).items():
-        try:
-            labels[key] = jobs[0].parse(json.dumps(stored.response))
-        except InvalidAnswer:
-            continue  # cached under older rules: asked again
-    return labels
-
-
 def _with_llm(
     db: DatabaseManager,
     save: Callable[[list[LabelResult]], None],
@@ -100,19 +89,15 @@ def _with_llm(
     if NOISE in missing:
         save([LabelResult(briefs[NOISE], NOISE_LABEL)])
     jobs = plan_jobs([briefs[c] for c in missing if c != NOISE], endpoint, params)
-    cache = _from_cache(db, jobs, prepared.started.fresh_since) if jobs else {}
-    hits = [job for job in jobs if job.prompt_hash in cache]
+    hits, pending = from_cache(db, jobs, prepared.started.fresh_since) if jobs else ([], [])
     if hits:
         save(
             [
-                LabelResult(
-                    job.key, cache[job.prompt_hash], cached=True, prompt_hash=job.prompt_hash
-                )
-                for job in hits
+                LabelResult(hit.job.key, hit.answer, cached=True, prompt_hash=hit.job.prompt_hash)
+                for hit in hits
             ]
         )
         log(f"{len(hits)} clusters answered from the prompt cache (not paid again)")
-    pending = [job for job in jobs if job.prompt_hash not in cache]
     log(
         f"Asking {endpoint.model} at {endpoint.public_base_url} for {len(pending)} clusters "
         f"(concurrency {params.concurrency}, rpm {params.rpm or 'unlimited'})"
@@ -141,12 +126,7 @@ def _with_llm(
         on_progress=on_progress,
         start=len(briefs) - len(pending),
         cached=len(hits),
-        price=lambda tokens_in, tokens_out: estimate_cost(
-            params.model,
-            tokens_in,
-            tokens_out,
-            (params.price_in_per_mtok, params.price_out_per_mtok),
-        ),
+        price=params.cost,
     )
     ask_all(pending, endpoint, params, on_done, tally)
 
@@ -284,13 +264,11 @@ def _quality(
 ) -> LabelQuality:
     if params.label_quality_queries <= 0:
         return LabelQuality(None, 0, 0, 1.0)
-    with db.engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                ClusterSummary.cluster_id, ClusterSummary.title, ClusterSummary.description
-            ).where(ClusterSummary.summary_run_id == summary_run_id)
-        ).all()
-    labels = {c: _label_text(t or "", d or "") for c, t, d in rows if c != NOISE}
+    labels = {
+        c: _label_text(title, description)
+        for c, (title, description) in summary_labels(db, summary_run_id).items()
+        if c != NOISE
+    }
     shown = {c: b.shown_query_ids for c, b in briefs.items()}
     return label_quality(
         view,

@@ -8,6 +8,7 @@ import dagster as dg
 from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
+from lmsys_pipeline_tests.pipeline_data import clustered_copy
 
 runner = CliRunner()
 
@@ -141,27 +142,11 @@ def test_cluster_commands_register_partitions_and_print_run_ids(
     assert refused_umap.output.startswith("Error: --umap-neighbors applies to --reduction umap")
 
 
-def _clustered_copy(embedded_db_file: Path, tmp_path: Path, k: int) -> tuple[Path, str]:
-    import shutil
-
-    from lmsys_pipeline.clustering.params import KMeansParams
-    from lmsys_pipeline.clustering.runs import materialize_run, register_run
-    from lmsys_pipeline.db.connection import DatabaseManager
-
-    path = tmp_path / "q.db"
-    shutil.copyfile(embedded_db_file, path)
-    db = DatabaseManager(path)
-    run = register_run(db, KMeansParams(n_clusters=k))
-    materialize_run(db, run.run_id)
-    db.dispose()
-    return path, run.run_id
-
-
 def test_summarize_offline_prints_the_alias_and_titles(
     tmp_path: Path, monkeypatch, embedded_db_file
 ):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    db, run_id = _clustered_copy(embedded_db_file, tmp_path, 5)
+    db, run_id = clustered_copy(embedded_db_file, tmp_path, 5)
     shown = runner.invoke(app, ["summarize", run_id, "--db-url", str(db)])
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.startswith(f"keywords on {run_id}: summary-keywords-")
@@ -196,7 +181,7 @@ def test_a_killed_summary_run_resumes_asking_only_for_missing_clusters(
     from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 
     secret = "sk-test-SECRET-never-written-anywhere"
-    db, run_id = _clustered_copy(embedded_db_file, tmp_path, 12)
+    db, run_id = clustered_copy(embedded_db_file, tmp_path, 12)
     home = tmp_path / "dagster_home"
     state = ServerState(chat_latency=0.4)
     with openai_server(state) as url:

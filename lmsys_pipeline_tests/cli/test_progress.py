@@ -19,7 +19,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline_tests.cli.terminal import counts, in_terminal, piped
-from lmsys_pipeline_tests.cli.test_compute import _clustered_copy
+from lmsys_pipeline_tests.pipeline_data import clustered_copy
 
 pytestmark = pytest.mark.slow  # each test starts lmsys processes
 
@@ -107,7 +107,7 @@ def test_summarize_shows_clusters_done_requests_in_flight_and_tokens(
 ):
     from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 
-    db, run_id = _clustered_copy(embedded_db_file, tmp_path, 8)
+    db, run_id = clustered_copy(embedded_db_file, tmp_path, 8)
     with openai_server(ServerState(chat_latency=0.3)) as url:
         shown = in_terminal(
             f"summarize {run_id} --alias gpt --model openai/gpt-4o-mini --base-url {url} "

@@ -20,7 +20,7 @@ from lmsys_pipeline.cli import app
 from lmsys_pipeline.db.hierarchy import HierarchyRun
 from lmsys_pipeline.db.summaries import AliasLease, SummaryRun
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.summarizing.test_lease import _held_by
+from lmsys_pipeline_tests.support.leases import held_by
 
 LMSYS = str(Path(sys.executable).parent / "lmsys")
 
@@ -81,7 +81,7 @@ def test_merge_clusters_refuses_while_another_process_builds_the_alias_tree(
     db, run_id = sixty
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     holder = os.getppid()  # alive as long as this test runs
-    _held_by(db, "other", holder)
+    held_by(db, "other", holder)
     with db.engine.begin() as connection:
         connection.execute(update(AliasLease).values(kind="hierarchy", run_id=run_id, alias="kw"))
     refused = CliRunner().invoke(

@@ -5,15 +5,7 @@ from lmsys_pipeline.clustering.fit import ClusteringInputError
 from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
 from lmsys_pipeline.clustering.registry import fit_clustering
 from lmsys_pipeline.db.models import NOISE
-
-
-def blobs(n_per: int = 100, centers: int = 5, noise: int = 0, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    middles = rng.standard_normal((centers, 32)) * 3
-    points = np.concatenate([m + rng.standard_normal((n_per, 32)) * 0.3 for m in middles])
-    if noise:
-        points = np.concatenate([points, rng.standard_normal((noise, 32)) * 3])
-    return points
+from lmsys_pipeline_tests.support.vectors import blobs
 
 
 def kmeans(x: np.ndarray, k: int, **fields):

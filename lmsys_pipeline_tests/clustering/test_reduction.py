@@ -9,7 +9,7 @@ from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
 from lmsys_pipeline.clustering.reduction import UMAP_MIN_ROWS
 from lmsys_pipeline.clustering.registry import fit_clustering
 from lmsys_pipeline.db.models import NOISE
-from lmsys_pipeline_tests.clustering.test_algorithms import blobs
+from lmsys_pipeline_tests.support.vectors import blobs
 
 # Labels that main's code (before UMAP: PCA 128, spherical k-means, k-means++, n_init 10)
 # gave for ``overlapping_topics()`` with k = 8, seeds 0 and 7. Overlapping topics, so that

@@ -15,85 +15,16 @@ from lmsys_pipeline.curation.edits import (
 )
 from lmsys_pipeline.curation.history import audit, history, undo
 from lmsys_pipeline.db.curation import ClusterEdit, ClusterMetadata
-from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
+from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.errors import UserError
 from lmsys_pipeline_tests.pipeline_data import build_results
+from lmsys_pipeline_tests.support.tables import assert_counts_true, members, state
 
 
 @pytest.fixture
 def edited(any_db, minilm, tmp_path: Path):
     [run_id, _] = build_results(any_db, minilm, tmp_path, queries=200, k=6)
     return any_db, run_id
-
-
-def state(db) -> dict:
-    """Everything an edit may change, as comparable values."""
-    with db.engine.connect() as connection:
-        assignments = sorted(
-            connection.execute(
-                select(
-                    QueryCluster.run_id,
-                    QueryCluster.query_id,
-                    QueryCluster.cluster_id,
-                    QueryCluster.confidence_score,
-                )
-            ).all()
-        )
-        summaries = sorted(
-            connection.execute(
-                select(
-                    ClusterSummary.id,
-                    ClusterSummary.summary_run_id,
-                    ClusterSummary.cluster_id,
-                    ClusterSummary.title,
-                    ClusterSummary.description,
-                    ClusterSummary.num_queries,
-                    ClusterSummary.generated_at,
-                )
-            ).all()
-        )
-        metadata = sorted(
-            connection.execute(
-                select(
-                    ClusterMetadata.cluster_id,
-                    ClusterMetadata.tags,
-                    ClusterMetadata.flags,
-                    ClusterMetadata.quality,
-                    ClusterMetadata.coherence_score,
-                    ClusterMetadata.notes,
-                )
-            ).all(),
-            key=repr,
-        )
-    return {"assignments": assignments, "summaries": summaries, "metadata": metadata}
-
-
-def members(db, run_id: str, cluster_id: int) -> list[int]:
-    with db.engine.connect() as connection:
-        return sorted(
-            connection.execute(
-                select(QueryCluster.query_id).where(
-                    QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id
-                )
-            ).scalars()
-        )
-
-
-def assert_counts_true(db, run_id: str) -> None:
-    with db.engine.connect() as connection:
-        sizes = dict(
-            connection.execute(
-                select(QueryCluster.cluster_id, func.count())
-                .where(QueryCluster.run_id == run_id)
-                .group_by(QueryCluster.cluster_id)
-            ).all()
-        )
-        rows = connection.execute(
-            select(ClusterSummary.cluster_id, ClusterSummary.num_queries).where(
-                ClusterSummary.run_id == run_id
-            )
-        ).all()
-    assert rows and all(size == sizes.get(cluster, 0) for cluster, size in rows)
 
 
 def test_rename_then_undo(edited):
@@ -343,7 +274,7 @@ def test_deleting_a_conversation_leaves_the_audit_readable_without_its_text(edit
     ``lmsys delete`` the text is gone from every column, the edit still reads and undoes."""
     from lmsys_pipeline.db.models import Query
     from lmsys_pipeline.maintenance.deletion import delete_conversations
-    from lmsys_pipeline_tests.maintenance.test_deletion_scrub import _columns_holding
+    from lmsys_pipeline_tests.support.tables import columns_holding
 
     db, run_id = edited
     with db.engine.connect() as connection:
@@ -360,12 +291,12 @@ def test_deleting_a_conversation_leaves_the_audit_readable_without_its_text(edit
         )
     edit_id = merge_clusters(db, run_id, [4], 3, editor="ana", reason="one topic")
     probe = " ".join(text.split())[:25]
-    assert "cluster_edits.old_value" in _columns_holding(db, probe)
+    assert "cluster_edits.old_value" in columns_holding(db, probe)
 
     report = delete_conversations(db, [conversation_id])
 
     assert report.edits_scrubbed == 1
-    assert _columns_holding(db, probe) == []
+    assert columns_holding(db, probe) == []
     [row] = audit(db, run_id)
     assert (row.id, row.edit_type, row.editor, row.reason) == (edit_id, "merge", "ana", "one topic")
     undo(db, edit_id)

@@ -10,7 +10,7 @@ from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
 from lmsys_pipeline.defs.resources import DatabaseResource
 from lmsys_pipeline.defs.summarizing.partitions import SUMMARY_ALIASES, summary_partition_key
 from lmsys_pipeline_tests.conftest import definitions_with
-from lmsys_pipeline_tests.curation.test_edits import assert_counts_true, members, state
+from lmsys_pipeline_tests.support.tables import assert_counts_true, members, state
 
 
 def _materialize(db, asset: str, run_id: str, alias: str | None = None, config=None):

@@ -2,19 +2,13 @@
 queries, a new model, deletions, shards that commit out of order, a rebuilt database, a
 refresh killed half-way; on SQLite and PostgreSQL."""
 
-import hashlib
-import json
 import os
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import insert
 
 from lmsys_pipeline.db.connection import DatabaseManager, vector_cache_dir
-from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.embedding import cache as cache_module
 from lmsys_pipeline.embedding.cache import (
     MANIFEST,
@@ -32,60 +26,12 @@ from lmsys_pipeline.embedding.store import (
     text_hash,
 )
 from lmsys_pipeline.maintenance.deletion import delete_conversations
-
-
-@dataclass
-class HashEmbedder:
-    """Deterministic unit vectors from a text's hash: the cache's logic without a model."""
-
-    name: str = "hash-8"
-    dimension: int = 8
-    backend: str = "test"
-    max_chars: int = 1_000
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        raw = [
-            np.frombuffer(hashlib.sha256(f"{self.name}{t}".encode()).digest(), np.uint8)
-            for t in texts
-        ]
-        vectors = np.stack(raw)[:, : self.dimension].astype(np.float32) - 127.5
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-def add_queries(db: DatabaseManager, start: int, count: int, distinct: int = 40) -> None:
-    with db.engine.begin() as connection:
-        connection.execute(
-            insert(Query),
-            [
-                {
-                    "conversation_id": f"c{i}",
-                    "model": "m",
-                    "query_text": f"question {i % distinct}",
-                    "language": "rare" if i % 10 == 0 else "common",
-                    "created_at": datetime.now(UTC),
-                }
-                for i in range(start, start + count)
-            ],
-        )
-
-
-def assert_cache_matches_tables(db: DatabaseManager, model: str, dimension: int) -> None:
-    cached = load_vectors(db, model)
-    assert not cached.vectors.flags.writeable  # the mapped file, never written through
-    direct = load_vectors_from_db(db, model, dimension)
-    np.testing.assert_array_equal(cached.query_ids, direct.query_ids)
-    np.testing.assert_array_equal(cached.for_queries(), direct.for_queries())
-    some = [*direct.query_ids[::7].tolist(), 10**9]
-    subset, direct_subset = (
-        load_vectors(db, model, some),
-        load_vectors_from_db(db, model, dimension, some),
-    )
-    np.testing.assert_array_equal(subset.query_ids, direct_subset.query_ids)
-    np.testing.assert_array_equal(subset.for_queries(), direct_subset.for_queries())
-
-
-def manifest(db: DatabaseManager, model: str) -> dict:
-    return json.loads((model_folder(db, model) / MANIFEST).read_text())
+from lmsys_pipeline_tests.support.vectors import (
+    HashEmbedder,
+    add_queries,
+    assert_cache_matches_tables,
+    manifest,
+)
 
 
 def test_the_cache_follows_new_queries_a_new_model_and_deletions(any_db):

@@ -28,7 +28,7 @@ from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.search import search
 from lmsys_pipeline.embedding.store import load_vectors_from_db
 from lmsys_pipeline.maintenance.deletion import delete_conversations
-from lmsys_pipeline_tests.embedding.test_cache import (
+from lmsys_pipeline_tests.support.vectors import (
     HashEmbedder,
     add_queries,
     assert_cache_matches_tables,

@@ -29,7 +29,7 @@ from lmsys_pipeline.embedding.search import search
 from lmsys_pipeline.embedding.store import load_vectors_from_db
 from lmsys_pipeline.maintenance.deletion import delete_conversations
 from lmsys_pipeline_tests.embedding.conftest import load_rows
-from lmsys_pipeline_tests.embedding.test_cache import HashEmbedder, add_queries
+from lmsys_pipeline_tests.support.vectors import HashEmbedder, add_queries
 
 MODEL = HashEmbedder().name
 runner = CliRunner()

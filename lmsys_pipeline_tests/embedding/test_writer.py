@@ -13,7 +13,7 @@ from lmsys_pipeline.embedding import writer as writer_module
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.store import load_vectors_from_db
 from lmsys_pipeline.embedding.writer import prefetched
-from lmsys_pipeline_tests.embedding.test_cache import HashEmbedder, add_queries
+from lmsys_pipeline_tests.support.vectors import HashEmbedder, add_queries
 
 
 def _count(db, table) -> int:

@@ -221,7 +221,7 @@ def test_hdbscan_noise_stays_out_of_the_tree(embedded_db):
 
 def test_a_rejected_key_or_a_dead_server_fails_the_run_in_one_sentence(sixty, minilm):
     from lmsys_pipeline.hierarchy.params import HierarchyInputError
-    from lmsys_pipeline.summarizing.llm import LLMConfigError
+    from lmsys_pipeline.labeling.llm import LLMConfigError
 
     db, run_id = sixty
     # Every request is refused: with only the first one refused, the others in flight were

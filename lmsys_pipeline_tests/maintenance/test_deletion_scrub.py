@@ -21,21 +21,7 @@ from lmsys_pipeline.summarizing.selection import truncate
 from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 from lmsys_pipeline_tests.pipeline_data import build_results, build_tree, summarize
-
-
-def _columns_holding(db, needle: str) -> list[str]:
-    """Every table.column (all of the project's tables) whose text holds ``needle``."""
-    found = []
-    with db.engine.connect() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            for column in table.columns:
-                text = cast(column, String)
-                hits = connection.execute(
-                    select(func.count()).select_from(table).where(text.contains(needle))
-                ).scalar_one()
-                if hits:
-                    found.append(f"{table.name}.{column.name}")
-    return found
+from lmsys_pipeline_tests.support.tables import columns_holding
 
 
 def _quoted_conversation(db) -> tuple[str, str]:
@@ -74,7 +60,7 @@ def test_deleted_text_is_gone_from_labels_examples_and_the_cache(any_db, minilm,
                     created_at=utc_now(),
                 )
             )
-    assert set(_columns_holding(db, probe)) >= {
+    assert set(columns_holding(db, probe)) >= {
         "queries.query_text",
         "cluster_summaries.description",
         "cluster_summaries.summary",
@@ -87,7 +73,7 @@ def test_deleted_text_is_gone_from_labels_examples_and_the_cache(any_db, minilm,
     assert report.queries_deleted == 1
     assert report.summaries_scrubbed >= 1 and report.hierarchy_nodes_scrubbed >= 1
     assert report.cached_answers_deleted == 2
-    assert _columns_holding(db, probe) == []
+    assert columns_holding(db, probe) == []
     with db.engine.connect() as connection:
         labels = connection.execute(select(ClusterSummary.description)).scalars().all()
     assert any(DELETED in label for label in labels)

@@ -6,12 +6,13 @@ from sqlalchemy import func, select
 
 from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.db.summaries import LLMResponse, SummaryRun
-from lmsys_pipeline.summarizing.bounds import MAX_ANSWER_BYTES, MAX_TITLE_CHARS
-from lmsys_pipeline.summarizing.params import SummaryInputError, ThroughputSettings
+from lmsys_pipeline.labeling.bounds import MAX_ANSWER_BYTES, MAX_TITLE_CHARS
+from lmsys_pipeline.labeling.settings import ThroughputSettings
+from lmsys_pipeline.summarizing.params import SummaryInputError
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import summarize_run
 from lmsys_pipeline_tests.pipeline_data import build_results, summarize
-from lmsys_pipeline_tests.summarizing.test_runner import llm
+from lmsys_pipeline_tests.support.llm import llm
 
 CLUSTERS = 4  # build_results: its first run has k = 4
 

@@ -9,14 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from lmsys_pipeline.db.summaries import LLMResponse
-from lmsys_pipeline.summarizing.llm import plan_jobs
-from lmsys_pipeline.summarizing.params import PROMPT_VERSION, ThroughputSettings
+from lmsys_pipeline.labeling.settings import ThroughputSettings
+from lmsys_pipeline.summarizing.params import PROMPT_VERSION
 from lmsys_pipeline.summarizing.prepare import prepare_summary
+from lmsys_pipeline.summarizing.prompts import plan_jobs
 from lmsys_pipeline.summarizing.runner import summarize_run
 from lmsys_pipeline.summarizing.selection import build_briefs, load_run_view
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 from lmsys_pipeline_tests.pipeline_data import build_results, summarize
-from lmsys_pipeline_tests.summarizing.test_runner import llm, rows
+from lmsys_pipeline_tests.support.llm import llm, rows
 
 CLUSTERS = 4
 

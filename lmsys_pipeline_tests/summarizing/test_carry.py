@@ -11,7 +11,7 @@ from lmsys_pipeline.summarizing.carry import CARRY_OVERLAP
 from lmsys_pipeline.summarizing.params import SummaryInputError
 from lmsys_pipeline.summarizing.report import summary_metadata
 from lmsys_pipeline_tests.pipeline_data import K, summarize
-from lmsys_pipeline_tests.summarizing.test_runner import llm
+from lmsys_pipeline_tests.support.llm import llm
 
 
 def _rows(db, summary_run_id: str) -> dict[int, ClusterSummary]:

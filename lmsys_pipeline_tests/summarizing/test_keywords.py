@@ -1,6 +1,4 @@
-import numpy as np
-
-from lmsys_pipeline.summarizing.keywords import class_tfidf, keyword_labels
+from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.selection import ClusterBrief
 
 DOCS = {
@@ -12,14 +10,6 @@ DOCS = {
 
 def briefs() -> dict[int, ClusterBrief]:
     return {c: ClusterBrief(c, len(q) * 10, q, list(range(len(q)))) for c, q in DOCS.items()}
-
-
-def test_class_tfidf_scores_terms_distinctive_of_each_class():
-    documents = [q for qs in DOCS.values() for q in qs]
-    classes = np.repeat(list(DOCS), 4)
-    scores, vocabulary = class_tfidf(documents, classes, 3)
-    best = [vocabulary[np.argmax(scores[c].toarray())] for c in range(3)]
-    assert best == ["stolen", "refund", "declined"]
 
 
 def test_keyword_labels_name_distinctive_terms_and_quote_the_central_query():

@@ -3,35 +3,11 @@
 import pytest
 from sqlalchemy import select
 
-from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.db.summaries import SummaryRun
-from lmsys_pipeline.summarizing.llm import LLMConfigError
-from lmsys_pipeline.summarizing.params import SummaryParams
+from lmsys_pipeline.labeling.llm import LLMConfigError
 from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.summarizing.conftest import CLUSTERS
-
-
-def llm(url: str, **fields) -> dict:
-    """The test server's settings (base_url and limits go to ThroughputSettings)."""
-    return {
-        "model": "openai/test-model",
-        "base_url": url,
-        "concurrency": 4,
-        "max_retries": 3,
-        "timeout_s": 10.0,
-        **fields,
-    }
-
-
-def rows(db, summary_run_id: str) -> list[ClusterSummary]:
-    with db.get_session() as session:
-        return (
-            session.exec(
-                select(ClusterSummary).where(ClusterSummary.summary_run_id == summary_run_id)
-            )
-            .scalars()
-            .all()
-        )
+from lmsys_pipeline_tests.support.llm import llm, rows
 
 
 def test_every_cluster_gets_a_row_and_the_ledger_adds_up(clustered, llm_server):
@@ -214,21 +190,3 @@ def test_an_llm_summary_run_resumes_on_both_databases(any_db, minilm, llm_server
     restarted = summarize(db, run_id, "gpt", **llm(url), restart=True).entry
     assert restarted.cached_responses == 0 and len(state.chat_requests) == 5 + 4
     assert len(rows(db, restarted.summary_run_id)) == 4
-
-
-def test_two_summary_runs_started_in_the_same_second_get_distinct_ids(clustered, monkeypatch):
-    from lmsys_pipeline.summarizing import ledger
-
-    db, run_id = clustered
-    first = ledger.start_summary_run(db, run_id, "a", SummaryParams())
-    real, calls = ledger.new_summary_run_id, []
-
-    def racing(model, existing, now=None):
-        """The first pick is what a concurrent process had just committed."""
-        calls.append(model)
-        return first.summary_run_id if len(calls) == 1 else real(model, existing, now)
-
-    monkeypatch.setattr(ledger, "new_summary_run_id", racing)
-    second = ledger.start_summary_run(db, run_id, "b", SummaryParams())
-    assert len(calls) == 2 and second.summary_run_id != first.summary_run_id
-    assert second.summary_run_id.startswith(first.summary_run_id.rsplit("-", 2)[0])

@@ -11,7 +11,12 @@ from lmsys_pipeline.curation.replay import replay_edits
 from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
 from lmsys_pipeline.defs.clustering.prepare import prepare_clustering_run
 from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.resources import DB_WRITER_POOL, DatabaseResource, ProgressResource
+from lmsys_pipeline.defs.resources import (
+    DB_WRITER_POOL,
+    DatabaseResource,
+    ExplorerResource,
+    ProgressResource,
+)
 from lmsys_pipeline.outputs.map_png import run_map_markdown
 
 MARKDOWN_KEYS = ("size_histogram", "largest_clusters")
@@ -70,6 +75,7 @@ def cluster_run(
     config: ClusterRunConfig,
     database: DatabaseResource,
     progress: ProgressResource,
+    explorer: ExplorerResource,
 ):
     db = database.manager
     with user_failures():
@@ -111,6 +117,7 @@ def cluster_run(
                     title=f"{result.run_id}: a sample of queries (t-SNE), coloured by cluster",
                 )
             ),
+            **explorer.run_link(result.run_id),
         },
     )
     for outcome in outcomes:

@@ -6,24 +6,19 @@ import dagster as dg
 from pydantic import Field
 
 from lmsys_pipeline.db.counts import cluster_sizes
-from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.hierarchy.prepare import prepare_hierarchy_run
 from lmsys_pipeline.defs.resources import (
     DatabaseResource,
     EmbedderResource,
+    ExplorerResource,
     LLMResource,
     ProgressResource,
 )
-from lmsys_pipeline.defs.summarizing.partitions import (
-    ALIAS_DIMENSION,
-    RUN_DIMENSION,
-    summary_partitions,
-)
+from lmsys_pipeline.defs.summarizing.alias_run import dagster_metadata, run_partition
+from lmsys_pipeline.defs.summarizing.partitions import summary_partitions
+from lmsys_pipeline.hierarchy.kind import HIERARCHY_RUNS
 from lmsys_pipeline.hierarchy.report import hierarchy_metadata
-from lmsys_pipeline.hierarchy.runner import build_hierarchy
 from lmsys_pipeline.hierarchy.validation import tree_checks
 from lmsys_pipeline.outputs.hierarchy import check_rows, stored_rows
-from lmsys_pipeline.summarizing.lease import HIERARCHY, alias_lease
 
 MARKDOWN_KEYS = ("tree", "levels_table", "orphans_table", "failures")
 CHECKS = {
@@ -103,29 +98,13 @@ def cluster_hierarchy(
     embedder: EmbedderResource,
     llm: LLMResource,
     progress: ProgressResource,
+    explorer: ExplorerResource,
 ) -> dg.MaterializeResult:
-    keys = context.partition_key.keys_by_dimension
-    run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
+    run_id, alias, report = run_partition(
+        HIERARCHY_RUNS, context, config, database, embedder, llm, progress
+    )
     db = database.manager
-    with user_failures(), alias_lease(db, HIERARCHY, run_id, alias):
-        prepared = prepare_hierarchy_run(
-            db,
-            context.instance,
-            run_id,
-            alias,
-            config.model_dump(exclude={"restart", "hierarchy_run_id"}),
-            llm,
-            restart=config.restart,
-            hierarchy_run_id=config.hierarchy_run_id,
-        )
-        report = build_hierarchy(
-            db,
-            prepared,
-            load_embedder=embedder.load,
-            log=context.log.info,
-            on_progress=progress.reporter(context.log.info),
-        )
-    rows = check_rows(stored_rows(db, prepared.hierarchy_run_id))
+    rows = check_rows(stored_rows(db, report.entry.hierarchy_run_id))
     outcomes = tree_checks(rows, set(cluster_sizes(db, run_id)), report.targets)
     metadata = hierarchy_metadata(report)
     entry = report.entry
@@ -135,13 +114,11 @@ def cluster_hierarchy(
     )
     return dg.MaterializeResult(
         metadata={
-            **{k: v for k, v in metadata.items() if k not in MARKDOWN_KEYS},
-            "replaced_hierarchy_runs": dg.MetadataValue.json(metadata["replaced_hierarchy_runs"]),
-            "level_sizes": dg.MetadataValue.json(metadata["level_sizes"]),
-            **{k: dg.MetadataValue.md(metadata[k]) for k in MARKDOWN_KEYS},
+            **dagster_metadata(metadata, MARKDOWN_KEYS, ("replaced_hierarchy_runs", "level_sizes")),
             "summaries_page": dg.MetadataValue.url(
                 f"/assets/cluster_summaries?partition={quote(f'{alias}|{run_id}')}"
             ),
+            **explorer.run_link(run_id, alias),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from lmsys_pipeline.defs.clustering.partitions import clustering_run_partitions
 from lmsys_pipeline.defs.failures import user_failures
-from lmsys_pipeline.defs.resources import DatabaseResource
+from lmsys_pipeline.defs.resources import DatabaseResource, ExplorerResource
 from lmsys_pipeline.lineage.report import build_report
 from lmsys_pipeline.lineage.runs import compute_lineage, previous_run, write_lineage
 
@@ -62,7 +62,10 @@ def _table(relations, kind: str) -> str:
     ),
 )
 def cluster_lineage(
-    context: dg.AssetExecutionContext, config: LineageConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext,
+    config: LineageConfig,
+    database: DatabaseResource,
+    explorer: ExplorerResource,
 ) -> dg.MaterializeResult:
     db = database.manager
     run_id = context.partition_key
@@ -70,7 +73,9 @@ def cluster_lineage(
         from_run_id = config.from_run_id or previous_run(db, run_id)
         if from_run_id is None:
             context.log.info(f"{run_id}: no earlier run of its algorithm and model to compare.")
-            return dg.MaterializeResult(metadata={"from_run_id": None, "rows": 0})
+            return dg.MaterializeResult(
+                metadata={"from_run_id": None, "rows": 0, **explorer.run_link(run_id)}
+            )
         lineage = compute_lineage(db, from_run_id, run_id)
         written = write_lineage(db, lineage)
     counts = lineage.counts()
@@ -87,5 +92,6 @@ def cluster_lineage(
                 for kind in ("new", "split", "merged", "gone")
             },
             "fastest_growing_clusters": dg.MetadataValue.md(_growing(lineage)),
+            **explorer.run_link(run_id),
         }
     )

@@ -6,23 +6,18 @@ import dagster as dg
 from pydantic import Field
 
 from lmsys_pipeline.curation.replay import TITLE_EDITS, replay_edits
-from lmsys_pipeline.defs.failures import user_failures
 from lmsys_pipeline.defs.resources import (
     DatabaseResource,
     EmbedderResource,
+    ExplorerResource,
     LLMResource,
     ProgressResource,
 )
-from lmsys_pipeline.defs.summarizing.partitions import (
-    ALIAS_DIMENSION,
-    RUN_DIMENSION,
-    summary_partitions,
-)
-from lmsys_pipeline.defs.summarizing.prepare import prepare_summary_run
+from lmsys_pipeline.defs.summarizing.alias_run import dagster_metadata, run_partition
+from lmsys_pipeline.defs.summarizing.partitions import RUN_DIMENSION, summary_partitions
 from lmsys_pipeline.outputs.map_png import run_map_markdown
-from lmsys_pipeline.summarizing.lease import SUMMARY, alias_lease
+from lmsys_pipeline.summarizing.kind import SUMMARY_RUNS
 from lmsys_pipeline.summarizing.report import summary_metadata
-from lmsys_pipeline.summarizing.runner import summarize_run
 
 MARKDOWN_KEYS = ("titles", "failures", "size_histogram")
 
@@ -86,28 +81,11 @@ def cluster_summaries(
     embedder: EmbedderResource,
     llm: LLMResource,
     progress: ProgressResource,
+    explorer: ExplorerResource,
 ) -> dg.MaterializeResult:
-    keys = context.partition_key.keys_by_dimension
-    run_id, alias = keys[RUN_DIMENSION], keys[ALIAS_DIMENSION]
-    overrides = config.model_dump(exclude={"restart", "summary_run_id"})
-    with user_failures(), alias_lease(database.manager, SUMMARY, run_id, alias):
-        prepared = prepare_summary_run(
-            database.manager,
-            context.instance,
-            run_id,
-            alias,
-            overrides,
-            llm,
-            restart=config.restart,
-            summary_run_id=config.summary_run_id,
-        )
-        report = summarize_run(
-            database.manager,
-            prepared,
-            load_embedder=embedder.load,
-            log=context.log.info,
-            on_progress=progress.reporter(context.log.info),
-        )
+    run_id, alias, report = run_partition(
+        SUMMARY_RUNS, context, config, database, embedder, llm, progress
+    )
     renames = replay_edits(database.manager, run_id, TITLE_EDITS)
     metadata = summary_metadata(report)
     entry = report.entry
@@ -127,14 +105,17 @@ def cluster_summaries(
     )
     return dg.MaterializeResult(
         metadata={
-            **{k: v for k, v in metadata.items() if k not in MARKDOWN_KEYS},
-            "replaced_summary_runs": dg.MetadataValue.json(metadata["replaced_summary_runs"]),
-            "carried_from": dg.MetadataValue.json(metadata["carried_from"]),
-            "renames_replayed": len(renames.applied),
-            "renames_not_applied": dg.MetadataValue.json(
-                renames.as_metadata()["edits_not_applied_why"]
+            **dagster_metadata(
+                metadata,
+                MARKDOWN_KEYS,
+                ("replaced_summary_runs", "carried_from"),
+                {
+                    "renames_replayed": len(renames.applied),
+                    "renames_not_applied": dg.MetadataValue.json(
+                        renames.as_metadata()["edits_not_applied_why"]
+                    ),
+                },
             ),
-            **{k: dg.MetadataValue.md(metadata[k]) for k in MARKDOWN_KEYS},
             "clustering_run_page": dg.MetadataValue.url(
                 f"/assets/cluster_run?partition={quote(run_id)}"
             ),
@@ -145,6 +126,7 @@ def cluster_summaries(
                     title=f"{run_id}: clusters summarised by {alias} (ids as in the titles table)",
                 )
             ),
+            **explorer.run_link(run_id, alias),
         },
         check_results=[check],
     )

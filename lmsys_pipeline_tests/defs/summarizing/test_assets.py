@@ -145,10 +145,10 @@ def test_a_partition_whose_alias_another_process_holds_fails_in_one_sentence(run
     """Two materializations of one partition at once (the UI, a schedule): the second fails
     at once naming the holder and asks for nothing."""
     from lmsys_pipeline.db.summaries import AliasLease, SummaryRun
-    from lmsys_pipeline_tests.summarizing.test_lease import _held_by
+    from lmsys_pipeline_tests.support.leases import held_by
 
     db = DatabaseManager()  # $LMSYS_DB_URL, as the asset's database resource
-    _held_by(db, "other", 1)
+    held_by(db, "other", 1)
     with db.engine.begin() as connection:
         connection.execute(AliasLease.__table__.update().values(run_id=run_id, alias="kw"))
     with dg.DagsterInstance.ephemeral() as instance:

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lmsys_pipeline.summarizing.bounds import MAX_ANSWER_BYTES
+from lmsys_pipeline.labeling.bounds import MAX_ANSWER_BYTES
 
 
 class NotACompletion(Exception):

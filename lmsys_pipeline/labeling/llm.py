@@ -14,27 +14,17 @@ kill keeps every answer finished before it.
 """
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from lmsys_pipeline.errors import UserError
+from lmsys_pipeline.labeling.answers import InvalidAnswer, reminded
+from lmsys_pipeline.labeling.bounds import MAX_ANSWER_BYTES
+from lmsys_pipeline.labeling.completions import NotACompletion, fetch_completion
+from lmsys_pipeline.labeling.providers import Endpoint
 from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
-from lmsys_pipeline.summarizing.bounds import MAX_ANSWER_BYTES
-from lmsys_pipeline.summarizing.completions import NotACompletion, fetch_completion
-from lmsys_pipeline.summarizing.params import SummaryParams
-from lmsys_pipeline.summarizing.prompts import (
-    REMINDER,
-    InvalidAnswer,
-    build_messages,
-    parse_answer,
-    prompt_hash,
-    reminded,
-    request_body,
-)
-from lmsys_pipeline.summarizing.providers import Endpoint
-from lmsys_pipeline.summarizing.selection import ClusterBrief
 
 T = TypeVar("T")
 
@@ -45,7 +35,7 @@ class LLMConfigError(UserError):
 
 
 class RequestSettings(Protocol):
-    """How requests are made; ``SummaryParams`` and ``HierarchyParams`` both carry these."""
+    """How requests are made; the parameters of every alias run carry these."""
 
     concurrency: int
     rpm: int | None
@@ -63,7 +53,7 @@ class Job(Generic[T]):
     body: dict[str, Any]
     prompt_hash: str
     parse: Callable[[str | None], T]
-    reminder: str = REMINDER
+    reminder: str
 
 
 @dataclass
@@ -132,18 +122,6 @@ class Tally:
         self.tokens_in += outcome.tokens_in
         self.tokens_out += outcome.tokens_out
         self.report()
-
-
-def plan_jobs(
-    briefs: Iterable[ClusterBrief], endpoint: Endpoint, params: SummaryParams
-) -> list[Job]:
-    """One summary question per cluster brief."""
-    jobs = []
-    for brief in briefs:
-        body = request_body(endpoint.remote_model, build_messages(brief), params)
-        key = prompt_hash(endpoint.model, body, server=endpoint.server)
-        jobs.append(Job(brief, body, key, parse_answer))
-    return jobs
 
 
 def _status_message(error: Exception) -> str:

@@ -6,15 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
-from lmsys_pipeline.db.models import utc_now
 from lmsys_pipeline.db.summaries import AliasLease
-from lmsys_pipeline.summarizing import lease
-from lmsys_pipeline.summarizing.lease import (
+from lmsys_pipeline.labeling import lease
+from lmsys_pipeline.labeling.lease import (
     HIERARCHY,
     SUMMARY,
     AliasBusy,
@@ -22,25 +20,7 @@ from lmsys_pipeline.summarizing.lease import (
     check_held,
     claim,
 )
-
-RUN = "kmeans-4-20260101-000000"
-
-
-def _held_by(db, owner: str, pid: int, host: str | None = None, expires_in: float = 60) -> None:
-    now = utc_now()
-    with db.engine.begin() as connection:
-        connection.execute(
-            insert(AliasLease).values(
-                kind=SUMMARY,
-                run_id=RUN,
-                alias="gpt",
-                owner=owner,
-                host=host or socket.gethostname(),
-                pid=pid,
-                acquired_at=now,
-                expires_at=now + timedelta(seconds=expires_in),
-            )
-        )
+from lmsys_pipeline_tests.support.leases import RUN, held_by
 
 
 def _owners(db) -> list[str]:
@@ -50,7 +30,7 @@ def _owners(db) -> list[str]:
 
 def test_a_held_lease_is_refused_in_one_sentence_naming_its_holder(any_db):
     holder = os.getppid()  # alive as long as this test runs
-    _held_by(any_db, "other", holder)
+    held_by(any_db, "other", holder)
     with pytest.raises(AliasBusy) as refused:
         claim(any_db, SUMMARY, RUN, "gpt", "me")
     message = str(refused.value)
@@ -64,7 +44,7 @@ def test_a_held_lease_is_refused_in_one_sentence_naming_its_holder(any_db):
 
 
 def test_a_lapsed_lease_or_one_whose_process_is_gone_is_taken_over(any_db):
-    _held_by(any_db, "elsewhere", 1, host="another-host", expires_in=-1)
+    held_by(any_db, "elsewhere", 1, host="another-host", expires_in=-1)
     claim(any_db, SUMMARY, RUN, "gpt", "me")
     assert _owners(any_db) == ["me"]
 

@@ -1,0 +1,2 @@
+"""``lmsys serve``: a web explorer and JSON API over runs, trees, clusters, queries, search,
+lineage, trends and curation."""

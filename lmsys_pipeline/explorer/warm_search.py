@@ -1,0 +1,61 @@
+"""Semantic search with the embedding model loaded once per server process and kept warm
+(``lmsys search`` loads one per call); the search itself is ``lmsys search``'s."""
+
+import threading
+from typing import Any
+
+from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL
+from lmsys_pipeline.reading.choice import require_run
+
+
+class Models:
+    """Embedding models loaded once per server process and kept warm (``lmsys search``
+    loads one per call)."""
+
+    def __init__(self, loaded: dict[str, Any] | None = None) -> None:
+        self._loaded: dict[str, Any] = dict(loaded or {})
+        self._lock = threading.Lock()
+
+    def get(self, name: str = DEFAULT_MODEL):
+        with self._lock:
+            if name not in self._loaded:
+                from lmsys_pipeline.embedding.embedders import load_embedder
+
+                self._loaded[name] = load_embedder(name)
+            return self._loaded[name]
+
+
+def search_model(db: DatabaseManager, run_id: str | None) -> str:
+    """The run's embedding model (its vectors are the ones searched), else the default."""
+    if not run_id:
+        return DEFAULT_MODEL
+    from lmsys_pipeline.clustering.registry import parse_stored
+
+    return parse_stored(require_run(db, run_id).parameters or {}).embedding_model
+
+
+def search(
+    db: DatabaseManager,
+    models: Models,
+    text: str,
+    *,
+    run_id: str | None,
+    top_k: int,
+    language: str | None,
+    llm_model: str | None,
+    cluster_ids: tuple[int, ...] = (),
+) -> list:
+    """``lmsys search``: exact cosine search, filters applied before ranking."""
+    from lmsys_pipeline.embedding.search import SearchFilters, require_some_vectors
+    from lmsys_pipeline.embedding.search import search as run_search
+
+    filters = SearchFilters(
+        run_id=run_id or None,
+        cluster_ids=cluster_ids,
+        language=language or None,
+        llm_model=llm_model or None,
+    )
+    require_some_vectors(db)
+    embedder = models.get(search_model(db, run_id))
+    return run_search(db, embedder, text, top=top_k, filters=filters)
