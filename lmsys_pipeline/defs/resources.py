@@ -15,9 +15,9 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from lmsys_pipeline import explorer_links as links
 from lmsys_pipeline.db.connection import DB_URL_ENV, VECTOR_CACHE_ENV, DatabaseManager
 from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, Embedder
-from lmsys_pipeline import explorer_links as links
 from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.progress import OnProgress, Throttled, fan_out
 
