@@ -31,6 +31,7 @@ test: lint
 lint: $(STAMP)
 	$(BIN)/ruff check lmsys_pipeline lmsys_pipeline_tests benchmarks scripts
 	$(BIN)/ruff format --check lmsys_pipeline lmsys_pipeline_tests benchmarks scripts
+	$(BIN)/lint-imports
 
 dev: $(STAMP)
 	bash scripts/dev.sh

@@ -215,7 +215,7 @@ def yardsticks(url: str, run_id: str, cluster: int, summary_run: str, hierarchy_
 
     from lmsys_pipeline.db.connection import DatabaseManager
     from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, load_embedder
-    from lmsys_pipeline.embedding.store import load_vectors
+    from lmsys_pipeline.embedding.loading import load_vectors
 
     stored = load_vectors(DatabaseManager(url), DEFAULT_MODEL)
     matrix = stored.vectors[stored.rows]
@@ -238,7 +238,7 @@ def recall_at_10(url: str, base: str, run_id: str) -> float:
 
     from lmsys_pipeline.db.connection import DatabaseManager
     from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, load_embedder
-    from lmsys_pipeline.embedding.store import load_vectors
+    from lmsys_pipeline.embedding.loading import load_vectors
 
     stored = load_vectors(DatabaseManager(url), DEFAULT_MODEL)
     matrix = stored.vectors[stored.rows]

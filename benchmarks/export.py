@@ -26,8 +26,8 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.outputs.export import export_run
 from lmsys_pipeline.reading.choice import choose_summary_run
-from lmsys_pipeline.reading.export import export_run
 
 CLUSTERS = 200
 RUN_ID = "kmeans-200-bench"

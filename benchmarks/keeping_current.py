@@ -118,7 +118,7 @@ def _assign_yardstick(url: str, run_id: str) -> dict:
 
     from lmsys_pipeline.clustering.runs import load_run, read_assignments
     from lmsys_pipeline.db.connection import DatabaseManager
-    from lmsys_pipeline.embedding.store import load_vectors
+    from lmsys_pipeline.embedding.loading import load_vectors
     from lmsys_pipeline.vectors import centroids
 
     db = DatabaseManager(url)

@@ -36,8 +36,8 @@ from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query, QueryCluster
 from lmsys_pipeline.embedding.embedders import load_embedder
+from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.embedding.runner import embed_pending
-from lmsys_pipeline.embedding.store import load_vectors
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.vectors import unit_rows

@@ -2,7 +2,7 @@
 
 Every stage raises a subclass of ``UserError`` for input, settings or state that the user can
 fix, with a one-sentence message. The CLI prints it as ``Error: <sentence>`` and exits 1
-(``cli/common.py``); Dagster reports it as a user failure without retries
+(``cli/app.py``); Dagster reports it as a user failure without retries
 (``defs/failures.py``). Anything else is a bug and keeps its traceback.
 """
 

@@ -158,7 +158,7 @@ def sixty(hierarchy_db_file: tuple[Path, str], tmp_path: Path):
 
 def definitions_with(**resources: Any):
     """The project's definitions with ``resources`` in place of its own, the way the ``lmsys``
-    CLI runs an asset (``cli/common.py::materialize``): ``execute_in_process`` cannot override
+    CLI runs an asset (``cli/launch.py::materialize``): ``execute_in_process`` cannot override
     the resources bound in ``Definitions``."""
     import dagster as dg
 

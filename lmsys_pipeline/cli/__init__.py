@@ -1,5 +1,6 @@
-"""The ``lmsys`` command: compute commands go through Dagster, read commands query the
-database directly."""
+"""The ``lmsys`` command (pyproject's script entry is ``app``): compute commands (load, embed,
+cluster, summarize, merge-clusters, delete ...) go through Dagster; read commands, search and
+the curation edits use the database directly."""
 
 from lmsys_pipeline.cli import (  # noqa: F401 (commands)
     cluster,
@@ -14,11 +15,6 @@ from lmsys_pipeline.cli import (  # noqa: F401 (commands)
     serve,
     summarize,
 )
-from lmsys_pipeline.cli.common import app
+from lmsys_pipeline.cli.app import app
 
-
-def main() -> None:
-    app()
-
-
-__all__ = ["app", "main"]
+__all__ = ["app"]

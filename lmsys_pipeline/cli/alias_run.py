@@ -4,16 +4,9 @@
 
 from typing import Any
 
-from lmsys_pipeline.cli.common import (
-    console,
-    dagster_instance,
-    database,
-    database_resource,
-    error_console,
-    materialize,
-    print_json,
-    require_success,
-)
+from lmsys_pipeline.cli.console import console, error_console, print_json
+from lmsys_pipeline.cli.launch import dagster_instance, materialize, require_success
+from lmsys_pipeline.cli.options import database, database_resource
 from lmsys_pipeline.labeling.alias_run import AliasRunKind
 
 

@@ -14,9 +14,11 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from lmsys_pipeline.cli.common import (
+from lmsys_pipeline.cli.app import app
+from lmsys_pipeline.cli.console import console, error_console, print_json
+from lmsys_pipeline.cli.launch import dagster_instance, materialize, require_success
+from lmsys_pipeline.cli.options import (
     DbUrlOption,
     DescriptionOption,
     EmbeddingModelOption,
@@ -25,16 +27,10 @@ from lmsys_pipeline.cli.common import (
     RunLimitOption,
     SeedOption,
     VerboseOption,
-    app,
-    console,
-    dagster_instance,
     database,
     database_resource,
-    error_console,
-    materialize,
-    print_json,
-    require_success,
 )
+from lmsys_pipeline.cli.tables import titled_table
 
 cluster_app = typer.Typer(
     help="Create a clustering run (a cluster_run partition) and run it.", no_args_is_help=True
@@ -105,9 +101,10 @@ def _cluster(
         "(min / median / max)"
     )
     console.print(f"  {reduction_summary(recorded)}")
-    table = Table(title="largest clusters and their most central queries")
-    for name, justify in [("cluster", "right"), ("queries", "right"), ("queries", "left")]:
-        table.add_column(name, justify=justify, overflow="fold")
+    table = titled_table(
+        "largest clusters and their most central queries",
+        [("cluster", "right"), ("queries", "right"), ("queries", "left")],
+    )
     for cluster_id, size, texts in overview.largest:
         table.add_row(
             str(cluster_id),

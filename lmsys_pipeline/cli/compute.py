@@ -1,30 +1,30 @@
-"""Commands that compute: each runs an asset through Dagster, so the run lands in the
+"""``lmsys load`` and ``lmsys embed`` run their asset through Dagster, so the run lands in the
 instance's history (the UI shows it). Settings reach the run as asset config (what the data
-will be) or as the command's resources (where the database and the LLM server are); nothing
-goes through environment variables."""
+will be) or as the command's resources (where the database is); nothing goes through
+environment variables. ``lmsys search`` stores nothing: it ranks the stored vectors in this
+process, without Dagster."""
 
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from lmsys_pipeline.cli.common import (
+from lmsys_pipeline.cli.app import app
+from lmsys_pipeline.cli.console import console, error_console, print_json
+from lmsys_pipeline.cli.launch import (
+    dagster_instance,
+    materialization_metadata,
+    materialize,
+    require_success,
+)
+from lmsys_pipeline.cli.options import (
     DbUrlOption,
     JsonOption,
     QuietOption,
     VerboseOption,
-    app,
-    console,
-    dagster_instance,
     database,
     database_resource,
-    error_console,
-    materialization_metadata,
-    materialize,
-    print_json,
-    require_success,
-    show_metadata_table,
 )
+from lmsys_pipeline.cli.tables import WORDS, show_metadata_table, titled_table
 
 LOAD_KEYS = (
     "source",
@@ -209,15 +209,16 @@ def search(
     if as_json:
         print_json([hit.as_dict() for hit in hits])
         return
-    table = Table(title=f"{len(hits)} nearest queries to {text!r}")
-    for name, justify in [
-        ("score", "right"),
-        ("query id", "right"),
-        ("cluster", "right"),
-        ("language", "left"),
-        ("query", "left"),
-    ]:
-        table.add_column(name, justify=justify)
+    table = titled_table(
+        f"{len(hits)} nearest queries to {text!r}",
+        [
+            ("score", "right"),
+            ("query id", "right"),
+            ("cluster", "right"),
+            ("language", "left", WORDS),
+            ("query", "left"),
+        ],
+    )
     for hit in hits:
         table.add_row(
             f"{hit.score:.3f}",

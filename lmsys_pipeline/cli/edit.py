@@ -10,15 +10,9 @@ from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import (
-    Commands,
-    DbUrlOption,
-    JsonOption,
-    app,
-    console,
-    database,
-    error_console,
-)
+from lmsys_pipeline.cli.app import Commands, app
+from lmsys_pipeline.cli.console import console, error_console
+from lmsys_pipeline.cli.options import DbUrlOption, JsonOption, database
 
 edit_app = typer.Typer(
     help="Curate clusters by hand: move, rename, merge, split, delete, tag, flag, undo.",
@@ -49,7 +43,7 @@ def _done(db_url: str | None, edit_id: int, as_json: bool) -> None:
 def _observe(row) -> None:
     import dagster as dg
 
-    from lmsys_pipeline.cli.common import dagster_instance
+    from lmsys_pipeline.cli.launch import dagster_instance
 
     try:
         with dagster_instance() as instance:

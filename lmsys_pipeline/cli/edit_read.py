@@ -6,14 +6,10 @@ from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import (
-    DbUrlOption,
-    JsonOption,
-    console,
-    database,
-    titled_table,
-)
+from lmsys_pipeline.cli.console import console
 from lmsys_pipeline.cli.edit import edit_app
+from lmsys_pipeline.cli.options import DbUrlOption, JsonOption, database
+from lmsys_pipeline.cli.tables import WHOLE, WORDS, titled_table
 
 
 @edit_app.command("view-query")
@@ -29,7 +25,7 @@ def view_query(query_id: int, db_url: DbUrlOption = None, as_json: JsonOption = 
     console.print(view["query_text"])
     table = titled_table(
         "Clusters",
-        [("run", "left"), ("cluster", "right"), ("confidence", "right"), ("title", "left")],
+        [("run", "left", WHOLE), ("cluster", "right"), ("confidence", "right"), ("title", "left")],
     )
     for place in view["clusters"]:
         confidence = place["confidence"]
@@ -151,8 +147,9 @@ def _print_edits(rows, as_json: bool) -> None:
         return
     table = titled_table(
         "Edits",
-        [("edit", "right"), ("when", "left"), ("type", "left"), ("cluster", "right"),
-         ("editor", "left"), ("reason", "left"), ("undone by", "right")],
+        [("edit", "right"), ("when", "left", WORDS), ("type", "left", WHOLE),
+         ("cluster", "right"), ("editor", "left", WHOLE), ("reason", "left"),
+         ("undone by", "right")],
     )  # fmt: skip
     for row in rows:
         table.add_row(

@@ -1,6 +1,6 @@
 """Commands that write a run's results to a file: ``lmsys export`` (csv, json, parquet or a
 DuckDB database) and ``lmsys map`` (the interactive cluster map). The target is checked
-before any work and written through ``reading.output_file`` (renamed into place when
+before any work and written through ``outputs.output_file`` (renamed into place when
 complete); an existing regular file needs ``--force``, anything else is refused."""
 
 from pathlib import Path
@@ -8,17 +8,9 @@ from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import (
-    DbUrlOption,
-    JsonOption,
-    QuietOption,
-    app,
-    console,
-    database,
-    error_console,
-    fail,
-    print_json,
-)
+from lmsys_pipeline.cli.app import app, fail
+from lmsys_pipeline.cli.console import console, error_console, print_json
+from lmsys_pipeline.cli.options import DbUrlOption, JsonOption, QuietOption, database
 from lmsys_pipeline.cli.read import (
     AliasOption,
     HierarchyRunOption,
@@ -26,7 +18,7 @@ from lmsys_pipeline.cli.read import (
     SummaryRunOption,
     summary_choice,
 )
-from lmsys_pipeline.reading.output_file import check_target
+from lmsys_pipeline.outputs.output_file import check_target
 
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
 
@@ -51,9 +43,9 @@ def export(
     streamed to the file."""
     from lmsys_pipeline.cli.hierarchy import hierarchy_for
     from lmsys_pipeline.cli.progress import progress_display
+    from lmsys_pipeline.outputs.export import FORMATS, export_run
+    from lmsys_pipeline.outputs.hierarchy import ancestor_titles
     from lmsys_pipeline.progress import no_progress
-    from lmsys_pipeline.reading.export import FORMATS, export_run
-    from lmsys_pipeline.reading.hierarchy import ancestor_titles
 
     if fmt not in (*FORMATS, "duckdb"):
         fail(f"--format must be one of {', '.join(FORMATS)}, duckdb, not {fmt!r}.")
@@ -89,8 +81,8 @@ def export(
 
 
 def _export_duckdb(db, run_id: str, output: Path, as_json: bool) -> None:
+    from lmsys_pipeline.outputs.export_duckdb import export_duckdb
     from lmsys_pipeline.reading.choice import require_run
-    from lmsys_pipeline.reading.export_duckdb import export_duckdb
 
     require_run(db, run_id)
     tables = export_duckdb(db, run_id, output)
@@ -128,7 +120,7 @@ def cluster_map(
     query and titles; beside it the clusters by size, or the hierarchy as a collapsible tree
     with example queries."""
     from lmsys_pipeline.cli.hierarchy import hierarchy_for
-    from lmsys_pipeline.reading.cluster_map import build_map
+    from lmsys_pipeline.outputs.cluster_map import build_map
 
     check_target(output, force)
     db = database(db_url)

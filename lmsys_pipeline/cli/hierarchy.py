@@ -5,7 +5,9 @@ from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import (
+from lmsys_pipeline.cli.app import app, fail
+from lmsys_pipeline.cli.console import console, print_json
+from lmsys_pipeline.cli.options import (
     BaseUrlOption,
     ConcurrencyOption,
     DbUrlOption,
@@ -15,14 +17,10 @@ from lmsys_pipeline.cli.common import (
     RpmOption,
     TimeoutOption,
     VerboseOption,
-    app,
-    console,
     database,
-    fail,
     llm_resource,
-    print_json,
-    titled_table,
 )
+from lmsys_pipeline.cli.tables import titled_table
 
 
 @app.command("merge-clusters")
@@ -101,7 +99,7 @@ def merge_clusters(
 
 def _print_tree(db, run_id: str, hierarchy_run_id: str, depth: int | None) -> None:
     from lmsys_pipeline.hierarchy.report import tree_lines
-    from lmsys_pipeline.reading.hierarchy import choose_hierarchy, load_tree
+    from lmsys_pipeline.outputs.hierarchy import choose_hierarchy, load_tree
 
     choice = choose_hierarchy(db, run_id, hierarchy_run_id=hierarchy_run_id)
     for line in tree_lines(load_tree(db, choice), depth):
@@ -126,7 +124,7 @@ def show_hierarchy(
     """The tree of a hierarchy run: every node with its queries, share and title, roots first
     (top level, then orphans, then HDBSCAN noise)."""
     from lmsys_pipeline.hierarchy.report import tree_dict, tree_lines
-    from lmsys_pipeline.reading.hierarchy import choose_hierarchy, load_tree
+    from lmsys_pipeline.outputs.hierarchy import choose_hierarchy, load_tree
 
     if alias and hierarchy_run_id:
         fail("Give --alias or --hierarchy-run-id, not both.")
@@ -151,7 +149,7 @@ def show_hierarchy(
 def hierarchy_for(db, run_id: str, choice, hierarchy_run_id: str | None):
     """(hierarchy choice, tree) for a read command: the given hierarchy run, else the latest
     built on the summary run in use; (None, None) when there is none."""
-    from lmsys_pipeline.reading.hierarchy import choose_hierarchy, load_tree
+    from lmsys_pipeline.outputs.hierarchy import choose_hierarchy, load_tree
 
     if hierarchy_run_id is None and choice is None:
         return None, None
@@ -167,7 +165,7 @@ def hierarchy_for(db, run_id: str, choice, hierarchy_run_id: str | None):
 
 def print_grouped(db, run_id, choice, hierarchy_run_id, rows, level: int, as_json: bool) -> None:
     """``list-clusters --level``: the clusters under their parents at ``level``."""
-    from lmsys_pipeline.reading.hierarchy import grouped_by_level
+    from lmsys_pipeline.outputs.hierarchy import grouped_by_level
 
     hierarchy, tree = hierarchy_for(db, run_id, choice, hierarchy_run_id)
     if tree is None:

@@ -5,15 +5,10 @@ from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import (
-    DbUrlOption,
-    JsonOption,
-    app,
-    console,
-    database,
-    print_json,
-    titled_table,
-)
+from lmsys_pipeline.cli.app import app
+from lmsys_pipeline.cli.console import console, print_json
+from lmsys_pipeline.cli.options import DbUrlOption, JsonOption, database
+from lmsys_pipeline.cli.tables import titled_table
 
 SECTIONS = (
     ("new", "New clusters"),

@@ -6,15 +6,9 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from lmsys_pipeline.cli.common import (
-    DbUrlOption,
-    JsonOption,
-    app,
-    console,
-    database,
-    error_console,
-    fail,
-)
+from lmsys_pipeline.cli.app import app, fail
+from lmsys_pipeline.cli.console import console, error_console
+from lmsys_pipeline.cli.options import DbUrlOption, JsonOption, database
 
 
 @app.command()

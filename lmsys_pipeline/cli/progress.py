@@ -17,6 +17,7 @@ from rich.progress import BarColumn, SpinnerColumn, TaskID, TextColumn, TimeElap
 from rich.progress import Progress as RichProgress
 from rich.table import Column
 
+from lmsys_pipeline.cli.console import LiteralConsole
 from lmsys_pipeline.progress import OnProgress, Progress, Throttled, duration, shown
 
 # Seconds between plain progress lines when stderr is not a terminal (read, never written).
@@ -141,8 +142,6 @@ def progress_display(console: Console, *, quiet: bool, plain: bool) -> Iterator[
 def _own_stream(console: Console, stack: ExitStack) -> Console:
     """A console like ``console`` on a duplicate of its file descriptor (``console`` itself
     when its file has none, as under a test runner)."""
-    from lmsys_pipeline.cli.common import LiteralConsole
-
     try:
         descriptor = console.file.fileno()
     except (AttributeError, OSError, io.UnsupportedOperation):

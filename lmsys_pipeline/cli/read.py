@@ -5,16 +5,10 @@ from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import (
-    DbUrlOption,
-    JsonOption,
-    app,
-    console,
-    database,
-    fail,
-    print_json,
-    titled_table,
-)
+from lmsys_pipeline.cli.app import app, fail
+from lmsys_pipeline.cli.console import console, print_json
+from lmsys_pipeline.cli.options import DbUrlOption, JsonOption, database
+from lmsys_pipeline.cli.tables import WHOLE, WORDS, titled_table
 
 AliasOption = Annotated[
     str | None, typer.Option(help="Titles from this alias's latest summary run.")
@@ -56,14 +50,14 @@ def runs(
     table = titled_table(
         f"{len(found)} clustering runs",
         [
-            ("run id", "left"),
-            ("algorithm", "left"),
+            ("run id", "left", WHOLE),
+            ("algorithm", "left", WORDS),
             ("clusters", "right"),
             ("queries", "right"),
             ("noise", "right"),
-            ("created (UTC)", "left"),
-            ("status", "left"),
-            ("aliases", "left"),
+            ("created (UTC)", "left", WORDS),
+            ("status", "left", WORDS),
+            ("aliases", "left", WORDS),
             ("description", "left"),
         ],
     )
@@ -266,7 +260,7 @@ def status(db_url: DbUrlOption = None, as_json: JsonOption = False) -> None:
         f"{found['database']} — {'size unknown' if size is None else f'{size / 1e6:,.1f} MB'}",
         style="bold",
     )
-    table = titled_table("rows per table", [("table", "left"), ("rows", "right")])
+    table = titled_table("rows per table", [("table", "left", WHOLE), ("rows", "right")])
     for name, count in found["rows"].items():
         table.add_row(name, f"{count:,}")
     console.print(table)

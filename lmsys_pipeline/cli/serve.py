@@ -5,7 +5,9 @@ from typing import Annotated
 
 import typer
 
-from lmsys_pipeline.cli.common import DbUrlOption, app, console, fail
+from lmsys_pipeline.cli.app import app, fail
+from lmsys_pipeline.cli.console import console
+from lmsys_pipeline.cli.options import DbUrlOption
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -3,9 +3,10 @@
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from lmsys_pipeline.cli.common import (
+from lmsys_pipeline.cli.app import app
+from lmsys_pipeline.cli.console import console
+from lmsys_pipeline.cli.options import (
     BaseUrlOption,
     ConcurrencyOption,
     DbUrlOption,
@@ -15,11 +16,10 @@ from lmsys_pipeline.cli.common import (
     RpmOption,
     TimeoutOption,
     VerboseOption,
-    app,
-    console,
     database,
     llm_resource,
 )
+from lmsys_pipeline.cli.tables import Table
 
 
 @app.command()

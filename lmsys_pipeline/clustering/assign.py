@@ -10,7 +10,7 @@ fitted on 27-45% samples, these were as good as or better than ``umap.transform`
 
 import numpy as np
 
-from lmsys_pipeline.clustering.fit import NOISE
+from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline.vectors import CHUNK_ROWS, centroids, nearest_centroid
 
 VOTERS = 10

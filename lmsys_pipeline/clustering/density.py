@@ -13,9 +13,10 @@ import time
 import numpy as np
 
 from lmsys_pipeline.clustering.assign import by_neighbour_vote
-from lmsys_pipeline.clustering.fit import NOISE, ClusterFit, ClusteringInputError, renumber_by_size
+from lmsys_pipeline.clustering.fit import ClusterFit, ClusteringInputError, renumber_by_size
 from lmsys_pipeline.clustering.params import HDBSCANParams, default_min_cluster_size
 from lmsys_pipeline.clustering.reduction import Reduced, seeded_sample
+from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline.progress import OnProgress, Progress, no_progress
 from lmsys_pipeline.vectors import CHUNK_ROWS, centroids, nearest_centroid
 

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.vectors import CHUNK_ROWS, row_norms
-
-NOISE = -1
 
 
 class ClusteringInputError(UserError, ValueError):

@@ -29,7 +29,8 @@ from lmsys_pipeline.db.assigned import AssignedAfterFit
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding
-from lmsys_pipeline.embedding.store import StoredVectors, load_vectors
+from lmsys_pipeline.embedding.loading import load_vectors
+from lmsys_pipeline.embedding.store import StoredVectors
 from lmsys_pipeline.vectors import CHUNK_ROWS, centroids
 
 NOVEL_QUANTILE = 0.1

@@ -5,9 +5,9 @@ from typing import Any
 
 import numpy as np
 
-from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.clustering.runs import RunResult, silhouette
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline.markdown import table
 from lmsys_pipeline.reading.central import central_queries
 

@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from lmsys_pipeline.clustering.fit import NOISE, ClusterFit, ClusteringInputError
+from lmsys_pipeline.clustering.fit import ClusterFit, ClusteringInputError
 from lmsys_pipeline.clustering.params import RUN_ID_PATTERN, ClusteringParams, new_run_id
 from lmsys_pipeline.clustering.registry import (
     algorithm_of,
@@ -25,9 +25,9 @@ from lmsys_pipeline.clustering.registry import (
 )
 from lmsys_pipeline.db.assigned import AssignedAfterFit
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
+from lmsys_pipeline.db.models import NOISE, ClusteringRun, Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding
-from lmsys_pipeline.embedding.store import load_vectors
+from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 

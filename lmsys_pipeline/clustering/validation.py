@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from lmsys_pipeline.clustering import registry
-from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import ClusteringRun, QueryCluster
+from lmsys_pipeline.db.models import NOISE, ClusteringRun, QueryCluster
 
 CHECKS = {
     "every_query_assigned_once": "Every embedded query of the run has exactly one row.",

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sqlalchemy import select
 
-from lmsys_pipeline.curation.edits import NOISE
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import Query, QueryCluster
+from lmsys_pipeline.db.models import NOISE, Query, QueryCluster
+from lmsys_pipeline.reading.choice import require_run
 from lmsys_pipeline.vectors import CHUNK_ROWS
 
 
@@ -44,8 +44,7 @@ class ClusterCoherence:
 def rank_clusters(db: DatabaseManager, run_id: str, *, min_size: int = 2) -> list[ClusterCoherence]:
     """The run's clusters of at least ``min_size`` queries, least coherent first."""
     from lmsys_pipeline.clustering.registry import parse_stored
-    from lmsys_pipeline.curation.edits import require_run
-    from lmsys_pipeline.embedding.store import load_vectors
+    from lmsys_pipeline.embedding.loading import load_vectors
     from lmsys_pipeline.vectors import centroids, unit_rows
 
     with db.engine.connect() as connection:

@@ -8,17 +8,17 @@ already in, a merge of a cluster with itself) raises ``EditError`` before anythi
 """
 
 import getpass
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.counts import cluster_sizes, recount
 from lmsys_pipeline.db.curation import ClusterEdit
-from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, QueryCluster, utc_now
+from lmsys_pipeline.db.models import NOISE, ClusterSummary, QueryCluster, utc_now
 from lmsys_pipeline.errors import UserError
-
-NOISE = -1
+from lmsys_pipeline.reading.choice import choose_summary_run, require_run
 
 
 class EditError(UserError, ValueError):
@@ -31,34 +31,6 @@ def default_editor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "cli-user"
-
-
-def recount(connection: Connection, run_id: str, cluster_ids: Iterable[int]) -> int:
-    """``num_queries`` of these clusters in every summary run of ``run_id``, from the rows, and
-    the run's ``num_clusters`` (its distinct non-noise ids, as materializing counts them: a
-    split adds clusters, a merge, a deletion or an emptying move removes some); returns how
-    many summary rows were updated."""
-    clusters = connection.execute(
-        select(func.count(func.distinct(QueryCluster.cluster_id))).where(
-            QueryCluster.run_id == run_id, QueryCluster.cluster_id != NOISE
-        )
-    ).scalar_one()
-    connection.execute(
-        update(ClusteringRun).where(ClusteringRun.run_id == run_id).values(num_clusters=clusters)
-    )
-    updated = 0
-    for cluster_id in sorted(set(cluster_ids)):
-        size = connection.execute(
-            select(func.count())
-            .select_from(QueryCluster)
-            .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id)
-        ).scalar_one()
-        updated += connection.execute(
-            update(ClusterSummary)
-            .where(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id)
-            .values(num_queries=size)
-        ).rowcount
-    return updated
 
 
 def write_audit(
@@ -86,25 +58,6 @@ def write_audit(
         )
         .returning(ClusterEdit.id)
     ).scalar_one()
-
-
-def require_run(connection: Connection, run_id: str) -> dict:
-    """The run's stored parameters; one sentence if there is no such run."""
-    found = connection.execute(
-        select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
-    ).first()
-    if found is None:
-        raise EditError(f"Clustering run {run_id} does not exist: lmsys runs lists them.")
-    return found[0] or {}
-
-
-def cluster_sizes(connection: Connection, run_id: str) -> dict[int, int]:
-    rows = connection.execute(
-        select(QueryCluster.cluster_id, func.count())
-        .where(QueryCluster.run_id == run_id)
-        .group_by(QueryCluster.cluster_id)
-    ).all()
-    return {cluster: size for cluster, size in rows}
 
 
 def require_cluster(connection: Connection, run_id: str, cluster_id: int) -> int:
@@ -153,8 +106,6 @@ def rename_cluster(
     reason: str | None = None,
 ) -> int:
     """A new title and/or description for one cluster in the alias's latest summary run."""
-    from lmsys_pipeline.reading.choice import choose_summary_run
-
     if title is None and description is None:
         raise EditError("Give a new --title, a new --description or both.")
     title, description = _bounded_label(title, description)

@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from lmsys_pipeline.curation.edits import EditError, recount, write_audit
+from lmsys_pipeline.curation.edits import EditError, write_audit
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.counts import recount
 from lmsys_pipeline.db.curation import ClusterEdit, ClusterMetadata
 from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
 
-from lmsys_pipeline.curation.edits import NOISE, cluster_sizes, recount
 from lmsys_pipeline.curation.history import EditRow, audit
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
+from lmsys_pipeline.db.counts import cluster_sizes, recount
+from lmsys_pipeline.db.models import NOISE, ClusterSummary, QueryCluster
 
 ASSIGNMENT_EDITS = ("move_query", "merge", "split", "delete")
 TITLE_EDITS = ("rename",)

@@ -9,17 +9,11 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from lmsys_pipeline.curation.edits import (
-    NOISE,
-    EditError,
-    jsonable,
-    recount,
-    require_cluster,
-    require_run,
-    write_audit,
-)
+from lmsys_pipeline.curation.edits import EditError, jsonable, require_cluster, write_audit
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
+from lmsys_pipeline.db.counts import recount
+from lmsys_pipeline.db.models import NOISE, ClusterSummary, QueryCluster
+from lmsys_pipeline.reading.choice import require_run
 
 
 def split_cluster(
@@ -93,7 +87,7 @@ def _split_by_vectors(
     from sklearn.cluster import KMeans
 
     from lmsys_pipeline.clustering.registry import parse_stored
-    from lmsys_pipeline.embedding.store import load_vectors
+    from lmsys_pipeline.embedding.loading import load_vectors
     from lmsys_pipeline.vectors import unit_rows
 
     if parts < 2 or parts > len(members):

@@ -2,10 +2,11 @@
 
 from sqlalchemy import select
 
-from lmsys_pipeline.curation.edits import NOISE, EditError, require_run
+from lmsys_pipeline.curation.edits import EditError
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.faults import database_integer
-from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, Query, QueryCluster
+from lmsys_pipeline.db.models import NOISE, ClusteringRun, ClusterSummary, Query, QueryCluster
+from lmsys_pipeline.reading.choice import require_run
 
 
 def parse_ids(text: str) -> list[int]:

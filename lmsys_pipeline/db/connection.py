@@ -17,9 +17,11 @@ names another root, or ``off``.
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
@@ -153,3 +155,14 @@ class DatabaseManager:
 
     def __repr__(self) -> str:
         return f"DatabaseManager({self.safe_url!r})"
+
+
+@contextmanager
+def connected(source: DatabaseManager | Connection) -> Iterator[Connection]:
+    """``source`` itself when it is a connection (inside its transaction, which sees what it
+    wrote), else a new connection to the database."""
+    if isinstance(source, Connection):
+        yield source
+        return
+    with source.engine.connect() as connection:
+        yield connection

@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
 from sqlmodel import Field, SQLModel
 
+# The cluster id of queries a run placed in no cluster (HDBSCAN's noise), wherever ids are kept.
+NOISE = -1
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

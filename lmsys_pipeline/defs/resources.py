@@ -15,9 +15,9 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from lmsys_pipeline import explorer_links as links
 from lmsys_pipeline.db.connection import DB_URL_ENV, VECTOR_CACHE_ENV, DatabaseManager
 from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, Embedder
-from lmsys_pipeline.explorer import links
 from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.progress import OnProgress, Throttled, fan_out
 
@@ -130,7 +130,7 @@ class ProgressResource(dg.ConfigurableResource):
     def with_display(self, display: OnProgress) -> "ProgressResource":
         """This resource, also handing every event to ``display``. Dagster rebuilds a
         configured resource from its fields, so hand the result to a run as
-        ``dg.ResourceDefinition.hardcoded_resource(...)`` (as ``cli/common.py`` does)."""
+        ``dg.ResourceDefinition.hardcoded_resource(...)`` (as ``cli/launch.py`` does)."""
         self._display = display
         return self
 

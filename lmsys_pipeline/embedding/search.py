@@ -18,12 +18,8 @@ from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
 from lmsys_pipeline.db.vectors import EmbeddingModel, QueryEmbedding
 from lmsys_pipeline.embedding.cache import set_aside
 from lmsys_pipeline.embedding.embedders import Embedder
-from lmsys_pipeline.embedding.store import (
-    NotEmbedded,
-    StoredVectors,
-    load_vectors,
-    load_vectors_from_db,
-)
+from lmsys_pipeline.embedding.loading import load_vectors
+from lmsys_pipeline.embedding.store import NotEmbedded, StoredVectors, load_vectors_from_db
 from lmsys_pipeline.errors import UserError
 
 log = logging.getLogger(__name__)

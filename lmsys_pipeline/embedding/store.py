@@ -3,8 +3,9 @@
 Loading returns the distinct vectors once plus an index per query, so 1M queries that repeat
 300k texts cost 300k vectors of memory, not 1M. Every write also moves the model's row in
 ``vector_versions`` (same transaction), which is how the vector cache next to the database
-(``cache.py``) knows whether it still holds exactly what the tables hold; ``load_vectors``
-reads through that cache when there is one.
+(``cache.py``) knows whether it still holds exactly what the tables hold. This module knows
+nothing of the cache: ``loading.load_vectors``, above both, reads through the cache when there
+is one and falls back to ``load_vectors_from_db`` here.
 """
 
 import hashlib
@@ -266,22 +267,6 @@ def read_links(
     query_ids = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     text_ids = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     return query_ids, text_ids
-
-
-def load_vectors(
-    db: DatabaseManager, model: str, query_ids: Sequence[int] | None = None
-) -> StoredVectors:
-    """All stored vectors of ``model`` (or those of ``query_ids``), ready for numpy; query ids
-    ascending. Read through the model's vector cache when the database has one
-    (``cache.py``): a full load brings the cache up to date first, a subset uses it only when
-    it is already current."""
-    dimension = registered_dimension(db, model)
-    from lmsys_pipeline.embedding.cache import cached_vectors  # cache.py imports this module
-
-    cached = cached_vectors(db, model, dimension, query_ids)
-    if cached is not None:
-        return cached
-    return load_vectors_from_db(db, model, dimension, query_ids)
 
 
 def load_vectors_from_db(

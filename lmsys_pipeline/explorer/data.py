@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lmsys_pipeline.cli.common import visible
+from lmsys_pipeline.cli.console import visible
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.embedding.store import NotEmbedded
 from lmsys_pipeline.errors import UserError
@@ -23,7 +23,7 @@ EXPORT_FORMATS = ("csv", "json", "parquet")
 
 def open_database(db_url: str | None) -> DatabaseManager:
     """The database of ``--db-url``, else $LMSYS_DB_URL, else the default SQLite file."""
-    from lmsys_pipeline.cli.common import database
+    from lmsys_pipeline.cli.options import database
 
     return database(db_url)
 
@@ -62,7 +62,7 @@ def summary_choice(db: DatabaseManager, run_id: str, alias: str | None):
 def default_alias(db: DatabaseManager, run_id: str) -> str | None:
     """The alias a page shows without ``?alias=``: that of the run's latest hierarchy (so the
     tree shows), else None (the run's latest summary run, as the read commands choose)."""
-    from lmsys_pipeline.reading.hierarchy import choose_hierarchy
+    from lmsys_pipeline.outputs.hierarchy import choose_hierarchy
 
     found = choose_hierarchy(db, run_id, required=False)
     return found.alias if found else None
@@ -215,8 +215,8 @@ def map_points(
     draw asks for fewer (and a seeded subset is kept when even those are too many)."""
     import numpy as np
 
+    from lmsys_pipeline.outputs.projection import MIN_PER_CLUSTER, Projection, project_run
     from lmsys_pipeline.reading.clusters import cluster_sizes
-    from lmsys_pipeline.reading.projection import MIN_PER_CLUSTER, Projection, project_run
     from lmsys_pipeline.summarizing.selection import fetch_texts
 
     choice = summary_choice(db, run_id, alias)
@@ -265,8 +265,8 @@ def map_points(
 def exported(db: DatabaseManager, run_id: str, fmt: str, alias: str | None) -> Iterator[Path]:
     """``lmsys export`` into a temporary file (removed afterwards): one row per query with
     its cluster's title and, with a hierarchy, its ancestors' titles."""
-    from lmsys_pipeline.reading.export import export_run
-    from lmsys_pipeline.reading.hierarchy import ancestor_titles
+    from lmsys_pipeline.outputs.export import export_run
+    from lmsys_pipeline.outputs.hierarchy import ancestor_titles
 
     choice = summary_choice(db, run_id, alias)
     _, tree = hierarchy(db, run_id, choice)

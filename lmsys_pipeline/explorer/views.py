@@ -3,7 +3,8 @@ renders. Built only from ``data`` (the pipeline's own functions)."""
 
 from urllib.parse import quote
 
-from lmsys_pipeline.explorer import curation, data, links
+from lmsys_pipeline import explorer_links as links
+from lmsys_pipeline.explorer import curation, data
 
 CENTRAL = 10
 

@@ -12,11 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import QueryCluster
+from lmsys_pipeline.db.models import NOISE, QueryCluster
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.hierarchy.ledger import HIERARCHY_LEDGER
 from lmsys_pipeline.hierarchy.params import HierarchyInputError, HierarchyParams, level_targets
-from lmsys_pipeline.hierarchy.tree import NOISE
 from lmsys_pipeline.labeling.alias_run import (
     Prepared,
     check_target,

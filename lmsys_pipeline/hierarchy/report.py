@@ -3,7 +3,8 @@ nested dicts for ``--json``, and the materialization's metadata."""
 
 from typing import Any
 
-from lmsys_pipeline.hierarchy.tree import NOISE, Node, Tree
+from lmsys_pipeline.db.models import NOISE
+from lmsys_pipeline.hierarchy.tree import Node, Tree
 from lmsys_pipeline.labeling.report import failures_table, spend
 from lmsys_pipeline.markdown import table
 

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.counts import cluster_sizes
 from lmsys_pipeline.db.hierarchy import HierarchyRun
+from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder
 from lmsys_pipeline.hierarchy.asking import Asker
@@ -18,9 +20,8 @@ from lmsys_pipeline.hierarchy.ledger import fail, finish, record_progress, save_
 from lmsys_pipeline.hierarchy.offline import Features, membership_profiles, merged, offline_level
 from lmsys_pipeline.hierarchy.params import HierarchyInputError
 from lmsys_pipeline.hierarchy.prepare import PreparedHierarchy
-from lmsys_pipeline.hierarchy.tree import NOISE, Grouping, Node, Tree, add_parents
+from lmsys_pipeline.hierarchy.tree import Grouping, Node, Tree, add_parents
 from lmsys_pipeline.progress import OnProgress, no_progress
-from lmsys_pipeline.reading.clusters import cluster_sizes
 from lmsys_pipeline.summarizing.ledger import summary_labels
 from lmsys_pipeline.summarizing.params import SummaryParams
 from lmsys_pipeline.summarizing.selection import build_briefs, load_run_view

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-NOISE = -1
+from lmsys_pipeline.db.models import NOISE
 
 
 @dataclass

@@ -11,7 +11,8 @@ from lmsys_pipeline.clustering.runs import load_run, read_assignments
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.lineage import ClusterLineage
 from lmsys_pipeline.db.models import ClusteringRun
-from lmsys_pipeline.embedding.store import StoredVectors, load_vectors
+from lmsys_pipeline.embedding.loading import load_vectors
+from lmsys_pipeline.embedding.store import StoredVectors
 from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.lineage.match import (
     CONTINUES,

@@ -27,9 +27,8 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import delete, exists, or_, select, update
 
-from lmsys_pipeline.curation.edits import recount
-from lmsys_pipeline.curation.scrubbing import scrub_audit
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.counts import recount
 from lmsys_pipeline.db.curation import ClusterMetadata
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
@@ -37,6 +36,7 @@ from lmsys_pipeline.db.summaries import LLMResponse
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.embedding.cache import refresh_existing_caches
 from lmsys_pipeline.embedding.store import bump_version, text_key
+from lmsys_pipeline.maintenance.audit import scrub_audit
 from lmsys_pipeline.maintenance.scrub import Scrubber, tokens
 
 CHUNK = 5_000

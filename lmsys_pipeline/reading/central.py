@@ -56,7 +56,7 @@ def _ranked_candidates(
 
 def _by_core_cosine(db: DatabaseManager, model: str, tied: list[int]) -> list[int]:
     """``tied`` query ids, the closest (cosine) to their own unit mean first."""
-    from lmsys_pipeline.embedding.store import load_vectors
+    from lmsys_pipeline.embedding.loading import load_vectors
 
     stored = load_vectors(db, model, tied)
     vectors = stored.for_queries()

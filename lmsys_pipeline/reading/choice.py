@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
-from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.connection import DatabaseManager, connected
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary
 from lmsys_pipeline.errors import UserError
 
@@ -35,12 +35,16 @@ class SummaryChoice:
         }
 
 
-def require_run(db: DatabaseManager, run_id: str) -> ClusteringRun:
-    with db.get_session() as session:
-        run = session.get(ClusteringRun, run_id)
-    if run is None:
+def require_run(source: DatabaseManager | Connection, run_id: str) -> dict:
+    """The run's stored parameters; one sentence if there is no such run. Given a connection,
+    read inside its transaction."""
+    with connected(source) as connection:
+        found = connection.execute(
+            select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
+        ).first()
+    if found is None:
         raise NotFound(f"Clustering run {run_id} does not exist: lmsys runs lists them.")
-    return run
+    return dict(found[0] or {})
 
 
 def summary_runs_of(db: DatabaseManager, run_id: str) -> list[SummaryChoice]:

@@ -3,9 +3,10 @@
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.counts import cluster_sizes
 from lmsys_pipeline.db.curation import ClusterMetadata
 from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
 from lmsys_pipeline.db.summaries import SummaryRun
@@ -64,19 +65,6 @@ def annotations(db: DatabaseManager, run_id: str) -> dict[int, Annotation]:
         )
         for c, t, f, q, score, n in rows
     }
-
-
-def cluster_sizes(db: DatabaseManager, run_id: str) -> dict[int, int]:
-    """Cluster id → number of queries, largest first."""
-    count = func.count()
-    with db.engine.connect() as connection:
-        rows = connection.execute(
-            select(QueryCluster.cluster_id, count)
-            .where(QueryCluster.run_id == run_id)
-            .group_by(QueryCluster.cluster_id)
-            .order_by(count.desc(), QueryCluster.cluster_id)
-        ).all()
-    return {int(c): int(n) for c, n in rows}
 
 
 def summaries(

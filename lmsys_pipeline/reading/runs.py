@@ -2,12 +2,15 @@
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from statistics import median
 
 from sqlalchemy import case, func, select
 
-from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, QueryCluster
+from lmsys_pipeline.db.counts import cluster_sizes
+from lmsys_pipeline.db.models import NOISE, ClusteringRun, ClusterSummary, QueryCluster
+from lmsys_pipeline.reading.central import central_queries
+from lmsys_pipeline.reading.choice import require_run
 
 
 def run_status(parameters: dict) -> str:
@@ -112,13 +115,7 @@ class RunOverview:
 def run_overview(
     db: DatabaseManager, run_id: str, *, largest: int = 10, examples: int = 3
 ) -> RunOverview:
-    from statistics import median
-
-    from lmsys_pipeline.reading.central import central_queries
-    from lmsys_pipeline.reading.choice import require_run
-    from lmsys_pipeline.reading.clusters import cluster_sizes
-
-    stored = require_run(db, run_id)
+    parameters = require_run(db, run_id)
     [row] = list_runs(db, run_ids=[run_id])
     sizes = {c: n for c, n in cluster_sizes(db, run_id).items() if c != NOISE}
     top = list(sizes)[:largest]
@@ -126,7 +123,7 @@ def run_overview(
     values = list(sizes.values())
     return RunOverview(
         row,
-        dict(stored.parameters or {}),
+        parameters,
         min(values, default=0),
         float(median(values)) if values else 0.0,
         max(values, default=0),

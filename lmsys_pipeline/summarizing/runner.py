@@ -9,9 +9,8 @@ from typing import NamedTuple
 
 from sqlalchemy import select
 
-from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import ClusterSummary
+from lmsys_pipeline.db.models import NOISE, ClusterSummary
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder

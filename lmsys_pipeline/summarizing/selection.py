@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import select
 
-from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.clustering.runs import load_run, read_assignments
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.db.models import Query
-from lmsys_pipeline.embedding.store import load_vectors, text_key
+from lmsys_pipeline.db.models import NOISE, Query
+from lmsys_pipeline.embedding.loading import load_vectors
+from lmsys_pipeline.embedding.store import text_key
 from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
 from lmsys_pipeline.vectors import centroids as cluster_centroids
 from lmsys_pipeline.vectors import cosine_to_own_centroid

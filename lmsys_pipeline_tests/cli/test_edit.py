@@ -8,7 +8,8 @@ import dagster as dg
 import pytest
 from typer.testing import CliRunner
 
-from lmsys_pipeline.cli import app, common
+from lmsys_pipeline.cli import app
+from lmsys_pipeline.cli.console import console
 from lmsys_pipeline.curation.history import audit
 
 runner = CliRunner()
@@ -19,7 +20,7 @@ def edit_env(results, tmp_path: Path, monkeypatch):
     db, run_id = results
     home = tmp_path / "dagster_home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setattr(common.console, "_width", 200)
+    monkeypatch.setattr(console, "_width", 200)
     return db, run_id, f"sqlite:///{db.engine.url.database}", home
 
 

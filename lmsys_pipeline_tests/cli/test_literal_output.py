@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lmsys_pipeline.cli import app, common
-from lmsys_pipeline.cli.common import visible
+from lmsys_pipeline.cli import app
+from lmsys_pipeline.cli.console import console, visible
 from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.embedding.runner import embed_pending
@@ -50,7 +50,7 @@ def _cluster_of(url: str, run_id: str) -> str:
 
 def test_read_commands_print_hostile_text_literally(hostile_results, monkeypatch):
     url, run_id = hostile_results
-    monkeypatch.setattr(common.console, "_width", 2000)  # one line per row, whatever the tty
+    monkeypatch.setattr(console, "_width", 2000)  # one line per row, whatever the tty
     cluster = _cluster_of(url, run_id)
     for args in (
         ["search", "my card", "-k", "70"],

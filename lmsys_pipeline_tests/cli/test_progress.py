@@ -200,7 +200,7 @@ def test_export_counts_rows_written_in_chunks(results, tmp_path: Path, monkeypat
     from lmsys_pipeline.cli import app
 
     db, run_id = results
-    monkeypatch.setattr("lmsys_pipeline.reading.export.CHUNK", 250)
+    monkeypatch.setattr("lmsys_pipeline.outputs.export.CHUNK", 250)
     monkeypatch.setenv("LMSYS_PROGRESS_SECONDS", "0")
     url = f"sqlite:///{db.engine.url.database}"
     target = tmp_path / "out.csv"

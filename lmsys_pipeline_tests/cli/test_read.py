@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from lmsys_pipeline.cli import app, common
+from lmsys_pipeline.cli import app
+from lmsys_pipeline.cli.console import console
 from lmsys_pipeline_tests.conftest import RESULTS_CLUSTERS as K
 
 runner = CliRunner()
@@ -27,7 +28,7 @@ def run(*args: str) -> tuple[int, str]:
 
 def test_runs_lists_the_run_with_its_aliases(db_url, monkeypatch):
     url, run_id = db_url
-    monkeypatch.setattr(common.console, "_width", 200)
+    monkeypatch.setattr(console, "_width", 200)
     code, out = run("runs", "--db-url", url, "--json")
     assert code == 0
     [found] = json.loads(out)

@@ -220,7 +220,7 @@ def test_search_before_anything_was_embedded_says_what_to_run(tmp_path, env):
 
 
 def test_a_model_without_vectors_is_a_user_error(sqlite_db):
-    from lmsys_pipeline.embedding.store import load_vectors
+    from lmsys_pipeline.embedding.loading import load_vectors
     from lmsys_pipeline.errors import UserError
 
     with pytest.raises(UserError, match="No vectors are stored for model other-model"):
@@ -265,8 +265,8 @@ def test_ids_beyond_postgresqls_integers_are_refused(postgres_db, tmp_path, monk
 def test_a_database_fault_inside_a_run_reaches_the_cli_as_its_sentence(tmp_path, monkeypatch):
     """A resource that cannot open its database fails the run; the CLI reports the cause, not
     Dagster's 'see the UI'."""
-    from lmsys_pipeline.cli.common import dagster_instance, materialize
     from lmsys_pipeline.cli.failures import run_failure_message
+    from lmsys_pipeline.cli.launch import dagster_instance, materialize
     from lmsys_pipeline.defs.resources import DatabaseResource
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))

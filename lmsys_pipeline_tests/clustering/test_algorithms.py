@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from lmsys_pipeline.clustering.fit import NOISE, ClusteringInputError
+from lmsys_pipeline.clustering.fit import ClusteringInputError
 from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
 from lmsys_pipeline.clustering.registry import fit_clustering
+from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline_tests.support.vectors import blobs
 
 

@@ -5,10 +5,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from lmsys_pipeline.clustering.assign import majority
-from lmsys_pipeline.clustering.fit import NOISE
 from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
 from lmsys_pipeline.clustering.reduction import UMAP_MIN_ROWS
 from lmsys_pipeline.clustering.registry import fit_clustering
+from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline_tests.support.vectors import blobs
 
 # Labels that main's code (before UMAP: PCA 128, spherical k-means, k-means++, n_init 10)

@@ -14,7 +14,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
 from lmsys_pipeline.defs.resources import ExplorerResource
 from lmsys_pipeline.defs.summarizing.partitions import SUMMARY_ALIASES, summary_partition_key
-from lmsys_pipeline.explorer.links import EXPLORER_URL_ENV
+from lmsys_pipeline.explorer_links import EXPLORER_URL_ENV
 from lmsys_pipeline_tests.conftest import definitions_with
 
 

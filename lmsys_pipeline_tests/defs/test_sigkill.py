@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline.embedding.store import load_vectors
+from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet

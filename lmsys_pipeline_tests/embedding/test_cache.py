@@ -16,10 +16,10 @@ from lmsys_pipeline.embedding.cache import (
     model_folder,
     refresh_cache,
 )
+from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.search import SearchFilters, search
 from lmsys_pipeline.embedding.store import (
-    load_vectors,
     load_vectors_from_db,
     register_model,
     save_chunk,

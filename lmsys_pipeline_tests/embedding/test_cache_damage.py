@@ -23,9 +23,10 @@ from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.embedding import cache_check, cache_files
 from lmsys_pipeline.embedding.cache import MANIFEST, model_folder, refresh_cache
 from lmsys_pipeline.embedding.cache_check import block_digests
+from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.search import search
-from lmsys_pipeline.embedding.store import load_vectors, load_vectors_from_db
+from lmsys_pipeline.embedding.store import load_vectors_from_db
 from lmsys_pipeline.maintenance.deletion import delete_conversations
 from lmsys_pipeline_tests.support.vectors import (
     HashEmbedder,

@@ -23,9 +23,10 @@ from typer.testing import CliRunner
 from lmsys_pipeline.cli import app
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.embedding.cache import MANIFEST, model_folder, refresh_cache
+from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.search import search
-from lmsys_pipeline.embedding.store import load_vectors, load_vectors_from_db
+from lmsys_pipeline.embedding.store import load_vectors_from_db
 from lmsys_pipeline.maintenance.deletion import delete_conversations
 from lmsys_pipeline_tests.embedding.conftest import load_rows
 from lmsys_pipeline_tests.support.vectors import HashEmbedder, add_queries

@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
+from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.embedding.runner import embed_pending
-from lmsys_pipeline.embedding.store import load_vectors
 from lmsys_pipeline_tests.embedding.conftest import load_rows
 from lmsys_pipeline_tests.ingestion.rows import LONG_TEXT
 

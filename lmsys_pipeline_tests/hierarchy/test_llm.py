@@ -10,7 +10,7 @@ from sqlalchemy import select
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
 from lmsys_pipeline.hierarchy.prompts import NONE_FITS
 from lmsys_pipeline.hierarchy.validation import tree_checks
-from lmsys_pipeline.reading.hierarchy import check_rows, stored_rows
+from lmsys_pipeline.outputs.hierarchy import check_rows, stored_rows
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 from lmsys_pipeline_tests.pipeline_data import build_embedded, build_tree, summarize
 
@@ -201,7 +201,7 @@ def test_hierarchies_on_both_databases(any_db, minilm, tmp_path, use_llm):
 def test_hdbscan_noise_stays_out_of_the_tree(embedded_db):
     from lmsys_pipeline.clustering.params import HDBSCANParams
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
-    from lmsys_pipeline.reading.clusters import cluster_sizes
+    from lmsys_pipeline.db.counts import cluster_sizes
 
     db = embedded_db
     run = register_run(db, HDBSCANParams(min_cluster_size=5))

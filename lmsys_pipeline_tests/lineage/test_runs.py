@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from lmsys_pipeline.cli import app, common
+from lmsys_pipeline.cli import app
+from lmsys_pipeline.cli.console import console
 from lmsys_pipeline.db.lineage import ClusterLineage
 from lmsys_pipeline.db.models import Query, QueryCluster
 from lmsys_pipeline.errors import UserError
@@ -96,7 +97,7 @@ def test_lmsys_diff_names_the_new_topic_with_its_title(two_runs, monkeypatch):
             )
         ).scalar_one()
     assert new["after"][0]["size"] == sizes
-    monkeypatch.setattr(common.console, "_width", 250)
+    monkeypatch.setattr(console, "_width", 250)
     text = runner.invoke(app, ["diff", run_a, run_b, "--alias", "kw", "--db-url", url])
     assert text.exit_code == 0
     new_section = text.output.split("New clusters:")[1].split("Gone clusters:")[0]

@@ -2,10 +2,10 @@
 
 import polars as pl
 
+from lmsys_pipeline.outputs.export import export_run
+from lmsys_pipeline.outputs.projection import project_run
 from lmsys_pipeline.reading.choice import choose_summary_run
 from lmsys_pipeline.reading.clusters import cluster_detail, compare_aliases, list_clusters
-from lmsys_pipeline.reading.export import export_run
-from lmsys_pipeline.reading.projection import project_run
 from lmsys_pipeline.reading.runs import list_runs
 from lmsys_pipeline.reading.status import database_status
 from lmsys_pipeline_tests.pipeline_data import build_results, summarize

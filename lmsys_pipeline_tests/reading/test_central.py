@@ -4,7 +4,7 @@ from sqlalchemy import select, update
 from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.models import QueryCluster
-from lmsys_pipeline.embedding.store import load_vectors
+from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.reading.central import central_query_ids
 
 

@@ -1,14 +1,10 @@
 import pytest
 from sqlalchemy import update
 
+from lmsys_pipeline.db.counts import cluster_sizes
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.reading.choice import NotFound, choose_summary_run, summary_runs_of
-from lmsys_pipeline.reading.clusters import (
-    cluster_detail,
-    cluster_sizes,
-    compare_aliases,
-    list_clusters,
-)
+from lmsys_pipeline.reading.clusters import cluster_detail, compare_aliases, list_clusters
 from lmsys_pipeline.reading.facets import cluster_lifts, lifts
 from lmsys_pipeline_tests.conftest import RESULTS_CLUSTERS as K
 

@@ -5,11 +5,11 @@ import re
 import polars as pl
 import pytest
 
+from lmsys_pipeline.outputs.cluster_map import build_map
+from lmsys_pipeline.outputs.export import COLUMNS, MARK_COLUMNS, export_run
+from lmsys_pipeline.outputs.map_png import map_png, png_markdown
+from lmsys_pipeline.outputs.projection import project_run
 from lmsys_pipeline.reading.choice import choose_summary_run
-from lmsys_pipeline.reading.cluster_map import build_map
-from lmsys_pipeline.reading.export import COLUMNS, MARK_COLUMNS, export_run
-from lmsys_pipeline.reading.map_png import map_png, png_markdown
-from lmsys_pipeline.reading.projection import project_run
 from lmsys_pipeline.reading.status import database_status
 
 

@@ -171,7 +171,7 @@ def test_export_duckdb_holds_the_run_tables(results, tmp_path):
 
 
 def test_export_duckdb_on_both_databases_keeps_the_conversation_time(stamped, tmp_path):
-    from lmsys_pipeline.reading.export_duckdb import export_duckdb
+    from lmsys_pipeline.outputs.export_duckdb import export_duckdb
 
     db, run_id, expected = stamped
     out = tmp_path / "stamped.duckdb"

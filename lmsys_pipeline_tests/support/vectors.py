@@ -12,7 +12,8 @@ from sqlalchemy import insert
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.embedding.cache import MANIFEST, model_folder
-from lmsys_pipeline.embedding.store import load_vectors, load_vectors_from_db
+from lmsys_pipeline.embedding.loading import load_vectors
+from lmsys_pipeline.embedding.store import load_vectors_from_db
 
 
 @dataclass

@@ -17,7 +17,7 @@ from lmsys_pipeline.defs.resources import (
     ExplorerResource,
     ProgressResource,
 )
-from lmsys_pipeline.reading.map_png import run_map_markdown
+from lmsys_pipeline.outputs.map_png import run_map_markdown
 
 MARKDOWN_KEYS = ("size_histogram", "largest_clusters")
 

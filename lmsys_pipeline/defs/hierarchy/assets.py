@@ -5,6 +5,7 @@ from urllib.parse import quote
 import dagster as dg
 from pydantic import Field
 
+from lmsys_pipeline.db.counts import cluster_sizes
 from lmsys_pipeline.defs.resources import (
     DatabaseResource,
     EmbedderResource,
@@ -17,8 +18,7 @@ from lmsys_pipeline.defs.summarizing.partitions import summary_partitions
 from lmsys_pipeline.hierarchy.kind import HIERARCHY_RUNS
 from lmsys_pipeline.hierarchy.report import hierarchy_metadata
 from lmsys_pipeline.hierarchy.validation import tree_checks
-from lmsys_pipeline.reading.clusters import cluster_sizes
-from lmsys_pipeline.reading.hierarchy import check_rows, stored_rows
+from lmsys_pipeline.outputs.hierarchy import check_rows, stored_rows
 
 MARKDOWN_KEYS = ("tree", "levels_table", "orphans_table", "failures")
 CHECKS = {

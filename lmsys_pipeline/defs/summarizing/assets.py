@@ -15,7 +15,7 @@ from lmsys_pipeline.defs.resources import (
 )
 from lmsys_pipeline.defs.summarizing.alias_run import dagster_metadata, run_partition
 from lmsys_pipeline.defs.summarizing.partitions import RUN_DIMENSION, summary_partitions
-from lmsys_pipeline.reading.map_png import run_map_markdown
+from lmsys_pipeline.outputs.map_png import run_map_markdown
 from lmsys_pipeline.summarizing.kind import SUMMARY_RUNS
 from lmsys_pipeline.summarizing.report import summary_metadata
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
-from lmsys_pipeline.cli.common import materialize
+from lmsys_pipeline.cli.launch import materialize
 from lmsys_pipeline.clustering.params import KMeansParams
 from lmsys_pipeline.clustering.runs import register_run
 from lmsys_pipeline.clustering.validation import CheckOutcome

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
-from lmsys_pipeline.cli.common import materialize
+from lmsys_pipeline.cli.launch import materialize
 from lmsys_pipeline.dagster_home import ensure_dagster_home
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, QueryCluster

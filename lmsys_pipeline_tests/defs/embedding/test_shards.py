@@ -3,7 +3,8 @@ import numpy as np
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.definitions import defs
-from lmsys_pipeline.embedding.store import load_vectors, save_chunk, text_hash
+from lmsys_pipeline.embedding.loading import load_vectors
+from lmsys_pipeline.embedding.store import save_chunk, text_hash
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 

@@ -6,12 +6,12 @@ from datetime import datetime
 from sqlalchemy import select
 
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.counts import cluster_sizes
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
 from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.hierarchy.tree import Node, Tree
 from lmsys_pipeline.hierarchy.validation import Row
 from lmsys_pipeline.reading.choice import NotFound, require_run
-from lmsys_pipeline.reading.clusters import cluster_sizes
 
 SHOWN_STATUSES = ("completed", "partial")
 

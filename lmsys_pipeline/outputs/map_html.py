@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lmsys_pipeline.clustering.fit import NOISE
+from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline.hierarchy.tree import Tree
+from lmsys_pipeline.outputs.map_tree import facets_line
+from lmsys_pipeline.outputs.output_file import replacing
+from lmsys_pipeline.outputs.projection import Projection
 from lmsys_pipeline.reading.clusters import ClusterRow
-from lmsys_pipeline.reading.map_tree import facets_line
-from lmsys_pipeline.reading.output_file import replacing
-from lmsys_pipeline.reading.projection import Projection
 
 HOVER_CHARS = 160
 GREY = "#bbbbbb"

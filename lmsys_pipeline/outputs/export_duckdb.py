@@ -20,7 +20,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy
 from lmsys_pipeline.db.lineage import ClusterLineage
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
-from lmsys_pipeline.reading.output_file import replacing
+from lmsys_pipeline.outputs.output_file import replacing
 
 CHUNK = 50_000
 

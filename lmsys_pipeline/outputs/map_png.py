@@ -5,8 +5,8 @@ import io
 
 import numpy as np
 
-from lmsys_pipeline.clustering.fit import NOISE
-from lmsys_pipeline.reading.projection import Projection
+from lmsys_pipeline.db.models import NOISE
+from lmsys_pipeline.outputs.projection import Projection
 
 
 def map_png(projection: Projection, *, title: str) -> bytes:
@@ -52,7 +52,7 @@ METADATA_SAMPLE = 1_000
 
 def run_map_markdown(db, run_id: str, *, title: str, sample: int = METADATA_SAMPLE) -> str:
     """The run's t-SNE picture as inline markdown, for a materialization's metadata."""
-    from lmsys_pipeline.reading.projection import project_run
+    from lmsys_pipeline.outputs.projection import project_run
 
     projection = project_run(db, run_id, sample=sample)
     return png_markdown(map_png(projection, title=title), f"cluster map of {run_id}")

@@ -17,9 +17,9 @@ from sqlalchemy import and_, literal, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
+from lmsys_pipeline.outputs.output_file import replacing
 from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 from lmsys_pipeline.reading.choice import SummaryChoice
-from lmsys_pipeline.reading.output_file import replacing
 
 FORMATS = ("csv", "json", "parquet")
 COLUMNS = (

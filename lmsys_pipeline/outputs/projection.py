@@ -10,7 +10,7 @@ from lmsys_pipeline.clustering.fit import check_finite
 from lmsys_pipeline.clustering.runs import load_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import QueryCluster
-from lmsys_pipeline.embedding.store import load_vectors
+from lmsys_pipeline.embedding.loading import load_vectors
 
 MIN_PER_CLUSTER = 3
 METHODS = ("tsne", "pca")

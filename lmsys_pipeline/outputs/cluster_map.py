@@ -4,13 +4,14 @@ from pathlib import Path
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.hierarchy.tree import Tree
+from lmsys_pipeline.outputs.hierarchy import HierarchyChoice
+from lmsys_pipeline.outputs.map_html import by_cluster, by_level, cluster_items, write_map
+from lmsys_pipeline.outputs.map_tree import tree_items
+from lmsys_pipeline.outputs.projection import project_run
+from lmsys_pipeline.reading.central import central_queries
 from lmsys_pipeline.reading.choice import NotFound, SummaryChoice
-from lmsys_pipeline.reading.clusters import central_queries, list_clusters
+from lmsys_pipeline.reading.clusters import list_clusters
 from lmsys_pipeline.reading.facets import cluster_lifts
-from lmsys_pipeline.reading.hierarchy import HierarchyChoice
-from lmsys_pipeline.reading.map_html import by_cluster, by_level, cluster_items, write_map
-from lmsys_pipeline.reading.map_tree import tree_items
-from lmsys_pipeline.reading.projection import project_run
 from lmsys_pipeline.summarizing.selection import fetch_texts
 
 TREE_EXAMPLES = 3

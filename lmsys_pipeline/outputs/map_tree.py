@@ -4,7 +4,8 @@ colour swatch beside each node of the level the points are coloured by."""
 
 import html
 
-from lmsys_pipeline.hierarchy.tree import NOISE, Node, Tree
+from lmsys_pipeline.db.models import NOISE
+from lmsys_pipeline.hierarchy.tree import Node, Tree
 from lmsys_pipeline.reading.facets import Facet
 
 EXAMPLE_CHARS = 200
