@@ -15,10 +15,14 @@ edits are undone after each trial (which also checks ``undo``).
 import argparse
 import os
 import random
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The test support package is not installed (the wheel ships lmsys_pipeline only).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lmsys_pipeline.curation.coherence import rank_clusters
 from lmsys_pipeline.curation.edits import move_queries
