@@ -26,7 +26,7 @@ def test_definitions_load_with_every_public_asset():
     assert {"lmsys_queries"} <= keys
     checks = {key.name for key in repository.asset_graph.asset_check_keys}
     assert {"queries_have_text", "queries_table_not_empty"} <= checks
-    assert set(defs.resources) == {"database", "embedder", "llm", "progress"}
+    assert set(defs.resources) == {"database", "embedder", "explorer", "llm", "progress"}
     assert all(isinstance(r, dg.ConfigurableResource) for r in defs.resources.values())
     assert defs.executor == dg.in_process_executor
 

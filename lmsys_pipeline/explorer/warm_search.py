@@ -32,7 +32,7 @@ def search_model(db: DatabaseManager, run_id: str | None) -> str:
         return DEFAULT_MODEL
     from lmsys_pipeline.clustering.registry import parse_stored
 
-    return parse_stored(require_run(db, run_id).parameters or {}).embedding_model
+    return parse_stored(require_run(db, run_id)).embedding_model
 
 
 def search(
