@@ -8,7 +8,7 @@ many matches exist (the reference tool cut a global top-250 first and filtered a
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
@@ -21,6 +21,9 @@ from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.embedding.store import NotEmbedded, StoredVectors, load_vectors_from_db
 from lmsys_pipeline.errors import UserError
+
+if TYPE_CHECKING:
+    from lmsys_pipeline.embedding.warm import WarmVectors
 
 log = logging.getLogger(__name__)
 # Cosines of unit vectors lie in [-1, 1]; float32 rounding stays far inside this margin.
@@ -66,18 +69,23 @@ def require_some_vectors(db: DatabaseManager) -> None:
             )
 
 
-def candidate_query_ids(db: DatabaseManager, model: str, filters: SearchFilters) -> list[int]:
+def _check_filters(db: DatabaseManager, filters: SearchFilters) -> None:
     if filters.cluster_ids and not filters.run_id:
         raise SearchError("--cluster-id needs --run-id: cluster ids belong to one clustering run.")
-    statement = select(Query.id).join(
-        QueryEmbedding, (QueryEmbedding.query_id == Query.id) & (QueryEmbedding.model == model)
-    )
     if filters.run_id:
         with db.get_session() as session:
             if session.get(ClusteringRun, filters.run_id) is None:
                 raise SearchError(
                     f"Clustering run {filters.run_id} does not exist (see lmsys runs)."
                 )
+
+
+def candidate_query_ids(db: DatabaseManager, model: str, filters: SearchFilters) -> list[int]:
+    _check_filters(db, filters)
+    statement = select(Query.id).join(
+        QueryEmbedding, (QueryEmbedding.query_id == Query.id) & (QueryEmbedding.model == model)
+    )
+    if filters.run_id:
         statement = statement.join(QueryCluster, QueryCluster.query_id == Query.id).where(
             QueryCluster.run_id == filters.run_id
         )
@@ -106,9 +114,15 @@ def search(
     *,
     top: int = 10,
     filters: SearchFilters = SearchFilters(),
+    warm: "WarmVectors | None" = None,
 ) -> list[SearchHit]:
+    """The ``top`` queries most similar to ``text`` among those the filters allow. Given
+    ``warm`` (a long-lived process's held vectors), the candidates come from it instead of a
+    SQL read and a cache read per call; the ranking is the same."""
     if not text.strip():
         raise SearchError("The search text is empty.")
+    if warm is not None:
+        return _warm_search(db, embedder, text, top, filters, warm)
     candidates: Sequence[int] | None = None
     if filters.active:
         candidates = candidate_query_ids(db, embedder.name, filters)
@@ -117,10 +131,46 @@ def search(
     stored = load_vectors(db, embedder.name, candidates)
     if not len(stored.query_ids):
         return []
-    query_vector = embedder.embed([text.strip()[: embedder.max_chars]])[0]
+    query_vector = embed_text(embedder, text)
     stored, per_query, valid = _checked_scores(db, stored, query_vector, candidates)
     best = valid[top_k(per_query[valid], top)]
     chosen = {int(stored.query_ids[i]): float(per_query[i]) for i in best}
+    return _hits(db, chosen, filters.run_id)
+
+
+def embed_text(embedder: Embedder, text: str) -> np.ndarray:
+    return embedder.embed([text.strip()[: embedder.max_chars]])[0]
+
+
+def _warm_search(
+    db: DatabaseManager,
+    embedder: Embedder,
+    text: str,
+    top: int,
+    filters: SearchFilters,
+    warm: "WarmVectors",
+) -> list[SearchHit]:
+    _check_filters(db, filters)
+    stored, positions = warm.candidates(
+        db,
+        embedder.name,
+        run_id=filters.run_id,
+        cluster_ids=filters.cluster_ids,
+        language=filters.language,
+        llm_model=filters.llm_model,
+    )
+    if not len(positions):
+        return []
+    query_vector = embed_text(embedder, text)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scores = stored.vectors @ query_vector
+    per_query = scores[stored.rows[positions]]
+    sound = _in_bounds(per_query, query_vector)
+    if not sound.all():
+        _warn_unsound(stored, positions[~sound])
+    valid = np.flatnonzero(sound)
+    best = valid[top_k(per_query[valid], top)]
+    chosen = {int(stored.query_ids[positions[i]]): float(per_query[i]) for i in best}
     return _hits(db, chosen, filters.run_id)
 
 
@@ -153,13 +203,17 @@ def _checked_scores(
             set_aside(db, stored.model, "gave similarity scores outside [-1, 1]")
         stored, scores, sound = direct, direct_scores, direct_sound
     if not sound.all():
-        log.warning(
-            f"{int((~sound).sum())} stored vectors of {stored.model} are not finite or far from "
-            f"unit length (e.g. query id {int(stored.query_ids[~sound][0])}), so they were left "
-            "out of this search: delete those conversations with lmsys delete, then load and "
-            "embed them again."
-        )
+        _warn_unsound(stored, np.flatnonzero(~sound))
     return stored, scores, np.flatnonzero(sound)
+
+
+def _warn_unsound(stored: StoredVectors, positions: np.ndarray) -> None:
+    log.warning(
+        f"{len(positions)} stored vectors of {stored.model} are not finite or far from "
+        f"unit length (e.g. query id {int(stored.query_ids[positions[0]])}), so they were left "
+        "out of this search: delete those conversations with lmsys delete, then load and "
+        "embed them again."
+    )
 
 
 def _hits(db: DatabaseManager, scores: dict[int, float], run_id: str | None) -> list[SearchHit]:

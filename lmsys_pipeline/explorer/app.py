@@ -27,7 +27,7 @@ class Explorer:
     settings: ExplorerSettings
     db: Any
     guard: Guard
-    models: warm_search.Models
+    warm: warm_search.WarmSearch
     dagster: dagster_links.DagsterRuns
     pages: Environment
 
@@ -81,7 +81,7 @@ def create_app(settings: ExplorerSettings | None = None) -> FastAPI:
         settings,
         data.open_database(settings.db_url),
         Guard(settings.token),
-        warm_search.Models(),
+        warm_search.WarmSearch(),
         dagster_links.DagsterRuns(),
         _environment(),
     )
@@ -89,7 +89,7 @@ def create_app(settings: ExplorerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if settings.preload_model:
-            explorer.models.get()
+            explorer.warm.model()
         yield
         explorer.db.dispose()
 

@@ -1,23 +1,26 @@
-"""Semantic search with the embedding model loaded once per server process and kept warm
-(``lmsys search`` loads one per call); the search itself is ``lmsys search``'s."""
+"""Semantic search with the embedding model loaded once per server process and the vectors
+held in memory (``lmsys search`` loads both per call); the search itself is ``lmsys
+search``'s."""
 
 import threading
 from typing import Any
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL
+from lmsys_pipeline.embedding.warm import WarmVectors
 from lmsys_pipeline.reading.choice import require_run
 
 
-class Models:
-    """Embedding models loaded once per server process and kept warm (``lmsys search``
-    loads one per call)."""
+class WarmSearch:
+    """Embedding models loaded once per server process, and the vectors searched
+    (``embedding/warm.py``)."""
 
     def __init__(self, loaded: dict[str, Any] | None = None) -> None:
         self._loaded: dict[str, Any] = dict(loaded or {})
         self._lock = threading.Lock()
+        self.vectors = WarmVectors()
 
-    def get(self, name: str = DEFAULT_MODEL):
+    def model(self, name: str = DEFAULT_MODEL):
         with self._lock:
             if name not in self._loaded:
                 from lmsys_pipeline.embedding.embedders import load_embedder
@@ -37,7 +40,7 @@ def search_model(db: DatabaseManager, run_id: str | None) -> str:
 
 def search(
     db: DatabaseManager,
-    models: Models,
+    warm: WarmSearch,
     text: str,
     *,
     run_id: str | None,
@@ -57,5 +60,5 @@ def search(
         llm_model=llm_model or None,
     )
     require_some_vectors(db)
-    embedder = models.get(search_model(db, run_id))
-    return run_search(db, embedder, text, top=top_k, filters=filters)
+    embedder = warm.model(search_model(db, run_id))
+    return run_search(db, embedder, text, top=top_k, filters=filters, warm=warm.vectors)

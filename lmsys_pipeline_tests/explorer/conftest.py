@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.explorer.app import create_app
 from lmsys_pipeline.explorer.settings import ExplorerSettings
-from lmsys_pipeline.explorer.warm_search import Models
+from lmsys_pipeline.explorer.warm_search import WarmSearch
 from lmsys_pipeline_tests.explorer.built import Built, build
 
 TEMPLATE = "explorer_template"
@@ -77,7 +77,7 @@ def sqlite_explorer(explorer_file, tmp_path: Path) -> tuple[str, Built]:
 
 def client_for(url: str, minilm, **settings) -> TestClient:
     app = create_app(ExplorerSettings(db_url=url, editor="tester", **settings))
-    app.state.explorer.models = Models({minilm.name: minilm})
+    app.state.explorer.warm = WarmSearch({minilm.name: minilm})
     return TestClient(app, raise_server_exceptions=False)
 
 

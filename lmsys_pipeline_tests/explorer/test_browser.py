@@ -9,7 +9,7 @@ import pytest
 
 from lmsys_pipeline.explorer.app import create_app
 from lmsys_pipeline.explorer.settings import ExplorerSettings
-from lmsys_pipeline.explorer.warm_search import Models
+from lmsys_pipeline.explorer.warm_search import WarmSearch
 from lmsys_pipeline_tests.explorer.built import SCRIPT, STOLEN
 from lmsys_pipeline_tests.explorer.server import CHROMIUM, chromium, serving
 
@@ -40,7 +40,7 @@ def page(browser):
 
 def _server(url: str, minilm, **settings):
     app = create_app(ExplorerSettings(db_url=url, editor="browser", **settings))
-    app.state.explorer.models = Models({minilm.name: minilm})
+    app.state.explorer.warm = WarmSearch({minilm.name: minilm})
     return serving(app)
 
 

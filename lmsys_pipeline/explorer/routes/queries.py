@@ -26,7 +26,7 @@ def query_json(explorer: Ex, query_id: int) -> dict:
 
 def _search(explorer, q, run_id, top_k, language, model):
     hits = warm_search.search(
-        explorer.db, explorer.models, q, run_id=run_id, top_k=top_k,
+        explorer.db, explorer.warm, q, run_id=run_id, top_k=top_k,
         language=language, llm_model=model,
     )  # fmt: skip
     return [hit.as_dict() for hit in hits]
