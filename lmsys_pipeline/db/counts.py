@@ -25,6 +25,19 @@ def cluster_sizes(source: DatabaseManager | Connection, run_id: str) -> dict[int
     return {int(c): int(n) for c, n in rows}
 
 
+def cluster_size(source: DatabaseManager | Connection, run_id: str, cluster_id: int) -> int:
+    """One cluster's number of queries (0: not in the run), counted on the run-and-cluster
+    index alone, not the run's whole assignment table."""
+    with connected(source) as connection:
+        return int(
+            connection.execute(
+                select(func.count())
+                .select_from(QueryCluster)
+                .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id)
+            ).scalar_one()
+        )
+
+
 def recount(connection: Connection, run_id: str, cluster_ids: Iterable[int]) -> int:
     """``num_queries`` of these clusters in every summary run of ``run_id``, from the rows, and
     the run's ``num_clusters`` (its distinct non-noise ids, as materializing counts them: a
@@ -40,11 +53,7 @@ def recount(connection: Connection, run_id: str, cluster_ids: Iterable[int]) -> 
     )
     updated = 0
     for cluster_id in sorted(set(cluster_ids)):
-        size = connection.execute(
-            select(func.count())
-            .select_from(QueryCluster)
-            .where(QueryCluster.run_id == run_id, QueryCluster.cluster_id == cluster_id)
-        ).scalar_one()
+        size = cluster_size(connection, run_id, cluster_id)
         updated += connection.execute(
             update(ClusterSummary)
             .where(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster_id)

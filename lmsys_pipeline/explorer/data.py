@@ -127,11 +127,10 @@ def members(db: DatabaseManager, run_id: str, cluster_id: int, **filters) -> Any
 
 
 def require_cluster(db: DatabaseManager, run_id: str, cluster_id: int) -> None:
-    from lmsys_pipeline.reading.clusters import cluster_sizes
+    from lmsys_pipeline.db.counts import cluster_size
 
     require_run(db, run_id)
-    sizes = cluster_sizes(db, run_id)
-    if cluster_id not in sizes:
+    if not cluster_size(db, run_id, cluster_id):
         raise NotFound(f"Cluster {cluster_id} is not in run {run_id}: {run_id}'s page lists them.")
 
 
