@@ -2,6 +2,7 @@
 50 dimensions) or PCA alone. Every cluster keeps a few points however small it is."""
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from sqlalchemy import select
@@ -29,14 +30,14 @@ def sample_queries(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(query ids, cluster ids): a seeded random sample plus up to 3 of every cluster."""
     with db.engine.connect() as connection:
-        pairs = np.array(
-            connection.execute(
-                select(QueryCluster.query_id, QueryCluster.cluster_id)
-                .where(QueryCluster.run_id == run_id)
-                .order_by(QueryCluster.query_id)
-            ).all(),
-            dtype=np.int64,
-        ).reshape(-1, 2)
+        rows = connection.execute(
+            select(QueryCluster.query_id, QueryCluster.cluster_id)
+            .where(QueryCluster.run_id == run_id)
+            .order_by(QueryCluster.query_id)
+        ).all()
+    # Through plain tuples: numpy probes a SQLAlchemy Row for array protocols, an exception
+    # per row (11 s for 200k rows against 0.1 s).
+    pairs = np.fromiter(chain.from_iterable(rows), np.int64, 2 * len(rows)).reshape(-1, 2)
     rng = np.random.default_rng(seed)
     chosen = set(rng.choice(len(pairs), size=min(size, len(pairs)), replace=False).tolist())
     for cluster in np.unique(pairs[:, 1]):
