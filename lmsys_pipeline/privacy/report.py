@@ -5,13 +5,15 @@
 - ``public_clusters_meet_threshold``: every node shown on its own has at least the threshold's
   distinct conversations, recounted here from the tree rather than trusted from the folding.
 - ``audited_scores_at_least_3``: every public field an auditor scored has 3 or more on Clio's
-  1-5 scale (1: identifies a person; 5: nothing private). Passes, saying so, when not audited.
+  1-5 scale (1: identifies a person; 5: nothing private), and none failed to be scored.
+  Passes, saying so, when not audited.
 """
 
 from typing import Any
 
 from lmsys_pipeline.hierarchy.validation import CheckOutcome
 from lmsys_pipeline.markdown import table
+from lmsys_pipeline.privacy.audit import AuditResult
 from lmsys_pipeline.privacy.view import FieldFinding, PublicView
 
 MIN_AUDIT_SCORE = 3
@@ -25,14 +27,27 @@ def _findings_rows(findings: list[FieldFinding]) -> list[dict[str, Any]]:
     ]
 
 
-def privacy_checks(
-    view: PublicView, scores: dict[int, int] | None = None
-) -> dict[str, CheckOutcome]:
+def _audit_outcome(view: PublicView, audit: AuditResult | None) -> CheckOutcome:
+    if audit is None:
+        return CheckOutcome(True, {"audited": 0, "note": "not audited"})
+    low = sorted(n for n, s in audit.scores.items() if s < MIN_AUDIT_SCORE)
+    missing = sorted(set(view.fields) - set(audit.scores))
+    return CheckOutcome(
+        not low and not missing,
+        {
+            "audited": len(audit.scores),
+            "below_3": [{"cluster_id": n, "score": audit.scores[n]} for n in low[:SHOWN]],
+            "not_scored": missing[:SHOWN],
+            "first_failure": next(iter(audit.failed.values()), ""),
+        },
+    )
+
+
+def privacy_checks(view: PublicView, audit: AuditResult | None = None) -> dict[str, CheckOutcome]:
     folding = view.folding
     small = [
         n for n in folding.public if folding.conversations.get(n, 0) < folding.min_conversations
     ]
-    low = sorted(n for n, s in (scores or {}).items() if n in folding.public and s < 3)
     return {
         "no_finding_in_public_fields": CheckOutcome(
             not view.findings,
@@ -46,12 +61,7 @@ def privacy_checks(
                 "below": small[:SHOWN],
             },
         ),
-        "audited_scores_at_least_3": CheckOutcome(
-            not low,
-            {"audited": len(scores or {}), "below_3": low[:SHOWN]}
-            if scores is not None
-            else {"audited": 0, "note": "not audited"},
-        ),
+        "audited_scores_at_least_3": _audit_outcome(view, audit),
     }
 
 
