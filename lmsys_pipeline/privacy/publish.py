@@ -1,11 +1,12 @@
 """``lmsys publish``: the aggregate-only report of a summary run, behind the privacy gate.
 
 What is written: the tree of public nodes with titles, descriptions, distinct conversations and
-shares; how many small clusters each node holds folded; "Other (small clusters)"; and the
-list of what was folded or withheld and why. Never a query's text, a query or conversation id,
-or a folded node's title. ``report.json`` holds it as data; ``report.html`` is one page with no
-scripts, styles inline, every text escaped. ``gate`` refuses, naming the nodes, while a public
-field still holds personal data.
+shares; how many small clusters each node holds folded; "Other (small clusters)"; the lineage
+against the earlier run in numbers (clusters that continue, split, merged, are new or gone);
+and the list of what was folded or withheld and why. Never a query's text, a query or
+conversation id, or a folded node's title. ``report.json`` holds it as data; ``report.html``
+is one page with no scripts, styles inline, every text escaped. ``gate`` refuses, naming
+the nodes, while a public field still holds personal data.
 """
 
 import html
@@ -103,6 +104,7 @@ def public_report(view: PublicView) -> dict[str, Any]:
             for f in folding.folded
         ],
         "quotes_withheld": len(view.quotes_withheld),
+        "lineage": view.lineage,
     }
 
 
@@ -141,6 +143,16 @@ def _item(node: dict[str, Any]) -> str:
     )
 
 
+def _lineage(lineage: dict[str, Any]) -> str:
+    if not lineage:
+        return ""
+    counts = ", ".join(f"{_e(kind)} {n:,}" for kind, n in lineage.items() if kind != "from_run")
+    return (
+        f"<h2>Compared with {_e(lineage['from_run'])}</h2><p>Clusters by how they relate to "
+        f"the earlier run: {counts}.</p>"
+    )
+
+
 def render_html(report: dict[str, Any]) -> str:
     """One self-contained page: no scripts, nothing fetched, every text escaped."""
     other = report["other"]
@@ -159,7 +171,8 @@ def render_html(report: dict[str, Any]) -> str:
         f"<li><b>{_e(other['title'])}</b> <span class=n>{other['conversations']:,} "
         f"conversations, {other['share']:.1%} ({other['nodes']:,} clusters or categories)"
         "</span></li></ul>"
-        f"<h2>Folded or withheld</h2><p>{report['quotes_withheld']:,} quotes of user queries "
+        + _lineage(report.get("lineage") or {})
+        + f"<h2>Folded or withheld</h2><p>{report['quotes_withheld']:,} quotes of user queries "
         "were withheld from titles and descriptions.</p>"
         + (
             "<table><tr><th>what</th><th>conversations</th><th>folded into</th><th>why</th>"

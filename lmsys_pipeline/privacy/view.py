@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
+from lmsys_pipeline.db.lineage import ClusterLineage
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.hierarchy.tree import Node, Tree
 from lmsys_pipeline.outputs.hierarchy import choose_hierarchy, load_tree
@@ -46,6 +47,7 @@ class PublicView:
     quotes_withheld: list[tuple[int, str]] = field(default_factory=list)
     findings: list[FieldFinding] = field(default_factory=list)  # in public fields
     stored_findings: list[FieldFinding] = field(default_factory=list)  # any node, as stored
+    lineage: dict[str, object] = field(default_factory=dict)  # relation kind → count
 
     @property
     def total_conversations(self) -> int:
@@ -63,6 +65,22 @@ def conversations_per_cluster(db: DatabaseManager, run_id: str) -> dict[int, int
             .group_by(QueryCluster.cluster_id)
         ).all()
     return {int(c): int(n) for c, n in rows}
+
+
+def lineage_counts(db: DatabaseManager, run_id: str) -> dict[str, object]:
+    """How the run's clusters relate to the earlier run its lineage was computed against, in
+    numbers only: ``{"from_run": ..., "continues": n, "split": n, ...}``; empty without one."""
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            select(ClusterLineage.from_run_id, ClusterLineage.kind, func.count())
+            .where(ClusterLineage.to_run_id == run_id)
+            .group_by(ClusterLineage.from_run_id, ClusterLineage.kind)
+            .order_by(ClusterLineage.from_run_id)
+        ).all()
+    if not rows:
+        return {}
+    latest = rows[-1][0]
+    return {"from_run": latest, **{kind: n for run, kind, n in rows if run == latest}}
 
 
 def _summary_rows(db: DatabaseManager, summary_run_id: str) -> list:
@@ -107,6 +125,7 @@ def public_view(
         tree,
         folding,
         {},
+        lineage=lineage_counts(db, run_id),
     )
     quotes = QuoteFinder(q for *_, shown in rows for q in shown or [] if isinstance(q, str))
     public = set(folding.public)

@@ -6,11 +6,15 @@ import json
 import pytest
 from sqlalchemy import select, update
 
+from lmsys_pipeline.clustering.params import KMeansParams
+from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.models import ClusterSummary, Query
+from lmsys_pipeline.lineage.runs import compute_lineage, write_lineage
 from lmsys_pipeline.privacy.publish import HTML_NAME, JSON_NAME, publish, render_html
 from lmsys_pipeline.privacy.report import privacy_checks, privacy_metadata
 from lmsys_pipeline.privacy.threshold import OTHER_TITLE, PrivacyError
 from lmsys_pipeline.privacy.view import public_view
+from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.privacy.planted import build_planted, loaded_texts
 
 
@@ -85,6 +89,22 @@ def test_a_high_threshold_folds_clusters_and_lists_them(sqlite_db, minilm, tmp_p
     folded_titles = [view.tree.nodes[f.node_id].title for f in folded]
     page = (tmp_path / "out" / HTML_NAME).read_text()
     assert not [t for t in folded_titles if t and t in page]
+    assert report["lineage"] == {}  # no earlier run
+
+
+def test_lineage_against_the_earlier_run_is_published_in_numbers(sqlite_db, minilm, tmp_path):
+    db = sqlite_db
+    earlier = build_planted(db, minilm, tmp_path)
+    later = register_run(db, KMeansParams(n_clusters=7))
+    materialize_run(db, later.run_id)
+    summarize(db, later.run_id, "kw", label_quality_queries=0)
+    write_lineage(db, compute_lineage(db, earlier, later.run_id))
+    publish(public_view(db, later.run_id, "kw"), tmp_path / "out")
+    lineage = json.loads((tmp_path / "out" / JSON_NAME).read_text())["lineage"]
+    assert lineage["from_run"] == earlier
+    kinds = {k: n for k, n in lineage.items() if k != "from_run"}
+    assert kinds and set(kinds) <= {"continues", "split", "merged", "new", "gone"}
+    assert f"Compared with {earlier}" in (tmp_path / "out" / HTML_NAME).read_text()
 
 
 def test_the_page_escapes_every_text():
