@@ -11,6 +11,7 @@ from lmsys_pipeline.cli import (  # noqa: F401 (commands)
     hierarchy,
     lineage,
     maintain,
+    publish,
     read,
     serve,
     summarize,

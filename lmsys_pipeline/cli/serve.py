@@ -8,6 +8,7 @@ import typer
 from lmsys_pipeline.cli.app import app, fail
 from lmsys_pipeline.cli.console import console
 from lmsys_pipeline.cli.options import DbUrlOption
+from lmsys_pipeline.privacy.threshold import MIN_CONVERSATIONS
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -49,6 +50,16 @@ def serve(
     preload_model: Annotated[
         bool, typer.Option("--preload-model", help="Load the search model now, not on first use.")
     ] = False,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public", help="Serve only what lmsys publish would write (no queries, no edits)."
+        ),
+    ] = False,
+    min_conversations: Annotated[
+        int,
+        typer.Option(min=1, help="With --public: conversations a cluster needs to be shown."),
+    ] = MIN_CONVERSATIONS,
 ) -> None:
     """A web explorer and JSON API (/docs) over runs, hierarchy trees, clusters, queries,
     search, lineage, trends and curation. Ctrl-C stops it."""
@@ -59,7 +70,8 @@ def serve(
 
     settings = ExplorerSettings(
         db_url=db_url, host=host, port=port, read_only=read_only, token=token or None,
-        editor=editor, dagster_url=dagster_url, preload_model=preload_model,
+        editor=editor, dagster_url=dagster_url, preload_model=preload_model, public=public,
+        min_conversations=min_conversations,
     )  # fmt: skip
     try:
         settings.checked()
@@ -70,10 +82,17 @@ def serve(
     explorer = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{port}/"
+    state = explorer.state
     console.print(
-        f"Explorer of {explorer.state.explorer.db.safe_url} on {address}"
+        ("Published reports" if public else "Explorer")
+        + f" of {(state.db if public else state.explorer.db).safe_url} on {address}"
         + ("?token=<your token>" if token else "")
-        + (" (read-only)" if read_only else "")
-        + f"; the JSON API is described on {address}docs. Ctrl-C stops it."
+        + (" (read-only)" if read_only and not public else "")
+        + (
+            f"; JSON under {address}api/runs"
+            if public
+            else f"; the JSON API is described on {address}docs"
+        )
+        + ". Ctrl-C stops it."
     )
     uvicorn.run(explorer, host=host, port=port, log_level="warning")

@@ -77,6 +77,10 @@ def create_app(settings: ExplorerSettings | None = None) -> FastAPI:
     from lmsys_pipeline.explorer.routes import clusters, docs, edits, queries, runs
 
     settings = (settings or ExplorerSettings()).checked()
+    if settings.public:
+        from lmsys_pipeline.explorer.public import create_public_app
+
+        return create_public_app(settings)
     explorer = Explorer(
         settings,
         data.open_database(settings.db_url),

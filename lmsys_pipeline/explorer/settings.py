@@ -42,6 +42,9 @@ class ExplorerSettings:
     dagster_url: str | None = None
     # Load the search model at start instead of on the first search.
     preload_model: bool = False
+    # Serve only what ``lmsys publish`` would write (explorer/public.py), with this threshold.
+    public: bool = False
+    min_conversations: int = 10
 
     def checked(self) -> "ExplorerSettings":
         """These settings, or one sentence saying why the server must not start with them."""

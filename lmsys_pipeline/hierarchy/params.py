@@ -24,7 +24,8 @@ from lmsys_pipeline.labeling.settings import (
 )
 
 OFFLINE_MODEL = "local/agglomerative"
-PROMPT_VERSION = "cluster-hierarchy-v1"
+# v2: the privacy instruction (labeling/labels.py); runs made with v1 keep theirs in the ledger.
+PROMPT_VERSION = "cluster-hierarchy-v2"
 DEFAULT_TOP = 10  # without --levels or --top: levels are added until the top holds this many
 
 

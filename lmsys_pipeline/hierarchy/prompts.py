@@ -28,6 +28,7 @@ from lmsys_pipeline.labeling.bounds import (
     bounded_description,
 )
 from lmsys_pipeline.labeling.labels import (
+    PRIVACY_INSTRUCTION,
     REMINDER,
     SCHEMA,
     ClusterLabel,
@@ -42,7 +43,8 @@ NONE_FITS = "none of these fits"
 SYSTEM = (
     "You organise clusters of first messages that users sent to LLM chat assistants into a "
     "hierarchy of broader categories that an analyst can browse. A category must be specific "
-    "enough to tell apart from its siblings and broad enough to hold several clusters."
+    "enough to tell apart from its siblings and broad enough to hold several clusters. "
+    + PRIVACY_INSTRUCTION
 )
 CATEGORY = label_schema("name", "One or two sentences.")
 PROPOSE_FORMAT = json_schema_format(

@@ -49,6 +49,15 @@ def label_schema(name: str, description: str) -> dict[str, Any]:
 
 # A title and a two-sentence description: a cluster's summary, a renamed parent.
 SCHEMA = label_schema("title", "Exactly two sentences.")
+# In every summary and hierarchy prompt since cluster-summary-v2 / cluster-hierarchy-v2 (the
+# first layer of Clio's privacy: labels told to leave out what identifies a person).
+PRIVACY_INSTRUCTION = (
+    "Never include anything that could identify a person or an account in a title, name or "
+    "description: no names of private people, e-mail or postal addresses, phone numbers, "
+    "card, account, order or ID numbers, user names, IP addresses, keys or passwords, and no "
+    "quotes of the queries; say what kind of thing it is instead (e.g. 'a customer's e-mail "
+    "address')."
+)
 # Appended to a re-ask after an invalid label, with what was wrong.
 REMINDER = (
     f"Keep the title to at most {MAX_TITLE_WORDS} words and {MAX_TITLE_CHARS} characters and "

@@ -25,7 +25,8 @@ from lmsys_pipeline.labeling.settings import (
 
 KEYWORDS_MODEL = "local/keywords"
 MODEL_ENV = "LMSYS_SUMMARY_MODEL"
-PROMPT_VERSION = "cluster-summary-v1"
+# v2: the privacy instruction (labeling/labels.py); runs made with v1 keep theirs in the ledger.
+PROMPT_VERSION = "cluster-summary-v2"
 
 
 class SummaryInputError(UserError, ValueError):

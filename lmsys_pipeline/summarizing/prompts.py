@@ -10,7 +10,7 @@ an old answer is never served for a new prompt. The answer is a label
 from collections.abc import Iterable
 
 from lmsys_pipeline.labeling.answers import json_schema_format, prompt_hash, request_body
-from lmsys_pipeline.labeling.labels import REMINDER, SCHEMA, parse_answer
+from lmsys_pipeline.labeling.labels import PRIVACY_INSTRUCTION, REMINDER, SCHEMA, parse_answer
 from lmsys_pipeline.labeling.llm import Job
 from lmsys_pipeline.labeling.providers import Endpoint
 from lmsys_pipeline.summarizing.params import PROMPT_VERSION, SummaryParams
@@ -18,7 +18,8 @@ from lmsys_pipeline.summarizing.selection import ClusterBrief
 
 SYSTEM = (
     "You label clusters of first messages that users sent to LLM chat assistants. A label "
-    "must let an analyst tell this cluster apart from its nearest neighbours."
+    "must let an analyst tell this cluster apart from its nearest neighbours. "
+    + PRIVACY_INSTRUCTION
 )
 RESPONSE_FORMAT = json_schema_format("cluster_summary", SCHEMA)
 

@@ -69,3 +69,21 @@ def test_the_schema_states_the_bounds_in_words_that_strict_mode_accepts():
     assert f"{MAX_TITLE_CHARS} characters" in fields["title"]["description"]
     assert f"{MAX_DESCRIPTION_CHARS:,} characters" in fields["description"]["description"]
     assert strict_schema_fault(body) is None  # OpenAI refuses maxLength in strict mode
+
+
+def test_v2_prompts_tell_the_model_to_leave_out_identifiers():
+    """Summary and hierarchy prompts carry the privacy instruction under new versions (a run
+    made with v1 keeps its version in the ledger and is not resumed with the new wording)."""
+    from lmsys_pipeline.hierarchy import params as hierarchy_params
+    from lmsys_pipeline.hierarchy.prompts import Member, propose_messages, rename_messages
+
+    assert PROMPT_VERSION == "cluster-summary-v2"
+    assert hierarchy_params.PROMPT_VERSION == "cluster-hierarchy-v2"
+    members = [Member("Card PIN resets", "Users reset PINs.", 40)]
+    for messages in (
+        build_messages(BRIEF),
+        propose_messages(members, [], 2),
+        rename_messages("PINs", members),
+    ):
+        assert "e-mail or postal addresses, phone numbers" in messages[0]["content"]
+        assert "no names of private people" in messages[0]["content"]

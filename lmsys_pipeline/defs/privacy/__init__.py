@@ -1,0 +1,1 @@
+"""The privacy gate: ``privacy_report`` and its blocking checks."""
