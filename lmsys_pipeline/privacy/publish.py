@@ -153,6 +153,17 @@ def _lineage(lineage: dict[str, Any]) -> str:
     )
 
 
+def _other(other: dict[str, Any]) -> str:
+    """The "Other (small clusters)" line, when anything was folded into it."""
+    if not other["nodes"]:
+        return ""
+    return (
+        f"<li><b>{_e(other['title'])}</b> <span class=n>{other['conversations']:,} "
+        f"conversations, {other['share']:.1%} ({other['nodes']:,} clusters or categories)"
+        "</span></li>"
+    )
+
+
 def render_html(report: dict[str, Any]) -> str:
     """One self-contained page: no scripts, nothing fetched, every text escaped."""
     other = report["other"]
@@ -167,10 +178,7 @@ def render_html(report: dict[str, Any]) -> str:
         f"<p>{report['conversations']:,} conversations. Labels by {_e(report['labels_by'])}. "
         f"Only aggregates: a cluster with fewer than {report['min_conversations']:,} distinct "
         "conversations is not shown on its own, and no query text is included.</p>"
-        f"<ul>{''.join(_item(node) for node in report['tree'])}"
-        f"<li><b>{_e(other['title'])}</b> <span class=n>{other['conversations']:,} "
-        f"conversations, {other['share']:.1%} ({other['nodes']:,} clusters or categories)"
-        "</span></li></ul>"
+        f"<ul>{''.join(_item(node) for node in report['tree'])}{_other(other)}</ul>"
         + _lineage(report.get("lineage") or {})
         + f"<h2>Folded or withheld</h2><p>{report['quotes_withheld']:,} quotes of user queries "
         "were withheld from titles and descriptions.</p>"

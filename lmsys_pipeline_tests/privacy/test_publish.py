@@ -89,6 +89,7 @@ def test_a_high_threshold_folds_clusters_and_lists_them(sqlite_db, minilm, tmp_p
     folded_titles = [view.tree.nodes[f.node_id].title for f in folded]
     page = (tmp_path / "out" / HTML_NAME).read_text()
     assert not [t for t in folded_titles if t and t in page]
+    assert OTHER_TITLE in page
     assert report["lineage"] == {}  # no earlier run
 
 
@@ -132,4 +133,5 @@ def test_the_page_escapes_every_text():
     }
     page = render_html(report)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert OTHER_TITLE not in page  # nothing was folded into it
     assert "&lt;b&gt;a&lt;/b&gt;" in page and "a &amp; b" in page
