@@ -48,7 +48,11 @@ def serve(
         typer.Option(help="The Dagster UI that run links open (default http://127.0.0.1:3000)."),
     ] = None,
     preload_model: Annotated[
-        bool, typer.Option("--preload-model", help="Load the search model now, not on first use.")
+        bool,
+        typer.Option(
+            "--preload-model",
+            help="Load the search model and the map's projection now, not on first use.",
+        ),
     ] = False,
     public: Annotated[
         bool,

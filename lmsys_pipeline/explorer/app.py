@@ -94,6 +94,8 @@ def create_app(settings: ExplorerSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         if settings.preload_model:
             explorer.warm.model()
+            # The map's projection: seconds to import, paid at start, not on a first click.
+            import sklearn.decomposition  # noqa: F401
         yield
         explorer.db.dispose()
 
