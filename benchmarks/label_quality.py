@@ -117,7 +117,7 @@ def one_set(name: str, shared: Path, workdir: Path, embedder) -> list[dict]:
 
 def cell(value) -> str:
     if value is None:
-        return "–"
+        return "-"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 

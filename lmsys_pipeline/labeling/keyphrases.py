@@ -1,6 +1,6 @@
 """Keyphrases of groups of texts (clusters, parent categories), ranked by meaning.
 
-Candidates are the 1–4 word phrases of the groups' own texts that neither start nor end with
+Candidates are the 1-4 word phrases of the groups' own texts that neither start nor end with
 a stop word (``candidate_phrases``); prose only: code-like lines and identifiers are skipped and
 a long prompt gives only its first ``PROSE_WORDS`` words of prose, so a programming task is
 named by what it asks ("python script", "sort a list"), not by its first identifiers. Each
@@ -8,7 +8,7 @@ group keeps its ``SHORTLIST`` candidates most used by its own texts and least by
 groups' (class-based TF-IDF on phrases); the distinct shortlisted phrases are embedded once,
 with the model that embedded the texts, and scored (KeyBERT-style, with Toponymy's contrast):
 
-    cosine(phrase, group centroid) − CONTRAST · max cosine(phrase, nearest other centroids)
+    cosine(phrase, group centroid) - CONTRAST · max cosine(phrase, nearest other centroids)
     + COVERAGE · share of the group's texts that contain the phrase
 
 The title is a group's best phrase not already taken by a group with a better best score (so
@@ -30,13 +30,17 @@ PROSE_WORDS = 60  # words of prose read from each text: a long prompt states its
 SHORTLIST = 30  # candidates per group that are embedded
 CONTRAST = 0.5  # weight of the nearest other groups' closeness
 CONTRAST_GROUPS = 5  # how many nearest other groups a phrase is contrasted with
-COVERAGE = 0.3  # weight of the share of the group's texts that hold the phrase
-MMR_DIVERSITY = 0.5
+COVERAGE = 0.05  # weight of the share of the group's texts that hold the phrase
+MMR_DIVERSITY = 0.3
 KEYPHRASES = 4
 
-CHUNK_BREAK = re.compile(r"[.,;:!?()\[\]{}<>\"“”«»|/\\=+*#@&%$^~`…\n\r\t]+|\s[-–—]+\s")
-WORD = re.compile(r"[^\W\d_][\w'’-]*|\S+")
-PROSE_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+# punctuation, quotes (straight, curly, guillemets), the ellipsis and spaced dashes end a phrase
+CHUNK_BREAK = re.compile(
+    '[.,;:!?()\\[\\]{}<>"\u201c\u201d\u00ab\u00bb|/\\\\=+*#@&%$^~`\u2026\\n\\r\\t]+'
+    "|\\s[-\u2013\u2014]+\\s"
+)
+WORD = re.compile("[^\\W\\d_][\\w'\u2019-]*|\\S+")
+PROSE_WORD = re.compile("[^\\W\\d_]+(?:['\u2019-][^\\W\\d_]+)*")
 CODE_LINE = re.compile(r"[{};=<>]|^\s*(?:import|from|def|class|return|#include)\b|\w\(")
 GENERIC = frozenset(
     {"answer", "help", "question", "questions", "thing", "things", "way", "ways", "yes", "ok"}
@@ -72,17 +76,18 @@ def _prose_chunks(text: str) -> list[list[str]]:
 
 
 def candidate_phrases(text: str, stops: frozenset[str]) -> dict[str, str]:
-    """Lower-cased phrase → its first spelling in ``text``: 1–4 words that neither start nor
+    """Lower-cased phrase → its first spelling in ``text``: 1-4 words that neither start nor
     end with a stop word."""
     found: dict[str, str] = {}
     for words in _prose_chunks(text):
-        lowered = [w.lower().replace("’", "'") for w in words]
+        lowered = [w.lower().replace("\u2019", "'") for w in words]
+        # a contraction of a stop word ("didn't", "what's") is one too
+        edge = [w not in stops and w.partition("'")[0] not in stops for w in lowered]
         for start, first in enumerate(lowered):
-            if first in stops or len(first) < 2:
+            if not edge[start] or len(first) < 2:
                 continue
             for end in range(start + 1, min(start + MAX_WORDS, len(words)) + 1):
-                last = lowered[end - 1]
-                if last in stops or (end - start == 1 and len(last) < 3):
+                if not edge[end - 1] or (end - start == 1 and len(first) < 3):
                     continue
                 found.setdefault(" ".join(lowered[start:end]), " ".join(words[start:end]))
     return found

@@ -84,3 +84,9 @@ def label_measures(
         "sibling_overlap": sibling_overlap(titles, sibling_pairs),
         "duplicate_titles": duplicate_titles(titles.values()),
     }
+
+
+def measures_metadata(entry) -> dict[str, float | int | None]:
+    """A run's stored measures as metadata entries, ``label_``-prefixed (none when skipped)."""
+    stored = (entry.parameters or {}).get(LABEL_MEASURES) or {}
+    return {f"label_{name}": value for name, value in stored.items()}

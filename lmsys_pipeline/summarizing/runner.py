@@ -33,7 +33,7 @@ from lmsys_pipeline.summarizing.ledger import (
 from lmsys_pipeline.summarizing.params import KEYWORDS_MODEL, SummaryInputError, SummaryParams
 from lmsys_pipeline.summarizing.prepare import PreparedSummary
 from lmsys_pipeline.summarizing.prompts import plan_jobs
-from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality
+from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality, summary_measures
 from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, build_briefs, load_run_view
 
@@ -222,6 +222,7 @@ def summarize_run(
             _with_llm(db, save, briefs, missing, prepared, log, on_progress)
         labelled = [c for c in summarized_sizes(db, summary_run_id) if c != NOISE]
         quality = _quality(db, view, summary_run_id, briefs, params, load_embedder)
+        measures = _measures(db, view, summary_run_id, params, load_embedder)
     except BaseException:
         abort(
             db,
@@ -238,6 +239,7 @@ def summarize_run(
         clusters_total=total,
         seconds=time.perf_counter() - started_at,
         accuracy=(quality.accuracy, quality.queries),
+        measures=measures,
         nothing_labelled=not labelled and any(c != NOISE for c in missing),
     )
     if entry.status == "failed":
@@ -298,6 +300,28 @@ def _quality(
         view,
         labels,
         shown,
+        load_embedder(view.embedding_model),
+        per_cluster=params.label_quality_queries,
+        siblings=params.label_quality_siblings,
+        seed=params.seed,
+    )
+
+
+def _measures(
+    db: DatabaseManager,
+    view: RunView,
+    summary_run_id: str,
+    params: SummaryParams,
+    load_embedder: Callable[[str], Embedder],
+) -> dict | None:
+    """Member fit, sibling overlap and duplicate titles of the run's titles (None: skipped,
+    as label quality is, when ``label_quality_queries`` is 0)."""
+    if params.label_quality_queries <= 0:
+        return None
+    titles = {c: t for c, (t, _) in summary_labels(db, summary_run_id).items() if c != NOISE}
+    return summary_measures(
+        view,
+        titles,
         load_embedder(view.embedding_model),
         per_cluster=params.label_quality_queries,
         siblings=params.label_quality_siblings,
