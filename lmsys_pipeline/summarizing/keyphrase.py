@@ -58,6 +58,22 @@ def describe(size: int, found: Keyphrases | None, exemplars: list[str]) -> Clust
     )
 
 
+def describe_parent(size: int, found: Keyphrases | None, children: list[str]) -> ClusterLabel:
+    """A parent category's title and description: its keyphrases, then its largest
+    children's titles (given largest first)."""
+    named = " and ".join(f'"{t}"' for t in children[:EXEMPLARS])
+    if found is None:
+        return ClusterLabel.model_construct(
+            title=f"Group of {truncate(children[0], 40)}",
+            description=f"{size:,} queries in {len(children)} clusters such as {named}.",
+        )
+    return ClusterLabel.model_construct(
+        title=found.title,
+        description=f"{size:,} queries about {_listing(found.phrases)}, in {len(children)} "
+        f"clusters such as {named}.",
+    )
+
+
 def keyphrase_labels(
     briefs: dict[int, ClusterBrief],
     cluster_ids: list[int],
