@@ -27,6 +27,7 @@ from lmsys_pipeline.labeling.tfidf import CHAT_STOP_WORDS
 
 MAX_WORDS = 4
 PROSE_WORDS = 60  # words of prose read from each text: a long prompt states its task first
+PROSE_CHARS = 2_000  # and never more than its first characters
 SHORTLIST = 30  # candidates per group that are embedded
 CONTRAST = 0.5  # weight of the nearest other groups' closeness
 CONTRAST_GROUPS = 5  # how many nearest other groups a phrase is contrasted with
@@ -34,13 +35,10 @@ COVERAGE = 0.05  # weight of the share of the group's texts that hold the phrase
 MMR_DIVERSITY = 0.3
 KEYPHRASES = 4
 
-# punctuation, quotes (straight, curly, guillemets), the ellipsis and spaced dashes end a phrase
-CHUNK_BREAK = re.compile(
-    '[.,;:!?()\\[\\]{}<>"\u201c\u201d\u00ab\u00bb|/\\\\=+*#@&%$^~`\u2026\\n\\r\\t]+'
-    "|\\s[-\u2013\u2014]+\\s"
-)
-WORD = re.compile("[^\\W\\d_][\\w'\u2019-]*|\\S+")
+# a word, or any other single character (punctuation, a digit), which ends a run of words
+WORD = re.compile("[^\\W\\d_][\\w'\u2019-]*|\\S")
 PROSE_WORD = re.compile("[^\\W\\d_]+(?:['\u2019-][^\\W\\d_]+)*")
+CAMEL_CASE = re.compile("[a-z][A-Z]")
 CODE_LINE = re.compile(r"[{};=<>]|^\s*(?:import|from|def|class|return|#include)\b|\w\(")
 GENERIC = frozenset(
     {"answer", "help", "question", "questions", "thing", "things", "way", "ways", "yes", "ok"}
@@ -57,21 +55,20 @@ def _prose_chunks(text: str) -> list[list[str]]:
     """Runs of plain words (no identifiers, digits or code lines), at most ``PROSE_WORDS``."""
     chunks: list[list[str]] = []
     words = 0
-    for line in text.splitlines():
+    for line in text[:PROSE_CHARS].splitlines():
         if CODE_LINE.search(line):
             continue
-        for piece in CHUNK_BREAK.split(line):
-            run: list[str] = []
-            for token in WORD.findall(piece):
-                if PROSE_WORD.fullmatch(token) and not re.search(r"[a-z][A-Z]", token):
-                    run.append(token)
-                    words += 1
-                    continue
-                chunks.append(run)
-                run = []
+        run: list[str] = []
+        for token in WORD.findall(line):
+            if PROSE_WORD.fullmatch(token) and not CAMEL_CASE.search(token):
+                run.append(token)
+                words += 1
+                continue
             chunks.append(run)
-            if words >= PROSE_WORDS:
-                return [c for c in chunks if c]
+            run = []
+        chunks.append(run)
+        if words >= PROSE_WORDS:
+            break
     return [c for c in chunks if c]
 
 

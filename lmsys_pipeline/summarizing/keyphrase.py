@@ -16,7 +16,7 @@ from lmsys_pipeline.labeling.keyphrases import Keyphrases, rank_keyphrases
 from lmsys_pipeline.labeling.labels import ClusterLabel
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, fetch_texts, truncate
 
-MEMBER_TEXTS = 400
+MEMBER_TEXTS = 200
 EXEMPLAR_CHARS = 160
 EXEMPLARS = 2
 
