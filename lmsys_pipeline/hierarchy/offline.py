@@ -14,9 +14,9 @@ the level's target. A node still alone then (far from every other) gets no paren
 at its level as an orphan, as the LLM algorithm keeps a cluster no parent fits, so every
 parent has at least two children and the level holds one parent fewer than asked per orphan.
 Parents are named as the keyphrase summarizer names clusters (labeling/keyphrases.py): from
-their children's queries and titles, each phrase scored by its closeness to the parent's
-centroid against the nearest sibling parents', no two siblings with the same title. No LLM, no
-network: the run's embedding model scores the phrases.
+their children's queries, each phrase scored by its closeness to the parent's centroid against
+the nearest sibling parents', no two siblings with the same title and none with a child's.
+No LLM, no network: the run's embedding model scores the phrases.
 """
 
 from dataclasses import dataclass
@@ -182,7 +182,7 @@ def offline_level(
         for g, m in enumerate(members)
     }
     titles = {g: [children[i].title for i in m] for g, m in enumerate(members)}
-    found = rank_keyphrases(texts, centroids, embedder, extra=titles) if members else {}
+    found = rank_keyphrases(texts, centroids, embedder, avoid=titles) if members else {}
     parents = []
     for g, m in enumerate(members):
         label = describe_parent(int(sizes[m].sum()), found[g], titles[g])

@@ -114,7 +114,7 @@ def _count(texts: list[str], stops: frozenset[str]) -> _Group:
     return _Group(counts, spelling, len(texts))
 
 
-def _shortlist(groups: dict, extra: dict[object, list[str]]) -> dict[object, list[str]]:
+def _shortlist(groups: dict) -> dict[object, list[str]]:
     """Each group's ``SHORTLIST`` phrases by coverage x log(1 + groups / groups using it)."""
     used_by: Counter = Counter()
     for group in groups.values():
@@ -128,9 +128,7 @@ def _shortlist(groups: dict, extra: dict[object, list[str]]) -> dict[object, lis
             if count >= floor
         ]
         scored.sort(key=lambda item: (-item[0], item[1]))
-        chosen = [phrase for _, phrase in scored[:SHORTLIST]]
-        chosen += [p for p in extra.get(key, []) if p not in chosen]
-        shortlist[key] = chosen
+        shortlist[key] = [phrase for _, phrase in scored[:SHORTLIST]]
     return shortlist
 
 
@@ -162,21 +160,17 @@ def rank_keyphrases(
     centroids: dict[object, np.ndarray],
     embedder: Embedder,
     *,
-    extra: dict[object, list[str]] | None = None,
+    avoid: dict[object, list[str]] | None = None,
     taken: set[str] | None = None,
 ) -> dict[object, Keyphrases | None]:
     """Keyphrases of each group of ``texts`` (key → its texts) against the unit
-    ``centroids`` of all groups (the same keys): the title first. ``extra``: more candidate
-    phrases of a group (its children's titles); ``taken``: titles no group may have. A group
-    without a single candidate phrase gets None."""
+    ``centroids`` of all groups (the same keys): the title first. ``avoid``: titles a group may
+    not have (a parent's children's); ``taken``: titles no group may have. A group without a
+    single candidate phrase gets None."""
     stops = stop_words()
     keys = list(texts)
     groups = {key: _count(texts[key], stops) for key in keys}
-    extra_lowered = {k: [p.lower() for p in v] for k, v in (extra or {}).items()}
-    for key, phrases in (extra or {}).items():
-        for phrase in phrases:
-            groups[key].spelling.setdefault(phrase.lower(), Counter())[phrase] += 1
-    shortlist = _shortlist(groups, extra_lowered)
+    shortlist = _shortlist(groups)
     distinct = sorted({p for phrases in shortlist.values() for p in phrases})
     if not distinct:
         return {key: None for key in keys}
@@ -204,7 +198,8 @@ def rank_keyphrases(
     found: dict[object, Keyphrases | None] = {key: None for key in keys}
     for key in sorted(ranked, key=lambda k: (-ranked[k][2][0], keys.index(k))):
         phrases, own, score = ranked[key]
-        best = next((i for i, p in enumerate(phrases) if _key(p) not in used), None)
+        own_avoid = {_key(t) for t in (avoid or {}).get(key, [])}
+        best = next((i for i, p in enumerate(phrases) if _key(p) not in used | own_avoid), None)
         if best is None:
             continue
         used.add(_key(phrases[best]))
