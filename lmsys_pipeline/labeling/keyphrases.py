@@ -28,6 +28,7 @@ from lmsys_pipeline.labeling.tfidf import CHAT_STOP_WORDS
 MAX_WORDS = 4
 PROSE_WORDS = 60  # words of prose read from each text: a long prompt states its task first
 PROSE_CHARS = 2_000  # and never more than its first characters
+MAX_WORD_CHARS = 24  # longer "words" (unspaced scripts, run-together strings) end a run
 SHORTLIST = 30  # candidates per group that are embedded
 CONTRAST = 0.5  # weight of the nearest other groups' closeness
 CONTRAST_GROUPS = 5  # how many nearest other groups a phrase is contrasted with
@@ -60,7 +61,11 @@ def _prose_chunks(text: str) -> list[list[str]]:
             continue
         run: list[str] = []
         for token in WORD.findall(line):
-            if PROSE_WORD.fullmatch(token) and not CAMEL_CASE.search(token):
+            if (
+                len(token) <= MAX_WORD_CHARS
+                and PROSE_WORD.fullmatch(token)
+                and not CAMEL_CASE.search(token)
+            ):
                 run.append(token)
                 words += 1
                 continue
