@@ -28,17 +28,17 @@ echo
 echo "Dagster instance: $DAGSTER_HOME   (make dev opens it on http://127.0.0.1:3000)"
 echo "Explore: lmsys runs | lmsys list-clusters $RUN_ID --show-examples 2 | lmsys inspect $RUN_ID 0"
 echo
-echo "== Summary run 'keywords' of $RUN_ID: the offline keyword summarizer (no LLM, no key) =="
-"$BIN/lmsys" summarize "$RUN_ID" --alias keywords
+echo "== Summary run 'keyphrase' of $RUN_ID: the offline keyphrase summarizer (no LLM, no key) =="
+"$BIN/lmsys" summarize "$RUN_ID" --alias keyphrase
 echo
-echo "== Hierarchy of $RUN_ID over the 'keywords' titles: the offline baseline (no LLM, no key) =="
-"$BIN/lmsys" merge-clusters "$RUN_ID" --alias keywords
+echo "== Hierarchy of $RUN_ID over the 'keyphrase' titles: the offline baseline (no LLM, no key) =="
+"$BIN/lmsys" merge-clusters "$RUN_ID" --alias keyphrase
 echo
-echo "== The tree (lmsys show-hierarchy $RUN_ID --alias keywords) =="
-"$BIN/lmsys" show-hierarchy "$RUN_ID" --alias keywords
+echo "== The tree (lmsys show-hierarchy $RUN_ID --alias keyphrase) =="
+"$BIN/lmsys" show-hierarchy "$RUN_ID" --alias keyphrase
 echo
 echo "== The cluster map of $RUN_ID (t-SNE of 3,000 queries, coloured by the top level) =="
-"$BIN/lmsys" map "$RUN_ID" --alias keywords -o "$MAP"
+"$BIN/lmsys" map "$RUN_ID" --alias keyphrase -o "$MAP"
 echo "Cluster map (open in a browser, works offline): $MAP"
 echo
 echo "== Explore it in a browser =="

@@ -8,6 +8,7 @@ from lmsys_pipeline.cli.console import console, error_console, print_json
 from lmsys_pipeline.cli.launch import dagster_instance, materialize, require_success
 from lmsys_pipeline.cli.options import database, database_resource
 from lmsys_pipeline.labeling.alias_run import AliasRunKind
+from lmsys_pipeline.labeling.measures import LABEL_MEASURES
 
 
 def run_alias_asset(
@@ -57,6 +58,9 @@ def run_alias_asset(
             style="yellow",
         )
     values = {field: getattr(entry, field) for field in kind.fields}
+    measures = (entry.parameters or {}).get(LABEL_MEASURES)
+    if measures:
+        values[LABEL_MEASURES] = measures
     if as_json:
         identity = {"run_id": run_id, "alias": alias, key: prepared.entry_id}
         print_json(

@@ -37,7 +37,7 @@ def summarize(
         typer.Option(
             help="provider/name, e.g. openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, "
             "ollama/llama3.1, vllm/<model>; default $LMSYS_SUMMARY_MODEL, else "
-            "local/keywords (offline)."
+            "local/keyphrase (offline; local/keywords: the older offline one)."
         ),
     ] = None,
     max_queries: Annotated[

@@ -28,6 +28,7 @@ from lmsys_pipeline.labeling.cache import store_answer
 from lmsys_pipeline.labeling.lease import HIERARCHY
 from lmsys_pipeline.labeling.ledger import LedgerKind, close_entry
 from lmsys_pipeline.labeling.llm import Outcome
+from lmsys_pipeline.labeling.measures import LABEL_MEASURES
 
 # A resumed hierarchy run asks every failed step again (or finds its answer in the cache).
 HIERARCHY_LEDGER = LedgerKind(
@@ -132,10 +133,14 @@ def finish(
     top_size: int,
     orphans: int,
     seconds: float,
+    measures: dict | None = None,
 ) -> HierarchyRun:
-    """Closes the ledger entry: ``completed``, or ``partial`` when a request failed."""
+    """Closes the ledger entry: ``completed``, or ``partial`` when a request failed; the
+    parents' label ``measures`` go into its parameters."""
     with db.get_session() as session:
         entry = session.get(HierarchyRun, hierarchy_run_id)
+        if measures is not None:
+            entry.parameters = {**(entry.parameters or {}), LABEL_MEASURES: measures}
         entry.clusters_total = clusters_total
         entry.top_size = top_size
         entry.orphans = orphans

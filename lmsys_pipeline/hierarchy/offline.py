@@ -13,18 +13,22 @@ let the largest clusters absorb whole topics on some HWU64 runs). Merging stops 
 the level's target. A node still alone then (far from every other) gets no parent: it is kept
 at its level as an orphan, as the LLM algorithm keeps a cluster no parent fits, so every
 parent has at least two children and the level holds one parent fewer than asked per orphan.
-Parents are named by the keyword summarizer from their children's queries, contrasted with
-their sibling parents. No model, no network.
+Parents are named as the keyphrase summarizer names clusters (labeling/keyphrases.py): from
+their children's queries, each phrase scored by its closeness to the parent's centroid against
+the nearest sibling parents', no two siblings with the same title and none with a child's.
+No LLM, no network: the run's embedding model scores the phrases.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.hierarchy.tree import Grouping, Node
+from lmsys_pipeline.labeling.keyphrases import rank_keyphrases
 from lmsys_pipeline.labeling.tfidf import class_tfidf
-from lmsys_pipeline.summarizing.keywords import keyword_labels
-from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView
+from lmsys_pipeline.summarizing.keyphrase import describe_parent
+from lmsys_pipeline.summarizing.selection import RunView
 
 PROFILE_TEMPERATURE = 0.05
 PROFILE_MEMBERS = 200  # members per cluster behind its membership profile (seeded sample)
@@ -162,22 +166,25 @@ def offline_level(
     target: int,
     keyword_weight: float,
     profile_weight: float,
+    embedder: Embedder,
 ) -> Grouping:
     """Groups ``children`` (described by ``features``) into at most ``target`` parents named
-    by keywords; a child left alone is an orphan."""
+    by keyphrases; a child left alone is an orphan."""
     gram = node_gram(features, keyword_weight, profile_weight)
     sizes = np.array([c.size for c in children], dtype=np.float64)
     labels = ward_groups(gram, np.sqrt(sizes), target)
     groups = [np.flatnonzero(labels == g) for g in range(labels.max() + 1)]
     orphans = [children[int(m[0])].node_id for m in groups if len(m) == 1]
     members = [m[np.argsort(-sizes[m], kind="stable")] for m in groups if len(m) > 1]
-    briefs = {
-        g: ClusterBrief(g, int(sizes[m].sum()), interleaved([features[i].documents for i in m]), [])
+    texts = {g: interleaved([features[i].documents for i in m]) for g, m in enumerate(members)}
+    centroids = {
+        g: merged([features[i] for i in m], sizes[m].tolist()).centroid
         for g, m in enumerate(members)
     }
-    names = keyword_labels(briefs, list(briefs)) if briefs else {}
-    parents = [
-        (names[g].title, names[g].description, [children[i].node_id for i in m])
-        for g, m in enumerate(members)
-    ]
+    titles = {g: [children[i].title for i in m] for g, m in enumerate(members)}
+    found = rank_keyphrases(texts, centroids, embedder, avoid=titles) if members else {}
+    parents = []
+    for g, m in enumerate(members):
+        label = describe_parent(int(sizes[m].sum()), found[g], titles[g])
+        parents.append((label.title, label.description, [children[i].node_id for i in m]))
     return Grouping(parents, orphans)

@@ -5,6 +5,7 @@ from typing import Any
 
 from lmsys_pipeline.db.models import NOISE
 from lmsys_pipeline.hierarchy.tree import Node, Tree
+from lmsys_pipeline.labeling.measures import measures_metadata
 from lmsys_pipeline.labeling.report import failures_table, spend
 from lmsys_pipeline.markdown import table
 
@@ -136,6 +137,7 @@ def hierarchy_metadata(report) -> dict[str, Any]:
         "top_size": entry.top_size,
         "orphans": entry.orphans,
         **spend(entry),
+        **measures_metadata(entry),
         "tree": tree_markdown(tree),
         "levels_table": levels_table(tree, report.targets),
         "orphans_table": orphans_table(tree),

@@ -5,6 +5,7 @@ stops the run)."""
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from lmsys_pipeline.embedding.embedders import load_embedder as default_embedder
 from lmsys_pipeline.hierarchy.asking import Asker
 from lmsys_pipeline.hierarchy.clio import LevelContext, llm_level, node_text
 from lmsys_pipeline.hierarchy.ledger import fail, finish, record_progress, save_tree
+from lmsys_pipeline.hierarchy.measures import hierarchy_measures
 from lmsys_pipeline.hierarchy.offline import Features, membership_profiles, merged, offline_level
 from lmsys_pipeline.hierarchy.params import HierarchyInputError
 from lmsys_pipeline.hierarchy.prepare import PreparedHierarchy
@@ -55,10 +57,17 @@ def level_zero(db: DatabaseManager, run_id: str, summary_run_id: str) -> list[No
     return [Node(c, 0, sizes[c], *labels[c]) for c in sorted(sizes)]
 
 
-def _offline_step(db: DatabaseManager, run_id: str, clusters: list[Node], params) -> Step:
+def _offline_step(
+    db: DatabaseManager,
+    run_id: str,
+    clusters: list[Node],
+    params,
+    load_embedder: Callable[[str], Embedder],
+) -> Step:
     """Each cluster's features from the run (centroid, membership profile, representative
-    queries); a parent's from its children's."""
+    queries); a parent's from its children's. The run's embedding model names the parents."""
     view = load_run_view(db, run_id)
+    embedder = load_embedder(view.embedding_model)
     ids = [c.node_id for c in clusters]
     briefs = build_briefs(
         db, view, SummaryParams(max_queries=KEYWORD_QUERIES, contrast_neighbors=0), ids
@@ -84,6 +93,7 @@ def _offline_step(db: DatabaseManager, run_id: str, clusters: list[Node], params
             target,
             params.keyword_weight,
             params.profile_weight,
+            embedder,
         )
 
     return step
@@ -110,6 +120,7 @@ def build_hierarchy(
     ``on_progress`` hears each step's requests done and failed of all, as they are stored."""
     started_at = time.perf_counter()
     params, run_id = prepared.params, prepared.run_id
+    load_embedder = cache(load_embedder)
     asker = None
     try:
         zero = level_zero(db, run_id, prepared.summary_run_id)
@@ -120,7 +131,7 @@ def build_hierarchy(
             f"{params.model}): {len(clusters)} clusters, parents per level {prepared.targets}"
         )
         if prepared.endpoint is None:
-            step = _offline_step(db, run_id, clusters, params)
+            step = _offline_step(db, run_id, clusters, params, load_embedder)
         else:
             from lmsys_pipeline.clustering.runs import load_run
 
@@ -140,6 +151,8 @@ def build_hierarchy(
         _build_levels(db, prepared, nodes, clusters, step, log)
         tree = Tree(nodes)
         save_tree(db, prepared.hierarchy_run_id, run_id, prepared.alias, list(nodes.values()))
+        view = load_run_view(db, run_id)
+        measures = hierarchy_measures(view, tree, load_embedder(view.embedding_model))
     except BaseException:
         # Whatever stopped it (a user error, a bug, Ctrl-C): the ledger never stays running.
         fail(db, prepared.hierarchy_run_id, params, time.perf_counter() - started_at)
@@ -152,6 +165,7 @@ def build_hierarchy(
         top_size=len(tree.level(tree.top_level)) if tree.top_level else 0,
         orphans=len(tree.orphans()),
         seconds=time.perf_counter() - started_at,
+        measures=measures,
     )
     return HierarchyReport(
         entry,

@@ -93,7 +93,7 @@ def resolve_endpoint(
     if provider is None:
         raise ProviderError(
             f"Unknown provider {provider_name!r} in {model}: use one of "
-            f"{', '.join(sorted(PROVIDERS))} (or local/keywords for offline summaries)."
+            f"{', '.join(sorted(PROVIDERS))} (or local/keyphrase for offline summaries)."
         )
     shared_url = (
         os.environ.get("OPENAI_BASE_URL")

@@ -39,21 +39,24 @@ class ThroughputSettings(BaseModel, extra="forbid"):
 
 class RunParams(BaseModel, extra="forbid"):
     """The behaviour every alias run's parameters share; a subclass holds the fields (``model``,
-    ``base_url``, the prices) and names its ``OFFLINE_MODEL``, the ``OUTCOME_FIELDS`` that
-    change what it says (the others only how fast) and its ``PROMPT_VERSION``."""
+    ``base_url``, the prices) and names its ``OFFLINE_MODEL`` (the default offline one; older
+    ones in ``OLDER_OFFLINE_MODELS`` stay selectable so older runs reproduce), the
+    ``OUTCOME_FIELDS`` that change what it says (the others only how fast) and its
+    ``PROMPT_VERSION``."""
 
     OFFLINE_MODEL: ClassVar[str]
+    OLDER_OFFLINE_MODELS: ClassVar[tuple[str, ...]] = ()
     OUTCOME_FIELDS: ClassVar[tuple[str, ...]]
     PROMPT_VERSION: ClassVar[str]
 
     @field_validator("model", check_fields=False)
     @classmethod
     def _provider_and_name(cls, value: str) -> str:
-        return check_model_name(value, cls.OFFLINE_MODEL)
+        return check_model_name(value, cls.OFFLINE_MODEL, cls.OLDER_OFFLINE_MODELS)
 
     @property
     def is_offline(self) -> bool:
-        return self.model == self.OFFLINE_MODEL
+        return self.model == self.OFFLINE_MODEL or self.model in self.OLDER_OFFLINE_MODELS
 
     def outcome(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.OUTCOME_FIELDS}
@@ -81,16 +84,18 @@ def check_alias(alias: str) -> str:
     return alias
 
 
-def check_model_name(value: str, offline_model: str) -> str:
-    """``provider/name``, or a one-sentence error naming ``offline_model`` as the way out."""
+def check_model_name(value: str, offline_model: str, older: tuple[str, ...] = ()) -> str:
+    """``provider/name``, or a one-sentence error naming ``offline_model`` as the way out
+    (``older``: other offline models still accepted)."""
     value = value.strip()
     provider, _, name = value.partition("/")
     if not provider or not name:
         raise ValueError(
             f"Model {value!r} must be provider/name, e.g. openai/gpt-4o-mini or {offline_model}."
         )
-    if provider == "local" and value != offline_model:
-        raise ValueError(f"The offline model here is {offline_model}, not {value}.")
+    if provider == "local" and value != offline_model and value not in older:
+        also = "".join(f" (or {name})" for name in older)
+        raise ValueError(f"The offline model here is {offline_model}{also}, not {value}.")
     return value
 
 

@@ -23,6 +23,7 @@ from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.labeling.cache import store_answer
 from lmsys_pipeline.labeling.lease import SUMMARY
 from lmsys_pipeline.labeling.ledger import FRESH, LedgerKind, close_entry
+from lmsys_pipeline.labeling.measures import LABEL_MEASURES
 from lmsys_pipeline.summarizing.params import (
     SummaryInputError,
     SummaryParams,
@@ -159,11 +160,12 @@ def finish(
     clusters_total: int,
     seconds: float,
     accuracy: tuple[float | None, int | None],
+    measures: dict | None = None,
     nothing_labelled: bool = False,
 ) -> SummaryRun:
     """Closes the ledger entry: status (``failed`` when clusters were asked for and none got
     a label), seconds, the estimated cost of all tokens spent (0 offline, None when the model's
-    price is not known) and label quality."""
+    price is not known), label quality and the label ``measures`` (in its parameters)."""
     with db.get_session() as session:
         entry = session.get(SummaryRun, summary_run_id)
         entry.clusters_total = clusters_total
@@ -172,6 +174,8 @@ def finish(
         else:
             entry.status = "failed" if nothing_labelled else "partial"
         entry.label_accuracy, entry.label_accuracy_queries = accuracy
+        if measures is not None:
+            entry.parameters = {**(entry.parameters or {}), LABEL_MEASURES: measures}
         return close_entry(session, entry, params, seconds)
 
 

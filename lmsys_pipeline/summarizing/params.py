@@ -23,7 +23,8 @@ from lmsys_pipeline.labeling.settings import (
     new_run_id,
 )
 
-KEYWORDS_MODEL = "local/keywords"
+KEYPHRASE_MODEL = "local/keyphrase"
+KEYWORDS_MODEL = "local/keywords"  # the offline summarizer before local/keyphrase
 MODEL_ENV = "LMSYS_SUMMARY_MODEL"
 # v2: the privacy instruction (labeling/labels.py); runs made with v1 keep theirs in the ledger.
 PROMPT_VERSION = "cluster-summary-v2"
@@ -48,14 +49,15 @@ OUTCOME_FIELDS = (
 
 
 class SummaryParams(RunParams):
-    OFFLINE_MODEL: ClassVar[str] = KEYWORDS_MODEL
+    OFFLINE_MODEL: ClassVar[str] = KEYPHRASE_MODEL
+    OLDER_OFFLINE_MODELS: ClassVar[tuple[str, ...]] = (KEYWORDS_MODEL,)
     OUTCOME_FIELDS: ClassVar[tuple[str, ...]] = OUTCOME_FIELDS
     PROMPT_VERSION: ClassVar[str] = PROMPT_VERSION
 
     model: str = Field(
-        default=KEYWORDS_MODEL,
+        default=KEYPHRASE_MODEL,
         description="provider/name (openai/gpt-4o-mini, anthropic/..., "
-        "ollama/..., vllm/...) or local/keywords (offline).",
+        "ollama/..., vllm/...) or local/keyphrase (offline; local/keywords: the older one).",
     )
     max_queries: int = Field(
         default=20, ge=1, le=200, description="Representative queries shown per cluster."
@@ -105,8 +107,8 @@ class SummaryParams(RunParams):
 
 
 def default_model() -> str:
-    """$LMSYS_SUMMARY_MODEL, else the offline keyword summarizer: no key, no cost."""
-    return os.environ.get(MODEL_ENV) or KEYWORDS_MODEL
+    """$LMSYS_SUMMARY_MODEL, else the offline keyphrase summarizer: no key, no cost."""
+    return os.environ.get(MODEL_ENV) or KEYPHRASE_MODEL
 
 
 def default_alias(model: str) -> str:

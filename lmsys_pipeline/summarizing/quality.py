@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmsys_pipeline.embedding.embedders import Embedder
+from lmsys_pipeline.labeling.measures import label_measures, sampled_members
 from lmsys_pipeline.summarizing.selection import RunView
 
 
@@ -59,3 +60,26 @@ def label_quality(
         scored_clusters += 1
     accuracy = round(correct / total, 4) if total else None
     return LabelQuality(accuracy, total, scored_clusters, round(1 / (siblings + 1), 4))
+
+
+def summary_measures(
+    view: RunView,
+    titles: dict[int, str],
+    embedder: Embedder,
+    *,
+    per_cluster: int,
+    siblings: int,
+    seed: int,
+) -> dict[str, float | int | None]:
+    """Member fit, sibling overlap (each cluster with its ``siblings`` nearest clusters) and
+    duplicate titles of a run's titles (labeling/measures.py); noise left out."""
+    real = {c: t for c, t in titles.items() if c in view.members and c >= 0}
+    rows = {c: view.rows[view.members[c]] for c in real}
+    members = sampled_members(view.vectors, rows, per_cluster, seed)
+    pairs = {
+        (min(c, n), max(c, n))
+        for c in real
+        for n in view.nearest_clusters(c, siblings)
+        if n in real
+    }
+    return label_measures(real, members, sorted(pairs), embedder)

@@ -3,6 +3,7 @@
 from typing import Any
 
 from lmsys_pipeline.clustering.report import size_histogram
+from lmsys_pipeline.labeling.measures import measures_metadata as label_measures_metadata
 from lmsys_pipeline.labeling.report import MAX_TABLE_ROWS, failures_table, spend
 from lmsys_pipeline.markdown import table
 from lmsys_pipeline.summarizing.ledger import CARRIED
@@ -69,6 +70,7 @@ def summary_metadata(report: SummaryReport) -> dict[str, Any]:
         "label_accuracy": entry.label_accuracy,
         "label_accuracy_queries": entry.label_accuracy_queries,
         "label_accuracy_chance": report.quality.chance,
+        **label_measures_metadata(entry),
         "titles": titles_table(report.titles),
         "size_histogram": size_histogram([row.size for row in report.titles.values()]),
         "failures": failures_table(entry.failures or {}),

@@ -5,6 +5,7 @@ an error stops the run: it never stays ``running``)."""
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from lmsys_pipeline.labeling.lease import SUMMARY, check_held
 from lmsys_pipeline.labeling.llm import Outcome, Tally, ask_all
 from lmsys_pipeline.progress import OnProgress, Progress, Stopwatch, no_progress
 from lmsys_pipeline.summarizing.carry import carried_labels
+from lmsys_pipeline.summarizing.keyphrase import keyphrase_labels, member_texts
 from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.ledger import (
     abort,
@@ -28,10 +30,10 @@ from lmsys_pipeline.summarizing.ledger import (
     summarized_sizes,
     summary_labels,
 )
-from lmsys_pipeline.summarizing.params import SummaryInputError, SummaryParams
+from lmsys_pipeline.summarizing.params import KEYWORDS_MODEL, SummaryInputError, SummaryParams
 from lmsys_pipeline.summarizing.prepare import PreparedSummary
 from lmsys_pipeline.summarizing.prompts import plan_jobs
-from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality
+from lmsys_pipeline.summarizing.quality import LabelQuality, label_quality, summary_measures
 from lmsys_pipeline.summarizing.results import LabelResult
 from lmsys_pipeline.summarizing.selection import ClusterBrief, RunView, build_briefs, load_run_view
 
@@ -58,14 +60,31 @@ def _label_text(title: str, description: str) -> str:
     return f"{title}. {description}"
 
 
+def offline_labels(
+    db: DatabaseManager,
+    view: RunView,
+    params: SummaryParams,
+    briefs: dict[int, ClusterBrief],
+    wanted: list[int],
+    embedder: Callable[[], Embedder],
+) -> dict[int, ClusterLabel]:
+    """Labels of the ``wanted`` real clusters by the offline model the params name."""
+    real = {c: b for c, b in briefs.items() if c != NOISE}
+    if not real or not wanted:
+        return {}
+    if params.model == KEYWORDS_MODEL:
+        return keyword_labels(real, wanted)
+    texts = member_texts(db, view, sorted(real), params.seed)
+    return keyphrase_labels(real, wanted, texts, view, embedder())
+
+
 def _offline(
     save: Callable[[list[LabelResult]], None],
     briefs: dict[int, ClusterBrief],
     missing: list[int],
     on_progress: OnProgress,
+    labels: dict[int, ClusterLabel],
 ) -> None:
-    real = {c: b for c, b in briefs.items() if c != NOISE}
-    labels = keyword_labels(real, [c for c in missing if c != NOISE]) if real else {}
     results = [LabelResult(briefs[c], NOISE_LABEL if c == NOISE else labels[c]) for c in missing]
     before, watch = len(briefs) - len(missing), Stopwatch()
     for start in range(0, len(results), OFFLINE_WRITE_CHUNK):
@@ -173,6 +192,7 @@ def summarize_run(
     tokens and their estimated cost as answers are stored."""
     started_at = time.perf_counter()
     run_id, alias, params = prepared.run_id, prepared.alias, prepared.params
+    load_embedder = cache(load_embedder)
     summary_run_id = prepared.summary_run_id
     total = 0
 
@@ -193,11 +213,16 @@ def summarize_run(
         if params.carry_from is not None:
             missing = _carry(db, save, briefs, missing, run_id, params.carry_from, log)
         if prepared.endpoint is None:
-            _offline(save, briefs, missing, on_progress)
+            wanted = [c for c in missing if c != NOISE]
+            labels = offline_labels(
+                db, view, params, briefs, wanted, lambda: load_embedder(view.embedding_model)
+            )
+            _offline(save, briefs, missing, on_progress, labels)
         else:
             _with_llm(db, save, briefs, missing, prepared, log, on_progress)
         labelled = [c for c in summarized_sizes(db, summary_run_id) if c != NOISE]
         quality = _quality(db, view, summary_run_id, briefs, params, load_embedder)
+        measures = _measures(db, view, summary_run_id, params, load_embedder)
     except BaseException:
         abort(
             db,
@@ -214,6 +239,7 @@ def summarize_run(
         clusters_total=total,
         seconds=time.perf_counter() - started_at,
         accuracy=(quality.accuracy, quality.queries),
+        measures=measures,
         nothing_labelled=not labelled and any(c != NOISE for c in missing),
     )
     if entry.status == "failed":
@@ -274,6 +300,28 @@ def _quality(
         view,
         labels,
         shown,
+        load_embedder(view.embedding_model),
+        per_cluster=params.label_quality_queries,
+        siblings=params.label_quality_siblings,
+        seed=params.seed,
+    )
+
+
+def _measures(
+    db: DatabaseManager,
+    view: RunView,
+    summary_run_id: str,
+    params: SummaryParams,
+    load_embedder: Callable[[str], Embedder],
+) -> dict | None:
+    """Member fit, sibling overlap and duplicate titles of the run's titles (None: skipped,
+    as label quality is, when ``label_quality_queries`` is 0)."""
+    if params.label_quality_queries <= 0:
+        return None
+    titles = {c: t for c, (t, _) in summary_labels(db, summary_run_id).items() if c != NOISE}
+    return summary_measures(
+        view,
+        titles,
         load_embedder(view.embedding_model),
         per_cluster=params.label_quality_queries,
         siblings=params.label_quality_siblings,

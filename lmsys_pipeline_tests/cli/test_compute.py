@@ -149,8 +149,9 @@ def test_summarize_offline_prints_the_alias_and_titles(
     db, run_id = clustered_copy(embedded_db_file, tmp_path, 5)
     shown = runner.invoke(app, ["summarize", run_id, "--db-url", str(db)])
     assert shown.exit_code == 0, shown.output
-    assert shown.stdout.startswith(f"keywords on {run_id}: summary-keywords-")
-    assert "local/keywords" in shown.stdout and shown.stdout.count("│") >= 5 * 4
+    assert shown.stdout.startswith(f"keyphrase on {run_id}: summary-keyphrase-")
+    assert "local/keyphrase" in shown.stdout and shown.stdout.count("│") >= 5 * 4
+    assert "label_measures: {'member_fit':" in shown.stdout
     payload = json.loads(
         runner.invoke(
             app, ["summarize", run_id, "--alias", "kw2", "--json", "--db-url", str(db)]
@@ -158,7 +159,7 @@ def test_summarize_offline_prints_the_alias_and_titles(
     )
     assert payload["alias"] == "kw2" and payload["clusters_done"] == 5
     assert (payload["model"], payload["status"], payload["failures"]) == (
-        "local/keywords",
+        "local/keyphrase",
         "completed",
         {},
     )
@@ -166,7 +167,7 @@ def test_summarize_offline_prints_the_alias_and_titles(
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs()
         assert len(runs) == 2 and payload["dagster_run_id"] in {r.run_id for r in runs}
-        assert set(instance.get_dynamic_partitions("summary_aliases")) == {"keywords", "kw2"}
+        assert set(instance.get_dynamic_partitions("summary_aliases")) == {"keyphrase", "kw2"}
     unknown = runner.invoke(app, ["summarize", "kmeans-3-nope", "--db-url", str(db)])
     assert unknown.exit_code == 1 and "kmeans-3-nope is not registered" in unknown.output
 

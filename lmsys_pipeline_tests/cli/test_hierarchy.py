@@ -44,6 +44,7 @@ def test_merge_clusters_offline_and_every_read_command_on_the_tree(sixty_file, t
     assert built.stdout.startswith("hier-agglomerative-")
     hierarchy_run_id = built.stdout.split()[0]
     assert "local/agglomerative" in built.stdout and "status: completed" in built.stdout
+    assert "label_measures: {'member_fit':" in built.stdout
     shown = _ok(["show-hierarchy", run_id, "--alias", "kw", "--db-url", db]).stdout
     assert hierarchy_run_id in shown and "[cluster " in shown and "├─ " in shown
     tree = json.loads(_ok(["show-hierarchy", run_id, "--json", "--db-url", db]).stdout)
@@ -51,6 +52,10 @@ def test_merge_clusters_offline_and_every_read_command_on_the_tree(sixty_file, t
     roots = tree["roots"]
     assert sum(r["queries"] for r in roots) == 600
     assert {r["root"] for r in roots} <= {"top", "orphan: no parent fitted"}
+    parents = [r for r in roots if r["root"] == "top"]
+    for kin in [parents, *(p["children"] for p in parents)]:
+        named = [n["title"].casefold() for n in kin if n["level"] > 0]
+        assert len(named) == len(set(named)), named  # no two sibling parents share a title
     shallow = json.loads(
         _ok(["show-hierarchy", run_id, "--depth", "0", "--json", "--db-url", db]).stdout
     )

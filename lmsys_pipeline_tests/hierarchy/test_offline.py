@@ -53,24 +53,22 @@ def test_ward_matches_a_plain_recomputation_on_random_data():
     assert found == expected
 
 
-def test_offline_level_names_parents_by_keywords_and_reports_orphans():
-    rng = np.random.default_rng(2)
+def test_offline_level_names_parents_by_keyphrases_and_reports_orphans(minilm):
     cards = ["my card was declined", "card payment declined", "declined card at shop"]
     pins = ["change my pin", "reset pin number", "forgot my pin"]
     poems = ["write a poem about the sea"]
     documents = [cards, cards[::-1], pins, pins[::-1], poems]
-    vectors = np.vstack(
-        [
-            _blobs(rng, [np.eye(3)[0]], 2),
-            _blobs(rng, [np.eye(3)[1]], 2),
-            [np.eye(3)[2] * 5],
-        ]
-    )
-    children = [Node(i, 0, 10 + i, f"cluster {i}", "") for i in range(5)]
+    vectors = np.array([minilm.embed(d).mean(axis=0) for d in documents], dtype=np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    titles = ["Declined card", "Card declined", "Change PIN", "Forgot PIN", "Sea poem"]
+    children = [Node(i, 0, 10 + i, titles[i], "") for i in range(5)]
     profiles = np.eye(5) * 0.6 + 0.1  # each cluster's queries lean to itself
     features = [Features(v, p, d) for v, p, d in zip(vectors, profiles, documents, strict=True)]
-    grouping = offline_level(children, features, 3, keyword_weight=0.2, profile_weight=0.3)
+    grouping = offline_level(
+        children, features, 3, keyword_weight=0.2, profile_weight=0.3, embedder=minilm
+    )
     titles = {tuple(sorted(kids)): title for title, _, kids in grouping.parents}
+    assert len(set(titles.values())) == 2
     assert set(titles) == {(0, 1), (2, 3)}
     assert "card" in titles[(0, 1)].lower() or "declined" in titles[(0, 1)].lower()
     assert "pin" in titles[(2, 3)].lower()

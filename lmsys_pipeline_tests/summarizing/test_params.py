@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from lmsys_pipeline.labeling.settings import check_alias
 from lmsys_pipeline.summarizing.params import (
+    KEYPHRASE_MODEL,
     KEYWORDS_MODEL,
     PROMPT_VERSION,
     SummaryParams,
@@ -35,7 +36,10 @@ def test_aliases_are_safe_partition_keys():
 
 def test_default_model_is_offline_unless_configured(monkeypatch):
     monkeypatch.delenv("LMSYS_SUMMARY_MODEL", raising=False)
-    assert default_model() == KEYWORDS_MODEL
+    assert default_model() == KEYPHRASE_MODEL
+    assert SummaryParams(model=KEYWORDS_MODEL).is_offline  # older runs reproduce
+    with pytest.raises(ValidationError, match="local/keyphrase \\(or local/keywords\\)"):
+        SummaryParams(model="local/other")
     monkeypatch.setenv("LMSYS_SUMMARY_MODEL", "openai/gpt-4o-mini")
     assert default_model() == "openai/gpt-4o-mini"
 

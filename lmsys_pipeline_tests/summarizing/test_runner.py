@@ -169,10 +169,23 @@ def test_two_aliases_coexist_and_a_new_model_replaces_only_its_alias(clustered, 
 
 def test_the_offline_summarizer_needs_no_server_and_says_so(clustered):
     db, run_id = clustered
-    report = summarize(db, run_id, "kw")
-    assert report.entry.model == "local/keywords" and report.entry.estimated_cost_usd == 0.0
+    report = summarize(db, run_id, "kp")
+    assert report.entry.model == "local/keyphrase" and report.entry.estimated_cost_usd == 0.0
     assert report.entry.requests == 0 and report.entry.label_accuracy > 1 / 6
-    assert {r.model for r in rows(db, report.entry.summary_run_id)} == {"local/keywords"}
+    assert {r.model for r in rows(db, report.entry.summary_run_id)} == {"local/keyphrase"}
+
+
+def test_the_older_keyword_summarizer_is_still_selectable(clustered):
+    db, run_id = clustered
+    report = summarize(db, run_id, "kw", model="local/keywords")
+    assert report.entry.model == "local/keywords" and report.entry.requests == 0
+    found = rows(db, report.entry.summary_run_id)
+    assert len(found) == CLUSTERS
+    assert all(
+        r.description.split(" ")[2:6] == ["whose", "most", "distinctive", "terms"]
+        or "no distinctive words" in r.description
+        for r in found
+    )
 
 
 def test_an_llm_summary_run_resumes_on_both_databases(any_db, minilm, llm_server, tmp_path):

@@ -24,10 +24,12 @@ MARKDOWN_KEYS = ("titles", "failures", "size_histogram")
 
 class SummarizeConfig(dg.Config):
     """What the summaries say. Left empty, a partition resumes its alias with the settings it
-    last used (or the defaults: $LMSYS_SUMMARY_MODEL, else the offline keyword summarizer).
+    last used (or the defaults: $LMSYS_SUMMARY_MODEL, else the offline keyphrase summarizer).
     The server, its key and the request limits belong to the ``llm`` resource."""
 
-    model: str | None = Field(default=None, description="provider/name or local/keywords")
+    model: str | None = Field(
+        default=None, description="provider/name, local/keyphrase or local/keywords"
+    )
     max_queries: int | None = Field(default=None, description="Queries shown per cluster.")
     contrast_neighbors: int | None = Field(
         default=None, description="Nearest clusters shown for contrast."

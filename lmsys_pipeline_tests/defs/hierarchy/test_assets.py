@@ -61,6 +61,7 @@ def test_the_offline_hierarchy_materializes_with_its_tree_and_checks(run_id):
         assert isinstance(metadata["orphans"], int)
         assert metadata["levels_table"].startswith("| level | nodes | asked for | orphans |")
         assert metadata["failures"] == "_none_"
+        assert 0 < metadata["label_member_fit"] <= 1 and metadata["label_duplicate_titles"] == 0
         evaluations = {c.check_name: c for c in result.get_asset_check_evaluations()}
         assert set(evaluations) == CHECKS and all(c.passed for c in evaluations.values())
         again = _metadata(_materialize(instance, run_id, "kw"))

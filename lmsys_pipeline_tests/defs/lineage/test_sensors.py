@@ -46,7 +46,7 @@ def test_a_scheduled_run_gets_carried_summaries_and_a_manual_one_does_not(two_ru
         [carry] = _tick(instance, resources, skipped.cursor).run_requests
         assert carry.partition_key == f"kw|{run_c}"
         config = carry.run_config["ops"]["cluster_summaries"]["config"]
-        assert config == {"carry_from": "kw", "model": "local/keywords"}
+        assert config == {"carry_from": "kw", "model": "local/keyphrase"}
 
         summaries = definitions.resolve_job_def("carry_summaries_job")
         done = summaries.execute_in_process(

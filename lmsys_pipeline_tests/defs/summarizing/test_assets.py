@@ -57,7 +57,7 @@ def test_the_offline_summary_partition_materializes_with_titles_and_a_check(run_
         result = _summarize(instance, run_id, "keywords-v1")
         assert result.success
         metadata = _metadata(result)
-        assert metadata["model"] == "local/keywords" and metadata["clustering_run"] == run_id
+        assert metadata["model"] == "local/keyphrase" and metadata["clustering_run"] == run_id
         assert metadata["clusters_done"] == metadata["clusters_total"] == 6
         assert metadata["titles"].count("\n") == 7  # header, rule, 6 clusters
         assert metadata["titles"].startswith("| cluster | queries | title | examples |")
@@ -66,6 +66,7 @@ def test_the_offline_summary_partition_materializes_with_titles_and_a_check(run_
         assert "cluster size" in metadata["size_histogram"]
         assert metadata["failures"] == "_none_"
         assert 0 < metadata["label_accuracy"] <= 1
+        assert 0 < metadata["label_member_fit"] <= 1 and metadata["label_duplicate_titles"] == 0
         [check] = result.get_asset_check_evaluations()
         assert check.check_name == "every_cluster_summarized" and check.passed
         again = _metadata(_summarize(instance, run_id, "keywords-v1"))

@@ -1,0 +1,218 @@
+"""Keyphrases of groups of texts (clusters, parent categories), ranked by meaning.
+
+Candidates are the 1-4 word phrases of the groups' own texts that neither start nor end with
+a stop word (``candidate_phrases``); prose only: code-like lines and identifiers are skipped and
+a long prompt gives only its first ``PROSE_WORDS`` words of prose, so a programming task is
+named by what it asks ("python script", "sort a list"), not by its first identifiers. Each
+group keeps its ``SHORTLIST`` candidates most used by its own texts and least by the other
+groups' (class-based TF-IDF on phrases); the distinct shortlisted phrases are embedded once,
+with the model that embedded the texts, and scored (KeyBERT-style, with Toponymy's contrast):
+
+    cosine(phrase, group centroid) - CONTRAST · max cosine(phrase, nearest other centroids)
+    + COVERAGE · share of the group's texts that contain the phrase
+
+The title is a group's best phrase not already taken by a group with a better best score (so
+no two groups share a title); its other keyphrases are picked by maximal marginal relevance
+(MMR), so they are not rewordings of the title.
+"""
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmsys_pipeline.embedding.embedders import Embedder
+from lmsys_pipeline.labeling.tfidf import CHAT_STOP_WORDS
+
+MAX_WORDS = 4
+PROSE_WORDS = 60  # words of prose read from each text: a long prompt states its task first
+PROSE_CHARS = 2_000  # and never more than its first characters
+MAX_WORD_CHARS = 24  # longer "words" (unspaced scripts, run-together strings) end a run
+SHORTLIST = 30  # candidates per group that are embedded
+CONTRAST = 0.5  # weight of the nearest other groups' closeness
+CONTRAST_GROUPS = 5  # how many nearest other groups a phrase is contrasted with
+COVERAGE = 0.05  # weight of the share of the group's texts that hold the phrase
+MMR_DIVERSITY = 0.3
+KEYPHRASES = 4
+
+# a word, or any other single character (punctuation, a digit), which ends a run of words
+WORD = re.compile("[^\\W\\d_][\\w'\u2019-]*|\\S")
+PROSE_WORD = re.compile("[^\\W\\d_]+(?:['\u2019-][^\\W\\d_]+)*")
+CAMEL_CASE = re.compile("[a-z][A-Z]")
+CODE_LINE = re.compile(r"[{};=<>]|^\s*(?:import|from|def|class|return|#include)\b|\w\(")
+GENERIC = frozenset(
+    {"answer", "help", "question", "questions", "thing", "things", "way", "ways", "yes", "ok"}
+)
+
+
+def stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS | CHAT_STOP_WORDS | GENERIC)
+
+
+def _prose_chunks(text: str) -> list[list[str]]:
+    """Runs of plain words (no identifiers, digits or code lines), at most ``PROSE_WORDS``."""
+    chunks: list[list[str]] = []
+    words = 0
+    for line in text[:PROSE_CHARS].splitlines():
+        if CODE_LINE.search(line):
+            continue
+        run: list[str] = []
+        for token in WORD.findall(line):
+            if (
+                len(token) <= MAX_WORD_CHARS
+                and PROSE_WORD.fullmatch(token)
+                and not CAMEL_CASE.search(token)
+            ):
+                run.append(token)
+                words += 1
+                continue
+            chunks.append(run)
+            run = []
+        chunks.append(run)
+        if words >= PROSE_WORDS:
+            break
+    return [c for c in chunks if c]
+
+
+def candidate_phrases(text: str, stops: frozenset[str]) -> dict[str, str]:
+    """Lower-cased phrase → its first spelling in ``text``: 1-4 words that neither start nor
+    end with a stop word."""
+    found: dict[str, str] = {}
+    for words in _prose_chunks(text):
+        lowered = [w.lower().replace("\u2019", "'") for w in words]
+        # a contraction of a stop word ("didn't", "what's") is one too
+        edge = [w not in stops and w.partition("'")[0] not in stops for w in lowered]
+        for start, first in enumerate(lowered):
+            if not edge[start] or len(first) < 2:
+                continue
+            for end in range(start + 1, min(start + MAX_WORDS, len(words)) + 1):
+                if not edge[end - 1] or (end - start == 1 and len(first) < 3):
+                    continue
+                found.setdefault(" ".join(lowered[start:end]), " ".join(words[start:end]))
+    return found
+
+
+@dataclass
+class Keyphrases:
+    title: str
+    phrases: list[str]  # the title's phrase first, then the MMR picks
+    coverage: list[float]  # share of the group's texts holding each phrase
+
+
+@dataclass
+class _Group:
+    counts: Counter
+    spelling: dict[str, Counter]
+    texts: int
+
+
+def _count(texts: list[str], stops: frozenset[str]) -> _Group:
+    counts: Counter = Counter()
+    spelling: dict[str, Counter] = {}
+    for text in texts:
+        for phrase, written in candidate_phrases(text, stops).items():
+            counts[phrase] += 1
+            spelling.setdefault(phrase, Counter())[written] += 1
+    return _Group(counts, spelling, len(texts))
+
+
+def _shortlist(groups: dict) -> dict[object, list[str]]:
+    """Each group's ``SHORTLIST`` phrases by coverage x log(1 + groups / groups using it)."""
+    used_by: Counter = Counter()
+    for group in groups.values():
+        used_by.update(group.counts.keys())
+    shortlist = {}
+    for key, group in groups.items():
+        floor = 2 if group.texts >= 10 else 1
+        scored = [
+            (count / group.texts * np.log1p(len(groups) / used_by[phrase]), phrase)
+            for phrase, count in group.counts.items()
+            if count >= floor
+        ]
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        shortlist[key] = [phrase for _, phrase in scored[:SHORTLIST]]
+    return shortlist
+
+
+def _written(group: _Group, phrase: str) -> str:
+    """The phrase as the texts spell it most often, its first letter capitalised."""
+    spellings = group.spelling.get(phrase)
+    written = spellings.most_common(1)[0][0] if spellings else phrase
+    if written.isupper() and len(written) > 5:  # shouted, not an acronym
+        written = written.lower()
+    return written[:1].upper() + written[1:]
+
+
+def _mmr(vectors: np.ndarray, scores: np.ndarray, first: int, count: int) -> list[int]:
+    chosen = [first]
+    while len(chosen) < min(count, len(scores)):
+        similarity = (vectors @ vectors[chosen].T).max(axis=1)
+        value = (1 - MMR_DIVERSITY) * scores - MMR_DIVERSITY * similarity
+        value[chosen] = -np.inf
+        chosen.append(int(np.argmax(value)))
+    return chosen
+
+
+def _key(phrase: str) -> str:
+    return " ".join(word.removesuffix("s") for word in phrase.casefold().split())
+
+
+def rank_keyphrases(
+    texts: dict[object, list[str]],
+    centroids: dict[object, np.ndarray],
+    embedder: Embedder,
+    *,
+    avoid: dict[object, list[str]] | None = None,
+    taken: set[str] | None = None,
+) -> dict[object, Keyphrases | None]:
+    """Keyphrases of each group of ``texts`` (key → its texts) against the unit
+    ``centroids`` of all groups (the same keys): the title first. ``avoid``: titles a group may
+    not have (a parent's children's); ``taken``: titles no group may have. A group without a
+    single candidate phrase gets None."""
+    stops = stop_words()
+    keys = list(texts)
+    groups = {key: _count(texts[key], stops) for key in keys}
+    shortlist = _shortlist(groups)
+    distinct = sorted({p for phrases in shortlist.values() for p in phrases})
+    if not distinct:
+        return {key: None for key in keys}
+    vectors = np.asarray(embedder.embed(distinct), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    row = {p: i for i, p in enumerate(distinct)}
+    centre = np.array([centroids[key] for key in keys], dtype=np.float32)
+    centre /= np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-12)
+    between = centre @ centre.T
+    np.fill_diagonal(between, -np.inf)
+    ranked: dict[object, tuple[list[str], np.ndarray, np.ndarray]] = {}
+    for index, key in enumerate(keys):
+        phrases = shortlist[key]
+        if not phrases:
+            continue
+        own = vectors[[row[p] for p in phrases]]
+        closeness = own @ centre[index]
+        others = np.argsort(-between[index], kind="stable")[: min(CONTRAST_GROUPS, len(keys) - 1)]
+        rival = (own @ centre[others].T).max(axis=1) if len(others) else 0.0
+        coverage = np.array([groups[key].counts[p] / max(groups[key].texts, 1) for p in phrases])
+        score = closeness - CONTRAST * rival + COVERAGE * coverage
+        order = np.argsort(-score, kind="stable")
+        ranked[key] = ([phrases[i] for i in order], own[order], score[order])
+    used = {_key(t) for t in (taken or set())}
+    found: dict[object, Keyphrases | None] = {key: None for key in keys}
+    for key in sorted(ranked, key=lambda k: (-ranked[k][2][0], keys.index(k))):
+        phrases, own, score = ranked[key]
+        own_avoid = {_key(t) for t in (avoid or {}).get(key, [])}
+        best = next((i for i, p in enumerate(phrases) if _key(p) not in used | own_avoid), None)
+        if best is None:
+            continue
+        used.add(_key(phrases[best]))
+        picks = _mmr(own, score, best, KEYPHRASES)
+        group = groups[key]
+        found[key] = Keyphrases(
+            _written(group, phrases[best]),
+            [phrases[i] for i in picks],
+            [group.counts[phrases[i]] / max(group.texts, 1) for i in picks],
+        )
+    return found

@@ -1,0 +1,61 @@
+"""The offline keyphrase summarizer (local/keyphrase) on real embedded queries."""
+
+from lmsys_pipeline.labeling.keyphrases import candidate_phrases, rank_keyphrases, stop_words
+from lmsys_pipeline.labeling.measures import LABEL_MEASURES
+from lmsys_pipeline.summarizing.selection import fetch_texts, load_run_view
+from lmsys_pipeline_tests.pipeline_data import summarize
+from lmsys_pipeline_tests.summarizing.conftest import CLUSTERS
+from lmsys_pipeline_tests.support.llm import rows
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.casefold().replace("\u2019", "'").split())
+
+
+def test_titles_are_distinct_phrases_of_the_members_and_measures_are_stored(clustered):
+    db, run_id = clustered
+    report = summarize(db, run_id, "kp")
+    found = rows(db, report.entry.summary_run_id)
+    assert len(found) == CLUSTERS and report.entry.model == "local/keyphrase"
+    titles = [r.title for r in found]
+    assert len({t.casefold() for t in titles}) == CLUSTERS
+    view = load_run_view(db, run_id)
+    texts = fetch_texts(db, view.query_ids)
+    for row in found:
+        members = [_plain(texts[int(q)]) for q in view.query_ids[view.members[row.cluster_id]]]
+        assert 1 <= len(row.title.split()) <= 4
+        assert any(_plain(row.title) in member for member in members), row.title
+        assert row.description.split(" ", 2)[1:2] == ["queries"]
+        assert "The most central queries are" in row.description
+    measures = report.entry.parameters[LABEL_MEASURES]
+    assert 0 < measures["member_fit"] <= 1 and measures["member_fit_queries"] > 0
+    assert 0 <= measures["sibling_overlap"] <= 1 and measures["duplicate_titles"] == 0
+
+
+def test_candidates_neither_start_nor_end_with_stop_words_and_skip_code():
+    stops = stop_words()
+    prompt = "Write a Python function that sorts a list\nimport numpy_thing\ndef fooBar(x):"
+    found = candidate_phrases(prompt, stops)
+    assert "python function" in found and "sorts a list" in found
+    assert not any(p.split()[0] in stops or p.split()[-1] in stops for p in found)
+    assert not any("numpy" in p or "foobar" in p or "import" in p for p in found)
+    assert "card hasn't arrived" in candidate_phrases("My card hasn\u2019t arrived yet", stops)
+    assert "hasn't arrived" not in candidate_phrases("It hasn't arrived", stops)
+    assert candidate_phrases("\u8bf7\u5e2e\u6211\u5199\u4e00\u7bc7" * 6, stops) == {}
+
+
+def test_groups_with_the_same_best_phrase_never_share_a_title(minilm):
+    texts = {
+        0: ["my card was stolen", "stolen card abroad", "card stolen yesterday"],
+        1: ["my card was stolen", "stolen card at home", "someone stole my card"],
+        2: ["refund for my order", "how to get a refund", "refund not received"],
+    }
+    centroids = {g: minilm.embed(t).mean(axis=0) for g, t in texts.items()}
+    found = rank_keyphrases(texts, centroids, minilm)
+    titles = [found[g].title.casefold() for g in texts]
+    assert len(set(titles)) == 3
+    assert "refund" in titles[2]
+    taken = rank_keyphrases(texts, centroids, minilm, taken={found[2].title})
+    assert taken[2].title.casefold() != titles[2]
+    holding = [found[2].phrases[0] in text for text in texts[2]]
+    assert found[2].coverage[0] == sum(holding) / 3  # share of the group's texts with it
