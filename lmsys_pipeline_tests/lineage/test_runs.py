@@ -42,10 +42,12 @@ def test_most_clusters_continue_and_the_planted_topic_is_new(two_runs_any):
     db, run_a, run_b = two_runs_any
     lineage = compute_lineage(db, run_a, run_b)
     counts = lineage.counts()
-    # k stays 12 while a new topic takes one cluster, so at least two earlier clusters must
-    # share a later one: half continuing is the floor of a stable re-fit (6 with today's
-    # packages; 7 with those of 2026-12-01: the count moves with the embedding and UMAP stack).
-    assert counts["continues"] >= K / 2 and counts["merged"] + counts["split"] >= 2, counts
+    # k stays 12 while a new topic takes one cluster, so the 12 earlier clusters meet at most
+    # 11 later ones: at least one later cluster takes two (a merge) or an earlier one is gone.
+    # Half continuing is the floor of a stable re-fit; the count moves with the embedding and
+    # UMAP stack (7 with the packages of 2026-12-01, 6 on 2026-12-04, 10 on 2026-12-05).
+    assert counts["continues"] >= K / 2, counts
+    assert counts["merged"] + counts["gone"] >= 1, counts
     home, share = planted_home(db, run_b)
     assert share > 0.9
     [relation] = [r for r in lineage.relations if r.to_cluster_id == home]
