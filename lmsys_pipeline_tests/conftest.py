@@ -228,6 +228,17 @@ def two_runs_any(request, tmp_path: Path, minilm, built_once: BuiltOnce):
         yield db, run_a, run_b
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def results_any(request, built_once: BuiltOnce, minilm, tmp_path: Path):
+    """A private copy of ``pipeline_data.build_results`` with its defaults (150 sample queries
+    and two sharing a text, KMeans runs of 4 and 5 clusters, each with an offline summary run
+    ``kw``) on either database, built once per session: (database, [run ids])."""
+    from lmsys_pipeline_tests.pipeline_data import results_once
+
+    with results_once(request, built_once, minilm, tmp_path) as (db, run_ids):
+        yield db, run_ids
+
+
 @pytest.fixture(scope="session")
 def built_once(tmp_path_factory) -> BuiltOnce:
     """Data sets built once per session and database kind, copied for each test

@@ -1,6 +1,7 @@
 """Small results built through the pipeline's own functions, on any database."""
 
 import shutil
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from lmsys_pipeline.clustering.params import KMeansParams
@@ -17,6 +18,7 @@ from lmsys_pipeline.progress import no_progress
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import SummaryReport, summarize_run
 from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
+from lmsys_pipeline_tests.support.databases import BuiltOnce
 
 
 def summarize(
@@ -111,6 +113,18 @@ def build_results(
         summarize(db, run.run_id, "kw", label_quality_queries=0)
         run_ids.append(run.run_id)
     return run_ids
+
+
+def results_once(
+    request, built_once: BuiltOnce, embedder, tmp_path: Path, *, queries: int = 150, k: int = 4
+) -> AbstractContextManager[tuple[DatabaseManager, list[str]]]:
+    """A private copy of ``build_results(queries=queries, k=k)``, built once per session and
+    database kind (``request.param``: ``sqlite`` or ``postgresql``): (database, run ids)."""
+
+    def build(db: DatabaseManager, folder: Path) -> list[str]:
+        return build_results(db, embedder, folder, queries=queries, k=k)
+
+    return built_once.on_param(request, f"results_{queries}_k{k}", build, tmp_path)
 
 
 def clustered_copy(embedded_db_file: Path, tmp_path: Path, k: int) -> tuple[Path, str]:

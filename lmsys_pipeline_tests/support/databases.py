@@ -6,7 +6,7 @@ an open connection, so a build disposes its engine before any copy is made."""
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -140,7 +140,7 @@ class BuiltOnce:
         name: str,
         build: Callable[[DatabaseManager, Path], T],
         tmp_path: Path,
-    ):
+    ) -> AbstractContextManager[tuple[DatabaseManager, T]]:
         """``copy`` on the database kind of ``request.param``: ``sqlite`` or ``postgresql``
         (the session's server), as ``any_db`` takes them."""
         server = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
