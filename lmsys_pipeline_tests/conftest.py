@@ -18,6 +18,19 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks ``postgres`` each test that uses the session's PostgreSQL server: through its
+    fixtures, or as the ``postgresql`` case of a test over both databases (whose fixture asks
+    for the server only once it runs)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        values = callspec.params.values() if callspec is not None else ()
+        if "postgres_url" in getattr(item, "fixturenames", ()) or any(
+            isinstance(value, str) and value == "postgresql" for value in values
+        ):
+            item.add_marker(pytest.mark.postgres)
+
+
 ISOLATED_SETTINGS = ("LMSYS_DB_URL", "LMSYS_VECTOR_CACHE", "DAGSTER_HOME", "LMSYS_SUMMARY_MODEL")
 
 

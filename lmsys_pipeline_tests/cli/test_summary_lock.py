@@ -38,6 +38,7 @@ def clustered_any(request, tmp_path, minilm, built_once):
         yield db, db.url, run_id, 4
 
 
+@pytest.mark.subprocess
 def test_a_second_summarize_of_the_alias_refuses_while_the_first_runs(clustered_any, tmp_path):
     db, url, run_id, clusters = clustered_any
     state = ServerState(hold=threading.Event())
