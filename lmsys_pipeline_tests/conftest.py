@@ -18,12 +18,14 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks ``postgres`` each test that uses the session's PostgreSQL server: through its
     fixtures, or as the ``postgresql`` case of a test over both databases (whose fixture asks
-    for the server only once it runs). Then puts the ``slow`` tests first and those that start
-    programs next (order kept within each), so that ``-n 2`` does not end on one long test
-    while the other worker idles."""
+    for the server only once it runs). Under ``--dist worksteal`` (``make test``) puts the
+    ``slow`` tests first and those that start programs next (order kept within each), so the
+    two workers do not end on one long test while the other idles: a worker that runs out
+    takes the rest of the other's queue. (``--dist load`` hands out consecutive blocks that
+    are never taken back, so there the order stays.)"""
     for item in items:
         callspec = getattr(item, "callspec", None)
         values = callspec.params.values() if callspec is not None else ()
@@ -31,12 +33,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             isinstance(value, str) and value == "postgresql" for value in values
         ):
             item.add_marker(pytest.mark.postgres)
-    items.sort(
-        key=lambda item: (
-            item.get_closest_marker("slow") is None,
-            item.get_closest_marker("subprocess") is None,
+    if config.getoption("dist", "no") == "worksteal":
+        items.sort(
+            key=lambda item: (
+                item.get_closest_marker("slow") is None,
+                item.get_closest_marker("subprocess") is None,
+            )
         )
-    )
 
 
 ISOLATED_SETTINGS = ("LMSYS_DB_URL", "LMSYS_VECTOR_CACHE", "DAGSTER_HOME", "LMSYS_SUMMARY_MODEL")
