@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup demo test lint dev sample bench clean
+.PHONY: setup demo test test-fast lint dev sample bench clean
 
 setup: $(STAMP)
 
@@ -25,8 +25,12 @@ demo: $(STAMP)
 
 test: lint
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
-	$(BIN)/pytest -n 2 --durations=10
+	$(BIN)/pytest -n 2 --dist worksteal --durations=10
 	bash scripts/smoke_materialize.sh
+
+# The inner loop: pytest only, without the slow tests and those that start other programs.
+test-fast: $(STAMP)
+	$(BIN)/pytest -n 2 --dist worksteal -m "not slow and not subprocess"
 
 lint: $(STAMP)
 	$(BIN)/ruff check lmsys_pipeline lmsys_pipeline_tests benchmarks scripts

@@ -11,10 +11,50 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline_tests.postgres import postgres_server
+from lmsys_pipeline_tests.support.databases import BuiltOnce
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks ``postgres`` each test that uses the session's PostgreSQL server: through its
+    fixtures, or as the ``postgresql`` case of a test over both databases (whose fixture asks
+    for the server only once it runs). Under ``--dist worksteal`` (``make test``) puts the
+    ``slow`` tests first and those that start programs next (order kept within each), so the
+    two workers do not end on one long test while the other idles: a worker that runs out
+    takes the rest of the other's queue. (``--dist load`` hands out consecutive blocks that
+    are never taken back, so there the order stays.)"""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        values = callspec.params.values() if callspec is not None else ()
+        if "postgres_url" in getattr(item, "fixturenames", ()) or any(
+            isinstance(value, str) and value == "postgresql" for value in values
+        ):
+            item.add_marker(pytest.mark.postgres)
+    if config.getoption("dist", "no") == "worksteal":
+        items.sort(
+            key=lambda item: (
+                item.get_closest_marker("slow") is None,
+                item.get_closest_marker("subprocess") is None,
+            )
+        )
+
+
+ISOLATED_SETTINGS = ("LMSYS_DB_URL", "LMSYS_VECTOR_CACHE", "DAGSTER_HOME", "LMSYS_SUMMARY_MODEL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory) -> Iterator[None]:
+    """Data built once per session (before any test's own isolation below) writes its vector
+    caches and anything else under a home of the session's, never the user's: each test's
+    copy then starts without them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(tmp_path_factory.mktemp("session-home")))
+        for name in ISOLATED_SETTINGS:
+            patch.delenv(name, raising=False)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -22,9 +62,8 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the user's ~/.lmsys-query-analysis or DAGSTER_HOME, or takes
     the user's default summary model (summary runs default to the offline summarizer)."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LMSYS_DB_URL", raising=False)
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.delenv("LMSYS_SUMMARY_MODEL", raising=False)
+    for name in ISOLATED_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -198,12 +237,34 @@ def two_runs(two_runs_file, tmp_path: Path):
 
 
 @pytest.fixture
-def two_runs_any(request, tmp_path: Path, minilm):
-    """The same two runs on SQLite (copied) or built on PostgreSQL."""
+def two_runs_any(request, tmp_path: Path, minilm, built_once: BuiltOnce):
+    """The same two runs on SQLite (copied) or on PostgreSQL (made from a template)."""
     if request.param == "sqlite":
         yield request.getfixturevalue("two_runs")
         return
     from lmsys_pipeline_tests import pipeline_data
 
-    db = request.getfixturevalue("postgres_db")
-    yield db, *pipeline_data.build_two_runs(db, minilm, tmp_path)
+    def build(db: DatabaseManager, folder: Path) -> tuple[str, str]:
+        return pipeline_data.build_two_runs(db, minilm, folder)
+
+    server = request.getfixturevalue("postgres_url")
+    with built_once.copy("two_runs", build, tmp_path, server) as (db, (run_a, run_b)):
+        yield db, run_a, run_b
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def results_any(request, built_once: BuiltOnce, minilm, tmp_path: Path):
+    """A private copy of ``pipeline_data.build_results`` with its defaults (150 sample queries
+    and two sharing a text, KMeans runs of 4 and 5 clusters, each with an offline summary run
+    ``kw``) on either database, built once per session: (database, [run ids])."""
+    from lmsys_pipeline_tests.pipeline_data import results_once
+
+    with results_once(request, built_once, minilm, tmp_path) as (db, run_ids):
+        yield db, run_ids
+
+
+@pytest.fixture(scope="session")
+def built_once(tmp_path_factory) -> BuiltOnce:
+    """Data sets built once per session and database kind, copied for each test
+    (``support/databases.py``): see ``edited`` in ``curation/test_edits.py``."""
+    return BuiltOnce(tmp_path_factory)

@@ -1,6 +1,8 @@
 """Small results built through the pipeline's own functions, on any database."""
 
 import shutil
+from contextlib import AbstractContextManager
+from functools import cache
 from pathlib import Path
 
 from lmsys_pipeline.clustering.params import KMeansParams
@@ -17,6 +19,17 @@ from lmsys_pipeline.progress import no_progress
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import SummaryReport, summarize_run
 from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
+from lmsys_pipeline_tests.support.databases import BuiltOnce
+
+
+@cache
+def loaded_embedder(name: str):
+    """The model ``name``, loaded once per process as the pipeline's ``embedder`` resource keeps
+    the models it loaded (``defs/resources.py``): a test making several runs, each scoring its
+    labels with the run's model, does not load it for each."""
+    from lmsys_pipeline.embedding.embedders import load_embedder
+
+    return load_embedder(name)
 
 
 def summarize(
@@ -29,9 +42,10 @@ def summarize(
     **fields,
 ) -> SummaryReport:
     """A summary run made the way the pipeline makes one: ``prepare_summary`` (validation,
-    endpoint, ledger entry), then ``summarize_run``. ``fields`` are SummaryParams fields: the
-    server's (base_url, concurrency, rpm, timeout_s, max_retries) go to its
-    ``ThroughputSettings``, as the ``llm`` resource would give them, the rest are overrides."""
+    endpoint, ledger entry), then ``summarize_run`` (the run's model from
+    ``loaded_embedder``). ``fields`` are SummaryParams fields: the server's (base_url,
+    concurrency, rpm, timeout_s, max_retries) go to its ``ThroughputSettings``, as the ``llm``
+    resource would give them, the rest are overrides."""
     server = {k: v for k, v in fields.items() if k in ThroughputSettings.model_fields}
     overrides = {k: v for k, v in fields.items() if k not in server}
     with alias_lease(db, SUMMARY, run_id, alias):
@@ -44,7 +58,7 @@ def summarize(
             api_key=api_key,
             restart=restart,
         )
-        return summarize_run(db, prepared)
+        return summarize_run(db, prepared, load_embedder=loaded_embedder)
 
 
 def build_tree(
@@ -61,7 +75,8 @@ def build_tree(
 ) -> HierarchyReport:
     """A hierarchy run made the way the pipeline makes one: ``prepare_hierarchy`` then
     ``build_hierarchy``; ``fields`` split into the server's settings and overrides as in
-    ``summarize``. ``embedder``: the model to embed titles with (default: load the run's)."""
+    ``summarize``. ``embedder``: the model to embed titles with (default: the run's, from
+    ``loaded_embedder``)."""
     server = {k: v for k, v in fields.items() if k in ThroughputSettings.model_fields}
     overrides = {k: v for k, v in fields.items() if k not in server}
     with alias_lease(db, HIERARCHY, run_id, alias):
@@ -74,11 +89,8 @@ def build_tree(
             api_key=api_key,
             restart=restart,
         )
-        if embedder is None:
-            return build_hierarchy(db, prepared, log=log, on_progress=on_progress)
-        return build_hierarchy(
-            db, prepared, load_embedder=lambda name: embedder, log=log, on_progress=on_progress
-        )
+        load = loaded_embedder if embedder is None else (lambda name: embedder)
+        return build_hierarchy(db, prepared, load_embedder=load, log=log, on_progress=on_progress)
 
 
 SHARED_TEXT = "How do I permanently delete my account and all of my data?"
@@ -111,6 +123,18 @@ def build_results(
         summarize(db, run.run_id, "kw", label_quality_queries=0)
         run_ids.append(run.run_id)
     return run_ids
+
+
+def results_once(
+    request, built_once: BuiltOnce, embedder, tmp_path: Path, *, queries: int = 150, k: int = 4
+) -> AbstractContextManager[tuple[DatabaseManager, list[str]]]:
+    """A private copy of ``build_results(queries=queries, k=k)``, built once per session and
+    database kind (``request.param``: ``sqlite`` or ``postgresql``): (database, run ids)."""
+
+    def build(db: DatabaseManager, folder: Path) -> list[str]:
+        return build_results(db, embedder, folder, queries=queries, k=k)
+
+    return built_once.on_param(request, f"results_{queries}_k{k}", build, tmp_path)
 
 
 def clustered_copy(embedded_db_file: Path, tmp_path: Path, k: int) -> tuple[Path, str]:

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from lmsys_pipeline.definitions import defs
 
@@ -31,6 +32,7 @@ def test_definitions_load_with_every_public_asset():
     assert defs.executor == dg.in_process_executor
 
 
+@pytest.mark.subprocess
 def test_importing_definitions_imports_no_heavy_library():
     """Not even the clustering registry with its reducers: UMAP and numba cost seconds."""
     code = (
@@ -69,6 +71,7 @@ def test_every_asset_has_a_description_and_the_pipeline_order_holds():
     assert graph.get(dg.AssetKey("cluster_run")).parent_keys == {dg.AssetKey("query_embeddings")}
 
 
+@pytest.mark.subprocess
 def test_the_webserver_serves_the_asset_graph_over_graphql(tmp_path):
     """The real UI server on 127.0.0.1 with the project's workspace, asked over GraphQL."""
     import json

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,12 +26,14 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.subprocess
 def test_imports_run_downward():
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 kept, 0 broken" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_an_import_that_runs_upward_breaks_the_contract(tmp_path: Path):
     shutil.copytree(
         ROOT / "lmsys_pipeline",

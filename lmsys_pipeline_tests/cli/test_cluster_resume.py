@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from lmsys_pipeline.dagster_home import ensure_dagster_home
 from lmsys_pipeline.defs.resources import DB_WRITER_POOL
@@ -32,6 +33,7 @@ def _waiting_for_the_pool(instance: dg.DagsterInstance) -> bool:
     return bool(instance.event_log_storage.get_concurrency_run_ids() - {HOLDER})
 
 
+@pytest.mark.subprocess
 def test_sigterm_after_registration_then_the_same_command_resumes_that_run(
     tmp_path: Path, monkeypatch, embedded_db_file
 ):

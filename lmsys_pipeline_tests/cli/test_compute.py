@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
@@ -39,6 +40,7 @@ def test_load_reports_a_bad_source_in_one_line(tmp_path: Path, monkeypatch):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.subprocess
 def test_dagster_asset_materialize_cli_with_a_real_dagster_home(tmp_path: Path, monkeypatch):
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -172,6 +174,8 @@ def test_summarize_offline_prints_the_alias_and_titles(
     assert unknown.exit_code == 1 and "kmeans-3-nope is not registered" in unknown.output
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_killed_summary_run_resumes_asking_only_for_missing_clusters(
     tmp_path: Path, embedded_db_file
 ):

@@ -193,6 +193,7 @@ def _answers(db: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_killed_merge_clusters_resumes_asking_only_for_the_missing_answers(
     hierarchy_db_file, tmp_path: Path
 ):

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, Query, QueryCluster
-from lmsys_pipeline_tests.pipeline_data import build_results
+from lmsys_pipeline_tests.pipeline_data import results_once
 
 HOSTILE = ["x'); DROP TABLE queries; --", "%", "_", '" OR 1=1 --', "a%' OR '1'='1", "\\"]
 runner = CliRunner()
@@ -23,11 +23,17 @@ def counts(db) -> tuple[int, ...]:
         )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_clusters(request, built_once, minilm, tmp_path):
+    """40 sample queries in a KMeans run of 2 clusters, a private copy on either database."""
+    with results_once(request, built_once, minilm, tmp_path, queries=40, k=2) as (db, runs):
+        yield db, runs[0]
+
+
 @pytest.mark.parametrize("hostile", HOSTILE)
-def test_hostile_filters_are_data_not_sql(any_db, minilm, tmp_path, hostile, monkeypatch):
+def test_hostile_filters_are_data_not_sql(two_clusters, tmp_path, hostile, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    db = any_db
-    run_id = build_results(db, minilm, tmp_path, queries=40, k=2)[0]
+    db, run_id = two_clusters
     url = db.engine.url.render_as_string(hide_password=False)
     before = counts(db)
 

@@ -94,6 +94,7 @@ def _identity(path: Path) -> tuple[int, int, int]:
     "kind",
     ["char device", "fifo", "socket", "link to char device", "link to fifo", "dangling link"],
 )
+@pytest.mark.subprocess
 def test_force_never_replaces_a_file_that_is_not_a_regular_file(results, tmp_path: Path, kind):
     """Refused in one sentence before any work, and left as it was. Run as a separate process
     with a timeout: writing a FIFO with no reader would block forever."""
@@ -178,6 +179,7 @@ def _full_disk_refusal(result, folder: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet", "duckdb"])
+@pytest.mark.subprocess
 def test_a_full_disk_is_one_sentence_and_leaves_the_old_file_whole(results, full_disk, fmt):
     db, run_id = results
     url = f"sqlite:///{db.engine.url.database}"
@@ -188,6 +190,7 @@ def test_a_full_disk_is_one_sentence_and_leaves_the_old_file_whole(results, full
     _full_disk_refusal(result, full_disk, "old")
 
 
+@pytest.mark.subprocess
 def test_the_map_on_a_full_disk_too(results, full_disk):
     db, run_id = results
     url = f"sqlite:///{db.engine.url.database}"
@@ -196,6 +199,7 @@ def test_the_map_on_a_full_disk_too(results, full_disk):
     _full_disk_refusal(result, full_disk, "old")
 
 
+@pytest.mark.subprocess
 def test_a_read_only_disk_is_refused_before_any_work(results, tmp_path: Path):
     db, run_id = results
     url = f"sqlite:///{db.engine.url.database}"

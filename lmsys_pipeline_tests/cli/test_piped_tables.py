@@ -15,7 +15,7 @@ from lmsys_pipeline.embedding.search import SearchFilters, search
 from lmsys_pipeline.reading.clusters import compare_aliases
 from lmsys_pipeline_tests.cli.terminal import piped
 
-pytestmark = pytest.mark.slow  # each test starts lmsys processes
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]  # each test starts lmsys processes
 
 DESCRIPTION = (
     "A run kept to compare against next quarter's data, with the default reduction and a "

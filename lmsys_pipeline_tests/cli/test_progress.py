@@ -21,7 +21,7 @@ from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline_tests.cli.terminal import counts, in_terminal, piped
 from lmsys_pipeline_tests.pipeline_data import clustered_copy
 
-pytestmark = pytest.mark.slow  # each test starts lmsys processes
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]  # each test starts lmsys processes
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -99,6 +99,7 @@ def unwritable(path: Path) -> Iterator[None]:
         subprocess.run(["chattr", "-i", str(path)], capture_output=True)
 
 
+@pytest.mark.subprocess
 def test_load_into_a_read_only_database_file_says_so(tmp_path, env):
     """The file cannot be written but its folder can: SQLite opens it, and the first write
     inside the Dagster run fails (today: a causeless DagsterExecutionStepExecutionError)."""
@@ -109,6 +110,7 @@ def test_load_into_a_read_only_database_file_says_so(tmp_path, env):
         assert piped(["runs", "--db-url", str(path), "--json"], env).returncode == 0
 
 
+@pytest.mark.subprocess
 def test_a_database_on_a_read_only_filesystem_says_so(tmp_path, env):
     with read_only_filesystem(tmp_path / "mount") as folder:
         path = loaded_db(folder / "queries.db")
@@ -120,6 +122,7 @@ def test_a_database_on_a_read_only_filesystem_says_so(tmp_path, env):
         one_sentence(piped(["runs", "--db-url", str(new)], env), "Cannot create the folder")
 
 
+@pytest.mark.subprocess
 def test_an_unusable_dagster_home_says_so(tmp_path, env):
     database = str(tmp_path / "queries.db")
     a_file = tmp_path / "home.txt"
@@ -145,6 +148,7 @@ def test_an_unusable_dagster_home_says_so(tmp_path, env):
         f"nosuchdb+driver://user:{SECRET}@127.0.0.1/lmsys",
     ],
 )
+@pytest.mark.subprocess
 def test_an_unknown_url_scheme_names_the_right_one(url, env):
     one_sentence(piped(["runs", "--db-url", url], env), "postgresql+psycopg://")
     if url.startswith("postgres:"):
@@ -152,6 +156,7 @@ def test_an_unknown_url_scheme_names_the_right_one(url, env):
         one_sentence(from_variable, "postgresql+psycopg://", "$LMSYS_DB_URL")
 
 
+@pytest.mark.subprocess
 def test_an_unreachable_server_is_named_by_host_and_port(env):
     with socket.socket() as holder:  # bound, never listening: connections are refused
         holder.bind(("127.0.0.1", 0))
@@ -162,11 +167,13 @@ def test_an_unreachable_server_is_named_by_host_and_port(env):
             one_sentence(failed, f"Cannot connect to the database at 127.0.0.1:{port}", "start")
 
 
+@pytest.mark.subprocess
 def test_a_rejected_login_is_one_sentence_without_the_password(postgres_url, env):
     url = postgres_url.replace("postgres@", f"nobody:{SECRET}@", 1)
     one_sentence(piped(["runs", "--db-url", url], env), 'role "nobody" does not exist', "user")
 
 
+@pytest.mark.subprocess
 def test_a_file_that_is_not_a_database_says_so(tmp_path, env):
     text = tmp_path / "notes.txt"
     text.write_text("hello\n" * 100)
@@ -183,6 +190,7 @@ def test_a_file_that_is_not_a_database_says_so(tmp_path, env):
     assert parquet.read_bytes() == bundled_sample_path().read_bytes()
 
 
+@pytest.mark.subprocess
 def test_another_applications_database_is_refused_before_anything_is_written(tmp_path, env):
 
     (tmp_path / "theirs").mkdir()
@@ -199,6 +207,7 @@ def test_another_applications_database_is_refused_before_anything_is_written(tmp
         assert sorted(path.parent.iterdir()) == files
 
 
+@pytest.mark.subprocess
 def test_a_reference_tool_database_is_not_foreign(tmp_path, env):
     """The seed's tables with the seed's columns (and more) are this pipeline's."""
 
@@ -213,6 +222,7 @@ def test_a_reference_tool_database_is_not_foreign(tmp_path, env):
     assert piped(["runs", "--db-url", str(path), "--json"], env).stdout.strip() == "[]"
 
 
+@pytest.mark.subprocess
 def test_search_before_anything_was_embedded_says_what_to_run(tmp_path, env):
     path = loaded_db(tmp_path / "queries.db")
     failed = piped(["search", "refund my card", "--db-url", str(path)], env)

@@ -26,18 +26,19 @@ LMSYS = str(Path(sys.executable).parent / "lmsys")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def clustered_any(request, tmp_path, minilm):
+def clustered_any(request, tmp_path, minilm, built_once):
     """(database, its URL, a clustering run, its number of clusters) on either database."""
     if request.param == "sqlite":
         db, run_id = request.getfixturevalue("results")
-        return db, f"sqlite:///{db.engine.url.database}", run_id, 6
-    from lmsys_pipeline_tests.pipeline_data import build_results
+        yield db, f"sqlite:///{db.engine.url.database}", run_id, 6
+        return
+    from lmsys_pipeline_tests.pipeline_data import results_once
 
-    db = request.getfixturevalue("postgres_db")
-    run_id, _ = build_results(db, minilm, tmp_path)
-    return db, request.getfixturevalue("postgres_url"), run_id, 4
+    with results_once(request, built_once, minilm, tmp_path) as (db, [run_id, _]):
+        yield db, db.url, run_id, 4
 
 
+@pytest.mark.subprocess
 def test_a_second_summarize_of_the_alias_refuses_while_the_first_runs(clustered_any, tmp_path):
     db, url, run_id, clusters = clustered_any
     state = ServerState(hold=threading.Event())

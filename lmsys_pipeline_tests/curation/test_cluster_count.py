@@ -4,6 +4,7 @@ databases; the run's own check (``num_clusters`` = its distinct non-noise ids) k
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from lmsys_pipeline.clustering.validation import check_run
@@ -13,7 +14,7 @@ from lmsys_pipeline.curation.reshape import delete_cluster, split_cluster
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.maintenance.deletion import delete_conversations
 from lmsys_pipeline.reading.runs import list_runs
-from lmsys_pipeline_tests.pipeline_data import build_results
+from lmsys_pipeline_tests.pipeline_data import results_once
 from lmsys_pipeline_tests.support.tables import members
 
 
@@ -24,11 +25,15 @@ def _shown(db, run_id: str) -> int:
     return row.num_clusters
 
 
-def test_num_clusters_follows_splits_merges_deletes_moves_undo_and_deletions(
-    any_db, minilm, tmp_path: Path
-):
-    db = any_db
-    [run_id, _] = build_results(db, minilm, tmp_path, queries=200, k=6)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def six(request, built_once, minilm, tmp_path: Path):
+    """200 sample queries in a KMeans run of 6 clusters, a private copy on either database."""
+    with results_once(request, built_once, minilm, tmp_path, queries=200, k=6) as (db, runs):
+        yield db, runs[0]
+
+
+def test_num_clusters_follows_splits_merges_deletes_moves_undo_and_deletions(six):
+    db, run_id = six
     assert _shown(db, run_id) == 6
     split = split_cluster(db, run_id, 1, parts=3)
     assert _shown(db, run_id) == 8

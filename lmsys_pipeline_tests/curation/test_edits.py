@@ -17,14 +17,16 @@ from lmsys_pipeline.curation.history import audit, history, undo
 from lmsys_pipeline.db.curation import ClusterEdit, ClusterMetadata
 from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.errors import UserError
-from lmsys_pipeline_tests.pipeline_data import build_results
+from lmsys_pipeline_tests.pipeline_data import results_once
 from lmsys_pipeline_tests.support.tables import assert_counts_true, members, state
 
 
-@pytest.fixture
-def edited(any_db, minilm, tmp_path: Path):
-    [run_id, _] = build_results(any_db, minilm, tmp_path, queries=200, k=6)
-    return any_db, run_id
+@pytest.fixture(params=["sqlite", "postgresql"])
+def edited(request, built_once, minilm, tmp_path: Path):
+    """A private copy of 200 sample queries in a KMeans run of 6 clusters with an offline
+    summary run, on either database."""
+    with results_once(request, built_once, minilm, tmp_path, queries=200, k=6) as (db, runs):
+        yield db, runs[0]
 
 
 def test_rename_then_undo(edited):

@@ -65,6 +65,7 @@ def _materialize_at_once(env: dict, selection: str, partitions: list[str]) -> No
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+@pytest.mark.subprocess
 def test_two_clustering_and_two_summary_runs_at_once(
     backend, request, minilm, tmp_path, monkeypatch
 ):

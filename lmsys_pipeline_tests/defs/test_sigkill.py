@@ -76,6 +76,7 @@ def _kill_when(command: list[str], env: dict, ready, timeout: float = 180) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_killed_ingestion_is_finished_by_the_next_run(tmp_path):
     source = write_parquet(
         tmp_path / "big.parquet",
@@ -102,6 +103,7 @@ def test_killed_ingestion_is_finished_by_the_next_run(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_killed_embedding_is_finished_by_the_next_run(tmp_path, embedded_db_file):
     killed_db = tmp_path / "killed.db"
     ingest_batches(DatabaseManager(killed_db), open_source(None).batches(1000), limit=600)
@@ -131,6 +133,7 @@ def test_killed_embedding_is_finished_by_the_next_run(tmp_path, embedded_db_file
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_killed_embedding_run_never_leaves_the_vector_cache_wrong(tmp_path, minilm):
     """A cache built before the run, the run killed between chunks: the next load gives what
     the tables hold (the killed run's committed chunks included), and the finishing run leaves

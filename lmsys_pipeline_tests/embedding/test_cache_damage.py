@@ -210,6 +210,7 @@ def test_search_leaves_out_vectors_broken_in_the_tables(sqlite_db, caplog):
 
 
 @pytest.mark.slow  # an lmsys process: the issue's own command
+@pytest.mark.subprocess
 def test_lmsys_cluster_on_a_flipped_cache_rebuilds_it_and_clusters_right(
     embedded_db, tmp_path: Path
 ):

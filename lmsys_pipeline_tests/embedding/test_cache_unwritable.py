@@ -92,6 +92,7 @@ def same_as_tables(db: DatabaseManager, model: str = MODEL, dimension: int = 8) 
     )
 
 
+@pytest.mark.subprocess
 def test_a_read_only_cache_is_read_while_current_then_the_tables_with_one_warning(
     sqlite_db, caplog
 ):
@@ -136,6 +137,7 @@ def _holds(folder: Path, vector: np.ndarray) -> list[str]:
     ]
 
 
+@pytest.mark.subprocess
 def test_delete_with_a_read_only_cache_names_the_folder_that_still_holds_vectors(
     tmp_path: Path, monkeypatch
 ):
@@ -160,6 +162,7 @@ def test_delete_with_a_read_only_cache_names_the_folder_that_still_holds_vectors
     db.dispose()
 
 
+@pytest.mark.subprocess
 def test_delete_empties_cache_files_it_cannot_unlink(sqlite_db):
     db = sqlite_db
     embedder = cached(db)
@@ -186,6 +189,7 @@ def test_delete_with_a_writable_cache_reports_it_refreshed(sqlite_db):
     assert json.loads(json.dumps(report.as_dict()))["vector_caches_not_scrubbed"] == []
 
 
+@pytest.mark.subprocess
 def test_embed_and_cluster_commands_run_with_a_read_only_stale_cache(
     embedded_db, tmp_path: Path, monkeypatch, caplog
 ):

@@ -62,6 +62,7 @@ def _load_in_a_fresh_process(tmp_path: Path, **env: str) -> str:
     return done.stdout
 
 
+@pytest.mark.subprocess
 def test_online_a_model_name_is_asked_of_the_hub(tmp_path: Path, hub: str):
     printed = _load_in_a_fresh_process(tmp_path, HF_ENDPOINT=hub)
     assert printed.startswith("EmbedderError")
@@ -69,6 +70,7 @@ def test_online_a_model_name_is_asked_of_the_hub(tmp_path: Path, hub: str):
     assert any("not-cached-model" in path for path in _Hub.requests)
 
 
+@pytest.mark.subprocess
 def test_offline_the_error_says_both_ways_and_nothing_is_asked(tmp_path: Path, hub: str):
     printed = _load_in_a_fresh_process(tmp_path, HF_ENDPOINT=hub, HF_HUB_OFFLINE="1")
     assert "HF_HUB_OFFLINE is set" in printed and "unset HF_HUB_OFFLINE" in printed

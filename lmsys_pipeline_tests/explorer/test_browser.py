@@ -15,6 +15,7 @@ from lmsys_pipeline_tests.explorer.server import CHROMIUM, chromium, serving
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.subprocess,  # Chromium and Playwright's driver
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
 ]
 playwright = pytest.importorskip("playwright.sync_api")

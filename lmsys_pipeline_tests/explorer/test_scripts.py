@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 LMSYS = """#!/usr/bin/env bash
@@ -39,6 +41,7 @@ def _stand_ins(tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.subprocess
 def test_make_dev_starts_dagster_and_the_explorer_and_stops_both(tmp_path):
     env = _stand_ins(tmp_path)
     done = subprocess.run(
@@ -58,6 +61,7 @@ def test_make_dev_starts_dagster_and_the_explorer_and_stops_both(tmp_path):
     assert "explorer: http://127.0.0.1:8000" in done.stdout
 
 
+@pytest.mark.subprocess
 def test_make_demo_ends_by_saying_how_to_open_the_explorer(tmp_path):
     env = {**_stand_ins(tmp_path), "EXPLORER_PORT": "8123"}
     done = subprocess.run(

@@ -8,25 +8,18 @@ from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
 from lmsys_pipeline.hierarchy.params import HierarchyInputError
 from lmsys_pipeline.labeling.bounds import MAX_CATEGORIES, MAX_TITLE_CHARS
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import build_embedded, build_tree, summarize
+from lmsys_pipeline_tests.pipeline_data import build_tree
 
 MODEL = "openai/test-model"
 
 
 def test_web_pages_for_answers_fail_the_run_in_one_sentence_on_both_databases(
-    any_db, minilm, tmp_path
+    summarized_any, minilm
 ):
-    from lmsys_pipeline.clustering.params import KMeansParams
-    from lmsys_pipeline.clustering.runs import materialize_run, register_run
-
-    db = any_db
-    build_embedded(db, minilm, tmp_path, queries=200)
-    run = register_run(db, KMeansParams(n_clusters=25))
-    materialize_run(db, run.run_id)
-    summarize(db, run.run_id, "kw", label_quality_queries=0)
+    db, run_id = summarized_any
     state = ServerState(chat_behaviour=lambda prompt: "html")
     with openai_server(state) as url, pytest.raises(HierarchyInputError) as failed:
-        build_tree(db, run.run_id, "kw", model=MODEL, base_url=url, embedder=minilm, top=3)
+        build_tree(db, run_id, "kw", model=MODEL, base_url=url, embedder=minilm, top=3)
     message = str(failed.value)
     assert message.startswith("No parent was proposed for level 1: every request to ")
     assert "(first: HTTP 200 with a web page instead of a chat completion" in message

@@ -12,7 +12,7 @@ from lmsys_pipeline.hierarchy.prompts import NONE_FITS
 from lmsys_pipeline.hierarchy.validation import tree_checks
 from lmsys_pipeline.outputs.hierarchy import check_rows, stored_rows
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import build_embedded, build_tree, summarize
+from lmsys_pipeline_tests.pipeline_data import build_tree, summarize
 
 MODEL = "openai/test-model"
 THREE_LEVELS = {"levels": 3, "top": 3, "neighborhood_size": 20}
@@ -179,19 +179,12 @@ def test_two_aliases_keep_two_hierarchies_and_a_new_setting_replaces_only_its_ow
 
 
 @pytest.mark.parametrize("use_llm", [False, True], ids=["offline", "llm"])
-def test_hierarchies_on_both_databases(any_db, minilm, tmp_path, use_llm):
-    from lmsys_pipeline.clustering.params import KMeansParams
-    from lmsys_pipeline.clustering.runs import materialize_run, register_run
-
-    db = any_db
-    build_embedded(db, minilm, tmp_path, queries=200)
-    run = register_run(db, KMeansParams(n_clusters=25))
-    materialize_run(db, run.run_id)
-    summarize(db, run.run_id, "kw", label_quality_queries=0)
+def test_hierarchies_on_both_databases(summarized_any, minilm, use_llm):
+    db, run_id = summarized_any
     state = ServerState()
     with openai_server(state) as url:
         fields = {"model": MODEL, "base_url": url} if use_llm else {}
-        report = build_tree(db, run.run_id, "kw", embedder=minilm, levels=2, top=3, **fields)
+        report = build_tree(db, run_id, "kw", embedder=minilm, levels=2, top=3, **fields)
     assert report.entry.status == "completed"
     assert _failed_checks(db, report) == set()
     assert len(report.entry.level_sizes) >= 2 and report.entry.level_sizes[0] == 25

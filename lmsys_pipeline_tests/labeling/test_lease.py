@@ -43,6 +43,7 @@ def test_a_held_lease_is_refused_in_one_sentence_naming_its_holder(any_db):
     claim(any_db, SUMMARY, RUN, "gpt-2", "me")
 
 
+@pytest.mark.subprocess
 def test_a_lapsed_lease_or_one_whose_process_is_gone_is_taken_over(any_db):
     held_by(any_db, "elsewhere", 1, host="another-host", expires_in=-1)
     claim(any_db, SUMMARY, RUN, "gpt", "me")

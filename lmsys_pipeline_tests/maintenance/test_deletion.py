@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.maintenance.deletion import delete_conversations
-from lmsys_pipeline_tests.pipeline_data import SHARED_TEXT, build_results
+from lmsys_pipeline_tests.pipeline_data import SHARED_TEXT
 
 
 def _count(db, statement) -> int:
@@ -11,9 +11,8 @@ def _count(db, statement) -> int:
         return connection.execute(statement).scalar_one()
 
 
-def test_deleting_conversations_removes_them_everywhere_and_recounts(any_db, minilm, tmp_path):
-    db = any_db
-    run_ids = build_results(db, minilm, tmp_path)
+def test_deleting_conversations_removes_them_everywhere_and_recounts(results_any):
+    db, run_ids = results_any
     with db.engine.connect() as connection:
         unique_id, unique_text = connection.execute(
             select(Query.conversation_id, Query.query_text).where(Query.id == 1)

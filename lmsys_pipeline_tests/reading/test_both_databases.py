@@ -8,12 +8,11 @@ from lmsys_pipeline.reading.choice import choose_summary_run
 from lmsys_pipeline.reading.clusters import cluster_detail, compare_aliases, list_clusters
 from lmsys_pipeline.reading.runs import list_runs
 from lmsys_pipeline.reading.status import database_status
-from lmsys_pipeline_tests.pipeline_data import build_results, summarize
+from lmsys_pipeline_tests.pipeline_data import summarize
 
 
-def test_reading_results_on_both_databases(any_db, minilm, tmp_path):
-    db = any_db
-    first, second = build_results(db, minilm, tmp_path)
+def test_reading_results_on_both_databases(results_any, tmp_path):
+    db, [first, second] = results_any
     summarize(db, second, "kw2", max_queries=5, label_quality_queries=0)
     runs = list_runs(db)
     assert [r.run_id for r in runs] == [second, first]

@@ -46,11 +46,19 @@ def _source(path, rows: list[dict]) -> str:
     return str(path)
 
 
-@pytest.fixture
-def stamped(any_db, minilm, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stamped(request, built_once, minilm, tmp_path):
     """42 queries with their own timestamps over three weeks and 6 without, which arrived at
     the ``ARRIVED`` times, in a KMeans run (k = 3); returns the database, the run and each
-    conversation's expected time."""
+    conversation's expected time. Built once per session and database, a private copy."""
+    with built_once.on_param(
+        request, "stamped", lambda db, folder: _stamp(db, minilm, folder), tmp_path
+    ) as (db, (run_id, expected)):
+        yield db, run_id, expected
+
+
+def _stamp(db, minilm, folder) -> tuple[str, dict]:
+    """Builds what ``stamped`` copies: (the run, each conversation's expected time)."""
     texts = _texts(STAMPED + UNSTAMPED)
     expected = {}
     rows = []
@@ -64,13 +72,13 @@ def stamped(any_db, minilm, tmp_path):
             }
         )
         expected[f"t-{i:02d}"] = at
-    ingest_batches(any_db, open_source(_source(tmp_path / "stamped.parquet", rows)).batches(100))
+    ingest_batches(db, open_source(_source(folder / "stamped.parquet", rows)).batches(100))
     plain = [
         {"conversation_id": f"p-{i}", "conversation": [{"role": "user", "content": t}]}
         for i, t in enumerate(texts[STAMPED:])
     ]
-    ingest_batches(any_db, open_source(_source(tmp_path / "plain.parquet", plain)).batches(100))
-    with any_db.engine.begin() as connection:
+    ingest_batches(db, open_source(_source(folder / "plain.parquet", plain)).batches(100))
+    with db.engine.begin() as connection:
         for i, at in enumerate(ARRIVED):
             connection.execute(
                 update(Query)
@@ -78,10 +86,10 @@ def stamped(any_db, minilm, tmp_path):
                 .values(created_at=at.replace(tzinfo=UTC))
             )
             expected[f"p-{i}"] = at
-    embed_pending(any_db, minilm)
-    run = register_run(any_db, KMeansParams(n_clusters=3))
-    materialize_run(any_db, run.run_id)
-    return any_db, run.run_id, expected
+    embed_pending(db, minilm)
+    run = register_run(db, KMeansParams(n_clusters=3))
+    materialize_run(db, run.run_id)
+    return run.run_id, expected
 
 
 def _hand_count(db, run_id, expected, start_of) -> Counter:

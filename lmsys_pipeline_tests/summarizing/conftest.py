@@ -1,21 +1,31 @@
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from lmsys_pipeline.clustering.params import KMeansParams
-from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.pipeline_data import clustered_copy
+from lmsys_pipeline_tests.support.databases import file_copy
 
 CLUSTERS = 8
 
 
+@pytest.fixture(scope="session")
+def clustered_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str]:
+    """``clustered``'s data, built once: (the file, the run id)."""
+    return clustered_copy(embedded_db_file, tmp_path_factory.mktemp("clustered"), CLUSTERS)
+
+
 @pytest.fixture
-def clustered(embedded_db: DatabaseManager) -> tuple[DatabaseManager, str]:
-    """600 embedded sample queries in a KMeans run with 8 clusters, made by the pipeline."""
-    run = register_run(embedded_db, KMeansParams(n_clusters=CLUSTERS))
-    materialize_run(embedded_db, run.run_id)
-    return embedded_db, run.run_id
+def clustered(
+    clustered_file: tuple[Path, str], tmp_path: Path
+) -> Iterator[tuple[DatabaseManager, str]]:
+    """600 embedded sample queries in a KMeans run with 8 clusters, made by the pipeline (a
+    private copy)."""
+    source, run_id = clustered_file
+    with file_copy(source, tmp_path / "queries.db") as db:
+        yield db, run_id
 
 
 @pytest.fixture

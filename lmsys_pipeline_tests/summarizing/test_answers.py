@@ -11,17 +11,17 @@ from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.summarizing.params import SummaryInputError
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import summarize_run
-from lmsys_pipeline_tests.pipeline_data import build_results, summarize
+from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.support.llm import llm
 
-CLUSTERS = 4  # build_results: its first run has k = 4
+CLUSTERS = 4  # results_any (build_results): its first run has k = 4
 
 
 @pytest.fixture
-def four(any_db, minilm, tmp_path):
+def four(results_any):
     """150 sample queries in a KMeans run of 4 clusters, on SQLite or PostgreSQL."""
-    run_id, _ = build_results(any_db, minilm, tmp_path)
-    return any_db, run_id
+    db, [run_id, _] = results_any
+    return db, run_id
 
 
 def _stored_sizes(db) -> tuple[int, int, int]:

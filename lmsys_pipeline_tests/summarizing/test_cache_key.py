@@ -16,17 +16,17 @@ from lmsys_pipeline.summarizing.prompts import plan_jobs
 from lmsys_pipeline.summarizing.runner import summarize_run
 from lmsys_pipeline.summarizing.selection import build_briefs, load_run_view
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import build_results, summarize
+from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.support.llm import llm, rows
 
 CLUSTERS = 4
 
 
 @pytest.fixture
-def four(any_db, minilm, tmp_path, monkeypatch):
+def four(results_any, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    run_id, _ = build_results(any_db, minilm, tmp_path)
-    return any_db, run_id
+    db, [run_id, _] = results_any
+    return db, run_id
 
 
 def _titles(db, entry) -> set[str]:

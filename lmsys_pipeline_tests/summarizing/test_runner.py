@@ -188,12 +188,9 @@ def test_the_older_keyword_summarizer_is_still_selectable(clustered):
     )
 
 
-def test_an_llm_summary_run_resumes_on_both_databases(any_db, minilm, llm_server, tmp_path):
-    from lmsys_pipeline_tests.pipeline_data import build_results
-
-    db = any_db
+def test_an_llm_summary_run_resumes_on_both_databases(results_any, llm_server):
+    db, [run_id, _] = results_any
     state, url = llm_server
-    run_id, _ = build_results(db, minilm, tmp_path)
     state.chat_script = ["refusal"]
     first = summarize(db, run_id, "gpt", **llm(url, concurrency=1)).entry
     assert (first.status, first.clusters_failed) == ("partial", 1)

@@ -80,6 +80,7 @@ def test_a_partition_added_in_the_ui_registers_itself(db_url):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_dagster_asset_materialize_cli_for_a_new_partition(db_url, tmp_path, monkeypatch):
     home = tmp_path / "dagster_home"
     home.mkdir()

@@ -121,6 +121,7 @@ def test_bad_schedule_settings_are_refused(algorithm, size, message):
         recluster_params(algorithm, size)
 
 
+@pytest.mark.subprocess
 def test_a_bad_schedule_setting_fails_when_the_definitions_load(tmp_path: Path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LMSYS_RECLUSTER_ALGORITHM": "KMeans"}
     loaded = subprocess.run(

@@ -3,6 +3,7 @@
 import warnings
 
 import dagster as dg
+import pytest
 
 from lmsys_pipeline.defs.summarizing.partitions import (
     DAGSTER_OWN_TAG_WARNING,
@@ -30,6 +31,7 @@ def test_dagster_still_warns_about_its_own_tags_for_any_dimension_name():
         assert any(re.match(DAGSTER_OWN_TAG_WARNING, message) for message in messages), names
 
 
+@pytest.mark.subprocess
 def test_importing_the_partitions_silences_that_warning_and_nothing_else():
     """In a fresh interpreter as `dagster dev` has one (pytest resets filters per test)."""
     import subprocess
