@@ -49,6 +49,14 @@ def recording(minilm) -> RecordingEmbedder:
     return RecordingEmbedder(minilm)
 
 
+CARD_TEXTS = [f"My bank card was stolen yesterday, case {i}" for i in range(20)]
+GERMAN_TEXTS = [
+    "Wie backe ich Brot?",
+    "Was kostet ein Zugticket nach Berlin?",
+    "Kannst du mir ein Gedicht schreiben?",
+]
+
+
 def load_rows(db: DatabaseManager, tmp_path, texts: list[str], prefix: str = "c", **extra):
     rows = [row(f"{prefix}{i}", [message("user", text)], **extra) for i, text in enumerate(texts)]
     path = write_parquet(tmp_path / f"{prefix}.parquet", rows)

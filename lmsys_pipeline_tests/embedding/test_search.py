@@ -4,14 +4,7 @@ from sqlalchemy import select
 from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.search import SearchError, SearchFilters, search
-from lmsys_pipeline_tests.embedding.conftest import load_rows
-
-CARD_TEXTS = [f"My bank card was stolen yesterday, case {i}" for i in range(20)]
-GERMAN_TEXTS = [
-    "Wie backe ich Brot?",
-    "Was kostet ein Zugticket nach Berlin?",
-    "Kannst du mir ein Gedicht schreiben?",
-]
+from lmsys_pipeline_tests.embedding.conftest import CARD_TEXTS, GERMAN_TEXTS, load_rows
 
 
 @pytest.fixture

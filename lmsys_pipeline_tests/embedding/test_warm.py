@@ -12,8 +12,7 @@ from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.search import SearchError, SearchFilters, search
 from lmsys_pipeline.embedding.warm import WarmVectors
 from lmsys_pipeline.maintenance.deletion import delete_conversations
-from lmsys_pipeline_tests.embedding.conftest import load_rows
-from lmsys_pipeline_tests.embedding.test_search import CARD_TEXTS, GERMAN_TEXTS
+from lmsys_pipeline_tests.embedding.conftest import CARD_TEXTS, GERMAN_TEXTS, load_rows
 
 RUN = "kmeans-2-20250101-000000"
 TEXT = "stolen credit card"

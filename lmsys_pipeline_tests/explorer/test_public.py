@@ -25,7 +25,7 @@ def test_public_mode_serves_only_the_published_report(sqlite_db, minilm, tmp_pat
         served = client.get(f"/api/runs/{run_id}", params={"alias": "kw"}).json()
         assert served == json.loads(json.dumps(public_report(public_view(db, run_id, "kw", 10))))
         page = client.get(f"/runs/{run_id}", params={"alias": "kw"})
-        assert page.status_code == 200 and "Other (small clusters)" in page.text
+        assert page.status_code == 200 and f"Clusters of {run_id} (kw)" in page.text
         assert page.headers["content-security-policy"]
         texts = [t for t in loaded_texts(db) if len(t) >= 20]
         for body in (index.text, page.text, json.dumps(served)):
