@@ -221,8 +221,9 @@ def summarize_run(
         else:
             _with_llm(db, save, briefs, missing, prepared, log, on_progress)
         labelled = [c for c in summarized_sizes(db, summary_run_id) if c != NOISE]
-        quality = _quality(db, view, summary_run_id, briefs, params, load_embedder)
-        measures = _measures(db, view, summary_run_id, params, load_embedder)
+        labels = summary_labels(db, summary_run_id) if params.label_quality_queries > 0 else {}
+        quality = _quality(view, labels, briefs, params, load_embedder)
+        measures = _measures(view, labels, params, load_embedder)
     except BaseException:
         abort(
             db,
@@ -281,9 +282,8 @@ def summary_titles(db: DatabaseManager, summary_run_id: str) -> dict[int, TitleR
 
 
 def _quality(
-    db: DatabaseManager,
     view: RunView,
-    summary_run_id: str,
+    stored: dict[int, tuple[str, str]],
     briefs: dict[int, ClusterBrief],
     params: SummaryParams,
     load_embedder: Callable[[str], Embedder],
@@ -292,7 +292,7 @@ def _quality(
         return LabelQuality(None, 0, 0, 1.0)
     labels = {
         c: _label_text(title, description)
-        for c, (title, description) in summary_labels(db, summary_run_id).items()
+        for c, (title, description) in stored.items()
         if c != NOISE
     }
     shown = {c: b.shown_query_ids for c, b in briefs.items()}
@@ -308,9 +308,8 @@ def _quality(
 
 
 def _measures(
-    db: DatabaseManager,
     view: RunView,
-    summary_run_id: str,
+    stored: dict[int, tuple[str, str]],
     params: SummaryParams,
     load_embedder: Callable[[str], Embedder],
 ) -> dict | None:
@@ -318,7 +317,7 @@ def _measures(
     as label quality is, when ``label_quality_queries`` is 0)."""
     if params.label_quality_queries <= 0:
         return None
-    titles = {c: t for c, (t, _) in summary_labels(db, summary_run_id).items() if c != NOISE}
+    titles = {c: t for c, (t, _) in stored.items() if c != NOISE}
     return summary_measures(
         view,
         titles,
