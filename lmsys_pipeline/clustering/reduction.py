@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmsys_pipeline.clustering.params import RunSettings
+from lmsys_pipeline.clustering.umap_jit import load_umap
 from lmsys_pipeline.vectors import CHUNK_ROWS, unit_rows
 
 PCA_FIT_SAMPLE = 100_000
@@ -81,8 +82,7 @@ def _umap(x: np.ndarray, settings: RunSettings) -> Reduced:
             f"pca: {len(x)} queries are too few for UMAP (it needs {UMAP_MIN_ROWS})"
         )
         return reduced
-    import umap
-
+    umap = load_umap()
     sampled = len(x) > settings.umap_sample
     fitted_rows = seeded_sample(len(x), settings.umap_sample, settings.seed) if sampled else None
     fit_on = x[fitted_rows] if sampled else x
