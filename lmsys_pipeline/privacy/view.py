@@ -19,6 +19,7 @@ from lmsys_pipeline.outputs.hierarchy import choose_hierarchy, load_tree
 from lmsys_pipeline.privacy.detect import kinds_in
 from lmsys_pipeline.privacy.quotes import QuoteFinder
 from lmsys_pipeline.privacy.threshold import MIN_CONVERSATIONS, Folding, fold_small
+from lmsys_pipeline.privacy.trends import PublicTrends, public_trends
 from lmsys_pipeline.reading.choice import choose_summary_run
 
 FIELDS = ("title", "description")
@@ -48,6 +49,7 @@ class PublicView:
     findings: list[FieldFinding] = field(default_factory=list)  # in public fields
     stored_findings: list[FieldFinding] = field(default_factory=list)  # any node, as stored
     lineage: dict[str, object] = field(default_factory=dict)  # relation kind → count
+    trends: PublicTrends | None = None
 
     @property
     def total_conversations(self) -> int:
@@ -127,8 +129,15 @@ def public_view(
         {},
         lineage=lineage_counts(db, run_id),
     )
-    quotes = QuoteFinder(q for *_, shown in rows for q in shown or [] if isinstance(q, str))
     public = set(folding.public)
+    view.trends = public_trends(
+        db,
+        run_id,
+        folding,
+        {n.node_id: n.parent for n in tree.nodes.values()},
+        [n.node_id for n in tree.roots() if n.node_id in public],
+    )
+    quotes = QuoteFinder(q for *_, shown in rows for q in shown or [] if isinstance(q, str))
     for node in tree.nodes.values():
         for name in FIELDS:
             stored = getattr(node, name)

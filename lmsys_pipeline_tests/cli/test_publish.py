@@ -1,13 +1,16 @@
 """``lmsys publish`` over a run with an offline hierarchy: the nested tree, the folded
-clusters listed, no query text in the folder, and a one-sentence refusal."""
+clusters listed, no query text in the folder, and a one-sentence refusal; with an auditor on
+the loopback OpenAI server: scores, the key from the environment, a refusal below 3."""
 
 import json
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy
+from lmsys_pipeline.db.models import ClusterSummary
+from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 from lmsys_pipeline_tests.pipeline_data import build_tree
 from lmsys_pipeline_tests.privacy.planted import build_planted, loaded_texts
 
@@ -46,3 +49,58 @@ def test_publish_writes_the_tree_and_refuses_a_category_with_a_finding(sqlite_db
     assert "level-1 category" in message and "(email in its description)" in message
     assert "bob@example.org" not in message
     assert result.output.count("\n") <= 3  # one sentence (folded to the terminal's width)
+
+
+def _score(prompt: str) -> dict:
+    return {"score": 1 if "Alice Smith" in prompt else 5, "reason": "One sentence."}
+
+
+def test_publish_audits_through_the_llm_options_and_refuses_a_low_score(
+    sqlite_db, minilm, tmp_path, monkeypatch
+):
+    db = sqlite_db
+    run_id = build_planted(db, minilm, tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-auditor")
+    state = ServerState(chat_label=_score)
+    with openai_server(state) as url:
+        args = [
+            "publish", run_id, "--alias", "kw", "--out", str(tmp_path / "site"),
+            "--db-url", f"sqlite:///{db.engine.url.database}", "--audit-model",
+            "openai/auditor", "--base-url", url, "--concurrency", "2", "--rpm", "6000",
+            "--min-conversations", "1",
+        ]  # fmt: skip
+        result = runner.invoke(app, [*args, "--json"])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        public = summary["public_nodes"]
+        assert summary["audited"] == public == len(state.chat_requests) > 0
+        assert summary["audit_model"] == "openai/auditor" and summary["audit_requests"] == public
+        assert set(state.authorizations) == {"Bearer sk-test-auditor"}
+        report = json.loads((tmp_path / "site" / "report.json").read_text())
+        assert report["audit"] == {
+            "model": "openai/auditor", "fields_scored": public, "lowest_score": 5
+        }  # fmt: skip
+        assert "audited by openai/auditor" in (tmp_path / "site" / "report.html").read_text()
+
+        # One title renamed: only it is asked again, it scores 1 and publishing is refused.
+        with db.engine.begin() as connection:
+            cluster = (
+                connection.execute(
+                    select(ClusterSummary.cluster_id).where(ClusterSummary.run_id == run_id)
+                )
+                .scalars()
+                .first()
+            )
+            connection.execute(
+                update(ClusterSummary)
+                .where(ClusterSummary.run_id == run_id, ClusterSummary.cluster_id == cluster)
+                .values(title="Visa letters for Alice Smith")
+            )
+        refused = runner.invoke(app, args)
+    assert len(state.chat_requests) == public + 1
+    assert refused.exit_code == 1
+    message = " ".join(refused.output.split())
+    assert f"openai/auditor scores the public fields of cluster {cluster} (score 1) below 3" in (
+        message
+    )
+    assert "Alice Smith" not in message
