@@ -1,9 +1,18 @@
 """``lmsys publish`` over a run with an offline hierarchy: the nested tree, the folded
 clusters listed, no query text in the folder, and a one-sentence refusal; with an auditor on
-the loopback OpenAI server: scores, the key from the environment, a refusal below 3."""
+the loopback OpenAI server: scores, the key from the environment, a refusal below 3, and a
+real SIGKILL half-way through the audit, resumed asking only the unanswered fields."""
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
@@ -104,3 +113,57 @@ def test_publish_audits_through_the_llm_options_and_refuses_a_low_score(
         message
     )
     assert "Alice Smith" not in message
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_an_audit_killed_half_way_resumes_asking_only_the_unanswered(sqlite_db, minilm, tmp_path):
+    db = sqlite_db
+    run_id = build_planted(db, minilm, tmp_path, k=8)
+    path = db.engine.url.database
+    secret = "sk-test-SECRET-auditor"
+    env = {**os.environ, "OPENAI_API_KEY": secret, "HOME": str(tmp_path)}
+    state = ServerState(chat_label=_score, chat_latency=0.3)
+
+    def answers() -> tuple[int, int]:
+        with sqlite3.connect(path, timeout=30) as connection:
+            try:
+                sql = "SELECT count(*), count(DISTINCT prompt_hash) FROM llm_responses"
+                return connection.execute(sql).fetchone()
+            except sqlite3.OperationalError:  # not created yet
+                return 0, 0
+
+    assert answers() == (0, 0)
+    with openai_server(state) as url:
+        command = [
+            str(Path(sys.executable).parent / "lmsys"), "publish", run_id, "--alias", "kw",
+            "--out", str(tmp_path / "site"), "--db-url", f"sqlite:///{path}",
+            "--min-conversations", "1", "--audit-model", "openai/auditor", "--base-url", url,
+            "--concurrency", "1", "--quiet",
+        ]  # fmt: skip
+        killed = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 120
+        while answers()[0] < 3 and time.monotonic() < deadline and killed.poll() is None:
+            time.sleep(0.02)
+        assert killed.poll() is None, "the audit finished before it could be killed"
+        killed.send_signal(signal.SIGKILL)
+        first_out, first_err = killed.communicate()
+        done_before = answers()[0]
+        assert 3 <= done_before < 8
+        asked_before = len(state.chat_requests)
+        assert not (tmp_path / "site").exists()
+
+        resumed = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        asked_again = len(state.chat_requests) - asked_before
+    summary = json.loads(resumed.stdout)
+    assert summary["public_nodes"] == summary["audited"] == 8
+    assert summary["audit_cached"] == done_before
+    assert summary["audit_requests"] == asked_again == 8 - done_before
+    assert answers() == (8, 8)  # one cached answer per field, none twice
+    report = json.loads((tmp_path / "site" / "report.json").read_text())
+    assert report["audit"]["fields_scored"] == 8
+    for text in (first_out, first_err, resumed.stdout, resumed.stderr):
+        assert secret not in text
