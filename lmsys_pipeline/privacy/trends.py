@@ -57,12 +57,12 @@ def suppress(counts: list[int], minimum: int) -> list[int | None]:
     return shown
 
 
-def _owner(node_id: int, folding: Folding, parents: dict[int, int | None]) -> int | None:
-    """The top-level public node ``node_id`` counts for in the published tree (None: Other)."""
-    folded = {f.node_id: f for f in folding.folded}
+def _owner(node_id: int, into: dict[int, int | None], parents: dict[int, int | None]) -> int | None:
+    """The top-level public node ``node_id`` counts for in the published tree (None: Other).
+    ``into``: where each folded node was folded (None: Other)."""
     current: int | None = node_id
-    while current is not None and current in folded:
-        current = folded[current].into
+    while current is not None and current in into:
+        current = into[current]
     while current is not None and parents.get(current) is not None:
         current = parents[current]
     return current
@@ -81,8 +81,9 @@ def public_trends(
     minimum = folding.min_conversations
     summed: dict[int | None, list[int]] = {r: [0] * len(periods) for r in [*roots, None]}
     public = set(folding.public)
+    into = {f.node_id: f.into for f in folding.folded}
     for cluster, values in counts.items():
-        owner = _owner(cluster, folding, parents) if cluster in parents else None
+        owner = _owner(cluster, into, parents) if cluster in parents else None
         key = owner if owner in public else None
         row = summed.setdefault(key, [0] * len(periods))
         for i, n in enumerate(values):

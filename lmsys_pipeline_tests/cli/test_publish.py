@@ -39,6 +39,9 @@ def test_publish_writes_the_tree_and_refuses_a_category_with_a_finding(sqlite_db
     assert summary["hierarchy_run_id"] and summary["folded_nodes"] >= 1
     report = json.loads((out / "report.json").read_text())
     assert report["hierarchy"] and any(node["children"] for node in report["tree"])
+    # trends: one row per top-level category (small clusters counted under their parent's top)
+    rows = [r["title"] for r in report["trends"]["rows"] if r["title"] != "Other (small clusters)"]
+    assert rows == [node["title"] for node in report["tree"]]
     assert report["withheld"] and all("why" in w for w in report["withheld"])
     texts = [t for t in loaded_texts(db) if len(t) >= 20]
     for path in out.iterdir():
