@@ -14,8 +14,13 @@ false findings on clean Banking77 and HWU64, and the gate's speed over 1,000 clu
 2. Clean data: every Banking77 and HWU64 text, their intent names, and offline titles and
    descriptions of each intent's queries (``keyword_labels`` over the labelled groups, as a
    perfect clustering would get them): the number of findings (goal: 0).
+   Near-verbatim quotes (``quotes.NearQuotes``): the same offline labels, and the default
+   offline summarizer's (``local/keyphrase``, ranked with all-MiniLM-L6-v2 against each
+   intent's centroid), after whole quotes of the 20 shown queries are withheld, against every
+   text of their intent as members: titles withheld (goal: 0) and descriptions withheld.
 3. Speed: the detector over 1,000 clusters' titles and descriptions, and the whole public pass
-   (detector + quote withholding against 20 representative queries per cluster).
+   (detector + quote withholding against 20 representative queries per cluster); the
+   near-verbatim pass over all 24,116 clean texts as members.
 
     .venv/bin/python benchmarks/privacy.py [--sample 3000]
 """
@@ -34,6 +39,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np
 from sqlalchemy import select
 
 from lmsys_pipeline.clustering.params import KMeansParams
@@ -44,9 +50,11 @@ from lmsys_pipeline.embedding.embedders import load_embedder
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.labeling.keyphrases import rank_keyphrases, stop_words
 from lmsys_pipeline.privacy.detect import CARD, EMAIL, IBAN, PHONE, find, luhn_valid
-from lmsys_pipeline.privacy.quotes import QuoteFinder
+from lmsys_pipeline.privacy.quotes import NearQuotes, QuoteFinder
 from lmsys_pipeline.privacy.view import public_view
+from lmsys_pipeline.summarizing.keyphrase import MEMBER_TEXTS, describe
 from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.selection import ClusterBrief
 from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
@@ -237,7 +245,52 @@ def clean_sets() -> dict:
             "offline_field_findings": sum(bool(find(f)) for f in fields),
         }
         found[set_name]["_pairs"] = pairs
+        found[set_name]["near_quotes"] = {
+            "local/keywords": near_quotes(labels, groups, ids),
+            "local/keyphrase": near_quotes(keyphrase_labels(groups, ids), groups, ids),
+        }
     return found
+
+
+def keyphrase_labels(groups: dict[str, list[str]], ids: dict[str, int]) -> dict:
+    """``local/keyphrase``'s labels of each intent, as a perfect clustering would get them:
+    phrases from up to ``MEMBER_TEXTS`` of its texts, against the mean of their vectors."""
+    embedder = load_embedder()
+    texts = {ids[label]: members[:MEMBER_TEXTS] for label, members in groups.items()}
+    centroids = {}
+    for key, members in texts.items():
+        mean = np.asarray(embedder.embed(members), dtype=np.float32).mean(axis=0)
+        centroids[key] = mean / np.linalg.norm(mean)
+    found = rank_keyphrases(texts, centroids, embedder)
+    sizes = {ids[label]: len(members) for label, members in groups.items()}
+    return {key: describe(sizes[key], found[key], texts[key][:20]) for key in texts}
+
+
+def near_quotes(labels: dict, groups: dict[str, list[str]], ids: dict[str, int]) -> dict:
+    """Labels after whole quotes of the 20 shown queries are withheld, then near-verbatim runs
+    shared with any text of the intent: how many titles and descriptions lose words, and the
+    pass's time."""
+    shown = {ids[label]: texts[:20] for label, texts in groups.items()}
+    quotes = QuoteFinder(q for texts in shown.values() for q in texts)
+    fields = {
+        (key, name): quotes.withhold(getattr(label, name))[0]
+        for key, label in labels.items()
+        for name in ("title", "description")
+    }
+    started = time.perf_counter()
+    near = NearQuotes(fields, stop_words())
+    for label, texts in groups.items():
+        for text in texts:
+            near.read(text, (ids[label],))
+    changed = near.withheld()
+    return {
+        "titles": len(labels),
+        "titles_withheld": sum(name == "title" for _, name in changed),
+        "descriptions_withheld": sum(name == "description" for _, name in changed),
+        "members": sum(len(texts) for texts in groups.values()),
+        "pass_s": round(time.perf_counter() - started, 3),
+        "examples": [text for (_, name), text in sorted(changed.items())][:3],
+    }
 
 
 def speed(pairs: list[tuple[str, str]]) -> dict:

@@ -23,7 +23,8 @@ from lmsys_pipeline.labeling.answers import (
 )
 from lmsys_pipeline.labeling.cache import from_cache, store_answer
 from lmsys_pipeline.labeling.llm import Job, Outcome, Tally, ask_all
-from lmsys_pipeline.labeling.providers import Endpoint
+from lmsys_pipeline.labeling.providers import Endpoint, resolve_endpoint
+from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.progress import OnProgress, no_progress
 
 AUDIT_VERSION = "privacy-audit-v1"
@@ -157,3 +158,28 @@ def audit_fields(
     tally = Tally("privacy audit", len(jobs), "fields", on_progress, start=len(found))
     ask_all(pending, endpoint, settings, done, tally)
     return result
+
+
+def audit_by_model(
+    db: DatabaseManager,
+    fields: dict[int, dict[str, str]],
+    model: str,
+    throughput: ThroughputSettings,
+    api_key: str | None = None,
+    on_progress: OnProgress = no_progress,
+) -> AuditResult:
+    """``audit_fields`` with ``model`` (provider/name) on the server and limits of the ``llm``
+    resource (``api_key`` None: the provider's variable): what the ``privacy_report`` asset
+    and ``lmsys publish --audit-model`` both run."""
+    return audit_fields(
+        db,
+        fields,
+        resolve_endpoint(model, throughput.base_url, api_key=api_key),
+        AuditSettings(
+            concurrency=throughput.concurrency,
+            rpm=throughput.rpm,
+            timeout_s=throughput.timeout_s,
+            max_retries=throughput.max_retries,
+        ),
+        on_progress,
+    )

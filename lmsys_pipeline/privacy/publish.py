@@ -1,7 +1,8 @@
 """``lmsys publish``: the aggregate-only report of a summary run, behind the privacy gate.
 
 What is written: the tree of public nodes with titles, descriptions, distinct conversations and
-shares; how many small clusters each node holds folded; "Other (small clusters)"; the lineage
+shares; how many small clusters each node holds folded; "Other (small clusters)"; conversations
+per week for each top-level category (``privacy/trends.py``: small cells suppressed); the lineage
 against the earlier run in numbers (clusters that continue, split, merged, are new or gone);
 and the list of what was folded or withheld and why. Never a query's text, a query or
 conversation id, or a folded node's title. ``report.json`` holds it as data; ``report.html``
@@ -16,28 +17,58 @@ from typing import Any
 
 from lmsys_pipeline.hierarchy.tree import Node
 from lmsys_pipeline.outputs.output_file import check_target, replacing
+from lmsys_pipeline.privacy.audit import AuditResult
+from lmsys_pipeline.privacy.report import MIN_AUDIT_SCORE
 from lmsys_pipeline.privacy.threshold import OTHER_TITLE, PrivacyError
+from lmsys_pipeline.privacy.trends import trends_report
 from lmsys_pipeline.privacy.view import PublicView
 
 JSON_NAME = "report.json"
 HTML_NAME = "report.html"
 
 
-def gate(view: PublicView) -> None:
-    """``PrivacyError`` naming every node whose public title or description holds a finding."""
-    if not view.findings:
-        return
-    named = {}
-    for found in view.findings:
-        what = "cluster" if found.level == 0 else f"level-{found.level} category"
-        named.setdefault(f"{what} {found.node_id}", []).append(
-            f"{'/'.join(found.kinds)} in its {found.field}"
+def _named(view: PublicView, node_id: int) -> str:
+    level = view.tree.nodes[node_id].level
+    return f"cluster {node_id}" if level == 0 else f"level-{level} category {node_id}"
+
+
+def _refusal(view: PublicView, why: str, what_then: str) -> PrivacyError:
+    return PrivacyError(
+        f"Publishing {view.run_id} --alias {view.alias} refused: {why}; {what_then}, then publish."
+    )
+
+
+def gate(view: PublicView, audit: AuditResult | None = None) -> None:
+    """``PrivacyError`` naming every node whose public title or description holds a finding,
+    or, when ``audit`` is given, that the auditor scored below 3 or could not score."""
+    if view.findings:
+        named = {}
+        for found in view.findings:
+            named.setdefault(_named(view, found.node_id), []).append(
+                f"{'/'.join(found.kinds)} in its {found.field}"
+            )
+        listed = "; ".join(f"{name} ({', '.join(parts)})" for name, parts in named.items())
+        raise _refusal(
+            view,
+            f"personal data is still in public fields of {listed}",
+            "rename them (lmsys edit rename-cluster) or summarize again",
         )
-    listed = "; ".join(f"{name} ({', '.join(parts)})" for name, parts in named.items())
-    raise PrivacyError(
-        f"Publishing {view.run_id} --alias {view.alias} refused: personal data is still in "
-        f"public fields of {listed}; rename them (lmsys edit rename-cluster) or summarize "
-        "again, then publish."
+    if audit is None:
+        return
+    low = sorted(n for n, score in audit.scores.items() if score < MIN_AUDIT_SCORE)
+    unscored = sorted(set(view.fields) - set(audit.scores))
+    if not low and not unscored:
+        return
+    parts = []
+    if low:
+        scored = ", ".join(f"{_named(view, n)} (score {audit.scores[n]})" for n in low)
+        parts.append(f"{audit.model} scores the public fields of {scored} below {MIN_AUDIT_SCORE}")
+    if unscored:
+        reason = next(iter(audit.failed.values()), "no answer")
+        listed = ", ".join(_named(view, n) for n in unscored)
+        parts.append(f"{audit.model} could not score {listed} ({reason})")
+    raise _refusal(
+        view, " and ".join(parts), "rename them (lmsys edit rename-cluster) or audit again"
     )
 
 
@@ -105,6 +136,13 @@ def public_report(view: PublicView) -> dict[str, Any]:
         ],
         "quotes_withheld": len(view.quotes_withheld),
         "lineage": view.lineage,
+        "trends": trends_report(
+            view.trends,
+            {n: shown.get("title", "") for n, shown in view.fields.items()},
+            folding.min_conversations,
+        )
+        if view.trends
+        else None,
     }
 
 
@@ -115,7 +153,7 @@ PAGE = """<!DOCTYPE html>
 <style>body{{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
 li{{margin:.35rem 0}} .n{{color:#555;font-variant-numeric:tabular-nums}}
 p.d{{margin:.1rem 0;color:#333}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}}</style>
+td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}} .t{{overflow-x:auto}}</style>
 </head><body>
 {body}
 </body></html>
@@ -164,6 +202,40 @@ def _other(other: dict[str, Any]) -> str:
     )
 
 
+def _audited(audit: dict[str, Any] | None) -> str:
+    if not audit:
+        return ""
+    return (
+        f"<p>Every title and description shown was audited by {_e(audit['model'])} on a 1-5 "
+        f"privacy scale (5: nothing private): {audit['fields_scored']:,} scored, the lowest "
+        f"{_e(audit['lowest_score'])}.</p>"
+    )
+
+
+def _cell(count: int | None) -> str:
+    return "<td class=n>&ndash;</td>" if count is None else f"<td class=n>{count:,}</td>"
+
+
+def _trends(trends: dict[str, Any] | None) -> str:
+    """A table: a row per top-level category, a column per week; suppressed cells as a dash."""
+    if not trends or not trends["periods"]:
+        return ""
+    head = "".join(f"<th>{_e(p)}</th>" for p in trends["periods"])
+    rows = "".join(
+        f"<tr><th>{_e(row['title'] or 'Untitled')}</th>{''.join(map(_cell, row['counts']))}</tr>"
+        for row in trends["rows"]
+    )
+    untimed = trends.get("no_plausible_time")
+    return (
+        f"<h2>Conversations per {_e(trends['by'])}</h2><p>By top-level category; columns are "
+        f"the {_e(trends['by'])}s starting on the date shown. {trends['suppressed_cells']:,} "
+        f"cells are suppressed (&ndash;): {_e(trends['suppressed_why'])}."
+        + (f" {untimed:,} conversations have no plausible time." if untimed else "")
+        + f"</p><div class=t><table><tr><th>category</th>{head}</tr>{rows}"
+        "</table></div>"
+    )
+
+
 def render_html(report: dict[str, Any]) -> str:
     """One self-contained page: no scripts, nothing fetched, every text escaped."""
     other = report["other"]
@@ -179,6 +251,8 @@ def render_html(report: dict[str, Any]) -> str:
         f"Only aggregates: a cluster with fewer than {report['min_conversations']:,} distinct "
         "conversations is not shown on its own, and no query text is included.</p>"
         f"<ul>{''.join(_item(node) for node in report['tree'])}{_other(other)}</ul>"
+        + _audited(report.get("audit"))
+        + _trends(report.get("trends"))
         + _lineage(report.get("lineage") or {})
         + f"<h2>Folded or withheld</h2><p>{report['quotes_withheld']:,} quotes of user queries "
         "were withheld from titles and descriptions.</p>"
@@ -192,14 +266,20 @@ def render_html(report: dict[str, Any]) -> str:
     return PAGE.format(title=_e(heading), body=body)
 
 
-def publish(view: PublicView, out: Path) -> list[Path]:
+def publish(view: PublicView, out: Path, audit: AuditResult | None = None) -> list[Path]:
     """Writes ``report.json`` and ``report.html`` into the folder ``out`` (made if missing),
-    after the gate; returns the two paths."""
-    gate(view)
+    after the gate (the audit's scores too, when given); returns the two paths."""
+    gate(view, audit)
     if out.exists() and not out.is_dir():
         raise PrivacyError(f"{out} is not a folder: give --out a folder to write the report in.")
     out.mkdir(parents=True, exist_ok=True)
     report = public_report(view)
+    if audit is not None:
+        report["audit"] = {
+            "model": audit.model,
+            "fields_scored": len(audit.scores),
+            "lowest_score": min(audit.scores.values(), default=None),
+        }
     written = []
     for name, text in (
         (JSON_NAME, json.dumps(report, indent=2, ensure_ascii=False)),

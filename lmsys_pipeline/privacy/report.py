@@ -82,6 +82,7 @@ def privacy_metadata(view: PublicView) -> dict[str, Any]:
         "other_conversations": folding.other_conversations,
         "quotes_withheld": len(view.quotes_withheld),
         "findings_in_public_fields": len(view.findings),
+        "trend_cells_suppressed": view.trends.suppressed_cells if view.trends else 0,
         "findings_in_stored_fields": len(view.stored_findings),
         "finding_kinds": sorted({k for f in view.stored_findings for k in f.kinds}),
         "folded_table": table(["cluster", "level", "conversations", "folded into", "why"], rows)

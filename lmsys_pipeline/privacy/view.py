@@ -17,11 +17,14 @@ from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.hierarchy.tree import Node, Tree
 from lmsys_pipeline.outputs.hierarchy import choose_hierarchy, load_tree
 from lmsys_pipeline.privacy.detect import kinds_in
-from lmsys_pipeline.privacy.quotes import QuoteFinder
+from lmsys_pipeline.privacy.quotes import NearQuotes, QuoteFinder
 from lmsys_pipeline.privacy.threshold import MIN_CONVERSATIONS, Folding, fold_small
+from lmsys_pipeline.privacy.trends import PublicTrends, public_trends
 from lmsys_pipeline.reading.choice import choose_summary_run
 
 FIELDS = ("title", "description")
+MEMBER_CHARS = 4_000
+MEMBER_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class PublicView:
     findings: list[FieldFinding] = field(default_factory=list)  # in public fields
     stored_findings: list[FieldFinding] = field(default_factory=list)  # any node, as stored
     lineage: dict[str, object] = field(default_factory=dict)  # relation kind → count
+    trends: PublicTrends | None = None
 
     @property
     def total_conversations(self) -> int:
@@ -127,21 +131,70 @@ def public_view(
         {},
         lineage=lineage_counts(db, run_id),
     )
-    quotes = QuoteFinder(q for *_, shown in rows for q in shown or [] if isinstance(q, str))
     public = set(folding.public)
+    view.trends = public_trends(
+        db,
+        run_id,
+        folding,
+        {n.node_id: n.parent for n in tree.nodes.values()},
+        [n.node_id for n in tree.roots() if n.node_id in public],
+    )
+    quotes = QuoteFinder(q for *_, shown in rows for q in shown or [] if isinstance(q, str))
+    withheld: set[tuple[int, str]] = set()
     for node in tree.nodes.values():
         for name in FIELDS:
             stored = getattr(node, name)
             kinds = tuple(kinds_in(stored))
             if kinds:
                 view.stored_findings.append(FieldFinding(node.node_id, node.level, name, kinds))
-            if node.node_id not in public:
-                continue
-            shown, withheld = quotes.withhold(stored)
-            if withheld:
-                view.quotes_withheld.append((node.node_id, name))
-            view.fields.setdefault(node.node_id, {})[name] = shown
+            if node.node_id in public:
+                shown, quoted = quotes.withhold(stored)
+                view.fields.setdefault(node.node_id, {})[name] = shown
+                if quoted:
+                    withheld.add((node.node_id, name))
+    for (node_id, name), shown in near_quotes_withheld(db, run_id, tree, view.fields).items():
+        view.fields[node_id][name] = shown
+        withheld.add((node_id, name))
+    view.quotes_withheld = sorted(withheld)
+    for node_id, shown_fields in view.fields.items():
+        for name, shown in shown_fields.items():
             kinds = tuple(kinds_in(shown))
             if kinds:
-                view.findings.append(FieldFinding(node.node_id, node.level, name, kinds))
+                level = tree.nodes[node_id].level
+                view.findings.append(FieldFinding(node_id, level, name, kinds))
     return view
+
+
+def near_quotes_withheld(
+    db: DatabaseManager, run_id: str, tree: Tree, fields: dict[int, dict[str, str]]
+) -> dict[tuple[int, str], str]:
+    """The public fields (node → field → text) that share a run of words with a member query
+    (``quotes.NearQuotes``), with those runs withheld. Each query's first ``MEMBER_CHARS``
+    characters are read: more than any summarizer shows of a query (the LLM prompt's
+    ``max_query_chars``, 300 by default; the offline summarizers' 2,000)."""
+    from lmsys_pipeline.labeling.keyphrases import stop_words
+
+    near = NearQuotes(
+        {(node, name): text for node, shown in fields.items() for name, text in shown.items()},
+        stop_words(),
+    )
+    if not near:
+        return {}
+    chains: dict[int, tuple[int, ...]] = {}
+    for node in tree.level(0):
+        chain, current = [node.node_id], node
+        while current.parent is not None:
+            current = tree.nodes[current.parent]
+            chain.append(current.node_id)
+        chains[node.node_id] = tuple(chain)
+    statement = (
+        select(QueryCluster.cluster_id, func.substr(Query.query_text, 1, MEMBER_CHARS))
+        .join(Query, Query.id == QueryCluster.query_id)
+        .where(QueryCluster.run_id == run_id)
+    )
+    with db.engine.connect() as connection:
+        result = connection.execution_options(yield_per=MEMBER_CHUNK).execute(statement)
+        for cluster, text in result:
+            if text:
+                near.read(text, chains.get(cluster, (cluster,)))
+    return near.withheld()

@@ -24,8 +24,10 @@ def test_public_mode_serves_only_the_published_report(sqlite_db, minilm, tmp_pat
         assert index.status_code == 200 and f"/runs/{run_id}?alias=kw" in index.text
         served = client.get(f"/api/runs/{run_id}", params={"alias": "kw"}).json()
         assert served == json.loads(json.dumps(public_report(public_view(db, run_id, "kw", 10))))
+        assert served["trends"]["by"] == "week" and served["trends"]["rows"]
         page = client.get(f"/runs/{run_id}", params={"alias": "kw"})
         assert page.status_code == 200 and f"Clusters of {run_id} (kw)" in page.text
+        assert "Conversations per week" in page.text
         assert page.headers["content-security-policy"]
         texts = [t for t in loaded_texts(db) if len(t) >= 20]
         for body in (index.text, page.text, json.dumps(served)):

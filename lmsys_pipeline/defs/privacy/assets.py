@@ -22,8 +22,7 @@ from lmsys_pipeline.defs.summarizing.partitions import (
     RUN_DIMENSION,
     summary_partitions,
 )
-from lmsys_pipeline.labeling.providers import resolve_endpoint
-from lmsys_pipeline.privacy.audit import AuditSettings, audit_fields
+from lmsys_pipeline.privacy.audit import audit_by_model
 from lmsys_pipeline.privacy.report import privacy_checks, privacy_metadata
 from lmsys_pipeline.privacy.threshold import MIN_CONVERSATIONS
 from lmsys_pipeline.privacy.view import public_view
@@ -80,17 +79,12 @@ def privacy_report(
     with user_failures():
         view = public_view(database.manager, run_id, alias, config.min_conversations)
         if config.audit_model:
-            throughput = llm.throughput()
-            audit = audit_fields(
+            audit = audit_by_model(
                 database.manager,
                 view.fields,
-                resolve_endpoint(config.audit_model, throughput.base_url, api_key=llm.api_key),
-                AuditSettings(
-                    concurrency=throughput.concurrency,
-                    rpm=throughput.rpm,
-                    timeout_s=throughput.timeout_s,
-                    max_retries=throughput.max_retries,
-                ),
+                config.audit_model,
+                llm.throughput(),
+                llm.api_key,
                 progress.reporter(context.log.info),
             )
     outcomes = privacy_checks(view, audit)
