@@ -5,8 +5,15 @@ a stop word (``candidate_phrases``); prose only: code-like lines and identifiers
 a long prompt gives only its first ``PROSE_WORDS`` words of prose, so a programming task is
 named by what it asks ("python script", "sort a list"), not by its first identifiers. Each
 group keeps its ``SHORTLIST`` candidates most used by its own texts and least by the other
-groups' (class-based TF-IDF on phrases); the distinct shortlisted phrases are embedded once,
-with the model that embedded the texts, and scored (KeyBERT-style, with Toponymy's contrast):
+groups', above all its nearest groups' (class-based TF-IDF on phrases, scaled by the group's
+share of the phrase's use among itself and its ``CONTRAST_GROUPS`` nearest). Where the texts'
+own vectors are given (clusters; not parents), that list is cut to the ``FIT_SHORTLIST`` phrases
+whose texts sit most firmly in the group: the mean, over the texts holding the phrase, of their
+cosine to the group's centroid minus their best cosine to a nearest group's (plus the same
+coverage prior as below). That costs no
+embedding, raised title → intent on both labelled sets and makes a third of the phrases to
+embed (benchmarks/RESULTS.md). The distinct shortlisted phrases are embedded once, with the
+model that embedded the texts, and scored (KeyBERT-style, with Toponymy's contrast):
 
     cosine(phrase, group centroid) - CONTRAST · max cosine(phrase, nearest other centroids)
     + COVERAGE · share of the group's texts that contain the phrase
@@ -29,7 +36,8 @@ MAX_WORDS = 4
 PROSE_WORDS = 60  # words of prose read from each text: a long prompt states its task first
 PROSE_CHARS = 2_000  # and never more than its first characters
 MAX_WORD_CHARS = 24  # longer "words" (unspaced scripts, run-together strings) end a run
-SHORTLIST = 30  # candidates per group that are embedded
+SHORTLIST = 30  # candidates per group by use (all embedded when the texts' vectors are not given)
+FIT_SHORTLIST = 10  # of those, the ones embedded when they are (see the module docstring)
 CONTRAST = 0.5  # weight of the nearest other groups' closeness
 CONTRAST_GROUPS = 5  # how many nearest other groups a phrase is contrasted with
 COVERAGE = 0.05  # weight of the share of the group's texts that hold the phrase
@@ -107,34 +115,61 @@ class _Group:
     counts: Counter
     spelling: dict[str, Counter]
     texts: int
+    holders: dict[str, list[int]]  # phrase → the positions of the texts holding it
 
 
 def _count(texts: list[str], stops: frozenset[str]) -> _Group:
     counts: Counter = Counter()
     spelling: dict[str, Counter] = {}
-    for text in texts:
+    holders: dict[str, list[int]] = {}
+    for position, text in enumerate(texts):
         for phrase, written in candidate_phrases(text, stops).items():
             counts[phrase] += 1
             spelling.setdefault(phrase, Counter())[written] += 1
-    return _Group(counts, spelling, len(texts))
+            holders.setdefault(phrase, []).append(position)
+    return _Group(counts, spelling, len(texts), holders)
 
 
-def _shortlist(groups: dict) -> dict[object, list[str]]:
-    """Each group's ``SHORTLIST`` phrases by coverage x log(1 + groups / groups using it)."""
+def _shortlist(groups: dict, nearest: dict[object, list]) -> dict[object, list[str]]:
+    """Each group's ``SHORTLIST`` phrases by coverage x log(1 + groups / groups using it) x
+    its share of the phrase's coverage among itself and its ``nearest`` groups."""
     used_by: Counter = Counter()
     for group in groups.values():
         used_by.update(group.counts.keys())
     shortlist = {}
     for key, group in groups.items():
         floor = 2 if group.texts >= 10 else 1
-        scored = [
-            (count / group.texts * np.log1p(len(groups) / used_by[phrase]), phrase)
-            for phrase, count in group.counts.items()
-            if count >= floor
-        ]
+        scored = []
+        for phrase, count in group.counts.items():
+            if count < floor:
+                continue
+            mine = count / group.texts
+            theirs = max(
+                (groups[o].counts.get(phrase, 0) / max(groups[o].texts, 1) for o in nearest[key]),
+                default=0.0,
+            )
+            idf = np.log1p(len(groups) / used_by[phrase])
+            scored.append((mine * idf * mine / (mine + theirs), phrase))
         scored.sort(key=lambda item: (-item[0], item[1]))
         shortlist[key] = [phrase for _, phrase in scored[:SHORTLIST]]
     return shortlist
+
+
+def _firmest(
+    phrases: list[str], group: _Group, vectors: np.ndarray, centre: np.ndarray, rivals: np.ndarray
+) -> list[str]:
+    """The ``FIT_SHORTLIST`` of ``phrases`` whose holding texts (``vectors``: one unit row per
+    text) are nearest the group's ``centre`` against the ``rivals`` centroids on average, plus
+    the coverage prior."""
+    if len(vectors) != group.texts or not len(rivals):
+        return phrases[:FIT_SHORTLIST]
+    margin = vectors @ centre - (vectors @ rivals.T).max(axis=1)
+    firmness = [
+        float(np.mean(margin[group.holders[p]])) + COVERAGE * group.counts[p] / group.texts
+        for p in phrases
+    ]
+    order = sorted(range(len(phrases)), key=lambda i: (-firmness[i], i))
+    return [phrases[i] for i in order[:FIT_SHORTLIST]]
 
 
 def _written(group: _Group, phrase: str) -> str:
@@ -167,25 +202,42 @@ def rank_keyphrases(
     *,
     avoid: dict[object, list[str]] | None = None,
     taken: set[str] | None = None,
+    text_vectors: dict[object, np.ndarray] | None = None,
 ) -> dict[object, Keyphrases | None]:
     """Keyphrases of each group of ``texts`` (key → its texts) against the unit
     ``centroids`` of all groups (the same keys): the title first. ``avoid``: titles a group may
-    not have (a parent's children's); ``taken``: titles no group may have. A group without a
-    single candidate phrase gets None."""
+    not have (a parent's children's); ``taken``: titles no group may have; ``text_vectors``:
+    the texts' own unit vectors, row for row (they narrow the phrases to embed). A group
+    without a single candidate phrase gets None."""
     stops = stop_words()
     keys = list(texts)
+    centre = np.array([centroids[key] for key in keys], dtype=np.float32)
+    centre /= np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-12)
+    between = centre @ centre.T
+    np.fill_diagonal(between, -np.inf)
+    nearest = {
+        key: np.argsort(-between[index], kind="stable")[: min(CONTRAST_GROUPS, len(keys) - 1)]
+        for index, key in enumerate(keys)
+    }
     groups = {key: _count(texts[key], stops) for key in keys}
-    shortlist = _shortlist(groups)
+    shortlist = _shortlist(groups, {key: [keys[i] for i in nearest[key]] for key in keys})
+    if text_vectors is not None:
+        shortlist = {
+            key: _firmest(
+                phrases,
+                groups[key],
+                np.asarray(text_vectors.get(key, []), dtype=np.float32).reshape(-1, len(centre[0])),
+                centre[index],
+                centre[nearest[key]],
+            )
+            for index, (key, phrases) in enumerate(shortlist.items())
+        }
     distinct = sorted({p for phrases in shortlist.values() for p in phrases})
     if not distinct:
         return {key: None for key in keys}
     vectors = np.asarray(embedder.embed(distinct), dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     row = {p: i for i, p in enumerate(distinct)}
-    centre = np.array([centroids[key] for key in keys], dtype=np.float32)
-    centre /= np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-12)
-    between = centre @ centre.T
-    np.fill_diagonal(between, -np.inf)
     ranked: dict[object, tuple[list[str], np.ndarray, np.ndarray]] = {}
     for index, key in enumerate(keys):
         phrases = shortlist[key]
@@ -193,7 +245,7 @@ def rank_keyphrases(
             continue
         own = vectors[[row[p] for p in phrases]]
         closeness = own @ centre[index]
-        others = np.argsort(-between[index], kind="stable")[: min(CONTRAST_GROUPS, len(keys) - 1)]
+        others = nearest[key]
         rival = (own @ centre[others].T).max(axis=1) if len(others) else 0.0
         coverage = np.array([groups[key].counts[p] / max(groups[key].texts, 1) for p in phrases])
         score = closeness - CONTRAST * rival + COVERAGE * coverage

@@ -59,3 +59,21 @@ def test_groups_with_the_same_best_phrase_never_share_a_title(minilm):
     assert taken[2].title.casefold() != titles[2]
     holding = [found[2].phrases[0] in text for text in texts[2]]
     assert found[2].coverage[0] == sum(holding) / 3  # share of the group's texts with it
+
+
+def test_text_vectors_keep_the_phrases_whose_texts_sit_firmly_in_the_group(minilm, monkeypatch):
+    import lmsys_pipeline.labeling.keyphrases as keyphrases
+
+    monkeypatch.setattr(keyphrases, "FIT_SHORTLIST", 1)
+    texts = {
+        0: ["card delivery late", "card delivery late", "refund request now", "refund request now"],
+        1: ["refund status please", "refund status please", "money back"],
+    }
+    vectors = {g: minilm.embed(t) for g, t in texts.items()}
+    centroids = {g: v.mean(axis=0) for g, v in vectors.items()}
+    # both phrases of group 0 are used twice; only 'card delivery late' texts sit near group 0
+    found = rank_keyphrases(texts, centroids, minilm, text_vectors=vectors)
+    assert set(found[0].title.casefold().split()) <= {"card", "delivery", "late"}
+    assert found[0].phrases == [found[0].phrases[0]]  # one phrase embedded: the firmest
+    unnarrowed = rank_keyphrases(texts, centroids, minilm)
+    assert len(unnarrowed[0].phrases) > 1
