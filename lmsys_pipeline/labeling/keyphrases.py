@@ -10,17 +10,19 @@ share of the phrase's use among itself and its ``CONTRAST_GROUPS`` nearest). Whe
 own vectors are given (clusters; not parents), that list is cut to the ``FIT_SHORTLIST`` phrases
 whose texts sit most firmly in the group: the mean, over the texts holding the phrase, of their
 cosine to the group's centroid minus their best cosine to a nearest group's (plus the same
-coverage prior as below). That costs no
-embedding, raised title → intent on both labelled sets and makes a third of the phrases to
-embed (benchmarks/RESULTS.md). The distinct shortlisted phrases are embedded once, with the
-model that embedded the texts, and scored (KeyBERT-style, with Toponymy's contrast):
+coverage prior as below). That costs no embedding, raised title → intent on both labelled sets
+and leaves a third of the phrases to embed (benchmarks/RESULTS.md). The distinct shortlisted
+phrases are embedded once, with the model that embedded the texts, and scored (KeyBERT-style,
+with Toponymy's contrast):
 
     cosine(phrase, group centroid) - CONTRAST · max cosine(phrase, nearest other centroids)
     + COVERAGE · share of the group's texts that contain the phrase
 
 The title is a group's best phrase not already taken by a group with a better best score (so
-no two groups share a title); its other keyphrases are picked by maximal marginal relevance
-(MMR), so they are not rewordings of the title.
+no two groups share a title); a phrase within ``SIBLING_MARGIN`` of it that shares no word with
+the titles already given to its nearest groups is preferred (contrastive sibling naming: fewer
+siblings sharing a word, at no loss of title → intent); its other keyphrases are picked by
+maximal marginal relevance (MMR), so they are not rewordings of the title.
 """
 
 import re
@@ -41,6 +43,7 @@ FIT_SHORTLIST = 10  # of those, the ones embedded when they are (see the module 
 CONTRAST = 0.5  # weight of the nearest other groups' closeness
 CONTRAST_GROUPS = 5  # how many nearest other groups a phrase is contrasted with
 COVERAGE = 0.05  # weight of the share of the group's texts that hold the phrase
+SIBLING_MARGIN = 0.02  # score a title gives up not to share a word with a nearest group's
 MMR_DIVERSITY = 0.3
 KEYPHRASES = 4
 
@@ -253,13 +256,25 @@ def rank_keyphrases(
         ranked[key] = ([phrases[i] for i in order], own[order], score[order])
     used = {_key(t) for t in (taken or set())}
     found: dict[object, Keyphrases | None] = {key: None for key in keys}
+    chosen: dict[object, set[str]] = {}  # key → its title's content words
     for key in sorted(ranked, key=lambda k: (-ranked[k][2][0], keys.index(k))):
         phrases, own, score = ranked[key]
         own_avoid = {_key(t) for t in (avoid or {}).get(key, [])}
-        best = next((i for i, p in enumerate(phrases) if _key(p) not in used | own_avoid), None)
-        if best is None:
+        free = [i for i, p in enumerate(phrases) if _key(p) not in used | own_avoid]
+        if not free:
             continue
+        siblings = set().union(*(chosen.get(keys[i], set()) for i in nearest[key]))
+        best = next(
+            (
+                i
+                for i in free
+                if score[i] >= score[free[0]] - SIBLING_MARGIN
+                and not set(_key(phrases[i]).split()) & siblings
+            ),
+            free[0],
+        )
         used.add(_key(phrases[best]))
+        chosen[key] = set(_key(phrases[best]).split()) - stops
         picks = _mmr(own, score, best, KEYPHRASES)
         group = groups[key]
         found[key] = Keyphrases(

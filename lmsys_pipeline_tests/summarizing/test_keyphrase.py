@@ -77,3 +77,20 @@ def test_text_vectors_keep_the_phrases_whose_texts_sit_firmly_in_the_group(minil
     assert found[0].phrases == [found[0].phrases[0]]  # one phrase embedded: the firmest
     unnarrowed = rank_keyphrases(texts, centroids, minilm)
     assert len(unnarrowed[0].phrases) > 1
+
+
+def test_a_title_gives_way_not_to_share_a_word_with_a_nearest_groups(minilm, monkeypatch):
+    import lmsys_pipeline.labeling.keyphrases as keyphrases
+
+    texts = {
+        0: ["card stolen abroad", "card stolen abroad", "my card stolen"],
+        1: ["card stolen yesterday", "stolen wallet yesterday", "card stolen yesterday"],
+    }
+    centroids = {g: minilm.embed(t).mean(axis=0) for g, t in texts.items()}
+    words = {}
+    for margin in (0.0, 1.0):
+        monkeypatch.setattr(keyphrases, "SIBLING_MARGIN", margin)
+        found = rank_keyphrases(texts, centroids, minilm)
+        words[margin] = [set(found[g].title.casefold().split()) for g in texts]
+    assert words[0.0][0] & words[0.0][1]  # the best phrases share a word...
+    assert not words[1.0][0] & words[1.0][1]  # ...which a sibling gives way on
