@@ -73,7 +73,8 @@ def synthetic_clusters(base, count: int, members: int, seed: int):
         picked = rng.choice(len(own_texts), members, replace=len(own_texts) < members)
         chosen = [own_texts[i].lower() for i in picked]
         if key >= len(base):
-            used = Counter(w for t in chosen for w in set(WORD.findall(t)) if w not in stops)
+            words = (w for t in chosen for w in sorted(set(WORD.findall(t))))
+            used = Counter(w for w in words if w not in stops)
             top = [w for w, _ in used.most_common(TOP_WORDS)]
             swapped = rng.choice(top, int(len(top) * SWAPPED_SHARE), replace=False) if top else []
             swap = {w: str(rng.choice(vocabulary)) for w in swapped}
@@ -135,6 +136,7 @@ def main() -> None:
         )
         return {
             "phrases embedded": counting.texts,
+            "embed cpu": counting.cpu,
             "titled": sum(v is not None for v in found.values()),
         }
 
