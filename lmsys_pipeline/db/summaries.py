@@ -15,7 +15,6 @@ from sqlmodel import Field, SQLModel
 
 from lmsys_pipeline.db.models import UTCDateTime, run_id_field, utc_now
 
-
 # The key, in a summary or hierarchy run's parameters, of its label measures
 # (labeling/measures.py computes them).
 LABEL_MEASURES = "label_measures"
