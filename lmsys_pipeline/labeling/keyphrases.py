@@ -3,7 +3,9 @@
 Candidates are the 1-4 word phrases of the groups' own texts that neither start nor end with
 a stop word (``candidate_phrases``); prose only: code-like lines and identifiers are skipped and
 a long prompt gives only its first ``PROSE_WORDS`` words of prose, so a programming task is
-named by what it asks ("python script", "sort a list"), not by its first identifiers. Each
+named by what it asks ("python script", "sort a list"), not by its first identifiers; a phrase
+that states a task ("Write a Python program": a task verb and its object) gets ``TASK_BONUS``.
+Only phrases in the script most of a group's texts are written in are kept. Each
 group keeps its ``SHORTLIST`` candidates most used by its own texts and least by the other
 groups', above all its nearest groups' (class-based TF-IDF on phrases, scaled by the group's
 share of the phrase's use among itself and its ``CONTRAST_GROUPS`` nearest). Where the texts'
@@ -26,8 +28,10 @@ maximal marginal relevance (MMR), so they are not rewordings of the title.
 """
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -43,6 +47,35 @@ FIT_SHORTLIST = 10  # of those, the ones embedded when they are (see the module 
 CONTRAST = 0.5  # weight of the nearest other groups' closeness
 CONTRAST_GROUPS = 5  # how many nearest other groups a phrase is contrasted with
 COVERAGE = 0.05  # weight of the share of the group's texts that hold the phrase
+TASK_BONUS = 0.05  # for a phrase that states a task: "Write a Python function"
+TASK_VERBS = frozenset(
+    [
+        "write",
+        "rewrite",
+        "create",
+        "implement",
+        "build",
+        "generate",
+        "explain",
+        "fix",
+        "debug",
+        "convert",
+        "translate",
+        "solve",
+        "calculate",
+        "compute",
+        "prove",
+        "summarize",
+        "summarise",
+        "design",
+        "draft",
+        "compose",
+        "describe",
+        "compare",
+        "optimize",
+        "refactor",
+    ]
+)
 SIBLING_MARGIN = 0.02  # score a title gives up not to share a word with a nearest group's
 MMR_DIVERSITY = 0.3
 KEYPHRASES = 4
@@ -119,18 +152,36 @@ class _Group:
     spelling: dict[str, Counter]
     texts: int
     holders: dict[str, list[int]]  # phrase → the positions of the texts holding it
+    # the script most of the texts are written in: a mostly English cluster is not named by
+    # the one Chinese sentence among its prompts (and a Chinese one is named in Chinese)
+    script: str
 
 
 def _count(texts: list[str], stops: frozenset[str]) -> _Group:
     counts: Counter = Counter()
     spelling: dict[str, Counter] = {}
     holders: dict[str, list[int]] = {}
+    scripts: Counter = Counter()
     for position, text in enumerate(texts):
-        for phrase, written in candidate_phrases(text, stops).items():
+        found = candidate_phrases(text, stops)
+        if found:
+            scripts[Counter(script(p) for p in found).most_common(1)[0][0]] += 1
+        for phrase, written in found.items():
             counts[phrase] += 1
             spelling.setdefault(phrase, Counter())[written] += 1
             holders.setdefault(phrase, []).append(position)
-    return _Group(counts, spelling, len(texts), holders)
+    written_in = scripts.most_common(1)[0][0] if scripts else "LATIN"
+    return _Group(counts, spelling, len(texts), holders, written_in)
+
+
+@cache
+def _letter_script(letter: str) -> str:
+    return unicodedata.name(letter, "?").split(" ")[0]
+
+
+def script(phrase: str) -> str:
+    """The writing system of a phrase's first letter: LATIN, CJK, CYRILLIC, HANGUL..."""
+    return _letter_script(next((c for c in phrase if c.isalpha()), "?"))
 
 
 def _shortlist(groups: dict, nearest: dict[object, list]) -> dict[object, list[str]]:
@@ -144,7 +195,7 @@ def _shortlist(groups: dict, nearest: dict[object, list]) -> dict[object, list[s
         floor = 2 if group.texts >= 10 else 1
         scored = []
         for phrase, count in group.counts.items():
-            if count < floor:
+            if count < floor or script(phrase) != group.script:
                 continue
             mine = count / group.texts
             theirs = max(
@@ -192,6 +243,12 @@ def _mmr(vectors: np.ndarray, scores: np.ndarray, first: int, count: int) -> lis
         value[chosen] = -np.inf
         chosen.append(int(np.argmax(value)))
     return chosen
+
+
+def _is_task(phrase: str) -> bool:
+    """A task verb and its object (never the verb alone)."""
+    words = phrase.split()
+    return len(words) > 1 and words[0] in TASK_VERBS
 
 
 def _key(phrase: str) -> str:
@@ -251,7 +308,8 @@ def rank_keyphrases(
         others = nearest[key]
         rival = (own @ centre[others].T).max(axis=1) if len(others) else 0.0
         coverage = np.array([groups[key].counts[p] / max(groups[key].texts, 1) for p in phrases])
-        score = closeness - CONTRAST * rival + COVERAGE * coverage
+        task = np.array([_is_task(p) for p in phrases], dtype=np.float32)
+        score = closeness - CONTRAST * rival + COVERAGE * coverage + TASK_BONUS * task
         order = np.argsort(-score, kind="stable")
         ranked[key] = ([phrases[i] for i in order], own[order], score[order])
     used = {_key(t) for t in (taken or set())}

@@ -94,3 +94,43 @@ def test_a_title_gives_way_not_to_share_a_word_with_a_nearest_groups(minilm, mon
         words[margin] = [set(found[g].title.casefold().split()) for g in texts]
     assert words[0.0][0] & words[0.0][1]  # the best phrases share a word...
     assert not words[1.0][0] & words[1.0][1]  # ...which a sibling gives way on
+
+
+def _sample_prompts(source: str, pattern: str, count: int) -> list[str]:
+    from importlib.resources import files
+
+    import polars as pl
+
+    sample = pl.read_parquet(str(files("lmsys_pipeline") / "data" / "sample.parquet"))
+    texts = sample.with_columns(
+        text=pl.col("conversation").list.first().struct.field("content")
+    ).filter((pl.col("source") == source) & pl.col("text").str.contains(pattern))
+    return texts["text"].head(count).to_list()
+
+
+def test_real_code_prompts_are_named_by_their_task_not_an_identifier(minilm):
+    """Chatbot Arena prompts that ask for Python (the bundled sample's) against two other
+    real families: the title says what is asked ("Write a Python script"), not "Python"."""
+    texts = {
+        "python": _sample_prompts("arena_hard", r"(?i)\bwrite\b.*\bpython\b", 40),
+        "card": _sample_prompts("banking77", r"(?i)\bcard\b", 40),
+        "redteam": _sample_prompts("hh_rlhf", r"(?i)\bhow\b", 40),
+    }
+    assert len(texts["python"]) >= 10
+    vectors = {k: minilm.embed(v) for k, v in texts.items()}
+    centroids = {k: v.mean(axis=0) for k, v in vectors.items()}
+    title = rank_keyphrases(texts, centroids, minilm, text_vectors=vectors)["python"].title
+    words = title.casefold().split()
+    assert words[0] in {"write", "create", "generate", "implement"} and "python" in words, title
+
+
+def test_a_group_is_named_in_the_script_most_of_its_texts_use(minilm):
+    chinese = "\u8bf7\u7528\u4e2d\u6587\u56de\u7b54"  # one sentence, repeated below
+    texts = {
+        0: ["reset my card pin", "card pin blocked", "new card pin please", chinese, chinese],
+        1: [chinese, chinese, f"{chinese}\u4e00", "hola que tal"],
+    }
+    centroids = {g: minilm.embed(t).mean(axis=0) for g, t in texts.items()}
+    found = rank_keyphrases(texts, centroids, minilm)
+    assert found[0].title.isascii()
+    assert not found[1].title.isascii()
