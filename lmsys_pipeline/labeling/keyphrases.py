@@ -76,6 +76,13 @@ TASK_VERBS = frozenset(
         "refactor",
     ]
 )
+# words that start the tail of a question ("how long will...", "am I able to...") or a
+# state, never a name
+NOT_LEADING = frozenset(
+    {"able", "long", "much", "many", "possible", "sure", "going", "trying", "tried"}
+    | {"currently", "already", "still", "really", "actually", "wanted", "getting"}
+)
+EXTEND_SHARE = 0.25  # a task title is completed by a next word at least this share holds
 SIBLING_MARGIN = 0.02  # score a title gives up not to share a word with a nearest group's
 MMR_DIVERSITY = 0.3
 KEYPHRASES = 4
@@ -123,17 +130,24 @@ def _prose_chunks(text: str) -> list[list[str]]:
 
 def candidate_phrases(text: str, stops: frozenset[str]) -> dict[str, str]:
     """Lower-cased phrase → its first spelling in ``text``: 1-4 words that neither start nor
-    end with a stop word."""
+    end with a stop word, never start with a word that leads a question's tail ("Long will
+    my transfer", "Able to exchange") and never end with a possessive ("Steal my
+    neighbor's")."""
     found: dict[str, str] = {}
     for words in _prose_chunks(text):
         lowered = [w.lower().replace("\u2019", "'") for w in words]
         # a contraction of a stop word ("didn't", "what's") is one too
         edge = [w not in stops and w.partition("'")[0] not in stops for w in lowered]
         for start, first in enumerate(lowered):
-            if not edge[start] or len(first) < 2:
+            if not edge[start] or len(first) < 2 or first in NOT_LEADING:
                 continue
             for end in range(start + 1, min(start + MAX_WORDS, len(words)) + 1):
-                if not edge[end - 1] or (end - start == 1 and len(first) < 3):
+                last = lowered[end - 1]
+                if (
+                    not edge[end - 1]
+                    or last.endswith("'s")
+                    or (end - start == 1 and len(first) < 3)
+                ):
                     continue
                 found.setdefault(" ".join(lowered[start:end]), " ".join(words[start:end]))
     return found
@@ -251,6 +265,23 @@ def _is_task(phrase: str) -> bool:
     return len(words) > 1 and words[0] in TASK_VERBS
 
 
+def _completed(phrase: str, group: _Group) -> str:
+    """A task phrase with the next word most of its uses go on with ("Write a python" →
+    "Write a python function"), where at least ``EXTEND_SHARE`` of them do; a word that
+    starts a clause ("Write a story using") does not complete it."""
+    if not _is_task(phrase) or len(phrase.split()) >= MAX_WORDS:
+        return phrase
+    longer = [
+        (count, p)
+        for p, count in group.counts.items()
+        if p.startswith(phrase + " ")
+        and len(p.split()) == len(phrase.split()) + 1
+        and not p.endswith(("ing", "ed"))
+    ]
+    count, best = max(longer, default=(0, phrase))
+    return best if count >= EXTEND_SHARE * group.counts[phrase] else phrase
+
+
 def _key(phrase: str) -> str:
     return " ".join(word.removesuffix("s") for word in phrase.casefold().split())
 
@@ -333,10 +364,12 @@ def rank_keyphrases(
         )
         used.add(_key(phrases[best]))
         chosen[key] = set(_key(phrases[best]).split()) - stops
+        title = _completed(phrases[best], groups[key])
+        used.add(_key(title))
         picks = _mmr(own, score, best, KEYPHRASES)
         group = groups[key]
         found[key] = Keyphrases(
-            _written(group, phrases[best]),
+            _written(group, title),
             [phrases[i] for i in picks],
             [group.counts[phrases[i]] / max(group.texts, 1) for i in picks],
         )

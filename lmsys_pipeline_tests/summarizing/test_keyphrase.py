@@ -42,6 +42,9 @@ def test_candidates_neither_start_nor_end_with_stop_words_and_skip_code():
     assert "card hasn't arrived" in candidate_phrases("My card hasn\u2019t arrived yet", stops)
     assert "hasn't arrived" not in candidate_phrases("It hasn't arrived", stops)
     assert candidate_phrases("\u8bf7\u5e2e\u6211\u5199\u4e00\u7bc7" * 6, stops) == {}
+    tail = candidate_phrases("How long will my transfer take to steal my neighbor's car", stops)
+    assert "transfer" in tail and "neighbor's car" in tail
+    assert not any(p.startswith("long") or p.endswith("neighbor's") for p in tail)
 
 
 def test_groups_with_the_same_best_phrase_never_share_a_title(minilm):
