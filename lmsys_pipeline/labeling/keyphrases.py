@@ -368,9 +368,10 @@ def rank_keyphrases(
         used.add(_key(title))
         picks = _mmr(own, score, best, KEYPHRASES)
         group = groups[key]
+        named = [title, *(phrases[i] for i in picks[1:])]
         found[key] = Keyphrases(
             _written(group, title),
-            [phrases[i] for i in picks],
-            [group.counts[phrases[i]] / max(group.texts, 1) for i in picks],
+            named,
+            [group.counts[p] / max(group.texts, 1) for p in named],
         )
     return found
