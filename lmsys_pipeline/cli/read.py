@@ -40,7 +40,9 @@ def runs(
     db_url: DbUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Clustering runs, newest first, with their clusters, queries, noise and aliases."""
+    """Clustering runs, newest first, with their clusters, queries, noise and aliases, and
+    the label measures of each alias's titles and parents."""
+    from lmsys_pipeline.labeling.measures import measures_line
     from lmsys_pipeline.reading.runs import list_runs
 
     found = list_runs(database(db_url), latest=latest)
@@ -58,6 +60,7 @@ def runs(
             ("created (UTC)", "left", WORDS),
             ("status", "left", WORDS),
             ("aliases", "left", WORDS),
+            ("label measures", "left", WORDS),
             ("description", "left"),
         ],
     )
@@ -71,6 +74,11 @@ def runs(
             run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             run.status,
             ", ".join(run.aliases),
+            "\n".join(
+                f"{alias} {kind}: {measures_line(measures)}"
+                for alias, found in sorted(run.label_measures.items())
+                for kind, measures in found.items()
+            ),
             run.description or "",
         )
     console.print(table)

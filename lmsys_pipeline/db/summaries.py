@@ -15,6 +15,10 @@ from sqlmodel import Field, SQLModel
 
 from lmsys_pipeline.db.models import UTCDateTime, run_id_field, utc_now
 
+# The key, in a summary or hierarchy run's parameters, of its label measures
+# (labeling/measures.py computes them).
+LABEL_MEASURES = "label_measures"
+
 
 class RunAccounting(SQLModel):
     """What every ledger of model-backed runs records: status, failures and spend."""

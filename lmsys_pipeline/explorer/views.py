@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from lmsys_pipeline import explorer_links as links
 from lmsys_pipeline.explorer import curation, data
+from lmsys_pipeline.labeling.measures import measures_line
 
 CENTRAL = 10
 
@@ -57,6 +58,7 @@ def run_view(explorer, run_id: str, alias: str | None) -> dict:
     choice = data.summary_choice(db, run_id, alias)
     found, tree = data.hierarchy(db, run_id, choice)
     dagster = _dagster_runs(explorer, [run_id])
+    in_use = row.label_measures.get(choice.alias, {}) if choice and choice.alias else {}
     return {
         "run": {
             **row.as_dict(),
@@ -65,6 +67,8 @@ def run_view(explorer, run_id: str, alias: str | None) -> dict:
         "summary_runs": [c.as_dict() for c in data.summary_runs(db, run_id)],
         "summary_run": choice.as_dict() if choice else None,
         "hierarchy": found.as_dict() if found else None,
+        # the label measures of the titles in use and their alias's parents, in words
+        "label_measures": {kind: measures_line(m) for kind, m in in_use.items()},
         "tree": data.tree_dict(tree) if tree else None,
         "clusters": [c.as_dict() for c in data.clusters(db, run_id, choice)],
         "previous_run": data.previous_run(db, run_id),

@@ -3,22 +3,35 @@
 Candidates are the 1-4 word phrases of the groups' own texts that neither start nor end with
 a stop word (``candidate_phrases``); prose only: code-like lines and identifiers are skipped and
 a long prompt gives only its first ``PROSE_WORDS`` words of prose, so a programming task is
-named by what it asks ("python script", "sort a list"), not by its first identifiers. Each
+named by what it asks ("python script", "sort a list"), not by its first identifiers; a phrase
+that states a task ("Write a Python program": a task verb and its object) gets ``TASK_BONUS``.
+Only phrases in the script most of a group's texts are written in are kept. Each
 group keeps its ``SHORTLIST`` candidates most used by its own texts and least by the other
-groups' (class-based TF-IDF on phrases); the distinct shortlisted phrases are embedded once,
-with the model that embedded the texts, and scored (KeyBERT-style, with Toponymy's contrast):
+groups', above all its nearest groups' (class-based TF-IDF on phrases, scaled by the group's
+share of the phrase's use among itself and its ``CONTRAST_GROUPS`` nearest). Where the texts'
+own vectors are given (clusters; not parents), that list is cut to the ``FIT_SHORTLIST`` phrases
+whose texts sit most firmly in the group: the mean, over the texts holding the phrase, of their
+cosine to the group's centroid minus their best cosine to a nearest group's (plus the same
+coverage prior as below). That costs no embedding, raised title → intent on both labelled sets
+and leaves a third of the phrases to embed (benchmarks/RESULTS.md). The distinct shortlisted
+phrases are embedded once, with the model that embedded the texts, and scored (KeyBERT-style,
+with Toponymy's contrast):
 
     cosine(phrase, group centroid) - CONTRAST · max cosine(phrase, nearest other centroids)
     + COVERAGE · share of the group's texts that contain the phrase
 
 The title is a group's best phrase not already taken by a group with a better best score (so
-no two groups share a title); its other keyphrases are picked by maximal marginal relevance
-(MMR), so they are not rewordings of the title.
+no two groups share a title); a phrase within ``SIBLING_MARGIN`` of it that shares no word with
+the titles already given to its nearest groups is preferred (contrastive sibling naming: fewer
+siblings sharing a word, at no loss of title → intent); its other keyphrases are picked by
+maximal marginal relevance (MMR), so they are not rewordings of the title.
 """
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -29,10 +42,48 @@ MAX_WORDS = 4
 PROSE_WORDS = 60  # words of prose read from each text: a long prompt states its task first
 PROSE_CHARS = 2_000  # and never more than its first characters
 MAX_WORD_CHARS = 24  # longer "words" (unspaced scripts, run-together strings) end a run
-SHORTLIST = 30  # candidates per group that are embedded
+SHORTLIST = 30  # candidates per group by use (all embedded when the texts' vectors are not given)
+FIT_SHORTLIST = 10  # of those, the ones embedded when they are (see the module docstring)
 CONTRAST = 0.5  # weight of the nearest other groups' closeness
 CONTRAST_GROUPS = 5  # how many nearest other groups a phrase is contrasted with
 COVERAGE = 0.05  # weight of the share of the group's texts that hold the phrase
+TASK_BONUS = 0.05  # for a phrase that states a task: "Write a Python function"
+TASK_VERBS = frozenset(
+    [
+        "write",
+        "rewrite",
+        "create",
+        "implement",
+        "build",
+        "generate",
+        "explain",
+        "fix",
+        "debug",
+        "convert",
+        "translate",
+        "solve",
+        "calculate",
+        "compute",
+        "prove",
+        "summarize",
+        "summarise",
+        "design",
+        "draft",
+        "compose",
+        "describe",
+        "compare",
+        "optimize",
+        "refactor",
+    ]
+)
+# words that start the tail of a question ("how long will...", "am I able to...") or a
+# state, never a name
+NOT_LEADING = frozenset(
+    {"able", "long", "much", "many", "possible", "sure", "going", "trying", "tried"}
+    | {"currently", "already", "still", "really", "actually", "wanted", "getting"}
+)
+EXTEND_SHARE = 0.25  # a task title is completed by a next word at least this share holds
+SIBLING_MARGIN = 0.02  # score a title gives up not to share a word with a nearest group's
 MMR_DIVERSITY = 0.3
 KEYPHRASES = 4
 
@@ -79,17 +130,24 @@ def _prose_chunks(text: str) -> list[list[str]]:
 
 def candidate_phrases(text: str, stops: frozenset[str]) -> dict[str, str]:
     """Lower-cased phrase → its first spelling in ``text``: 1-4 words that neither start nor
-    end with a stop word."""
+    end with a stop word, never start with a word that leads a question's tail ("Long will
+    my transfer", "Able to exchange") and never end with a possessive ("Steal my
+    neighbor's")."""
     found: dict[str, str] = {}
     for words in _prose_chunks(text):
         lowered = [w.lower().replace("\u2019", "'") for w in words]
         # a contraction of a stop word ("didn't", "what's") is one too
         edge = [w not in stops and w.partition("'")[0] not in stops for w in lowered]
         for start, first in enumerate(lowered):
-            if not edge[start] or len(first) < 2:
+            if not edge[start] or len(first) < 2 or first in NOT_LEADING:
                 continue
             for end in range(start + 1, min(start + MAX_WORDS, len(words)) + 1):
-                if not edge[end - 1] or (end - start == 1 and len(first) < 3):
+                last = lowered[end - 1]
+                if (
+                    not edge[end - 1]
+                    or last.endswith("'s")
+                    or (end - start == 1 and len(first) < 3)
+                ):
                     continue
                 found.setdefault(" ".join(lowered[start:end]), " ".join(words[start:end]))
     return found
@@ -107,34 +165,79 @@ class _Group:
     counts: Counter
     spelling: dict[str, Counter]
     texts: int
+    holders: dict[str, list[int]]  # phrase → the positions of the texts holding it
+    # the script most of the texts are written in: a mostly English cluster is not named by
+    # the one Chinese sentence among its prompts (and a Chinese one is named in Chinese)
+    script: str
 
 
 def _count(texts: list[str], stops: frozenset[str]) -> _Group:
     counts: Counter = Counter()
     spelling: dict[str, Counter] = {}
-    for text in texts:
-        for phrase, written in candidate_phrases(text, stops).items():
+    holders: dict[str, list[int]] = {}
+    scripts: Counter = Counter()
+    for position, text in enumerate(texts):
+        found = candidate_phrases(text, stops)
+        if found:
+            scripts[Counter(script(p) for p in found).most_common(1)[0][0]] += 1
+        for phrase, written in found.items():
             counts[phrase] += 1
             spelling.setdefault(phrase, Counter())[written] += 1
-    return _Group(counts, spelling, len(texts))
+            holders.setdefault(phrase, []).append(position)
+    written_in = scripts.most_common(1)[0][0] if scripts else "LATIN"
+    return _Group(counts, spelling, len(texts), holders, written_in)
 
 
-def _shortlist(groups: dict) -> dict[object, list[str]]:
-    """Each group's ``SHORTLIST`` phrases by coverage x log(1 + groups / groups using it)."""
+@cache
+def _letter_script(letter: str) -> str:
+    return unicodedata.name(letter, "?").split(" ")[0]
+
+
+def script(phrase: str) -> str:
+    """The writing system of a phrase's first letter: LATIN, CJK, CYRILLIC, HANGUL..."""
+    return _letter_script(next((c for c in phrase if c.isalpha()), "?"))
+
+
+def _shortlist(groups: dict, nearest: dict[object, list]) -> dict[object, list[str]]:
+    """Each group's ``SHORTLIST`` phrases by coverage x log(1 + groups / groups using it) x
+    its share of the phrase's coverage among itself and its ``nearest`` groups."""
     used_by: Counter = Counter()
     for group in groups.values():
         used_by.update(group.counts.keys())
     shortlist = {}
     for key, group in groups.items():
         floor = 2 if group.texts >= 10 else 1
-        scored = [
-            (count / group.texts * np.log1p(len(groups) / used_by[phrase]), phrase)
-            for phrase, count in group.counts.items()
-            if count >= floor
-        ]
+        scored = []
+        for phrase, count in group.counts.items():
+            if count < floor or script(phrase) != group.script:
+                continue
+            mine = count / group.texts
+            theirs = max(
+                (groups[o].counts.get(phrase, 0) / max(groups[o].texts, 1) for o in nearest[key]),
+                default=0.0,
+            )
+            idf = np.log1p(len(groups) / used_by[phrase])
+            scored.append((mine * idf * mine / (mine + theirs), phrase))
         scored.sort(key=lambda item: (-item[0], item[1]))
         shortlist[key] = [phrase for _, phrase in scored[:SHORTLIST]]
     return shortlist
+
+
+def _firmest(
+    phrases: list[str], group: _Group, vectors: np.ndarray, centre: np.ndarray, rivals: np.ndarray
+) -> list[str]:
+    """The ``FIT_SHORTLIST`` of ``phrases`` whose holding texts (``vectors``: one unit row per
+    text) are nearest the group's ``centre`` against the ``rivals`` centroids on average, plus
+    the coverage prior."""
+    if len(vectors) != group.texts or not len(rivals):
+        return phrases[:FIT_SHORTLIST]
+    margin = vectors @ centre - (vectors @ rivals.T).max(axis=1)
+    firmness = [
+        float(np.mean(margin[group.holders[p]])) + COVERAGE * group.counts[p] / group.texts
+        for p in phrases
+    ]
+    order = sorted(range(len(phrases)), key=lambda i: (-firmness[i], i))
+    return [phrases[i] for i in order[:FIT_SHORTLIST]]
 
 
 def _written(group: _Group, phrase: str) -> str:
@@ -156,6 +259,29 @@ def _mmr(vectors: np.ndarray, scores: np.ndarray, first: int, count: int) -> lis
     return chosen
 
 
+def _is_task(phrase: str) -> bool:
+    """A task verb and its object (never the verb alone)."""
+    words = phrase.split()
+    return len(words) > 1 and words[0] in TASK_VERBS
+
+
+def _completed(phrase: str, group: _Group) -> str:
+    """A task phrase with the next word most of its uses go on with ("Write a python" →
+    "Write a python function"), where at least ``EXTEND_SHARE`` of them do; a word that
+    starts a clause ("Write a story using") does not complete it."""
+    if not _is_task(phrase) or len(phrase.split()) >= MAX_WORDS:
+        return phrase
+    longer = [
+        (count, p)
+        for p, count in group.counts.items()
+        if p.startswith(phrase + " ")
+        and len(p.split()) == len(phrase.split()) + 1
+        and not p.endswith(("ing", "ed"))
+    ]
+    count, best = max(longer, default=(0, phrase))
+    return best if count >= EXTEND_SHARE * group.counts[phrase] else phrase
+
+
 def _key(phrase: str) -> str:
     return " ".join(word.removesuffix("s") for word in phrase.casefold().split())
 
@@ -167,25 +293,42 @@ def rank_keyphrases(
     *,
     avoid: dict[object, list[str]] | None = None,
     taken: set[str] | None = None,
+    text_vectors: dict[object, np.ndarray] | None = None,
 ) -> dict[object, Keyphrases | None]:
     """Keyphrases of each group of ``texts`` (key → its texts) against the unit
     ``centroids`` of all groups (the same keys): the title first. ``avoid``: titles a group may
-    not have (a parent's children's); ``taken``: titles no group may have. A group without a
-    single candidate phrase gets None."""
+    not have (a parent's children's); ``taken``: titles no group may have; ``text_vectors``:
+    the texts' own unit vectors, row for row (they narrow the phrases to embed). A group
+    without a single candidate phrase gets None."""
     stops = stop_words()
     keys = list(texts)
+    centre = np.array([centroids[key] for key in keys], dtype=np.float32)
+    centre /= np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-12)
+    between = centre @ centre.T
+    np.fill_diagonal(between, -np.inf)
+    nearest = {
+        key: np.argsort(-between[index], kind="stable")[: min(CONTRAST_GROUPS, len(keys) - 1)]
+        for index, key in enumerate(keys)
+    }
     groups = {key: _count(texts[key], stops) for key in keys}
-    shortlist = _shortlist(groups)
+    shortlist = _shortlist(groups, {key: [keys[i] for i in nearest[key]] for key in keys})
+    if text_vectors is not None:
+        shortlist = {
+            key: _firmest(
+                phrases,
+                groups[key],
+                np.asarray(text_vectors.get(key, []), dtype=np.float32).reshape(-1, len(centre[0])),
+                centre[index],
+                centre[nearest[key]],
+            )
+            for index, (key, phrases) in enumerate(shortlist.items())
+        }
     distinct = sorted({p for phrases in shortlist.values() for p in phrases})
     if not distinct:
         return {key: None for key in keys}
     vectors = np.asarray(embedder.embed(distinct), dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     row = {p: i for i, p in enumerate(distinct)}
-    centre = np.array([centroids[key] for key in keys], dtype=np.float32)
-    centre /= np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-12)
-    between = centre @ centre.T
-    np.fill_diagonal(between, -np.inf)
     ranked: dict[object, tuple[list[str], np.ndarray, np.ndarray]] = {}
     for index, key in enumerate(keys):
         phrases = shortlist[key]
@@ -193,26 +336,42 @@ def rank_keyphrases(
             continue
         own = vectors[[row[p] for p in phrases]]
         closeness = own @ centre[index]
-        others = np.argsort(-between[index], kind="stable")[: min(CONTRAST_GROUPS, len(keys) - 1)]
+        others = nearest[key]
         rival = (own @ centre[others].T).max(axis=1) if len(others) else 0.0
         coverage = np.array([groups[key].counts[p] / max(groups[key].texts, 1) for p in phrases])
-        score = closeness - CONTRAST * rival + COVERAGE * coverage
+        task = np.array([_is_task(p) for p in phrases], dtype=np.float32)
+        score = closeness - CONTRAST * rival + COVERAGE * coverage + TASK_BONUS * task
         order = np.argsort(-score, kind="stable")
         ranked[key] = ([phrases[i] for i in order], own[order], score[order])
     used = {_key(t) for t in (taken or set())}
     found: dict[object, Keyphrases | None] = {key: None for key in keys}
+    chosen: dict[object, set[str]] = {}  # key → its title's content words
     for key in sorted(ranked, key=lambda k: (-ranked[k][2][0], keys.index(k))):
         phrases, own, score = ranked[key]
         own_avoid = {_key(t) for t in (avoid or {}).get(key, [])}
-        best = next((i for i, p in enumerate(phrases) if _key(p) not in used | own_avoid), None)
-        if best is None:
+        free = [i for i, p in enumerate(phrases) if _key(p) not in used | own_avoid]
+        if not free:
             continue
+        siblings = set().union(*(chosen.get(keys[i], set()) for i in nearest[key]))
+        best = next(
+            (
+                i
+                for i in free
+                if score[i] >= score[free[0]] - SIBLING_MARGIN
+                and not set(_key(phrases[i]).split()) & siblings
+            ),
+            free[0],
+        )
         used.add(_key(phrases[best]))
+        chosen[key] = set(_key(phrases[best]).split()) - stops
+        title = _completed(phrases[best], groups[key])
+        used.add(_key(title))
         picks = _mmr(own, score, best, KEYPHRASES)
         group = groups[key]
+        named = [title, *(phrases[i] for i in picks[1:])]
         found[key] = Keyphrases(
-            _written(group, phrases[best]),
-            [phrases[i] for i in picks],
-            [group.counts[phrases[i]] / max(group.texts, 1) for i in picks],
+            _written(group, title),
+            named,
+            [group.counts[p] / max(group.texts, 1) for p in named],
         )
     return found

@@ -14,11 +14,11 @@ from collections.abc import Hashable, Iterable
 
 import numpy as np
 
+from lmsys_pipeline.db.summaries import LABEL_MEASURES
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.labeling.keyphrases import stop_words
 
 CONTENT_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-LABEL_MEASURES = "label_measures"  # the key in a run's stored parameters
 
 
 def content_words(title: str) -> set[str]:
@@ -90,3 +90,18 @@ def measures_metadata(entry) -> dict[str, float | int | None]:
     """A run's stored measures as metadata entries, ``label_``-prefixed (none when skipped)."""
     stored = (entry.parameters or {}).get(LABEL_MEASURES) or {}
     return {f"label_{name}": value for name, value in stored.items()}
+
+
+def measures_line(measures: dict | None) -> str:
+    """Stored measures in a few words: "member fit 0.751, sibling overlap 0.446, 0 duplicate
+    titles"; "" when there are none."""
+    if not measures:
+        return ""
+    parts = []
+    if measures.get("member_fit") is not None:
+        parts.append(f"member fit {measures['member_fit']:.3f}")
+    if measures.get("sibling_overlap") is not None:
+        parts.append(f"sibling overlap {measures['sibling_overlap']:.3f}")
+    if measures.get("duplicate_titles") is not None:
+        parts.append(f"{measures['duplicate_titles']} duplicate titles")
+    return ", ".join(parts)

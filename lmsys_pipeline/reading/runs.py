@@ -1,4 +1,5 @@
-"""Clustering runs, newest first, with their sizes and the aliases summarising them."""
+"""Clustering runs, newest first, with their sizes, the aliases summarising them and the
+label measures of each alias's titles and parents (issue 25)."""
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -8,7 +9,9 @@ from sqlalchemy import case, func, select
 
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.counts import cluster_sizes
+from lmsys_pipeline.db.hierarchy import HierarchyRun
 from lmsys_pipeline.db.models import NOISE, ClusteringRun, ClusterSummary, QueryCluster
+from lmsys_pipeline.db.summaries import LABEL_MEASURES, SummaryRun
 from lmsys_pipeline.reading.central import central_queries
 from lmsys_pipeline.reading.choice import require_run
 
@@ -31,6 +34,9 @@ class RunRow:
     description: str | None
     aliases: list[str] = field(default_factory=list)
     status: str = "materialized"
+    # alias → {"titles": measures of the summary run in use, "parents": of its latest
+    # hierarchy run}, each only where stored
+    label_measures: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "created_at": self.created_at.isoformat()}
@@ -69,6 +75,7 @@ def list_runs(
             .where(ClusterSummary.run_id.in_(ids))
         ):
             aliases.setdefault(run_id, set()).add(alias or "(no alias)")
+        measures = _label_measures(connection, ids)
     rows = []
     for run in runs:
         queries, noise = counts.get(run.run_id, (0, 0))
@@ -83,9 +90,31 @@ def list_runs(
                 run.description,
                 sorted(aliases.get(run.run_id, ())),
                 run_status(run.parameters or {}),
+                measures.get(run.run_id, {}),
             )
         )
     return rows
+
+
+def _label_measures(connection, ids: list[str]) -> dict[str, dict[str, dict]]:
+    """Run → alias → the stored measures of the summary run whose titles are in use and of
+    the alias's latest hierarchy run with measures."""
+    in_use = select(ClusterSummary.summary_run_id).distinct().where(ClusterSummary.run_id.in_(ids))
+    found: dict[str, dict[str, dict]] = {}
+    for kind, table, extra in (
+        ("titles", SummaryRun, SummaryRun.summary_run_id.in_(in_use)),
+        ("parents", HierarchyRun, HierarchyRun.run_id.in_(ids)),
+    ):
+        rows = connection.execute(
+            select(table.run_id, table.alias, table.parameters)
+            .where(table.run_id.in_(ids), extra)
+            .order_by(table.created_at)
+        )
+        for run_id, alias, parameters in rows:
+            stored = (parameters or {}).get(LABEL_MEASURES)
+            if stored:  # later rows (newer runs) replace earlier ones
+                found.setdefault(run_id, {}).setdefault(alias, {})[kind] = stored
+    return found
 
 
 @dataclass

@@ -8,6 +8,8 @@ title → intent accuracy by about three points. No LLM, no network; the run's o
 model scores the phrases.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from lmsys_pipeline.db.connection import DatabaseManager
@@ -21,9 +23,17 @@ EXEMPLAR_CHARS = 160
 EXEMPLARS = 2
 
 
+@dataclass
+class MemberTexts:
+    """Each cluster's sampled member queries and their stored vectors, row for row."""
+
+    texts: dict[int, list[str]]
+    vectors: dict[int, np.ndarray]
+
+
 def member_texts(
     db: DatabaseManager, view: RunView, cluster_ids: list[int], seed: int
-) -> dict[int, list[str]]:
+) -> MemberTexts:
     """Each cluster's member queries, a seeded sample of ``MEMBER_TEXTS`` where it has more."""
     picked = {}
     for cluster_id in cluster_ids:
@@ -31,9 +41,15 @@ def member_texts(
         if len(members) > MEMBER_TEXTS:
             rng = np.random.default_rng([seed, cluster_id + 1, 3])
             members = np.sort(rng.choice(members, MEMBER_TEXTS, replace=False))
-        picked[cluster_id] = view.query_ids[members]
-    texts = fetch_texts(db, np.concatenate(list(picked.values())) if picked else [])
-    return {c: [texts[int(q)] for q in ids if int(q) in texts] for c, ids in picked.items()}
+        picked[cluster_id] = members
+    ids = [view.query_ids[m] for m in picked.values()]
+    texts = fetch_texts(db, np.concatenate(ids) if ids else [])
+    found = MemberTexts({}, {})
+    for cluster_id, members in picked.items():
+        kept = members[[int(q) in texts for q in view.query_ids[members]]]
+        found.texts[cluster_id] = [texts[int(q)] for q in view.query_ids[kept]]
+        found.vectors[cluster_id] = view.vectors[view.rows[kept]]
+    return found
 
 
 def _listing(phrases: list[str]) -> str:
@@ -77,16 +93,17 @@ def describe_parent(size: int, found: Keyphrases | None, children: list[str]) ->
 def keyphrase_labels(
     briefs: dict[int, ClusterBrief],
     cluster_ids: list[int],
-    texts: dict[int, list[str]],
+    members: MemberTexts,
     view: RunView,
     embedder: Embedder,
 ) -> dict[int, ClusterLabel]:
-    """A label for each of ``cluster_ids`` from its members' ``texts``, contrasted with the
+    """A label for each of ``cluster_ids`` from its ``members``' texts, contrasted with the
     nearest of all clusters in ``briefs`` (their titles never repeat one another)."""
     everyone = sorted(briefs)
     found = rank_keyphrases(
-        {c: texts.get(c) or briefs[c].queries for c in everyone},
+        {c: members.texts.get(c) or briefs[c].queries for c in everyone},
         {c: view.centroids[c] for c in everyone},
         embedder,
+        text_vectors={c: members.vectors[c] for c in everyone if members.texts.get(c)},
     )
     return {c: describe(briefs[c].size, found[c], briefs[c].queries) for c in cluster_ids}

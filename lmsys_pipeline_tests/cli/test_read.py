@@ -34,8 +34,12 @@ def test_runs_lists_the_run_with_its_aliases(db_url, monkeypatch):
     [found] = json.loads(out)
     assert found["run_id"] == run_id and found["aliases"] == ["kw", "kw-short"]
     assert (found["num_clusters"], found["num_queries"], found["noise_share"]) == (K, 600, 0.0)
+    titles = found["label_measures"]["kw"]["titles"]
+    assert 0 < titles["member_fit"] <= 1 and titles["duplicate_titles"] >= 0
     code, out = run("runs", "--latest", "--db-url", url)
     assert code == 0 and "kw-short" in out
+    fit = found["label_measures"]["kw-short"]["titles"]["member_fit"]
+    assert f"kw-short titles: member fit {fit:.3f}" in " ".join(out.split())
 
 
 def test_list_clusters_says_which_summary_run_it_used(db_url):

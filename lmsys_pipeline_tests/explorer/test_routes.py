@@ -38,11 +38,16 @@ def test_a_run_shows_its_tree_by_default_and_an_alias_on_request(client):
     assert view["hierarchy"]["alias"] == "kw" and view["tree"]
     assert len(view["clusters"]) == K and view["previous_run"] is None
     assert sum(root["queries"] for root in view["tree"]) == view["run"]["num_queries"]
+    stored = view["run"]["label_measures"]["kw"]  # the fixture's titles skip them
+    assert list(stored) == ["parents"] and 0 < stored["parents"]["member_fit"] <= 1
+    fit = f"member fit {stored['parents']['member_fit']:.3f}"
+    assert view["label_measures"]["parents"].startswith(fit)
     short = client.get(f"/api/runs/{built.run_a}", params={"alias": "kw-short"}).json()
     assert short["summary_run"]["alias"] == "kw-short" and short["tree"] is None
     page = client.get(f"/runs/{built.run_a}")
     assert page.status_code == 200
     assert view["tree"][0]["title"] in page.text and 'class="treemap"' in page.text
+    assert f"parents: {fit}" in page.text
     assert client.get(f"/api/runs/{built.run_b}").json()["previous_run"] == built.run_a
 
 
