@@ -1,10 +1,10 @@
 """Every page and ``/api`` route through the ASGI client, on SQLite and PostgreSQL."""
 
 import csv
-import html
 import io
 
 import pyarrow.parquet as pq
+from markupsafe import escape
 
 from lmsys_pipeline.explorer import charts
 from lmsys_pipeline_tests.explorer.built import STOLEN, K
@@ -47,7 +47,7 @@ def test_a_run_shows_its_tree_by_default_and_an_alias_on_request(client):
     assert view["tree"][0]["title"] in page.text and 'class="treemap"' in page.text
     labelled = [c for t in charts.treemap(view["tree"]) for c in t.children if c.labelled]
     assert labelled and page.text.count('class="sub-label"') == len(labelled)
-    assert f'<span class="sub-label">{html.escape(labelled[0].node["title"])}</span>' in page.text
+    assert f'<span class="sub-label">{escape(labelled[0].node["title"])}</span>' in page.text
     assert client.get(f"/api/runs/{built.run_b}").json()["previous_run"] == built.run_a
 
 
