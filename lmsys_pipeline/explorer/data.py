@@ -16,7 +16,7 @@ from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.explorer import readers
 from lmsys_pipeline.reading.choice import NotFound, require_run
 
-__all__ = ["NotEmbedded", "NotFound", "UserError", "visible"]
+__all__ = ["NotEmbedded", "NotFound", "UserError", "require_run", "visible"]
 
 EXPORT_FORMATS = ("csv", "json", "parquet")
 

@@ -80,8 +80,8 @@ def _run_view(explorer, run_id: str, alias: str | None) -> dict:
 
 def cluster_view(explorer, run_id: str, cluster_id: int, alias: str | None) -> dict:
     db = explorer.db
-    require = data.run(db, run_id)  # 404 for an unknown run before anything else
-    alias = alias_for(explorer, require.run_id, alias)
+    data.require_run(db, run_id)  # 404 for an unknown run before anything else
+    alias = alias_for(explorer, run_id, alias)
     counts = explorer.held.get(db, ("counts", run_id), lambda: data.run_counts(db, run_id))
     detail = data.cluster(db, run_id, cluster_id, alias, counts)
     lineage = data.lineage(db, run_id, cluster_id)
