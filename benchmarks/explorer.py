@@ -268,6 +268,7 @@ def load_test(base: str, run_id: str, clusters: list[int], users: int, seconds: 
 
     deadline = time.monotonic() + seconds
     took: list[float] = []
+    by_route: dict[str, list[float]] = {}
     errors: list[str] = []
     lock = threading.Lock()
 
@@ -292,6 +293,9 @@ def load_test(base: str, run_id: str, clusters: list[int], users: int, seconds: 
                     status = repr(error)
                 with lock:
                     took.append(1000 * (time.perf_counter() - started))
+                    route = path.replace(run_id, "{id}").replace(f"/{cluster}/", "/{c}/")
+                    route += " page 2" if params.get("page") else ""
+                    by_route.setdefault(route, []).append(took[-1])
                     if status != 200:
                         errors.append(f"{path}: {status}")
 
@@ -306,6 +310,10 @@ def load_test(base: str, run_id: str, clusters: list[int], users: int, seconds: 
         "first_errors": errors[:3],
         "p50_ms": percentile(took, 50),
         "p95_ms": percentile(took, 95),
+        "by_route (n, p50, p95 ms)": {
+            route: (len(values), round(percentile(values, 50)), round(percentile(values, 95)))
+            for route, values in sorted(by_route.items())
+        },
     }
 
 
