@@ -18,10 +18,17 @@ page of members and their count), and for search the query embedded in-process p
 numpy matrix product over the run's vectors held in memory.
 
     flock -x /tmp/lmsys-heavy.lock .venv/bin/python benchmarks/explorer.py \
-        [--rows 1000000] [--backends sqlite,postgresql] [--users 20] [--seconds 60]
+        [--rows 1000000] [--backends sqlite,postgresql] [--users 20] [--seconds 60] \
+        [--keep /tmp/explorer1m [--build-only]]
+
+With ``--keep DIR`` the rows, the databases (the SQLite file, a PostgreSQL cluster) and their
+vector caches are built once into DIR and reused by later runs (the build's times are kept in
+``DIR/built-BACKEND.json``); ``--build-only`` stops after building.
 """
 
 import argparse
+import contextlib
+import json
 import os
 import random
 import socket
@@ -261,6 +268,7 @@ def load_test(base: str, run_id: str, clusters: list[int], users: int, seconds: 
 
     deadline = time.monotonic() + seconds
     took: list[float] = []
+    by_route: dict[str, list[float]] = {}
     errors: list[str] = []
     lock = threading.Lock()
 
@@ -285,6 +293,9 @@ def load_test(base: str, run_id: str, clusters: list[int], users: int, seconds: 
                     status = repr(error)
                 with lock:
                     took.append(1000 * (time.perf_counter() - started))
+                    route = path.replace(run_id, "{id}").replace(f"/{cluster}/", "/{c}/")
+                    route += " page 2" if params.get("page") else ""
+                    by_route.setdefault(route, []).append(took[-1])
                     if status != 200:
                         errors.append(f"{path}: {status}")
 
@@ -299,6 +310,10 @@ def load_test(base: str, run_id: str, clusters: list[int], users: int, seconds: 
         "first_errors": errors[:3],
         "p50_ms": percentile(took, 50),
         "p95_ms": percentile(took, 95),
+        "by_route (n, p50, p95 ms)": {
+            route: (len(values), round(percentile(values, 50)), round(percentile(values, 95)))
+            for route, values in sorted(by_route.items())
+        },
     }
 
 
@@ -335,39 +350,59 @@ def ids_of(url: str, run_id: str) -> tuple[list[int], str, str]:
     return ordered, choice.summary_run_id, found.hierarchy_run_id
 
 
+def built_once(backend: str, url: str, parquet: str, workdir: Path, rows: int) -> dict:
+    """The database built by ``build``, or, in a kept folder, the one built before."""
+    record = workdir / f"built-{backend}.json"
+    if record.exists():
+        built = json.loads(record.read_text())
+        if built.get("rows") == rows:
+            print(f"reusing {built['run_id']}, built before", flush=True)
+            return built
+    built = {**in_fresh_process(build, url, parquet), "rows": rows}
+    record.write_text(json.dumps(built))
+    return built
+
+
 def run_backend(backend: str, url: str, parquet: str, workdir: Path, args) -> None:
-    print(f"\n## {backend}", flush=True)
+    print(f"\n## {backend} (load average {os.getloadavg()})", flush=True)
     env = {**os.environ, "LMSYS_VECTOR_CACHE": str(workdir / f"cache-{backend}")}
     os.environ["LMSYS_VECTOR_CACHE"] = env["LMSYS_VECTOR_CACHE"]
-    built = in_fresh_process(build, url, parquet)
+    built = built_once(backend, url, parquet, workdir, args.rows)
     run_id = built["run_id"]
     print(f"built {run_id}: " + ", ".join(f"{k} {v:.1f} s" for k, v in built["seconds"].items()))
+    if args.build_only:
+        return
     clusters, summary_run, hierarchy_run = ids_of(url, run_id)
     server, base = start_server(url, env)
     try:
-        print("| route | p50 ms | p95 ms | yardstick p50 / p95 ms |")
-        print("|---|---:|---:|---:|")
+        print("| route | first call ms | p50 ms | p95 ms | yardstick p50 / p95 ms |")
+        print("|---|---:|---:|---:|---:|")
         sticks = yardsticks(url, run_id, clusters[0], summary_run, hierarchy_run)
         for name, call in routes(base, run_id, clusters).items():
+            started = time.perf_counter()
+            call()  # the first call after the server started: nothing held yet
+            first = 1000 * (time.perf_counter() - started)
             p50, p95 = timed(call, 30)
             stick = sticks.get(name)
             shown = f"{stick[0]:.1f} / {stick[1]:.1f}" if stick else ""
-            print(f"| {name} | {p50:.1f} | {p95:.1f} | {shown} |", flush=True)
+            print(f"| {name} | {first:.1f} | {p50:.1f} | {p95:.1f} | {shown} |", flush=True)
         print(f"recall@10 of /api/search against brute force: {recall_at_10(url, base, run_id)}")
         import httpx
 
         # The run page offers these sizes; the largest the database can fill.
         sample = max(size for size in MAP_SIZES if size <= max(args.rows, MAP_SIZES[0]))
-        started = time.perf_counter()
-        points = httpx.get(
-            f"{base}/api/runs/{run_id}/map", params={"sample": sample}, timeout=300
-        ).json()["points"]
-        took = time.perf_counter() - started
-        print(f"/api/runs/{{id}}/map, {len(points):,} points (PCA): {took:.2f} s")
+        for state in ("cold", "warm"):
+            started = time.perf_counter()
+            points = httpx.get(
+                f"{base}/api/runs/{run_id}/map", params={"sample": sample}, timeout=600
+            ).json()["points"]
+            took = time.perf_counter() - started
+            print(f"/api/runs/{{id}}/map, {len(points):,} points (PCA), {state}: {took:.2f} s")
         print(f"map in Chromium: {map_in_chromium(base, run_id, sample)}", flush=True)
         load = load_test(base, run_id, clusters, args.users, args.seconds)
         print(f"{args.users} users for {args.seconds:.0f} s: {load}")
         print(f"server peak RSS: {_peak_mb(server.pid):,.0f} MB", flush=True)
+        print(f"load average at the end: {os.getloadavg()}", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -381,19 +416,29 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--keep", type=Path, help="build the databases once into this folder")
+    parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as name:
-        workdir = Path(name)
-        parquet = str(in_fresh_process(write_lmsys_parquet, workdir / "rows.parquet", args.rows))
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            workdir = args.keep
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        parquet = workdir / "rows.parquet"
+        if not (args.keep and parquet.exists()):
+            part = in_fresh_process(write_lmsys_parquet, workdir / "rows.part", args.rows)
+            part.rename(parquet)
         print(f"{args.rows:,} rows; k={CENTRES}", flush=True)
         for backend in args.backends.split(","):
             if backend == "sqlite":
-                run_backend(backend, str(workdir / "explorer.db"), parquet, workdir, args)
+                run_backend(backend, str(workdir / "explorer.db"), str(parquet), workdir, args)
             else:
                 from lmsys_pipeline_tests.postgres import postgres_server
 
-                with postgres_server() as url:
-                    run_backend(backend, url, parquet, workdir, args)
+                keep = workdir / "pg" if args.keep else None
+                with postgres_server(keep) as url:
+                    run_backend(backend, url, str(parquet), workdir, args)
 
 
 if __name__ == "__main__":

@@ -40,30 +40,19 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yields a SQLAlchemy URL of a fresh, empty database; stops the server afterwards."""
+def postgres_server(keep: Path | None = None) -> Iterator[str]:
+    """Yields a SQLAlchemy URL of a fresh, empty database; stops the server afterwards.
+    With ``keep`` (a folder), the cluster lives there and outlives the server: a later call
+    with the same folder serves the same data (a benchmark's database built once)."""
     bindir = _bindir()
-    root = Path(tempfile.mkdtemp(prefix="lmsys-pg-"))
+    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="lmsys-pg-"))
+    root.mkdir(parents=True, exist_ok=True)
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     port = _free_port()
-    subprocess.run(
-        _as_postgres(
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-sync",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
+    if not (data / "PG_VERSION").exists():
+        _initdb(bindir, data)
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
     subprocess.run(
         _as_postgres(
@@ -85,8 +74,29 @@ def postgres_server() -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
+        mode = "fast" if keep else "immediate"
         subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", mode, "stop"]),
             capture_output=True,
         )
-        shutil.rmtree(root, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _initdb(bindir: Path, data: Path) -> None:
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )

@@ -99,4 +99,8 @@ def serve(
         )
         + ". Ctrl-C stops it."
     )
+    if not public:
+        from lmsys_pipeline.explorer.warm_search import one_core_each
+
+        one_core_each()
     uvicorn.run(explorer, host=host, port=port, log_level="warning")

@@ -2,7 +2,9 @@
 clustering run is re-materialized (moves, merges, splits, deletions) or after a summary run
 replaces an alias's titles (renames). An edit whose target no longer exists is reported, not
 applied. Replaying changes rows only; the audit trail stays as it was (``undo`` still works,
-since a seeded run rebuilds the same assignments the edit started from).
+since a seeded run rebuilds the same assignments the edit started from); each applied edit
+stamps the run's parameters (``edits_replayed_at``), so readers holding the run's pages
+(the explorer) see that its rows changed.
 """
 
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ from sqlalchemy import delete, select, update
 from lmsys_pipeline.curation.history import EditRow, audit
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.counts import cluster_sizes, recount
-from lmsys_pipeline.db.models import NOISE, ClusterSummary, QueryCluster
+from lmsys_pipeline.db.models import NOISE, ClusteringRun, ClusterSummary, QueryCluster, utc_now
 
 ASSIGNMENT_EDITS = ("move_query", "merge", "split", "delete")
 TITLE_EDITS = ("rename",)
@@ -39,11 +41,24 @@ def replay_edits(
     for edit in edits:
         with db.engine.begin() as connection:
             why = _apply(connection, edit)
+            if why is None:
+                _mark_replayed(connection, run_id)
         if why is None:
             report.applied.append(edit.id)
         else:
             report.not_applied[edit.id] = why
     return report
+
+
+def _mark_replayed(connection, run_id: str) -> None:
+    parameters = connection.execute(
+        select(ClusteringRun.parameters).where(ClusteringRun.run_id == run_id)
+    ).scalar_one()
+    connection.execute(
+        update(ClusteringRun)
+        .where(ClusteringRun.run_id == run_id)
+        .values(parameters={**(parameters or {}), "edits_replayed_at": utc_now().isoformat()})
+    )
 
 
 def _apply(connection, edit: EditRow) -> str | None:

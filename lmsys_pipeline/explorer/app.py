@@ -3,7 +3,7 @@ data as JSON under ``/api``; every answer passes the token check, and every fail
 sentence (``errors.py``)."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +13,20 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from lmsys_pipeline.explorer import curation, dagster_links, data, errors, warm_search
+from lmsys_pipeline.explorer.held import Held
 from lmsys_pipeline.explorer.security import Guard, secure_headers
 from lmsys_pipeline.explorer.settings import ExplorerSettings
 
 HERE = Path(__file__).parent
 log = logging.getLogger("lmsys_pipeline.explorer")
+MAPS_HELD = 4  # a 50,000-point answer is ~15 MB
 
 
 @dataclass
 class Explorer:
-    """What every route shares: the settings, the database, the warm models, the guard."""
+    """What every route shares: the settings, the database, the warm models, the guard, and
+    what pages read over whole runs (``held``; the maps' projections and answers apart, as
+    they are larger)."""
 
     settings: ExplorerSettings
     db: Any
@@ -30,6 +34,9 @@ class Explorer:
     warm: warm_search.WarmSearch
     dagster: dagster_links.DagsterRuns
     pages: Environment
+    held: Held = field(default_factory=Held)
+    projections: Held = field(default_factory=lambda: Held(size=MAPS_HELD))
+    maps: Held = field(default_factory=lambda: Held(size=MAPS_HELD))
 
     def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         template = self.pages.get_template(name)

@@ -3,6 +3,10 @@ their box, so the page needs no script) and bar heights for counts per period.""
 
 from dataclasses import dataclass, field
 
+# A child tile is labelled when its box is at least this share of the treemap's width and
+# height (percent): at the page's 340 px height, ~48 px tall, ~120 px wide on a laptop.
+LABEL_MIN_W, LABEL_MIN_H = 12.0, 14.0
+
 
 @dataclass
 class Tile:
@@ -12,6 +16,7 @@ class Tile:
     w: float
     h: float
     children: list["Tile"] = field(default_factory=list)
+    labelled: bool = True
 
 
 def _worst(row: list[float], side: float) -> float:
@@ -73,6 +78,10 @@ def treemap(roots: list[dict], depth: int = 2) -> list[Tile]:
         kids = node.get("children")
         if depth > 1 and isinstance(kids, list):
             tile.children = treemap(kids, depth - 1)
+            for child in tile.children:
+                child.labelled = (
+                    child.w * tile.w / 100 >= LABEL_MIN_W and child.h * tile.h / 100 >= LABEL_MIN_H
+                )
         tiles.append(tile)
     return tiles
 

@@ -16,7 +16,7 @@ from lmsys_pipeline.errors import UserError
 from lmsys_pipeline.explorer import readers
 from lmsys_pipeline.reading.choice import NotFound, require_run
 
-__all__ = ["NotEmbedded", "NotFound", "UserError", "visible"]
+__all__ = ["NotEmbedded", "NotFound", "UserError", "require_run", "visible"]
 
 EXPORT_FORMATS = ("csv", "json", "parquet")
 
@@ -103,11 +103,19 @@ def previous_run(db: DatabaseManager, run_id: str) -> str | None:
 # -- clusters -----------------------------------------------------------------------------
 
 
-def cluster(db: DatabaseManager, run_id: str, cluster_id: int, alias: str | None):
-    """``lmsys inspect`` (its central queries come from ``central``, with their ids)."""
+def cluster(db: DatabaseManager, run_id: str, cluster_id: int, alias: str | None, counts=None):
+    """``lmsys inspect`` (its central queries come from ``central``, with their ids), with
+    the run's counts given when the caller holds them (``run_counts``)."""
     from lmsys_pipeline.reading.clusters import cluster_detail
 
-    return cluster_detail(db, run_id, cluster_id, alias=alias, show_queries=0)
+    return cluster_detail(db, run_id, cluster_id, alias=alias, show_queries=0, counts=counts)
+
+
+def run_counts(db: DatabaseManager, run_id: str):
+    """What every cluster's page needs of its whole run: sizes and facet counts."""
+    from lmsys_pipeline.reading.clusters import run_counts as counted
+
+    return counted(db, run_id)
 
 
 def central(db: DatabaseManager, run_id: str, cluster_id: int, count: int) -> list[dict]:
@@ -188,7 +196,7 @@ def query(db: DatabaseManager, query_id: int) -> dict:
     return view
 
 
-# -- runs compared, trends, map, export ---------------------------------------------------
+# -- runs compared, trends, export ---------------------------------------------------
 
 
 def diff(db: DatabaseManager, run_a: str, run_b: str, alias: str | None):
@@ -203,61 +211,6 @@ def trends(db: DatabaseManager, run_id: str, alias: str | None, by: str, top: in
     from lmsys_pipeline.reading.trends import trends as read_trends
 
     return read_trends(db, run_id, summary_choice(db, run_id, alias), by=by, top=top)
-
-
-def map_points(
-    db: DatabaseManager, run_id: str, alias: str | None, *, sample: int, method: str
-) -> dict:
-    """The points of ``lmsys map`` (the same seeded sample and projection) as data: each
-    point's query, cluster and the ancestors of its cluster at every level of the tree. At
-    most ``sample`` points: the map's sample adds a few of every cluster to its draw, so the
-    draw asks for fewer (and a seeded subset is kept when even those are too many)."""
-    import numpy as np
-
-    from lmsys_pipeline.outputs.projection import MIN_PER_CLUSTER, Projection, project_run
-    from lmsys_pipeline.reading.clusters import cluster_sizes
-    from lmsys_pipeline.summarizing.selection import fetch_texts
-
-    choice = summary_choice(db, run_id, alias)
-    found, tree = hierarchy(db, run_id, choice)
-    drawn = max(1, sample - MIN_PER_CLUSTER * len(cluster_sizes(db, run_id)))
-    projection = project_run(db, run_id, sample=drawn, method=method)
-    if len(projection.query_ids) > sample:
-        keep = np.sort(np.random.default_rng(42).choice(len(projection.query_ids), sample, False))
-        projection = Projection(
-            projection.query_ids[keep], projection.cluster_ids[keep], projection.xy[keep], method
-        )
-    texts = fetch_texts(db, projection.query_ids.tolist())
-    top = tree.top_level if tree else 0
-    groups: dict[int, list[int | None]] = {}
-    if tree is not None:
-        for node in tree.level(0):
-            groups[node.node_id] = [
-                (a.node_id if a else None)
-                for a in (tree.ancestor(node.node_id, level) for level in range(1, top + 1))
-            ]
-    names = {n.node_id: n.title for n in tree.nodes.values()} if tree else {}
-    names.update({c: t for c, t in titles(db, run_id, alias).items() if t})
-    return {
-        "run_id": run_id,
-        "projection": method,
-        "levels": top,
-        "hierarchy_run_id": found.hierarchy_run_id if found else None,
-        "names": {str(k): v for k, v in names.items()},
-        "points": [
-            {
-                "q": int(q),
-                "c": int(c),
-                "x": round(float(xy[0]), 3),
-                "y": round(float(xy[1]), 3),
-                "up": groups.get(int(c), [None] * top),
-                "t": texts.get(int(q), "")[:300],
-            }
-            for q, c, xy in zip(
-                projection.query_ids, projection.cluster_ids, projection.xy, strict=True
-            )
-        ],
-    }
 
 
 @contextmanager

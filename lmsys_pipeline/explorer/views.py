@@ -1,5 +1,7 @@
 """What each page shows, as plain data: the JSON of its ``/api`` twin, which the template
-renders. Built only from ``data`` (the pipeline's own functions)."""
+renders. Built only from ``data`` (the pipeline's own functions); what is read over a whole
+run (the run list, a run's tree and clusters, its counts) is held between requests while the
+data is unchanged (``held.py``), and links to Dagster are read on every request."""
 
 from urllib.parse import quote
 
@@ -26,7 +28,7 @@ def alias_for(explorer, run_id: str, alias: str | None) -> str | None:
 
 
 def runs_view(explorer) -> list[dict]:
-    found = data.runs(explorer.db)
+    found = explorer.held.get(explorer.db, ("runs",), lambda: data.runs(explorer.db))
     dagster = _dagster_runs(explorer, [r.run_id for r in found])
     return [
         {
@@ -52,18 +54,23 @@ def data_log(message: str) -> None:
 
 
 def run_view(explorer, run_id: str, alias: str | None) -> dict:
+    held = explorer.held.get(
+        explorer.db, ("run", run_id, alias), lambda: _run_view(explorer, run_id, alias)
+    )
+    dagster = _dagster_runs(explorer, [run_id])
+    links = run_links(run_id, explorer.settings.dagster_base, dagster.get(run_id))
+    return {**held, "run": {**held["run"], "links": links}}
+
+
+def _run_view(explorer, run_id: str, alias: str | None) -> dict:
     db = explorer.db
     row = data.run(db, run_id)
     alias = alias_for(explorer, run_id, alias)
     choice = data.summary_choice(db, run_id, alias)
     found, tree = data.hierarchy(db, run_id, choice)
-    dagster = _dagster_runs(explorer, [run_id])
     in_use = row.label_measures.get(choice.alias, {}) if choice and choice.alias else {}
     return {
-        "run": {
-            **row.as_dict(),
-            "links": run_links(run_id, explorer.settings.dagster_base, dagster.get(run_id)),
-        },
+        "run": row.as_dict(),
         "summary_runs": [c.as_dict() for c in data.summary_runs(db, run_id)],
         "summary_run": choice.as_dict() if choice else None,
         "hierarchy": found.as_dict() if found else None,
@@ -77,9 +84,10 @@ def run_view(explorer, run_id: str, alias: str | None) -> dict:
 
 def cluster_view(explorer, run_id: str, cluster_id: int, alias: str | None) -> dict:
     db = explorer.db
-    require = data.run(db, run_id)  # 404 for an unknown run before anything else
-    alias = alias_for(explorer, require.run_id, alias)
-    detail = data.cluster(db, run_id, cluster_id, alias)
+    data.require_run(db, run_id)  # 404 for an unknown run before anything else
+    alias = alias_for(explorer, run_id, alias)
+    counts = explorer.held.get(db, ("counts", run_id), lambda: data.run_counts(db, run_id))
+    detail = data.cluster(db, run_id, cluster_id, alias, counts)
     lineage = data.lineage(db, run_id, cluster_id)
     other_titles: dict[str, dict] = {}
     for link in lineage:

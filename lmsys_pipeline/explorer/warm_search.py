@@ -10,15 +10,32 @@ from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL
 from lmsys_pipeline.embedding.warm import WarmVectors
 from lmsys_pipeline.reading.choice import require_run
 
+# Searches ranked at once, each on one core (``one_core_each``). Embedding and the product
+# over a million vectors each spread over every core (BLAS, torch): twenty at once thrashed 2
+# cores (benchmarks/explorer.py, 20 users: search p95 25 s; 4.9 s with these limits on a
+# machine loaded by other work, and 2.3x the requests served).
+SEARCHES_AT_ONCE = 2
+
+
+def one_core_each() -> None:
+    """For the server's process (``lmsys serve``): numeric work on one core per request
+    (BLAS and OpenMP pools, torch), so concurrent requests share the cores."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+    torch.set_num_threads(1)
+
 
 class WarmSearch:
     """Embedding models loaded once per server process, and the vectors searched
-    (``embedding/warm.py``)."""
+    (``embedding/warm.py``); ``ranking`` admits ``SEARCHES_AT_ONCE`` searches at a time."""
 
     def __init__(self, loaded: dict[str, Any] | None = None) -> None:
         self._loaded: dict[str, Any] = dict(loaded or {})
         self._lock = threading.Lock()
         self.vectors = WarmVectors()
+        self.ranking = threading.BoundedSemaphore(SEARCHES_AT_ONCE)
 
     def model(self, name: str = DEFAULT_MODEL):
         with self._lock:
@@ -61,4 +78,5 @@ def search(
     )
     require_some_vectors(db)
     embedder = warm.model(search_model(db, run_id))
-    return run_search(db, embedder, text, top=top_k, filters=filters, warm=warm.vectors)
+    with warm.ranking:
+        return run_search(db, embedder, text, top=top_k, filters=filters, warm=warm.vectors)

@@ -111,6 +111,22 @@ def list_clusters(
     ]
 
 
+@dataclass(frozen=True)
+class RunCounts:
+    """A run's cluster sizes and its run-wide language and model counts: the part of a
+    cluster's detail read over the whole run, which a long-lived reader can keep."""
+
+    sizes: dict[int, int]
+    facets: dict[str, dict[str, int]]
+
+
+def run_counts(db: DatabaseManager, run_id: str) -> RunCounts:
+    return RunCounts(
+        cluster_sizes(db, run_id),
+        {facet: facet_counts(db, run_id, facet) for facet in ("language", "model")},
+    )
+
+
 @dataclass
 class ClusterDetail:
     run_id: str
@@ -176,9 +192,12 @@ def cluster_detail(
     *,
     alias: str | None = None,
     show_queries: int = 10,
+    counts: RunCounts | None = None,
 ) -> ClusterDetail:
+    """One cluster in detail; ``counts`` (``run_counts``) when the caller holds them."""
     choice = choose_summary_run(db, run_id, alias=alias)
-    sizes = cluster_sizes(db, run_id)
+    counts = counts or run_counts(db, run_id)
+    sizes = counts.sizes
     if cluster_id not in sizes:
         ids = sorted(sizes)
         raise NotFound(
@@ -193,7 +212,7 @@ def cluster_detail(
         inside = facet_counts(db, run_id, facet, cluster_id)
         facets[facet] = (
             dict(sorted(inside.items(), key=lambda i: (-i[1], i[0]))),
-            lifts(inside, facet_counts(db, run_id, facet)),
+            lifts(inside, counts.facets[facet]),
         )
     return ClusterDetail(
         run_id,

@@ -130,3 +130,18 @@ def test_a_planted_script_shows_literally_and_opens_no_dialog(sqlite_explorer, m
         page.get_by_role("button", name="Filter").click()
         expect(page.locator("table.members td.text")).to_have_text([SCRIPT])
         assert page.dialogs == []
+
+
+def test_the_map_colours_every_category_and_names_them_in_a_legend(sqlite_explorer, minilm, page):
+    """Categories kept at a lower level (orphans) stand at the top of the tree: the map gives
+    them a colour of their own, and its legend names every top-level group (grey: noise)."""
+    url, built = sqlite_explorer
+    with _server(url, minilm) as base:
+        page.goto(f"{base}/runs/{built.run_a}")
+        page.wait_for_selector("[data-map-src][data-points]")
+        roots = page.request.get(f"{base}/api/runs/{built.run_a}").json()["tree"]
+        entries = page.locator(".map-legend li").all_inner_texts()
+        assert len(entries) == len([r for r in roots if r["queries"]])
+        for root in roots:
+            assert any(e.startswith(f"{root['title']} (") for e in entries), root["title"]
+        assert not any(e.startswith("noise") for e in entries)  # KMeans leaves no noise

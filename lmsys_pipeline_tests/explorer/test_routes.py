@@ -4,7 +4,9 @@ import csv
 import io
 
 import pyarrow.parquet as pq
+from markupsafe import escape
 
+from lmsys_pipeline.explorer import charts
 from lmsys_pipeline_tests.explorer.built import STOLEN, K
 
 
@@ -48,6 +50,9 @@ def test_a_run_shows_its_tree_by_default_and_an_alias_on_request(client):
     assert page.status_code == 200
     assert view["tree"][0]["title"] in page.text and 'class="treemap"' in page.text
     assert f"parents: {fit}" in page.text
+    labelled = [c for t in charts.treemap(view["tree"]) for c in t.children if c.labelled]
+    assert labelled and page.text.count('class="sub-label"') == len(labelled)
+    assert f'<span class="sub-label">{escape(labelled[0].node["title"])}</span>' in page.text
     assert client.get(f"/api/runs/{built.run_b}").json()["previous_run"] == built.run_a
 
 

@@ -1,14 +1,16 @@
 """Runs: the list, one run (tree, treemap, map, clusters), its trends, two runs compared,
 and its rows as a download."""
 
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.background import BackgroundTask
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 
-from lmsys_pipeline.explorer import charts, curation, data, views
+from lmsys_pipeline.explorer import charts, curation, data, maps, views
 from lmsys_pipeline.explorer.app import Explorer, explorer_of
+from lmsys_pipeline.explorer.held import vectors_stamp
 
 router = APIRouter()
 Ex = Annotated[Explorer, Depends(explorer_of)]
@@ -69,11 +71,23 @@ def map_json(
     projection: Annotated[Literal["pca", "tsne"], Query()] = "pca",
 ) -> JSONResponse:
     """The points of ``lmsys map``: a seeded sample in 2-D (PCA by default; t-SNE takes
-    ~20 s for 3,000 points here), each with its cluster and its ancestors at every level."""
+    ~20 s for 3,000 points here), each with its cluster and its ancestors at every level.
+    The projection is computed once per run and kept (``maps.py``)."""
+    db = explorer.db
     alias = views.alias_for(explorer, run_id, alias)
-    points = data.map_points(explorer.db, run_id, alias, sample=sample, method=projection)
-    # Plain JSON types already: FastAPI's encoder would walk 50k points for 2 s more.
-    return JSONResponse(points)
+
+    def answer() -> bytes:
+        shown = explorer.projections.get(
+            db,
+            (run_id, sample, projection),
+            lambda: maps.projected(db, run_id, sample=sample, method=projection),
+            stamp_of=vectors_stamp,
+        )
+        # Plain JSON types already: FastAPI's encoder would walk 50k points for 2 s more.
+        return json.dumps(maps.map_points(db, run_id, alias, shown)).encode()
+
+    body = explorer.maps.get(db, (run_id, alias, sample, projection), answer)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/runs/{run_id}/trends", include_in_schema=False)

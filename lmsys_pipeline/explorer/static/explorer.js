@@ -8,11 +8,45 @@ const PALETTE = [
   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 ];
 const NONE = "#c8c8c8";
+const LEGEND = 20;
 
+// A point's group at a level: its ancestor there; a category kept at a lower level (an
+// orphan, shown at the top of the tree) stands for itself, so only noise has no group.
 function groupOf(point, level) {
-  if (level <= 0) return point.c < 0 ? null : point.c;
-  const up = point.up[level - 1];
-  return up === null || up === undefined ? null : up;
+  if (point.c < 0) return null;
+  for (let l = Math.min(level, point.up.length); l > 0; l--) {
+    const up = point.up[l - 1];
+    if (up !== null && up !== undefined) return up;
+  }
+  return point.c;
+}
+
+function drawLegend(box, payload, ranked, colour, sizes) {
+  let legend = box.querySelector(".map-legend");
+  if (!legend) {
+    legend = document.createElement("ul");
+    legend.className = "map-legend";
+    box.querySelector(".map-status").before(legend);
+  }
+  legend.replaceChildren();
+  const entry = (fill, name, count) => {
+    const item = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = fill;
+    item.append(swatch, `${name} (${count.toLocaleString()})`);
+    legend.append(item);
+  };
+  for (const g of ranked.slice(0, LEGEND)) {
+    entry(colour.get(g), payload.names[String(g)] || `cluster ${g}`, sizes.get(g));
+  }
+  if (ranked.length > LEGEND) {
+    const rest = ranked.slice(LEGEND).reduce((n, g) => n + sizes.get(g), 0);
+    const item = document.createElement("li");
+    item.textContent = `… ${ranked.length - LEGEND} more groups (${rest.toLocaleString()} points; colours repeat)`;
+    legend.append(item);
+  }
+  if (sizes.has(null)) entry(NONE, "noise (no cluster)", sizes.get(null));
 }
 
 function drawMap(box, payload, level) {
@@ -66,6 +100,7 @@ function drawMap(box, payload, level) {
     }
   }
   ctx.globalAlpha = 1;
+  drawLegend(box, payload, ranked, colour, sizes);
   ctx.font = "600 12px system-ui, sans-serif";
   ctx.textAlign = "center";
   const labelled = level > 0 ? ranked : ranked.slice(0, 12);
