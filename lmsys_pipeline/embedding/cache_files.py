@@ -156,6 +156,40 @@ def mapped(path: Path, rows: int, dimension: int, whole: bool) -> np.ndarray:
     return np.frombuffer(region, dtype="<f4").reshape(rows, dimension)
 
 
+COPY_BYTES = 64 * 2**20
+
+
+def copied_out(vectors: np.ndarray) -> np.ndarray:
+    """An in-memory copy of ``vectors``; when they are a memory map (``mapped``), copied in
+    steps of ``COPY_BYTES`` with each step's pages let go of the map right after, so the copy
+    and the whole map (read once by verification) are never both held (1.5 GB each at a
+    million 384-dimension vectors)."""
+    region = vectors.base
+    while region is not None and not isinstance(region, mmap.mmap):
+        region = region.obj if isinstance(region, memoryview) else getattr(region, "base", None)
+    if region is None or not hasattr(region, "madvise") or not _starts(vectors, region):
+        return np.array(vectors)
+    copy = np.empty_like(vectors)
+    flat_in, flat_out = vectors.reshape(-1), copy.reshape(-1)
+    step = max(COPY_BYTES // vectors.itemsize, 1)
+    for start in range(0, flat_in.size, step):
+        flat_out[start : start + step] = flat_in[start : start + step]
+        end = min(start + step, flat_in.size) * vectors.itemsize
+        # whole pages up to this step's end; the page it ends inside goes with the next step
+        first, last = start * vectors.itemsize // mmap.PAGESIZE, end // mmap.PAGESIZE
+        if last > first:
+            region.madvise(
+                mmap.MADV_DONTNEED, first * mmap.PAGESIZE, (last - first) * mmap.PAGESIZE
+            )
+    return copy
+
+
+def _starts(vectors: np.ndarray, region: mmap.mmap) -> bool:
+    """Whether ``vectors`` is the whole contiguous run of bytes from the start of ``region``."""
+    start = np.frombuffer(region, dtype=np.uint8, count=1).ctypes.data if len(region) else -1
+    return vectors.flags.c_contiguous and vectors.ctypes.data == start
+
+
 def open_verified(
     folder: Path, manifest: Manifest, query_ids: Sequence[int] | None
 ) -> StoredVectors:

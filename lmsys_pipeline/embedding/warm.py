@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding
+from lmsys_pipeline.embedding.cache_files import copied_out
 from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.embedding.store import StoredVectors, VersionState, read_version
 
@@ -59,13 +60,14 @@ def _codes(values: list[str | None]) -> Codes:
 
 
 def _in_memory(stored: StoredVectors) -> StoredVectors:
-    """A copy that later changes to the cache files cannot reach (they were verified once)."""
+    """A copy that later changes to the cache files cannot reach (they were verified once),
+    made without holding the map and the copy whole at once (``copied_out``)."""
     return StoredVectors(
         stored.model,
         stored.dimension,
         np.array(stored.query_ids),
         np.array(stored.rows),
-        np.array(stored.vectors),
+        copied_out(stored.vectors),
         stored.from_cache,
     )
 

