@@ -10,6 +10,7 @@ inside the vector file, text ids distinct. A file changed by hand, by a disk or 
 program is never read as if it were the database's.
 """
 
+import mmap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +22,27 @@ BLOCK = 8 << 20
 
 class DamagedCache(Exception):
     """A cache file that no longer matches its manifest; the message names it and how."""
+
+
+def mapping_of(data: np.ndarray) -> mmap.mmap | None:
+    """The memory map that ``data`` is a view of, when it starts at the map's first byte and
+    runs on contiguously (``cache_files.mapped``); else None."""
+    region = data.base
+    while region is not None and not isinstance(region, mmap.mmap):
+        region = region.obj if isinstance(region, memoryview) else getattr(region, "base", None)
+    if region is None or not hasattr(region, "madvise") or not len(region):
+        return None
+    start = np.frombuffer(region, dtype=np.uint8, count=1).ctypes.data
+    return region if data.flags.c_contiguous and data.ctypes.data == start else None
+
+
+def let_go(region: mmap.mmap | None, start: int, end: int) -> None:
+    """Drops the whole pages within bytes ``start``..``end`` of ``region`` from this process's
+    memory (they are read again from the file if touched): a pass over a large map then holds
+    one step of it, not all of it."""
+    first, last = -(-start // mmap.PAGESIZE), end // mmap.PAGESIZE
+    if region is not None and last > first:
+        region.madvise(mmap.MADV_DONTNEED, first * mmap.PAGESIZE, (last - first) * mmap.PAGESIZE)
 
 
 def _bytes(data: np.ndarray) -> np.ndarray:
@@ -54,20 +76,28 @@ def blocks_of_rows(rows: np.ndarray, row_bytes: int) -> np.ndarray:
 
 
 def verify_blocks(
-    file_name: str, data: np.ndarray, digests: list[str], blocks: Iterable[int] | None = None
+    file_name: str,
+    data: np.ndarray,
+    digests: list[str],
+    blocks: Iterable[int] | None = None,
+    *,
+    let_pages_go: bool = False,
 ) -> None:
     """Raises ``DamagedCache`` unless the blocks of ``data`` (all, or ``blocks``) hash to
-    ``digests``."""
+    ``digests``. ``let_pages_go``: a mapped ``data`` drops each block's pages once hashed
+    (a caller reading a few rows of the file after does not hold all of it)."""
     flat = _bytes(data)
     count = -(-len(flat) // BLOCK)
     if len(digests) != count:
         raise DamagedCache(f"{file_name} has {len(digests)} checksums for {count} blocks")
+    region = mapping_of(data) if let_pages_go else None
     for block in range(count) if blocks is None else blocks:
         start = int(block) * BLOCK
         if xxhash.xxh3_128_hexdigest(flat[start : start + BLOCK]) != digests[block]:
             raise DamagedCache(
                 f"{file_name} does not match its checksum in block {block + 1} of {count}"
             )
+        let_go(region, start, start + BLOCK)
 
 
 def check_links(

@@ -24,6 +24,8 @@ from lmsys_pipeline.embedding.cache_check import (
     blocks_of_rows,
     check_links,
     file_digests,
+    let_go,
+    mapping_of,
     verify_blocks,
 )
 from lmsys_pipeline.embedding.store import StoredVectors, VersionState
@@ -159,35 +161,27 @@ def mapped(path: Path, rows: int, dimension: int, whole: bool) -> np.ndarray:
 COPY_BYTES = 64 * 2**20
 
 
-def copied_out(vectors: np.ndarray) -> np.ndarray:
-    """An in-memory copy of ``vectors``; when they are a memory map (``mapped``), copied in
-    steps of ``COPY_BYTES`` with each step's pages let go of the map right after, so the copy
-    and the whole map (read once by verification) are never both held (1.5 GB each at a
-    million 384-dimension vectors)."""
-    region = vectors.base
-    while region is not None and not isinstance(region, mmap.mmap):
-        region = region.obj if isinstance(region, memoryview) else getattr(region, "base", None)
-    if region is None or not hasattr(region, "madvise") or not _starts(vectors, region):
-        return np.array(vectors)
-    copy = np.empty_like(vectors)
-    flat_in, flat_out = vectors.reshape(-1), copy.reshape(-1)
-    step = max(COPY_BYTES // vectors.itemsize, 1)
-    for start in range(0, flat_in.size, step):
-        flat_out[start : start + step] = flat_in[start : start + step]
-        end = min(start + step, flat_in.size) * vectors.itemsize
-        # whole pages up to this step's end; the page it ends inside goes with the next step
-        first, last = start * vectors.itemsize // mmap.PAGESIZE, end // mmap.PAGESIZE
-        if last > first:
-            region.madvise(
-                mmap.MADV_DONTNEED, first * mmap.PAGESIZE, (last - first) * mmap.PAGESIZE
-            )
+def copied_out(vectors: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """An in-memory copy of ``vectors`` (or of its ``rows``, ascending). From a memory map
+    (``mapped``) the file is passed in steps of ``COPY_BYTES``, each step's pages let go of the
+    map once copied: the kernel maps neighbouring cached pages with every fault, so a copy of
+    the whole file or of a sample spread over it would otherwise hold all of the file (1.5 GB
+    at a million 384-dimension vectors) beside the copy."""
+    region = mapping_of(vectors)
+    if region is None:
+        return np.array(vectors if rows is None else vectors[rows])
+    wanted = np.arange(len(vectors)) if rows is None else rows
+    copy = np.empty((len(wanted), *vectors.shape[1:]), dtype=vectors.dtype)
+    row_bytes = vectors[:1].nbytes or 1
+    step = max(COPY_BYTES // row_bytes, 1)
+    done = 0
+    for end_row in range(step, len(vectors) + step, step):
+        end = int(np.searchsorted(wanted, end_row))
+        copy[done:end] = vectors[wanted[done:end]] if rows is not None else vectors[done:end]
+        done = end
+        # the page this step ends inside is let go with the next step
+        let_go(region, 0, min(end_row, len(vectors)) * row_bytes)
     return copy
-
-
-def _starts(vectors: np.ndarray, region: mmap.mmap) -> bool:
-    """Whether ``vectors`` is the whole contiguous run of bytes from the start of ``region``."""
-    start = np.frombuffer(region, dtype=np.uint8, count=1).ctypes.data if len(region) else -1
-    return vectors.flags.c_contiguous and vectors.ctypes.data == start
 
 
 def open_verified(
@@ -209,13 +203,14 @@ def open_verified(
     position = np.minimum(np.searchsorted(cached_ids, wanted), max(len(cached_ids) - 1, 0))
     found = cached_ids[position] == wanted if len(cached_ids) else np.zeros(0, dtype=bool)
     distinct, inverse = np.unique(rows[position[found]], return_inverse=True)
-    verify_blocks(name, vectors, digests, blocks_of_rows(distinct, manifest.dimension * 4))
+    blocks = blocks_of_rows(distinct, manifest.dimension * 4)
+    verify_blocks(name, vectors, digests, blocks, let_pages_go=True)
     return StoredVectors(
         manifest.model,
         manifest.dimension,
         wanted[found],
         inverse.astype(np.int64),
-        np.ascontiguousarray(vectors[distinct]),
+        copied_out(vectors, distinct),
         True,
     )
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lmsys_pipeline.embedding import cache_files
+from lmsys_pipeline.embedding.cache_check import BLOCK, block_digests, verify_blocks
 from lmsys_pipeline.embedding.cache_files import copied_out, mapped
 
 
@@ -20,7 +21,7 @@ def _resident_kb(path: Path) -> int:
 
 @pytest.fixture
 def stored(tmp_path: Path) -> tuple[Path, np.ndarray]:
-    vectors = np.random.default_rng(0).standard_normal((3_000, 384)).astype("<f4")
+    vectors = np.random.default_rng(0).standard_normal((12_000, 384)).astype("<f4")
     path = tmp_path / "vectors.f32"
     vectors.tofile(path)
     return path, vectors
@@ -45,3 +46,26 @@ def test_arrays_that_are_not_a_whole_map_are_copied_plainly(stored):
     np.testing.assert_array_equal(copied_out(view[10:]), vectors[10:])
     np.testing.assert_array_equal(copied_out(vectors), vectors)
     assert copied_out(mapped(path, 0, 384, whole=True)).shape == (0, 384)
+
+
+def test_verifying_a_few_rows_does_not_hold_the_whole_map(stored):
+    """A sample of rows spread over the file (the explorer's map) touches every block."""
+    path, vectors = stored
+    digests = block_digests(vectors)
+    assert len(digests) == -(-vectors.nbytes // BLOCK) >= 3
+    view = mapped(path, len(vectors), 384, whole=False)
+    verify_blocks("vectors", view, digests, range(len(digests)), let_pages_go=True)
+    assert _resident_kb(path) <= 4
+    verify_blocks("vectors", view, digests)
+    assert _resident_kb(path) >= vectors.nbytes // 1024 - 4  # held unless asked
+
+
+def test_a_sample_spread_over_the_map_is_copied_without_holding_the_map(stored, monkeypatch):
+    path, vectors = stored
+    monkeypatch.setattr(cache_files, "COPY_BYTES", 1_000_003)
+    rows = np.unique(np.random.default_rng(1).choice(len(vectors), 900, replace=False))
+    view = mapped(path, len(vectors), 384, whole=False)
+    np.testing.assert_array_equal(copied_out(view, rows), vectors[rows])
+    assert _resident_kb(path) <= 4
+    assert copied_out(view, rows[:0]).shape == (0, 384)
+    np.testing.assert_array_equal(copied_out(vectors, rows), vectors[rows])  # not a map
