@@ -2,6 +2,7 @@
 this process with the command's resources and its progress display, and the one sentence
 that says why a run failed."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -58,6 +59,9 @@ def materialize(
     from lmsys_pipeline.defs.resources import ProgressResource
     from lmsys_pipeline.orphaned_runs import process_tags
 
+    pools = defs.resolve_asset_graph().get(dg.AssetKey(asset_name)).assets_def.node_def.pools
+    wait_for_free_slots(instance, pools, quiet=quiet)
+
     with progress_display(error_console, quiet=quiet, plain=as_json) as display:
         shown = {}
         if display is not None:
@@ -88,6 +92,36 @@ def materialize(
         if was_interrupted(result):
             raise KeyboardInterrupt
     return result
+
+
+def wait_for_free_slots(
+    instance: Any, pools: set[str], *, quiet: bool, poll_s: float = 0.5
+) -> None:
+    """Waits, before the run starts, until each pool the asset runs in has a free slot.
+
+    Dagster's in-process executor looks for Ctrl-C and SIGTERM only between steps, so a step
+    queued for a slot held elsewhere could only be killed; waiting here, in plain Python, keeps
+    both working. A slot taken between this check and the step's claim is waited for inside
+    Dagster, as before."""
+    said = False
+    while busy := {pool: holders for pool in pools if (holders := _slot_holders(instance, pool))}:
+        if not said and not quiet:
+            for pool, holders in busy.items():
+                error_console.print(
+                    f"Waiting for a free slot in pool {pool} (held by run "
+                    f"{', '.join(holders)}); Ctrl-C stops this command."
+                )
+            said = True
+        time.sleep(poll_s)
+
+
+def _slot_holders(instance: Any, pool: str) -> list[str]:
+    """The runs holding ``pool``'s slots when none is free; [] when one is (or it has none
+    yet: the first claim makes them)."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    if not info.slot_count or len(info.claimed_slots) < info.slot_count:
+        return []
+    return sorted({slot.run_id for slot in info.claimed_slots})
 
 
 def was_interrupted(result: Any) -> bool:

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,8 +30,11 @@ def _runs(db: Path) -> list[tuple[str, bool]]:
         ).fetchall()
 
 
-def _waiting_for_the_pool(instance: dg.DagsterInstance) -> bool:
-    return bool(instance.event_log_storage.get_concurrency_run_ids() - {HOLDER})
+def _lines_of(stream, lines: list[str]) -> threading.Thread:
+    """Reads ``stream`` line by line into ``lines`` on a thread of its own."""
+    reader = threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")), daemon=True)
+    reader.start()
+    return reader
 
 
 @pytest.mark.subprocess
@@ -47,25 +51,37 @@ def test_sigterm_after_registration_then_the_same_command_resumes_that_run(
     with dg.DagsterInstance.get() as instance:
         # The writers' pool has one slot (SQLite): holding it, as a long write elsewhere
         # would, stops the run after it registered and started, before it writes anything.
-        instance.event_log_storage.claim_concurrency_slot(DB_WRITER_POOL, HOLDER, "write")
+        # The pool's slot is made first, as a run makes it: a claim on a pool with no slot yet
+        # only queues, and the command's run could then take the slot it makes (seen once
+        # under load: the run finished and the SIGTERM found nothing to stop).
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(DB_WRITER_POOL)
+        assert storage.claim_concurrency_slot(DB_WRITER_POOL, HOLDER, "write").is_claimed
         stopped = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
+        err_lines: list[str] = []
+        reader = _lines_of(stopped.stderr, err_lines)
         deadline = time.monotonic() + 120
         while (
-            not _waiting_for_the_pool(instance)
+            not any("Waiting for a free slot" in line for line in err_lines)
             and stopped.poll() is None
             and time.monotonic() < deadline
         ):
             time.sleep(0.05)
-        assert stopped.poll() is None and _waiting_for_the_pool(instance)
+        assert stopped.poll() is None, "".join(err_lines)[-2000:]
+        assert f"pool {DB_WRITER_POOL} (held by run {HOLDER})" in "".join(err_lines)
         [(run_id, materialized)] = _runs(db)
         assert not materialized
         with run_claims(home) as claims:  # the live command holds its run: nobody takes it up
             assert not claims.claim(run_id)
-        assert materializing(instance, run_id)
+        # It waits before its Dagster run starts (Dagster's in-process executor would not
+        # notice SIGTERM while a step waits for a slot).
+        assert not materializing(instance, run_id)
         stopped.send_signal(signal.SIGTERM)
-        _, stopped_err = stopped.communicate(timeout=120)
+        stopped.wait(timeout=120)
+        reader.join(timeout=60)
+        stopped_err = "".join(err_lines)
         instance.event_log_storage.free_concurrency_slots_for_run(HOLDER)
 
     assert stopped.returncode == 130, stopped_err[-2000:]
