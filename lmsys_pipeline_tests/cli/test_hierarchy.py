@@ -195,8 +195,11 @@ def _answers(db: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_a_killed_merge_clusters_resumes_asking_only_for_the_missing_answers(
-    hierarchy_db_file, tmp_path: Path
+    hierarchy_db_file, tmp_path: Path, monkeypatch
 ):
+    """The uninterrupted run that gives the reference tree and the number of answers runs in
+    this process (the same command, through CliRunner); the killed and the resumed run are
+    ``lmsys`` processes."""
     source, run_id = hierarchy_db_file
     killed_db, whole_db = tmp_path / "killed.db", tmp_path / "whole.db"
     shutil.copyfile(source, killed_db)
@@ -233,9 +236,10 @@ def test_a_killed_merge_clusters_resumes_asking_only_for_the_missing_answers(
         ]
 
     whole_state = ServerState()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "whole_dagster_home"))
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
     with openai_server(whole_state) as url:
-        whole = subprocess.run(command(url, whole_db), env=env, capture_output=True, text=True)
-    assert whole.returncode == 0, whole.stderr[-2000:]
+        _ok(command(url, whole_db)[1:])
     needed = len(whole_state.chat_requests)
 
     state = ServerState(chat_latency=0.2)

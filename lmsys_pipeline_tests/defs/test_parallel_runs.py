@@ -90,21 +90,12 @@ def test_two_clustering_and_two_summary_runs_at_once(
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(CLUSTERING_RUNS, runs)
         instance.add_dynamic_partitions(SUMMARY_ALIASES, ["kw"])
-    # The pool's row is created once, before runs race to create it from default_limit (two
-    # processes doing that at once on dagster-postgres hit a unique-key violation).
-    subprocess.run(
-        [
-            DAGSTER,
-            "instance",
-            "concurrency",
-            "set",
-            DB_WRITER_POOL,
-            "4" if backend == "postgresql" else "1",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+        # The pool's row is created once, before runs race to create it from default_limit
+        # (two processes doing that at once on dagster-postgres hit a unique-key violation);
+        # what `dagster instance concurrency set` does, without starting a program for it.
+        instance.event_log_storage.set_concurrency_slots(
+            DB_WRITER_POOL, 4 if backend == "postgresql" else 1
+        )
 
     _materialize_at_once(env, "cluster_run", runs)
     _materialize_at_once(env, "cluster_summaries", [f"kw|{run}" for run in runs])
