@@ -1,6 +1,7 @@
 """``lmsys cluster`` stopped after it registered its run (SIGTERM, as ``docker stop``, CI
 time-outs and ``kill`` send) says the same command resumes, and the same command does: it
-materializes that run instead of registering another and leaving a ghost."""
+materializes that run instead of registering another and leaving a ghost. The stopped command
+is an ``lmsys`` process; the commands after it run in this process."""
 
 import os
 import shutil
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from typer.testing import CliRunner
 
+from lmsys_pipeline.cli import app
 from lmsys_pipeline.dagster_home import ensure_dagster_home
 from lmsys_pipeline.defs.resources import DB_WRITER_POOL
 from lmsys_pipeline.run_claims import materializing, run_claims
@@ -86,9 +89,10 @@ def test_sigterm_after_registration_then_the_same_command_resumes_that_run(
 
     assert stopped.returncode == 130, stopped_err[-2000:]
 
-    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    # The same command again, in this process (the stopped one was a program of its own).
+    resumed = CliRunner().invoke(app, command[1:])
 
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.exit_code == 0, resumed.output[-2000:]
     assert _runs(db) == [(run_id, True)]  # no second run, no ghost left registered
     assert resumed.stdout.startswith(run_id)
     assert f"Resuming {run_id}" in resumed.stderr
@@ -98,6 +102,6 @@ def test_sigterm_after_registration_then_the_same_command_resumes_that_run(
         assert connection.execute(
             "SELECT count(*) FROM query_clusters WHERE run_id = ?", (run_id,)
         ).fetchone() == (600,)
-    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "Resuming" not in again.stderr  # a finished run is not
+    again = CliRunner().invoke(app, command[1:])
+    assert again.exit_code == 0 and "Resuming" not in again.stderr  # a finished run is not
     assert len(_runs(db)) == 2
