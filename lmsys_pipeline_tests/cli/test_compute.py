@@ -177,8 +177,9 @@ def test_summarize_offline_prints_the_alias_and_titles(
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_a_killed_summary_run_resumes_asking_only_for_missing_clusters(
-    tmp_path: Path, embedded_db_file
+    tmp_path: Path, embedded_db_file, monkeypatch
 ):
+    """The killed run is an ``lmsys`` process; the same command resumes it in this process."""
     import signal
     import sqlite3
     import time
@@ -231,8 +232,10 @@ def test_a_killed_summary_run_resumes_asking_only_for_missing_clusters(
         assert 4 <= done_before < 12
         asked_before = len(state.chat_requests)
 
-        resumed = subprocess.run(command, env=env, capture_output=True, text=True)
-        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        for name in ("DAGSTER_HOME", "OPENAI_API_KEY", "HOME"):
+            monkeypatch.setenv(name, env[name])
+        resumed = runner.invoke(app, command[1:])
+        assert resumed.exit_code == 0, resumed.output[-2000:]
         assert len(state.chat_requests) - asked_before == 12 - done_before
     with sqlite3.connect(db) as connection:
         per_cluster = connection.execute(
