@@ -1,5 +1,5 @@
-"""Two ``lmsys summarize`` of one alias at once (item 11 of issue 27): real processes against
-the loopback server, on SQLite and PostgreSQL. The second refuses in one sentence naming the
+"""Two ``lmsys summarize`` of one alias at once (item 11 of issue 27): an ``lmsys`` process
+and the same command in this process, against the loopback server, on SQLite and PostgreSQL. The second refuses in one sentence naming the
 first; the server gets exactly one request per cluster.
 
 No sleeps: the server holds every answer until the test lets it go, so the first process is
@@ -39,7 +39,9 @@ def clustered_any(request, tmp_path, minilm, built_once):
 
 
 @pytest.mark.subprocess
-def test_a_second_summarize_of_the_alias_refuses_while_the_first_runs(clustered_any, tmp_path):
+def test_a_second_summarize_of_the_alias_refuses_while_the_first_runs(
+    clustered_any, tmp_path, monkeypatch
+):
     db, url, run_id, clusters = clustered_any
     state = ServerState(hold=threading.Event())
     with openai_server(state) as server:
@@ -57,12 +59,15 @@ def test_a_second_summarize_of_the_alias_refuses_while_the_first_runs(clustered_
         )
         try:
             assert state.arrived.wait(300), "the first summarize never asked the server"
-            second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+            # The second one runs in this process: the first is a program of its own.
+            for name in ("DAGSTER_HOME", "OPENAI_API_KEY"):
+                monkeypatch.setenv(name, env[name])
+            second = CliRunner().invoke(app, command[1:])
         finally:
             state.hold.set()
             _, first_err = first.communicate(timeout=300)
     assert first.returncode == 0, first_err[-2000:]
-    assert second.returncode == 1 and second.stdout == ""
+    assert second.exit_code == 1 and second.stdout == ""
     [error] = second.stderr.strip().splitlines()
     assert error.startswith(
         f"Error: Alias gpt on {run_id} is being summarized by another process (pid {first.pid} "
