@@ -1,6 +1,7 @@
 """Two ``lmsys summarize`` of one alias at once (item 11 of issue 27): an ``lmsys`` process
-and the same command in this process, against the loopback server, on SQLite and PostgreSQL. The second refuses in one sentence naming the
-first; the server gets exactly one request per cluster.
+and the same command in this process, against the loopback server, on SQLite and PostgreSQL.
+The second refuses in one sentence naming the first; the server gets exactly one request per
+cluster.
 
 No sleeps: the server holds every answer until the test lets it go, so the first process is
 certainly mid-run (its lease taken, its first request in) while the second one starts and
