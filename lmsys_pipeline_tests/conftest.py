@@ -11,7 +11,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline_tests.postgres import postgres_server
-from lmsys_pipeline_tests.support.databases import BuiltOnce
+from lmsys_pipeline_tests.support.databases import BuiltOnce, shared_by_workers
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -108,16 +108,19 @@ EMBEDDED_QUERIES = 600
 
 
 @pytest.fixture(scope="session")
-def embedded_db_file(tmp_path_factory, minilm) -> Path:
+def embedded_db_file(tmp_path_factory, request) -> Path:
     """600 real sample queries, loaded and embedded through the pipeline, built once."""
     from lmsys_pipeline.embedding.runner import embed_pending
 
-    path = tmp_path_factory.mktemp("embedded") / "queries.db"
-    db = DatabaseManager(path)
-    ingest_batches(db, open_source(None).batches(1000), limit=EMBEDDED_QUERIES)
-    embed_pending(db, minilm)
-    db.dispose()
-    return path
+    def build(folder: Path) -> Path:
+        path = folder / "queries.db"
+        db = DatabaseManager(path)
+        ingest_batches(db, open_source(None).batches(1000), limit=EMBEDDED_QUERIES)
+        embed_pending(db, request.getfixturevalue("minilm"))
+        db.dispose()
+        return path
+
+    return shared_by_workers(tmp_path_factory, "embedded", build)
 
 
 @pytest.fixture
@@ -140,15 +143,18 @@ def results_db_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
     from lmsys_pipeline_tests.pipeline_data import summarize
 
-    path = tmp_path_factory.mktemp("results") / "queries.db"
-    shutil.copyfile(embedded_db_file, path)
-    db = DatabaseManager(path)
-    run = register_run(db, KMeansParams(n_clusters=RESULTS_CLUSTERS))
-    materialize_run(db, run.run_id)
-    summarize(db, run.run_id, "kw", label_quality_queries=5)
-    summarize(db, run.run_id, "kw-short", max_queries=5, label_quality_queries=5)
-    db.dispose()
-    return path, run.run_id
+    def build(folder: Path) -> tuple[Path, str]:
+        path = folder / "queries.db"
+        shutil.copyfile(embedded_db_file, path)
+        db = DatabaseManager(path)
+        run = register_run(db, KMeansParams(n_clusters=RESULTS_CLUSTERS))
+        materialize_run(db, run.run_id)
+        summarize(db, run.run_id, "kw", label_quality_queries=5)
+        summarize(db, run.run_id, "kw-short", max_queries=5, label_quality_queries=5)
+        db.dispose()
+        return path, run.run_id
+
+    return shared_by_workers(tmp_path_factory, "results", build)
 
 
 @pytest.fixture
@@ -173,15 +179,18 @@ def hierarchy_db_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, s
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
     from lmsys_pipeline_tests.pipeline_data import summarize
 
-    path = tmp_path_factory.mktemp("hierarchy") / "queries.db"
-    shutil.copyfile(embedded_db_file, path)
-    db = DatabaseManager(path)
-    run = register_run(db, KMeansParams(n_clusters=HIERARCHY_CLUSTERS))
-    materialize_run(db, run.run_id)
-    summarize(db, run.run_id, "kw", label_quality_queries=0)
-    summarize(db, run.run_id, "kw2", max_queries=6, label_quality_queries=0)
-    db.dispose()
-    return path, run.run_id
+    def build(folder: Path) -> tuple[Path, str]:
+        path = folder / "queries.db"
+        shutil.copyfile(embedded_db_file, path)
+        db = DatabaseManager(path)
+        run = register_run(db, KMeansParams(n_clusters=HIERARCHY_CLUSTERS))
+        materialize_run(db, run.run_id)
+        summarize(db, run.run_id, "kw", label_quality_queries=0)
+        summarize(db, run.run_id, "kw2", max_queries=6, label_quality_queries=0)
+        db.dispose()
+        return path, run.run_id
+
+    return shared_by_workers(tmp_path_factory, "hierarchy", build)
 
 
 @pytest.fixture
@@ -215,15 +224,17 @@ def definitions_with(**resources: Any):
 
 
 @pytest.fixture(scope="session")
-def two_runs_file(tmp_path_factory, minilm) -> tuple[Path, str, str]:
+def two_runs_file(tmp_path_factory, request) -> tuple[Path, str, str]:
     """Two KMeans runs over real data (``pipeline_data.build_two_runs``), built once."""
     from lmsys_pipeline_tests import pipeline_data
 
-    folder = tmp_path_factory.mktemp("two-runs")
-    db = DatabaseManager(folder / "queries.db")
-    run_a, run_b = pipeline_data.build_two_runs(db, minilm, folder)
-    db.dispose()
-    return folder / "queries.db", run_a, run_b
+    def build(folder: Path) -> tuple[Path, str, str]:
+        db = DatabaseManager(folder / "queries.db")
+        run_a, run_b = pipeline_data.build_two_runs(db, request.getfixturevalue("minilm"), folder)
+        db.dispose()
+        return folder / "queries.db", run_a, run_b
+
+    return shared_by_workers(tmp_path_factory, "two-runs", build)
 
 
 @pytest.fixture

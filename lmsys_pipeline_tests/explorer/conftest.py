@@ -12,15 +12,23 @@ from lmsys_pipeline.explorer.app import create_app
 from lmsys_pipeline.explorer.settings import ExplorerSettings
 from lmsys_pipeline.explorer.warm_search import WarmSearch
 from lmsys_pipeline_tests.explorer.built import Built, build
-from lmsys_pipeline_tests.support.databases import build_file, build_template, template_copy_url
+from lmsys_pipeline_tests.support.databases import (
+    build_file,
+    build_template,
+    shared_by_workers,
+    template_copy_url,
+)
 
 TEMPLATE = "explorer_template"
 
 
 @pytest.fixture(scope="session")
-def explorer_file(tmp_path_factory, minilm) -> tuple[Path, Built]:
-    folder = tmp_path_factory.mktemp("explorer")
-    return build_file(folder, lambda db: build(db, minilm, folder), vector_cache="off")
+def explorer_file(tmp_path_factory, request) -> tuple[Path, Built]:
+    def build_in(folder: Path) -> tuple[Path, Built]:
+        minilm = request.getfixturevalue("minilm")
+        return build_file(folder, lambda db: build(db, minilm, folder), vector_cache="off")
+
+    return shared_by_workers(tmp_path_factory, "explorer", build_in)
 
 
 @pytest.fixture(scope="session")

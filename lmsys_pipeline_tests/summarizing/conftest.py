@@ -6,7 +6,7 @@ import pytest
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 from lmsys_pipeline_tests.pipeline_data import clustered_copy
-from lmsys_pipeline_tests.support.databases import file_copy
+from lmsys_pipeline_tests.support.databases import file_copy, shared_by_workers
 
 CLUSTERS = 8
 
@@ -14,7 +14,11 @@ CLUSTERS = 8
 @pytest.fixture(scope="session")
 def clustered_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str]:
     """``clustered``'s data, built once: (the file, the run id)."""
-    return clustered_copy(embedded_db_file, tmp_path_factory.mktemp("clustered"), CLUSTERS)
+    return shared_by_workers(
+        tmp_path_factory,
+        "clustered",
+        lambda folder: clustered_copy(embedded_db_file, folder, CLUSTERS),
+    )
 
 
 @pytest.fixture

@@ -1,8 +1,13 @@
 """Data built once per session and handed to each test as a private copy: a SQLite file is
 copied (``shutil.copyfile``), a PostgreSQL database is made from a template database on the
 session's server (``CREATE DATABASE ... TEMPLATE``). PostgreSQL refuses a template that has
-an open connection, so a build disposes its engine before any copy is made."""
+an open connection, so a build disposes its engine before any copy is made.
 
+Under pytest-xdist (``make test``) a SQLite file is built by one worker for all of them
+(``shared_by_workers``): the others wait for it instead of building the same data again."""
+
+import os
+import pickle
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from filelock import FileLock
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -32,6 +38,26 @@ def _administer(server_url: str, statement: str) -> None:
             connection.execute(text(statement))
     finally:
         engine.dispose()
+
+
+def shared_by_workers(folders: pytest.TempPathFactory, name: str, build: Callable[[Path], T]) -> T:
+    """What ``build(folder)`` returns, built once per test session: under pytest-xdist the
+    first worker to ask builds in a folder every worker of the session shares (its base
+    temporary folder's parent, new for each session), under a lock; the others wait, then
+    read what it returned (pickled beside the data). A build that failed is tried again by
+    the next worker that asks. Without xdist, a folder of this process."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return build(folders.mktemp(name))
+    folder = folders.getbasetemp().parent / f"shared-{name}"
+    built = folder / "built.pickle"
+    with FileLock(f"{folder}.lock"):
+        if built.exists():
+            return pickle.loads(built.read_bytes())
+        shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+        folder.mkdir()
+        value = build(folder)
+        built.write_bytes(pickle.dumps(value))
+        return value
 
 
 def build_file(folder: Path, build: Callable[[DatabaseManager], T], **options) -> tuple[Path, T]:
@@ -147,8 +173,9 @@ class BuiltOnce:
         return self.copy(name, build, tmp_path, server)
 
     def _file(self, name: str, build: Callable[[DatabaseManager, Path], T]) -> tuple[Path, T]:
-        folder = self._folders.mktemp(name)
-        return build_file(folder, lambda db: build(db, folder))
+        return shared_by_workers(
+            self._folders, name, lambda folder: build_file(folder, lambda db: build(db, folder))
+        )
 
     def _template(
         self, server_url: str, template: str, build: Callable[[DatabaseManager, Path], T]
