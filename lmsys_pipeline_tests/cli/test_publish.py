@@ -120,7 +120,9 @@ def test_publish_audits_through_the_llm_options_and_refuses_a_low_score(
 
 @pytest.mark.slow
 @pytest.mark.subprocess
-def test_an_audit_killed_half_way_resumes_asking_only_the_unanswered(sqlite_db, minilm, tmp_path):
+def test_an_audit_killed_half_way_resumes_asking_only_the_unanswered(
+    sqlite_db, minilm, tmp_path, monkeypatch
+):
     db = sqlite_db
     run_id = build_planted(db, minilm, tmp_path, k=8)
     path = db.engine.url.database
@@ -158,8 +160,10 @@ def test_an_audit_killed_half_way_resumes_asking_only_the_unanswered(sqlite_db, 
         asked_before = len(state.chat_requests)
         assert not (tmp_path / "site").exists()
 
-        resumed = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True)
-        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        # The same command again, in this process: the killed one was the program.
+        monkeypatch.setenv("OPENAI_API_KEY", secret)
+        resumed = runner.invoke(app, [*command[1:], "--json"])
+        assert resumed.exit_code == 0, resumed.output[-2000:]
         asked_again = len(state.chat_requests) - asked_before
     summary = json.loads(resumed.stdout)
     assert summary["public_nodes"] == summary["audited"] == 8

@@ -1,5 +1,7 @@
 """A materialization killed with SIGKILL half-way, then run again, leaves exactly the tables an
-uninterrupted run leaves: no duplicates, no orphans. (Summary runs: cli/test_compute.py.)"""
+uninterrupted run leaves: no duplicates, no orphans. The killed command is an ``lmsys``
+process; the run that finishes its work is the same command in this process. (Summary runs:
+cli/test_compute.py.)"""
 
 import os
 import signal
@@ -75,9 +77,22 @@ def _kill_when(command: list[str], env: dict, ready, timeout: float = 180) -> No
     process.wait()
 
 
+def _finish_here(command: list[str], env: dict, monkeypatch: pytest.MonkeyPatch):
+    """The same command again, in this process: the killed one was the program."""
+    from typer.testing import CliRunner
+
+    from lmsys_pipeline.cli import app
+
+    for name in ("DAGSTER_HOME", "LMSYS_DB_URL"):
+        monkeypatch.setenv(name, env[name])
+    finished = CliRunner().invoke(app, command[1:])
+    assert finished.exit_code == 0, finished.output[-2000:]
+    return finished
+
+
 @pytest.mark.slow
 @pytest.mark.subprocess
-def test_killed_ingestion_is_finished_by_the_next_run(tmp_path):
+def test_killed_ingestion_is_finished_by_the_next_run(tmp_path, monkeypatch):
     source = write_parquet(
         tmp_path / "big.parquet",
         [
@@ -91,8 +106,7 @@ def test_killed_ingestion_is_finished_by_the_next_run(tmp_path):
     _kill_when(command, env, lambda: 0 < _count(killed_db, "SELECT count(*) FROM queries") < ROWS)
     partial = _count(killed_db, "SELECT count(*) FROM queries")
     assert 0 < partial < ROWS
-    finished = subprocess.run(command, env=env, capture_output=True, text=True)
-    assert finished.returncode == 0, finished.stderr[-2000:]
+    finished = _finish_here(command, env, monkeypatch)
     assert "its process was killed" in finished.stderr  # the killed run was closed first
     _runs_end_as(env, ["FAILURE", "SUCCESS"])
     ingest_batches(DatabaseManager(whole_db), open_source(str(source)).batches(10_000))
@@ -104,7 +118,7 @@ def test_killed_ingestion_is_finished_by_the_next_run(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.subprocess
-def test_killed_embedding_is_finished_by_the_next_run(tmp_path, embedded_db_file):
+def test_killed_embedding_is_finished_by_the_next_run(tmp_path, embedded_db_file, monkeypatch):
     killed_db = tmp_path / "killed.db"
     ingest_batches(DatabaseManager(killed_db), open_source(None).batches(1000), limit=600)
     env = _env(tmp_path, killed_db)
@@ -113,8 +127,7 @@ def test_killed_embedding_is_finished_by_the_next_run(tmp_path, embedded_db_file
         command, env, lambda: 80 <= _count(killed_db, "SELECT count(*) FROM query_embeddings") < 560
     )
     assert 0 < _count(killed_db, "SELECT count(*) FROM query_embeddings") < 600
-    finished = subprocess.run(command, env=env, capture_output=True, text=True)
-    assert finished.returncode == 0, finished.stderr[-2000:]
+    _finish_here(command, env, monkeypatch)
     _runs_end_as(env, ["FAILURE", "SUCCESS"])
     orphans = (
         "SELECT count(*) FROM text_embeddings t WHERE NOT EXISTS (SELECT 1 FROM "
@@ -134,7 +147,7 @@ def test_killed_embedding_is_finished_by_the_next_run(tmp_path, embedded_db_file
 
 @pytest.mark.slow
 @pytest.mark.subprocess
-def test_a_killed_embedding_run_never_leaves_the_vector_cache_wrong(tmp_path, minilm):
+def test_a_killed_embedding_run_never_leaves_the_vector_cache_wrong(tmp_path, minilm, monkeypatch):
     """A cache built before the run, the run killed between chunks: the next load gives what
     the tables hold (the killed run's committed chunks included), and the finishing run leaves
     the cache current."""
@@ -178,8 +191,7 @@ def test_a_killed_embedding_run_never_leaves_the_vector_cache_wrong(tmp_path, mi
         lambda: 180 <= _count(killed_db, "SELECT count(*) FROM query_embeddings") < 560,
     )
     assert 180 <= same_as_tables() < 600
-    finished = subprocess.run(command, env=env, capture_output=True, text=True)
-    assert finished.returncode == 0, finished.stderr[-2000:]
+    _finish_here(command, env, monkeypatch)
     manifest = (model_folder(db, minilm.name) / MANIFEST).read_text()
     assert '"links": 600' in manifest  # refreshed by the finishing run itself
     assert same_as_tables() == 600
