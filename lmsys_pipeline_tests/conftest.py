@@ -135,26 +135,43 @@ def embedded_db(embedded_db_file: Path, tmp_path: Path):
 RESULTS_CLUSTERS = 6
 
 
-@pytest.fixture(scope="session")
-def results_db_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str]:
-    """The pipeline's own results, built once: the 600 embedded queries, a KMeans run
-    (k = 6) and two offline summary runs on it (aliases ``kw`` and ``kw-short``)."""
+def _summarized_kmeans(
+    tmp_path_factory, embedded: Path, name: str, k: int, summaries: dict[str, dict]
+) -> tuple[Path, str]:
+    """A copy of the embedded queries with a KMeans run of ``k`` clusters and an offline
+    summary run per alias of ``summaries`` (its options), built once for both workers."""
     from lmsys_pipeline.clustering.params import KMeansParams
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
     from lmsys_pipeline_tests.pipeline_data import summarize
 
     def build(folder: Path) -> tuple[Path, str]:
         path = folder / "queries.db"
-        shutil.copyfile(embedded_db_file, path)
+        shutil.copyfile(embedded, path)
         db = DatabaseManager(path)
-        run = register_run(db, KMeansParams(n_clusters=RESULTS_CLUSTERS))
+        run = register_run(db, KMeansParams(n_clusters=k))
         materialize_run(db, run.run_id)
-        summarize(db, run.run_id, "kw", label_quality_queries=5)
-        summarize(db, run.run_id, "kw-short", max_queries=5, label_quality_queries=5)
+        for alias, options in summaries.items():
+            summarize(db, run.run_id, alias, **options)
         db.dispose()
         return path, run.run_id
 
-    return shared_by_workers(tmp_path_factory, "results", build)
+    return shared_by_workers(tmp_path_factory, name, build)
+
+
+@pytest.fixture(scope="session")
+def results_db_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str]:
+    """The pipeline's own results, built once: the 600 embedded queries, a KMeans run
+    (k = 6) and two offline summary runs on it (aliases ``kw`` and ``kw-short``)."""
+    return _summarized_kmeans(
+        tmp_path_factory,
+        embedded_db_file,
+        "results",
+        RESULTS_CLUSTERS,
+        {
+            "kw": {"label_quality_queries": 5},
+            "kw-short": {"max_queries": 5, "label_quality_queries": 5},
+        },
+    )
 
 
 @pytest.fixture
@@ -175,22 +192,16 @@ HIERARCHY_CLUSTERS = 60
 def hierarchy_db_file(embedded_db_file: Path, tmp_path_factory) -> tuple[Path, str]:
     """The 600 embedded queries in a KMeans run of 60 clusters with two offline summary runs
     (aliases ``kw`` and ``kw2``), built once: what hierarchy tests start from."""
-    from lmsys_pipeline.clustering.params import KMeansParams
-    from lmsys_pipeline.clustering.runs import materialize_run, register_run
-    from lmsys_pipeline_tests.pipeline_data import summarize
-
-    def build(folder: Path) -> tuple[Path, str]:
-        path = folder / "queries.db"
-        shutil.copyfile(embedded_db_file, path)
-        db = DatabaseManager(path)
-        run = register_run(db, KMeansParams(n_clusters=HIERARCHY_CLUSTERS))
-        materialize_run(db, run.run_id)
-        summarize(db, run.run_id, "kw", label_quality_queries=0)
-        summarize(db, run.run_id, "kw2", max_queries=6, label_quality_queries=0)
-        db.dispose()
-        return path, run.run_id
-
-    return shared_by_workers(tmp_path_factory, "hierarchy", build)
+    return _summarized_kmeans(
+        tmp_path_factory,
+        embedded_db_file,
+        "hierarchy",
+        HIERARCHY_CLUSTERS,
+        {
+            "kw": {"label_quality_queries": 0},
+            "kw2": {"max_queries": 6, "label_quality_queries": 0},
+        },
+    )
 
 
 @pytest.fixture
