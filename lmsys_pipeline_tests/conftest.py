@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
@@ -94,6 +95,31 @@ def postgres_db(postgres_url: str) -> Iterator[DatabaseManager]:
 def any_db(request: pytest.FixtureRequest) -> DatabaseManager:
     name = "sqlite_db" if request.param == "sqlite" else "postgres_db"
     return request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _embeddings_computed_once() -> Iterator[None]:
+    """Each distinct call of a sentence-transformers model's ``embed`` (the same model, engine
+    and list of texts) is computed once per test process and answered from memory after:
+    fixtures and tests rebuild the same real data many times over (the 150 sample queries
+    alone, dozens of times), and encoding it was ~40% of the suite's CPU. The answer is the
+    real model's, bit for bit what the same call computes (a CPU's fp32 is deterministic for
+    the same batch); only a call with exactly the same texts is answered, so batches never
+    mix. Programs a test starts compute their own."""
+    from lmsys_pipeline.embedding.embedders import SentenceTransformerEmbedder
+
+    compute = SentenceTransformerEmbedder.embed
+    answers: dict[tuple, np.ndarray] = {}
+
+    def embed(self: SentenceTransformerEmbedder, texts: list[str]) -> np.ndarray:
+        key = (self.name, self.engine, self.batch_size, self.device, tuple(texts))
+        if key not in answers:
+            answers[key] = compute(self, texts)
+        return answers[key].copy()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SentenceTransformerEmbedder, "embed", embed)
+        yield
 
 
 @pytest.fixture(scope="session")
