@@ -17,6 +17,12 @@ from lmsys_pipeline_tests.support.databases import BuiltOnce, shared_by_workers
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# Two workers on two cores: an OpenMP thread that spins while it waits for work (libgomp's
+# default; scikit-learn's t-SNE and torch use it) takes the core the other worker needs.
+# Waiting passively changes no result (the same threads do the same sums): one t-SNE of
+# 1,000 points took 3.3 CPU-s instead of 13.4 with the other core busy. Programs the tests
+# start inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

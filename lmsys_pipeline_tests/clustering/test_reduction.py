@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from lmsys_pipeline.clustering import reduction
 from lmsys_pipeline.clustering.assign import majority
 from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
-from lmsys_pipeline.clustering.reduction import UMAP_MIN_ROWS
+from lmsys_pipeline.clustering.reduction import UMAP_MIN_ROWS, reduce
 from lmsys_pipeline.clustering.registry import fit_clustering
 from lmsys_pipeline.db.models import NOISE
+from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline_tests.support.vectors import blobs
 
 # Labels that main's code (before UMAP: PCA 128, spherical k-means, k-means++, n_init 10)
@@ -79,6 +81,35 @@ def test_above_the_sample_size_umap_fits_a_sample_and_every_query_is_labelled():
     assert np.all((density.confidence >= 0) & (density.confidence <= 1))
     again = fit_clustering(x, HDBSCANParams(min_cluster_size=60, seed=1, umap_sample=1_000))
     np.testing.assert_array_equal(density.labels, again.labels)
+
+
+def test_small_runs_hand_umap_its_own_exact_neighbours_and_get_its_layout_bit_for_bit(
+    embedded_db, monkeypatch
+):
+    """Below ``EXACT_KNN_ROWS`` the neighbours come from ``exact_cosine_neighbours``, not from
+    UMAP's pair-by-pair search; the layout is the one that search gives (the yardstick, same
+    test), on 600 real queries plus a repeated one (a tie at distance 0)."""
+    vectors = load_vectors(embedded_db, "all-MiniLM-L6-v2").for_queries()
+    x = np.vstack([vectors, vectors[:1]])
+    settings = KMeansParams(n_clusters=8, seed=4)
+    with monkeypatch.context() as search_by_umap:
+        search_by_umap.setattr(reduction, "EXACT_KNN_ROWS", 0)
+        yardstick = reduce(x, settings, on_sphere=False).points
+
+    def no_pairwise_search(*args, **kwargs):
+        raise AssertionError("UMAP searched the neighbours itself")
+
+    monkeypatch.setattr(reduction.load_umap().umap_, "pairwise_distances", no_pairwise_search)
+    ours = reduce(x, settings, on_sphere=False)
+    assert ours.details["reduction"] == "umap" and len(x) < reduction.EXACT_KNN_ROWS
+    np.testing.assert_array_equal(ours.points, yardstick)
+
+    indices, distances = reduction.exact_cosine_neighbours(x, 15, lambda a, b: 1 - a @ b)
+    assert indices[:, 0].tolist() == list(range(len(x)))
+    assert indices[0, 1] == len(x) - 1 and indices[-1, 1] == 0  # the repeat, at distance ~0
+    truth = np.argsort(1 - x @ x.T, axis=1, kind="stable")[:, :15]
+    assert np.mean([set(a) == set(b) for a, b in zip(indices, truth, strict=True)]) > 0.99
+    assert np.all(np.diff(distances, axis=1) >= 0)
 
 
 @pytest.mark.parametrize("rows", [4, 12, UMAP_MIN_ROWS - 1])
