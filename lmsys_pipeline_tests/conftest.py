@@ -22,7 +22,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Waiting passively changes no result (the same threads do the same sums): one t-SNE of
 # 1,000 points took 3.3 CPU-s instead of 13.4 with the other core busy. Programs the tests
 # start inherit it.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+os.environ["OMP_WAIT_POLICY"] = "passive"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,7 +1,12 @@
 """The suite's own machinery: ``_embeddings_computed_once`` (conftest.py) answers a repeated
-``embed`` call from memory, and only with what the model computes for exactly that call."""
+``embed`` call from memory, and only with what the model computes for exactly that call; and
+OpenMP threads wait passively in the workers and the programs they start."""
+
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 
 TEXTS = ["How do I reset my password?", "Write a haiku about autumn.", "What is 2 + 2?"]
 
@@ -21,3 +26,15 @@ def test_another_list_of_texts_is_computed_for_itself(minilm):
         answer = minilm.embed(other)
         assert answer.shape == (len(other), minilm.dimension)
         assert np.array_equal(answer, minilm.encoder.encode(other))
+
+
+@pytest.mark.subprocess
+def test_openmp_threads_wait_passively_here_and_in_programs_the_tests_start():
+    """Spinning threads took the other worker's core (benchmarks/omp_wait.py)."""
+    started = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.environ['OMP_WAIT_POLICY'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert started.stdout.strip() == "passive"
