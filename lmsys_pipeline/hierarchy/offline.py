@@ -25,7 +25,7 @@ import numpy as np
 
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.hierarchy.tree import Grouping, Node
-from lmsys_pipeline.labeling.keyphrases import rank_keyphrases
+from lmsys_pipeline.labeling.keyphrases import PARENT_MAX_WORDS, rank_keyphrases
 from lmsys_pipeline.labeling.tfidf import class_tfidf
 from lmsys_pipeline.summarizing.keyphrase import describe_parent
 from lmsys_pipeline.summarizing.selection import RunView
@@ -182,7 +182,11 @@ def offline_level(
         for g, m in enumerate(members)
     }
     titles = {g: [children[i].title for i in m] for g, m in enumerate(members)}
-    found = rank_keyphrases(texts, centroids, embedder, avoid=titles) if members else {}
+    found = (
+        rank_keyphrases(texts, centroids, embedder, avoid=titles, max_words=PARENT_MAX_WORDS)
+        if members
+        else {}
+    )
     parents = []
     for g, m in enumerate(members):
         label = describe_parent(int(sizes[m].sum()), found[g], titles[g])

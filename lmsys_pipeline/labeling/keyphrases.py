@@ -1,21 +1,22 @@
 """Keyphrases of groups of texts (clusters, parent categories), ranked by meaning.
 
-Candidates are the 1-4 word phrases of the groups' own texts that neither start nor end with
-a stop word (``candidate_phrases``); prose only: code-like lines and identifiers are skipped and
-a long prompt gives only its first ``PROSE_WORDS`` words of prose, so a programming task is
-named by what it asks ("python script", "sort a list"), not by its first identifiers; a phrase
-that states a task ("Write a Python program": a task verb and its object) gets ``TASK_BONUS``.
-Only phrases in the script most of a group's texts are written in are kept. Each
-group keeps its ``SHORTLIST`` candidates most used by its own texts and least by the other
-groups', above all its nearest groups' (class-based TF-IDF on phrases, scaled by the group's
-share of the phrase's use among itself and its ``CONTRAST_GROUPS`` nearest). Where the texts'
-own vectors are given (clusters; not parents), that list is cut to the ``FIT_SHORTLIST`` phrases
-whose texts sit most firmly in the group: the mean, over the texts holding the phrase, of their
-cosine to the group's centroid minus their best cosine to a nearest group's (plus the same
-coverage prior as below). That costs no embedding, raised title → intent on both labelled sets
-and leaves a third of the phrases to embed (benchmarks/RESULTS.md). The distinct shortlisted
-phrases are embedded once, with the model that embedded the texts, and scored (KeyBERT-style,
-with Toponymy's contrast):
+Candidates are the 1-5 word phrases (parents: 1-4) of the groups' texts that neither start
+nor end with a stop word (``candidate_phrases``); prose only: code-like lines and
+identifiers are skipped and a long prompt gives only its first ``PROSE_WORDS`` words of
+prose, so a programming task is named by what it asks ("python script", "sort a list"), not
+by its first identifiers; a phrase that states a task ("Write a Python program": a task verb
+and its object) gets ``TASK_BONUS``. Only phrases in the script most of a group's texts are
+written in are kept. Each group keeps its ``SHORTLIST`` candidates most used by its own
+texts and least by the other groups', above all its nearest groups' (class-based TF-IDF on
+phrases, scaled by the group's share of the phrase's use among itself and its
+``CONTRAST_GROUPS`` nearest). Where the texts' own vectors are given (clusters; not
+parents), that list is cut to the ``FIT_SHORTLIST`` phrases whose texts sit most firmly in
+the group: the mean, over the texts holding the phrase, of their cosine to the group's
+centroid minus their best cosine to a nearest group's (plus the same coverage prior as
+below). That costs no embedding, raised title → intent on both labelled sets and leaves a
+third of the phrases to embed (benchmarks/RESULTS.md). The distinct shortlisted phrases are
+embedded once, with the model that embedded the texts, and scored (KeyBERT-style, with
+Toponymy's contrast):
 
     cosine(phrase, group centroid) - CONTRAST · max cosine(phrase, nearest other centroids)
     + COVERAGE · share of the group's texts that contain the phrase
@@ -38,7 +39,11 @@ import numpy as np
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.labeling.tfidf import CHAT_STOP_WORDS
 
-MAX_WORDS = 4
+# Words in a cluster's candidate phrase: 5 names "Fee for exchanging foreign currencies" and
+# raised title -> intent by 4 / 2 points on Banking77 / HWU64 over 4 (benchmarks/RESULTS.md).
+# A parent category keeps 4: its name spans its children, and longer ones read as one child's.
+MAX_WORDS = 5
+PARENT_MAX_WORDS = 4
 PROSE_WORDS = 60  # words of prose read from each text: a long prompt states its task first
 PROSE_CHARS = 2_000  # and never more than its first characters
 MAX_WORD_CHARS = 24  # longer "words" (unspaced scripts, run-together strings) end a run
@@ -128,11 +133,13 @@ def _prose_chunks(text: str) -> list[list[str]]:
     return [c for c in chunks if c]
 
 
-def candidate_phrases(text: str, stops: frozenset[str]) -> dict[str, str]:
-    """Lower-cased phrase → its first spelling in ``text``: 1-4 words that neither start nor
-    end with a stop word, never start with a word that leads a question's tail ("Long will
-    my transfer", "Able to exchange") and never end with a possessive ("Steal my
-    neighbor's")."""
+def candidate_phrases(
+    text: str, stops: frozenset[str], max_words: int = MAX_WORDS
+) -> dict[str, str]:
+    """Lower-cased phrase → its first spelling in ``text``: 1 to ``max_words`` words that
+    neither start nor end with a stop word, never start with a word that leads a question's
+    tail ("Long will my transfer", "Able to exchange") and never end with a possessive
+    ("Steal my neighbor's")."""
     found: dict[str, str] = {}
     for words in _prose_chunks(text):
         lowered = [w.lower().replace("\u2019", "'") for w in words]
@@ -141,7 +148,7 @@ def candidate_phrases(text: str, stops: frozenset[str]) -> dict[str, str]:
         for start, first in enumerate(lowered):
             if not edge[start] or len(first) < 2 or first in NOT_LEADING:
                 continue
-            for end in range(start + 1, min(start + MAX_WORDS, len(words)) + 1):
+            for end in range(start + 1, min(start + max_words, len(words)) + 1):
                 last = lowered[end - 1]
                 if (
                     not edge[end - 1]
@@ -171,13 +178,13 @@ class _Group:
     script: str
 
 
-def _count(texts: list[str], stops: frozenset[str]) -> _Group:
+def _count(texts: list[str], stops: frozenset[str], max_words: int) -> _Group:
     counts: Counter = Counter()
     spelling: dict[str, Counter] = {}
     holders: dict[str, list[int]] = {}
     scripts: Counter = Counter()
     for position, text in enumerate(texts):
-        found = candidate_phrases(text, stops)
+        found = candidate_phrases(text, stops, max_words)
         if found:
             scripts[Counter(script(p) for p in found).most_common(1)[0][0]] += 1
         for phrase, written in found.items():
@@ -265,11 +272,11 @@ def _is_task(phrase: str) -> bool:
     return len(words) > 1 and words[0] in TASK_VERBS
 
 
-def _completed(phrase: str, group: _Group) -> str:
+def _completed(phrase: str, group: _Group, max_words: int) -> str:
     """A task phrase with the next word most of its uses go on with ("Write a python" →
     "Write a python function"), where at least ``EXTEND_SHARE`` of them do; a word that
     starts a clause ("Write a story using") does not complete it."""
-    if not _is_task(phrase) or len(phrase.split()) >= MAX_WORDS:
+    if not _is_task(phrase) or len(phrase.split()) >= max_words:
         return phrase
     longer = [
         (count, p)
@@ -294,12 +301,13 @@ def rank_keyphrases(
     avoid: dict[object, list[str]] | None = None,
     taken: set[str] | None = None,
     text_vectors: dict[object, np.ndarray] | None = None,
+    max_words: int = MAX_WORDS,
 ) -> dict[object, Keyphrases | None]:
     """Keyphrases of each group of ``texts`` (key → its texts) against the unit
     ``centroids`` of all groups (the same keys): the title first. ``avoid``: titles a group may
     not have (a parent's children's); ``taken``: titles no group may have; ``text_vectors``:
-    the texts' own unit vectors, row for row (they narrow the phrases to embed). A group
-    without a single candidate phrase gets None."""
+    the texts' own unit vectors, row for row (they narrow the phrases to embed);
+    ``max_words``: the longest phrase. A group without a single candidate phrase gets None."""
     stops = stop_words()
     keys = list(texts)
     centre = np.array([centroids[key] for key in keys], dtype=np.float32)
@@ -310,7 +318,7 @@ def rank_keyphrases(
         key: np.argsort(-between[index], kind="stable")[: min(CONTRAST_GROUPS, len(keys) - 1)]
         for index, key in enumerate(keys)
     }
-    groups = {key: _count(texts[key], stops) for key in keys}
+    groups = {key: _count(texts[key], stops, max_words) for key in keys}
     shortlist = _shortlist(groups, {key: [keys[i] for i in nearest[key]] for key in keys})
     if text_vectors is not None:
         shortlist = {
@@ -364,7 +372,7 @@ def rank_keyphrases(
         )
         used.add(_key(phrases[best]))
         chosen[key] = set(_key(phrases[best]).split()) - stops
-        title = _completed(phrases[best], groups[key])
+        title = _completed(phrases[best], groups[key], max_words)
         used.add(_key(title))
         picks = _mmr(own, score, best, KEYPHRASES)
         group = groups[key]

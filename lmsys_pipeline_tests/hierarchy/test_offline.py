@@ -8,6 +8,7 @@ from lmsys_pipeline.hierarchy.offline import (
     ward_groups,
 )
 from lmsys_pipeline.hierarchy.tree import Node
+from lmsys_pipeline.labeling.keyphrases import MAX_WORDS, PARENT_MAX_WORDS, rank_keyphrases
 
 
 def _blobs(rng, centres, per, spread=0.05):
@@ -92,3 +93,30 @@ def test_a_parent_is_described_by_its_children_weighted_by_size():
     parent = merged([large, small], [3, 1])
     assert np.allclose(parent.centroid, np.array([1.0, 3.0]) / np.sqrt(10))
     assert np.allclose(parent.profile, [0.25, 0.75]) and parent.documents == ["b1", "a1", "a2"]
+
+
+def test_parents_are_named_in_at_most_four_words_where_a_cluster_gets_five(minilm):
+    fees = [
+        "fee for exchanging foreign currencies",
+        "is there a fee for exchanging foreign currencies",
+        "what fee for exchanging foreign currencies abroad",
+    ]
+    pins = ["change my pin", "reset pin number", "forgot my pin"]
+    documents = [fees, fees[::-1], pins, pins[::-1]]
+    vectors = np.array([minilm.embed(d).mean(axis=0) for d in documents], dtype=np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    as_clusters = rank_keyphrases(
+        {0: fees + fees, 1: pins + pins}, {0: vectors[0], 1: vectors[2]}, minilm
+    )
+    assert len(as_clusters[0].title.split()) == MAX_WORDS == 5  # as a cluster: 5 words
+    children = [Node(i, 0, 10 + i, t, "") for i, t in enumerate(["Fee", "Fees", "PIN", "Pin"])]
+    features = [
+        Features(v, np.eye(4)[i], d)
+        for i, (v, d) in enumerate(zip(vectors, documents, strict=True))
+    ]
+    grouping = offline_level(
+        children, features, 2, keyword_weight=0.2, profile_weight=0.3, embedder=minilm
+    )
+    titles = [title for title, _, _ in grouping.parents]
+    assert len(titles) == 2
+    assert all(1 <= len(title.split()) <= PARENT_MAX_WORDS == 4 for title in titles), titles

@@ -1,6 +1,11 @@
 """The offline keyphrase summarizer (local/keyphrase) on real embedded queries."""
 
-from lmsys_pipeline.labeling.keyphrases import candidate_phrases, rank_keyphrases, stop_words
+from lmsys_pipeline.labeling.keyphrases import (
+    MAX_WORDS,
+    candidate_phrases,
+    rank_keyphrases,
+    stop_words,
+)
 from lmsys_pipeline.labeling.measures import LABEL_MEASURES
 from lmsys_pipeline.summarizing.selection import fetch_texts, load_run_view
 from lmsys_pipeline_tests.pipeline_data import summarize
@@ -23,7 +28,7 @@ def test_titles_are_distinct_phrases_of_the_members_and_measures_are_stored(clus
     texts = fetch_texts(db, view.query_ids)
     for row in found:
         members = [_plain(texts[int(q)]) for q in view.query_ids[view.members[row.cluster_id]]]
-        assert 1 <= len(row.title.split()) <= 4
+        assert 1 <= len(row.title.split()) <= MAX_WORDS
         assert any(_plain(row.title) in member for member in members), row.title
         assert row.description.split(" ", 2)[1:2] == ["queries"]
         assert "The most central queries are" in row.description
@@ -37,6 +42,7 @@ def test_candidates_neither_start_nor_end_with_stop_words_and_skip_code():
     prompt = "Write a Python function that sorts a list\nimport numpy_thing\ndef fooBar(x):"
     found = candidate_phrases(prompt, stops)
     assert "python function" in found and "sorts a list" in found
+    assert "write a python function that sorts" not in found  # six words
     assert not any(p.split()[0] in stops or p.split()[-1] in stops for p in found)
     assert not any("numpy" in p or "foobar" in p or "import" in p for p in found)
     assert "card hasn't arrived" in candidate_phrases("My card hasn\u2019t arrived yet", stops)
