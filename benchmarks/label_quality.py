@@ -16,7 +16,7 @@ Titles depend on the clusters they name: the same code scored 0.662 on one KMean
 Banking77 and 0.636 on another (PCA instead of UMAP), and earlier figures were measured on
 clusters the code no longer makes. So each set is clustered with every seed of ``--seeds``
 (default 42, 0, 1: three KMeans runs with the defaults) and the table gives mean ± standard
-deviation over them (the 20 largest clusters and their titles are printed for each).
+deviation (population) over them (the 20 largest clusters and their titles are printed for each).
 
 ``--cache DIR`` keeps the embedded databases and their clustering runs for the next run.
 
@@ -127,12 +127,15 @@ def one_set(name: str, shared: Path, workdir: Path, embedder, seed: int = 42) ->
 
 
 def cell(values: list) -> str:
-    """Mean ± standard deviation over the seeds ("-" where a measure does not apply)."""
+    """Mean ± population standard deviation over the seeds; a count (duplicate titles) as its
+    values; "-" where a measure does not apply."""
     values = [v for v in values if v is not None]
     if not values:
         return "-"
+    if not isinstance(values[0], float):
+        return " / ".join(dict.fromkeys(str(v) for v in values))
     if len(values) == 1:
-        return f"{values[0]:.3f}" if isinstance(values[0], float) else str(values[0])
+        return f"{values[0]:.3f}"
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 

@@ -20,8 +20,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Two workers on two cores: an OpenMP thread that spins while it waits for work (libgomp's
 # default; scikit-learn's t-SNE and torch use it) takes the core the other worker needs.
 # Waiting passively changes no result (the same threads do the same sums): one t-SNE of
-# 1,000 points took 3.3 CPU-s instead of 13.4 with the other core busy. Programs the tests
-# start inherit it.
+# 1,000 points took 2.4 CPU-s instead of 6.4 with the other core busy (benchmarks/omp_wait.py).
+# Workers and the programs the tests start inherit it from the process that starts them.
 os.environ["OMP_WAIT_POLICY"] = "passive"
 
 

@@ -35,6 +35,7 @@ UMAP_MIN_ROWS = 50
 # UMAP computes every pairwise distance below this many points (its ``_small_data`` case).
 EXACT_KNN_ROWS = 4096
 NEIGHBOUR_MARGIN = 8
+TIE_TOLERANCE = 1e-6  # cosines this close may round either way between numpy and numba
 
 
 @dataclass
@@ -85,22 +86,27 @@ def seeded_sample(rows: int, size: int, seed: int) -> np.ndarray:
 def exact_cosine_neighbours(
     x: np.ndarray, k: int, distance: Callable[[np.ndarray, np.ndarray], float]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, distances) of each row's ``k`` nearest rows by cosine, itself first: what
-    UMAP's small-data case finds. A matrix product picks ``k + NEIGHBOUR_MARGIN`` candidates
-    per row; ``distance`` (UMAP's own cosine) measures them, so the distances and the
-    graph built from them are UMAP's to the last bit. Ties go to the lower row number."""
-    rows = x.astype(np.float64)
+    """(indices, distances) of each row's ``k`` nearest rows by cosine, as UMAP's small-data
+    case finds them: a matrix product picks the candidates (the ``k + NEIGHBOUR_MARGIN``
+    most similar rows and every row tied with the last of them, so many duplicate texts
+    stay exact); ``distance`` (UMAP's own cosine) measures them on float32, as UMAP does;
+    they are ordered by that distance, ties by row number (UMAP's stable sort). So the
+    neighbours, their distances and the layout are UMAP's to the last bit."""
+    points = np.asarray(x, dtype=np.float32)
+    rows = points.astype(np.float64)
     rows /= np.maximum(np.linalg.norm(rows, axis=1), np.finfo(np.float64).tiny)[:, None]
     similarity = rows @ rows.T
-    np.fill_diagonal(similarity, np.inf)
-    take = min(k + NEIGHBOUR_MARGIN, len(x))
-    candidates = np.sort(np.argpartition(-similarity, take - 1, axis=1)[:, :take], axis=1)
-    measured = np.array(
-        [[distance(x[row], x[other]) for other in near] for row, near in enumerate(candidates)]
-    )
-    not_itself = candidates != np.arange(len(x))[:, None]
-    order = np.lexsort((not_itself, measured), axis=1)[:, :k]
-    return np.take_along_axis(candidates, order, 1), np.take_along_axis(measured, order, 1)
+    np.fill_diagonal(similarity, np.inf)  # itself: distance 0 however its norm rounds
+    take = min(k + NEIGHBOUR_MARGIN, len(points))
+    floor = -np.partition(-similarity, take - 1, axis=1)[:, take - 1] - TIE_TOLERANCE
+    indices = np.empty((len(points), k), dtype=np.int64)
+    distances = np.empty((len(points), k), dtype=np.float64)
+    for row in range(len(points)):
+        near = np.flatnonzero(similarity[row] >= floor[row])
+        measured = np.array([distance(points[row], points[other]) for other in near])
+        order = np.lexsort((near, measured))[:k]
+        indices[row], distances[row] = near[order], measured[order]
+    return indices, distances
 
 
 def _umap(x: np.ndarray, settings: RunSettings) -> Reduced:
