@@ -1,45 +1,63 @@
 """The install-time warm-up compiles what real clustering runs compile: after it, no process
 compiles numba code for a default KMeans or HDBSCAN run."""
 
+import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
-from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
+import pytest
+
+from lmsys_pipeline.clustering.params import HDBSCANParams
 from lmsys_pipeline.clustering.registry import fit_clustering
 from lmsys_pipeline.clustering.warm import warm_vectors
+
+# Default runs in a process of their own: a worker's numba functions also count what earlier
+# tests compiled (the yardstick of test_reduction fits UMAP by its own small-data search,
+# which no run of the pipeline takes and the warm-up does not compile).
+CLUSTER_AND_COUNT_COMPILES = """
+import json, sys
+from numba.core.dispatcher import Dispatcher
+from lmsys_pipeline.clustering.params import HDBSCANParams, KMeansParams
+from lmsys_pipeline.clustering.registry import fit_clustering
+from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.embedding.loading import load_vectors
 
-COMPILED_PACKAGES = ("umap", "fast_hdbscan", "pynndescent")
+vectors = load_vectors(DatabaseManager(sys.argv[1]), "all-MiniLM-L6-v2").for_queries()
+reductions = [
+    fit_clustering(vectors, params).details["reduction"]
+    for params in (KMeansParams(n_clusters=6), HDBSCANParams())
+]
+misses = {}
+for name, module in list(sys.modules.items()):
+    if module is None or name.split(".")[0] not in ("umap", "fast_hdbscan", "pynndescent"):
+        continue
+    for attribute, value in list(vars(module).items()):
+        # functions declared with their signature compile on import, before caching can be
+        # turned on (umap's tau_rand: tiny); numba then closes them to further compiles
+        if isinstance(value, Dispatcher) and value._can_compile:
+            missed = sum(value.stats.cache_misses.values())
+            if missed:
+                misses[f"{name}.{attribute}"] = missed
+print(json.dumps({"reductions": reductions, "compiled": misses}))
+"""
 
 
-def _compiled_here() -> dict[str, int]:
-    """Per numba function of the clustering libraries: signatures this process compiled
-    because no cached code was on disk. Functions declared with their signature are compiled
-    when their module is imported, before caching can be turned on (umap's tau_rand: tiny);
-    numba then closes them to further compiles."""
-    from numba.core.dispatcher import Dispatcher
-
-    misses = {}
-    for name, module in list(sys.modules.items()):
-        if module is None or name.split(".")[0] not in COMPILED_PACKAGES:
-            continue
-        for attribute, value in list(vars(module).items()):
-            if isinstance(value, Dispatcher) and value._can_compile:
-                missed = sum(value.stats.cache_misses.values())
-                if missed:
-                    misses[f"{name}.{attribute}"] = missed
-    return misses
-
-
+@pytest.mark.subprocess
 def test_real_runs_compile_nothing_the_warm_up_did_not(embedded_db):
-    """Default runs on 600 real queries load every compiled function from disk, in this
-    worker (whatever clustering ran in it before) as in a user's first ``lmsys cluster``."""
-    vectors = load_vectors(embedded_db, "all-MiniLM-L6-v2").for_queries()
-    for params in (KMeansParams(n_clusters=6), HDBSCANParams()):
-        fit = fit_clustering(vectors, params)
-        assert fit.details["reduction"] == "umap"
-    assert _compiled_here() == {}
+    """Default runs on 600 real queries, in a new process as a user's first ``lmsys cluster``,
+    load every compiled function of the clustering libraries from disk."""
+    completed = subprocess.run(
+        [sys.executable, "-c", CLUSTER_AND_COUNT_COMPILES, embedded_db.url],
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    outcome = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert outcome == {"reductions": ["umap", "umap"], "compiled": {}}
 
 
 def test_the_warm_up_vectors_have_the_pipeline_s_type_and_groups():
