@@ -34,7 +34,8 @@ import numpy as np
 from label_quality import clustered
 
 from lmsys_pipeline.embedding.embedders import load_embedder
-from lmsys_pipeline.labeling.keyphrases import rank_keyphrases, stop_words
+from lmsys_pipeline.labeling.keyphrases import rank_keyphrases
+from lmsys_pipeline.labeling.phrases import stop_words
 from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.selection import ClusterBrief, fetch_texts, load_run_view
 

@@ -50,7 +50,8 @@ from lmsys_pipeline.embedding.embedders import load_embedder
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline.labeling.keyphrases import rank_keyphrases, stop_words
+from lmsys_pipeline.labeling.keyphrases import rank_keyphrases
+from lmsys_pipeline.labeling.phrases import stop_words
 from lmsys_pipeline.privacy.detect import CARD, EMAIL, IBAN, PHONE, find, luhn_valid
 from lmsys_pipeline.privacy.quotes import NearQuotes, QuoteFinder
 from lmsys_pipeline.privacy.view import public_view

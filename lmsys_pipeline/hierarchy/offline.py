@@ -25,7 +25,8 @@ import numpy as np
 
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.hierarchy.tree import Grouping, Node
-from lmsys_pipeline.labeling.keyphrases import PARENT_MAX_WORDS, rank_keyphrases
+from lmsys_pipeline.labeling.keyphrases import rank_keyphrases
+from lmsys_pipeline.labeling.phrases import PARENT_MAX_WORDS
 from lmsys_pipeline.labeling.tfidf import class_tfidf
 from lmsys_pipeline.summarizing.keyphrase import describe_parent
 from lmsys_pipeline.summarizing.selection import RunView

@@ -1,11 +1,9 @@
 """Keyphrases of groups of texts (clusters, parent categories), ranked by meaning.
 
-Candidates are the 1-5 word phrases (parents: 1-4) of the groups' texts that neither start
-nor end with a stop word (``candidate_phrases``); prose only: code-like lines and
-identifiers are skipped and a long prompt gives only its first ``PROSE_WORDS`` words of
-prose, so a programming task is named by what it asks ("python script", "sort a list"), not
-by its first identifiers; a phrase that states a task ("Write a Python program": a task verb
-and its object) gets ``TASK_BONUS``. Only phrases in the script most of a group's texts are
+Candidates are the phrases of the groups' texts that read as names (labeling/phrases.py:
+1-5 words, parents 1-4, prose only, so a programming task is named by what it asks); a phrase
+that states a task ("Write a Python program": a task verb and its object) gets
+``TASK_BONUS``. Only phrases in the script most of a group's texts are
 written in are kept. Each group keeps its ``SHORTLIST`` candidates most used by its own
 texts and least by the other groups', above all its nearest groups' (class-based TF-IDF on
 phrases, scaled by the group's share of the phrase's use among itself and its
@@ -28,25 +26,14 @@ siblings sharing a word, at no loss of title → intent); its other keyphrases a
 maximal marginal relevance (MMR), so they are not rewordings of the title.
 """
 
-import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 
 from lmsys_pipeline.embedding.embedders import Embedder
-from lmsys_pipeline.labeling.tfidf import CHAT_STOP_WORDS
+from lmsys_pipeline.labeling.phrases import MAX_WORDS, candidate_phrases, script, stop_words
 
-# Words in a cluster's candidate phrase: 5 names "Fee for exchanging foreign currencies" and
-# raised title -> intent by 4 / 2 points on Banking77 / HWU64 over 4 (benchmarks/RESULTS.md).
-# A parent category keeps 4: its name spans its children, and longer ones read as one child's.
-MAX_WORDS = 5
-PARENT_MAX_WORDS = 4
-PROSE_WORDS = 60  # words of prose read from each text: a long prompt states its task first
-PROSE_CHARS = 2_000  # and never more than its first characters
-MAX_WORD_CHARS = 24  # longer "words" (unspaced scripts, run-together strings) end a run
 SHORTLIST = 30  # candidates per group by use (all embedded when the texts' vectors are not given)
 FIT_SHORTLIST = 10  # of those, the ones embedded when they are (see the module docstring)
 CONTRAST = 0.5  # weight of the nearest other groups' closeness
@@ -81,83 +68,10 @@ TASK_VERBS = frozenset(
         "refactor",
     ]
 )
-# words that start the tail of a question ("how long will...", "am I able to...") or a
-# state, never a name
-NOT_LEADING = frozenset(
-    {"able", "long", "much", "many", "possible", "sure", "going", "trying", "tried"}
-    | {"currently", "already", "still", "really", "actually", "wanted", "getting"}
-)
 EXTEND_SHARE = 0.25  # a task title is completed by a next word at least this share holds
 SIBLING_MARGIN = 0.02  # score a title gives up not to share a word with a nearest group's
 MMR_DIVERSITY = 0.3
 KEYPHRASES = 4
-
-# a word, or any other single character (punctuation, a digit), which ends a run of words
-WORD = re.compile("[^\\W\\d_][\\w'\u2019-]*|\\S")
-PROSE_WORD = re.compile("[^\\W\\d_]+(?:['\u2019-][^\\W\\d_]+)*")
-CAMEL_CASE = re.compile("[a-z][A-Z]")
-CODE_LINE = re.compile(r"[{};=<>]|^\s*(?:import|from|def|class|return|#include)\b|\w\(")
-GENERIC = frozenset(
-    {"answer", "help", "question", "questions", "thing", "things", "way", "ways", "yes", "ok"}
-)
-
-
-def stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS | CHAT_STOP_WORDS | GENERIC)
-
-
-def _prose_chunks(text: str) -> list[list[str]]:
-    """Runs of plain words (no identifiers, digits or code lines), at most ``PROSE_WORDS``."""
-    chunks: list[list[str]] = []
-    words = 0
-    for line in text[:PROSE_CHARS].splitlines():
-        if CODE_LINE.search(line):
-            continue
-        run: list[str] = []
-        for token in WORD.findall(line):
-            if (
-                len(token) <= MAX_WORD_CHARS
-                and PROSE_WORD.fullmatch(token)
-                and not CAMEL_CASE.search(token)
-            ):
-                run.append(token)
-                words += 1
-                continue
-            chunks.append(run)
-            run = []
-        chunks.append(run)
-        if words >= PROSE_WORDS:
-            break
-    return [c for c in chunks if c]
-
-
-def candidate_phrases(
-    text: str, stops: frozenset[str], max_words: int = MAX_WORDS
-) -> dict[str, str]:
-    """Lower-cased phrase → its first spelling in ``text``: 1 to ``max_words`` words that
-    neither start nor end with a stop word, never start with a word that leads a question's
-    tail ("Long will my transfer", "Able to exchange") and never end with a possessive
-    ("Steal my neighbor's")."""
-    found: dict[str, str] = {}
-    for words in _prose_chunks(text):
-        lowered = [w.lower().replace("\u2019", "'") for w in words]
-        # a contraction of a stop word ("didn't", "what's") is one too
-        edge = [w not in stops and w.partition("'")[0] not in stops for w in lowered]
-        for start, first in enumerate(lowered):
-            if not edge[start] or len(first) < 2 or first in NOT_LEADING:
-                continue
-            for end in range(start + 1, min(start + max_words, len(words)) + 1):
-                last = lowered[end - 1]
-                if (
-                    not edge[end - 1]
-                    or last.endswith("'s")
-                    or (end - start == 1 and len(first) < 3)
-                ):
-                    continue
-                found.setdefault(" ".join(lowered[start:end]), " ".join(words[start:end]))
-    return found
 
 
 @dataclass
@@ -193,16 +107,6 @@ def _count(texts: list[str], stops: frozenset[str], max_words: int) -> _Group:
             holders.setdefault(phrase, []).append(position)
     written_in = scripts.most_common(1)[0][0] if scripts else "LATIN"
     return _Group(counts, spelling, len(texts), holders, written_in)
-
-
-@cache
-def _letter_script(letter: str) -> str:
-    return unicodedata.name(letter, "?").split(" ")[0]
-
-
-def script(phrase: str) -> str:
-    """The writing system of a phrase's first letter: LATIN, CJK, CYRILLIC, HANGUL..."""
-    return _letter_script(next((c for c in phrase if c.isalpha()), "?"))
 
 
 def _shortlist(groups: dict, nearest: dict[object, list]) -> dict[object, list[str]]:

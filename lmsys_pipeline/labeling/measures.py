@@ -16,7 +16,7 @@ import numpy as np
 
 from lmsys_pipeline.db.summaries import LABEL_MEASURES
 from lmsys_pipeline.embedding.embedders import Embedder
-from lmsys_pipeline.labeling.keyphrases import stop_words
+from lmsys_pipeline.labeling.phrases import stop_words
 
 CONTENT_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 

@@ -172,7 +172,7 @@ def near_quotes_withheld(
     (``quotes.NearQuotes``), with those runs withheld. Each query's first ``MEMBER_CHARS``
     characters are read: more than any summarizer shows of a query (the LLM prompt's
     ``max_query_chars``, 300 by default; the offline summarizers' 2,000)."""
-    from lmsys_pipeline.labeling.keyphrases import stop_words
+    from lmsys_pipeline.labeling.phrases import stop_words
 
     near = NearQuotes(
         {(node, name): text for node, shown in fields.items() for name, text in shown.items()},

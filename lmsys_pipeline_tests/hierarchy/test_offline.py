@@ -8,7 +8,8 @@ from lmsys_pipeline.hierarchy.offline import (
     ward_groups,
 )
 from lmsys_pipeline.hierarchy.tree import Node
-from lmsys_pipeline.labeling.keyphrases import MAX_WORDS, PARENT_MAX_WORDS, rank_keyphrases
+from lmsys_pipeline.labeling.keyphrases import rank_keyphrases
+from lmsys_pipeline.labeling.phrases import MAX_WORDS, PARENT_MAX_WORDS
 
 
 def _blobs(rng, centres, per, spread=0.05):

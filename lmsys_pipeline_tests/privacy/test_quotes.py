@@ -4,7 +4,7 @@ member query of the node, besides whole and cut quotes."""
 from sqlalchemy import select, update
 
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
-from lmsys_pipeline.labeling.keyphrases import stop_words
+from lmsys_pipeline.labeling.phrases import stop_words
 from lmsys_pipeline.privacy.publish import gate
 from lmsys_pipeline.privacy.quotes import WITHHELD, NearQuotes, content_tokens
 from lmsys_pipeline.privacy.view import public_view
