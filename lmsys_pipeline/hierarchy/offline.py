@@ -1,4 +1,4 @@
-"""The offline baseline: size-aware agglomerative grouping, parents named by keywords.
+"""The offline baseline: size-aware agglomerative grouping, parents named by keyphrases.
 
 Each node is described by three things side by side: its centroid (the unit mean of its
 queries' vectors), its keyword profile (class-based TF-IDF over its representative queries) and

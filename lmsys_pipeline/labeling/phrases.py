@@ -24,7 +24,7 @@ PROSE_CHARS = 2_000  # and never more than its first characters
 MAX_WORD_CHARS = 24  # longer "words" (unspaced scripts, run-together strings) end a run
 # words that start or end the tail of a question ("how long will...", "am I able to...",
 # "approximately how long") or a state, never a name
-NOT_LEADING = frozenset(
+QUESTION_TAIL = frozenset(
     {"able", "long", "much", "many", "possible", "sure", "going", "trying", "tried"}
     | {"currently", "already", "still", "really", "actually", "wanted", "getting"}
 )
@@ -34,7 +34,8 @@ AUXILIARIES = frozenset(
     {"can", "could", "do", "does", "did", "will", "would", "should", "shall", "may", "might"}
     | {"must", "am", "is", "are", "was", "were", "have", "has", "had"}
 )
-SUBJECTS = frozenset({"i", "you", "we", "it"})
+SUBJECTS = frozenset({"i", "you", "we", "they", "he", "she", "it"})
+NEGATED = {"ca": "can", "wo": "will", "sha": "shall"}  # "can't", "won't", "shan't"
 
 # a word, or any other single character (punctuation, a digit), which ends a run of words
 WORD = re.compile("[^\\W\\d_][\\w'\u2019-]*|\\S")
@@ -90,14 +91,14 @@ def candidate_phrases(
         # a contraction of a stop word ("didn't", "what's") is one too
         edge = [w not in stops and w.partition("'")[0] not in stops for w in lowered]
         for start, first in enumerate(lowered):
-            if not edge[start] or len(first) < 2 or first in NOT_LEADING:
+            if not edge[start] or len(first) < 2 or first in QUESTION_TAIL:
                 continue
             for end in range(start + 1, min(start + max_words, len(words)) + 1):
                 last = lowered[end - 1]
                 if (
                     not edge[end - 1]
                     or last.endswith("'s")
-                    or last in NOT_LEADING
+                    or last in QUESTION_TAIL
                     or (end - start == 1 and len(first) < 3)
                     or _inverted(lowered[start:end])
                 ):
@@ -106,9 +107,14 @@ def candidate_phrases(
     return found
 
 
+def _auxiliary(word: str) -> bool:
+    stem = word.removesuffix("n't")
+    return NEGATED.get(stem, stem) in AUXILIARIES
+
+
 def _inverted(words: list[str]) -> bool:
-    """An auxiliary followed by its subject: "can I", "do you", "have I"."""
-    return any(a in AUXILIARIES and b in SUBJECTS for a, b in pairwise(words))
+    """An auxiliary followed by its subject: "can I", "don't you", "does she", "have I"."""
+    return any(_auxiliary(a) and b in SUBJECTS for a, b in pairwise(words))
 
 
 @cache

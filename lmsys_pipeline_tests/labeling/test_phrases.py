@@ -32,3 +32,6 @@ def test_no_candidate_is_a_question_s_tail():
     assert "alarms" in alarms and not any(" i " in f" {p} " for p in alarms)
     countries = candidate_phrases("Which countries do you support for card delivery", stops)
     assert "card delivery" in countries and "countries do you support" not in countries
+    for question in ("Which fees do they charge", "Which cards can't I use", "Cards has she got"):
+        found = candidate_phrases(question, stops)
+        assert found and not any(len(p.split()) > 1 for p in found), found
