@@ -8,7 +8,11 @@ parent against its scenario (a cluster left an orphan counts as its own parent);
 clusters against the intents. Yardsticks on the same runs, same script: average-linkage and
 Ward grouping of the run's 64 centroids into 18 (sklearn, cosine / Euclidean on unit vectors).
 
-Offline (the default): the agglomerative baseline over keyword titles. Any OpenAI-compatible
+Parent names: title → scenario, the share of parents whose title's nearest scenario name (by
+cosine of embeddings: "alarm", "calendar", "takeaway", ...) is the scenario most of their
+queries have; and the member fit, sibling overlap and duplicate titles the run stores.
+
+Offline (the default): the agglomerative baseline over keyphrase titles. Any OpenAI-compatible
 endpoint works the same way; its key comes from the provider's variable (OPENAI_API_KEY ...):
 
     .venv/bin/python benchmarks/hierarchy_quality.py [--shared ../shared/data] [--seeds 0 1 2]
@@ -26,6 +30,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -45,6 +50,7 @@ from lmsys_pipeline.embedding.embedders import load_embedder
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
+from lmsys_pipeline.labeling.measures import LABEL_MEASURES
 from lmsys_pipeline.summarizing.selection import load_run_view
 from lmsys_pipeline_tests.pipeline_data import build_tree, summarize
 
@@ -95,6 +101,26 @@ def yardsticks(db: DatabaseManager, run_id: str, cluster_of: np.ndarray, scenari
     return found
 
 
+def parent_title_to_scenario(
+    tree, parent_of: dict, cluster_of: np.ndarray, scenarios: list[str], embedder
+) -> float:
+    """Share of the level-1 parents whose title's nearest scenario name is their majority
+    scenario (orphans left out)."""
+    names = sorted(set(scenarios))
+    parents = tree.level(1)
+    queries_of = {parent.node_id: Counter() for parent in parents}
+    for cluster, scenario in zip(cluster_of.tolist(), scenarios, strict=True):
+        if parent_of[cluster] in queries_of:
+            queries_of[parent_of[cluster]][scenario] += 1
+    titles = np.asarray(embedder.embed([parent.title for parent in parents]))
+    nearest = np.argmax(titles @ np.asarray(embedder.embed(names)).T, axis=1)
+    hits = [
+        names[index] == queries_of[parent.node_id].most_common(1)[0][0]
+        for parent, index in zip(parents, nearest, strict=True)
+    ]
+    return float(np.mean(hits))
+
+
 def one_seed(db, seed: int, labels: dict, args) -> dict:
     run = register_run(db, KMeansParams(n_clusters=CLUSTERS, seed=seed))
     materialize_run(db, run.run_id)
@@ -128,7 +154,13 @@ def one_seed(db, seed: int, labels: dict, args) -> dict:
     for node in tree.level(0):
         above = tree.ancestor(node.node_id, 1)
         parent_of[node.node_id] = above.node_id if above else node.node_id
+    measures = (report.entry.parameters or {}).get(LABEL_MEASURES) or {}
     return {
+        "parent title to scenario": parent_title_to_scenario(
+            tree, parent_of, cluster_of, scenarios, load_embedder()
+        ),
+        "parent measures": measures,
+        "parent titles": sorted(parent.title for parent in tree.level(1)),
         "base clusters vs intents": nmi(intents, cluster_of),
         **yardsticks(db, run.run_id, cluster_of, scenarios),
         "hierarchy": nmi(scenarios, [parent_of[c] for c in cluster_of]),
@@ -152,7 +184,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None, help="Keep the database here.")
     args = parser.parse_args()
     if args.summary_model is None:
-        args.summary_model = "local/keywords" if args.model.startswith("local/") else args.model
+        args.summary_model = "local/keyphrase" if args.model.startswith("local/") else args.model
     workdir = Path(tempfile.mkdtemp(prefix="lmsys-hwu64-"))
     db = DatabaseManager(args.db or workdir / "hwu64.db")
     labels = load_hwu64(args.shared, db, workdir, load_embedder())
@@ -172,6 +204,16 @@ def main() -> None:
         )
     means = " | ".join(f"**{np.mean([r[k] for r in results]):.1f}**" for k in keys)
     print(f"| mean | {means} | | | | |")
+    print("\nParent names (title → scenario; member fit, sibling overlap, duplicate titles):")
+    for seed, result in zip(args.seeds, results, strict=True):
+        stored = result["parent measures"]
+        print(
+            f"  seed {seed}: {result['parent title to scenario']:.3f}; "
+            f"{stored.get('member_fit')}, {stored.get('sibling_overlap')}, "
+            f"{stored.get('duplicate_titles')}: " + " · ".join(result["parent titles"])
+        )
+    shares = [r["parent title to scenario"] for r in results]
+    print(f"  mean title → scenario {np.mean(shares):.3f} ± {np.std(shares):.3f}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ at its level as an orphan, as the LLM algorithm keeps a cluster no parent fits, 
 parent has at least two children and the level holds one parent fewer than asked per orphan.
 Parents are named as the keyphrase summarizer names clusters (labeling/keyphrases.py): from
 their children's queries, each phrase scored by its closeness to the parent's centroid against
-the nearest sibling parents', no two siblings with the same title and none with a child's.
+the nearest sibling parents' and, more than for a cluster, by how many of the queries hold it
+(``PARENT_COVERAGE``), no two siblings with the same title and none with a child's.
 No LLM, no network: the run's embedding model scores the phrases.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from lmsys_pipeline.embedding.embedders import Embedder
 from lmsys_pipeline.hierarchy.tree import Grouping, Node
-from lmsys_pipeline.labeling.keyphrases import rank_keyphrases
+from lmsys_pipeline.labeling.keyphrases import PARENT_COVERAGE, rank_keyphrases
 from lmsys_pipeline.labeling.phrases import PARENT_MAX_WORDS
 from lmsys_pipeline.labeling.tfidf import class_tfidf
 from lmsys_pipeline.summarizing.keyphrase import describe_parent
@@ -184,7 +185,14 @@ def offline_level(
     }
     titles = {g: [children[i].title for i in m] for g, m in enumerate(members)}
     found = (
-        rank_keyphrases(texts, centroids, embedder, avoid=titles, max_words=PARENT_MAX_WORDS)
+        rank_keyphrases(
+            texts,
+            centroids,
+            embedder,
+            avoid=titles,
+            max_words=PARENT_MAX_WORDS,
+            coverage_weight=PARENT_COVERAGE,
+        )
         if members
         else {}
     )

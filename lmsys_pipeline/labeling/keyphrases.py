@@ -19,6 +19,8 @@ Toponymy's contrast):
     cosine(phrase, group centroid) - CONTRAST · max cosine(phrase, nearest other centroids)
     + COVERAGE · share of the group's texts that contain the phrase
 
+(parent categories: ``PARENT_COVERAGE`` instead of ``COVERAGE``, as hierarchy/offline.py asks)
+
 The title is a group's best phrase not already taken by a group with a better best score (so
 no two groups share a title); a phrase within ``SIBLING_MARGIN`` of it that shares no word with
 the titles already given to its nearest groups is preferred (contrastive sibling naming: fewer
@@ -39,6 +41,9 @@ FIT_SHORTLIST = 10  # of those, the ones embedded when they are (see the module 
 CONTRAST = 0.5  # weight of the nearest other groups' closeness
 CONTRAST_GROUPS = 5  # how many nearest other groups a phrase is contrasted with
 COVERAGE = 0.05  # weight of the share of the group's texts that hold the phrase
+# a parent's name spans its children ("Payment" over declines, charges and fees, not
+# "Payment has been declined", its largest child): the share of texts counts more
+PARENT_COVERAGE = 0.3
 TASK_BONUS = 0.05  # for a phrase that states a task: "Write a Python function"
 TASK_VERBS = frozenset(
     [
@@ -206,12 +211,14 @@ def rank_keyphrases(
     taken: set[str] | None = None,
     text_vectors: dict[object, np.ndarray] | None = None,
     max_words: int = MAX_WORDS,
+    coverage_weight: float = COVERAGE,
 ) -> dict[object, Keyphrases | None]:
     """Keyphrases of each group of ``texts`` (key → its texts) against the unit
     ``centroids`` of all groups (the same keys): the title first. ``avoid``: titles a group may
     not have (a parent's children's); ``taken``: titles no group may have; ``text_vectors``:
     the texts' own unit vectors, row for row (they narrow the phrases to embed);
-    ``max_words``: the longest phrase. A group without a single candidate phrase gets None."""
+    ``max_words``: the longest phrase; ``coverage_weight``: the score's weight of the share
+    of a group's texts holding a phrase. A group without a single candidate phrase gets None."""
     stops = stop_words()
     keys = list(texts)
     centre = np.array([centroids[key] for key in keys], dtype=np.float32)
@@ -252,7 +259,7 @@ def rank_keyphrases(
         rival = (own @ centre[others].T).max(axis=1) if len(others) else 0.0
         coverage = np.array([groups[key].counts[p] / max(groups[key].texts, 1) for p in phrases])
         task = np.array([_is_task(p) for p in phrases], dtype=np.float32)
-        score = closeness - CONTRAST * rival + COVERAGE * coverage + TASK_BONUS * task
+        score = closeness - CONTRAST * rival + coverage_weight * coverage + TASK_BONUS * task
         order = np.argsort(-score, kind="stable")
         ranked[key] = ([phrases[i] for i in order], own[order], score[order])
     used = {_key(t) for t in (taken or set())}

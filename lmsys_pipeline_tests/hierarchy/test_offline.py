@@ -121,3 +121,43 @@ def test_parents_are_named_in_at_most_four_words_where_a_cluster_gets_five(minil
     titles = [title for title, _, _ in grouping.parents]
     assert len(titles) == 2
     assert all(1 <= len(title.split()) <= PARENT_MAX_WORDS == 4 for title in titles), titles
+
+
+def test_a_parent_is_named_by_what_its_children_share_not_by_its_largest_child(minilm, monkeypatch):
+    """Declines, double charges and fees are "Payment"; with a cluster's weight of how many
+    queries hold a phrase, the parent took its largest child's topic."""
+    import lmsys_pipeline.hierarchy.offline as offline
+    from lmsys_pipeline.labeling.keyphrases import COVERAGE
+
+    declined = [
+        "my payment has been declined",
+        "why has my payment been declined",
+        "payment has been declined again",
+        "card payment declined at the shop",
+    ]
+    twice = [
+        "a payment was charged twice",
+        "payment taken twice from my account",
+        "charged twice for one payment",
+    ]
+    fee = ["fee on my card payment", "why is there a fee on this payment", "payment fee too high"]
+    pins = [["change my pin", "reset pin number", "forgot my pin"], ["pin blocked", "unblock pin"]]
+    documents = [declined, twice, fee, *pins]
+    vectors = np.array([minilm.embed(d).mean(axis=0) for d in documents], dtype=np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    titles = ["Payment declined", "Charged twice", "Fee on my card", "Change PIN", "PIN blocked"]
+    children = [Node(i, 0, 40 - i, title, "") for i, title in enumerate(titles)]
+    features = [
+        Features(v, np.eye(5)[i] * 0.6 + 0.1, d)
+        for i, (v, d) in enumerate(zip(vectors, documents, strict=True))
+    ]
+
+    def parent_of_payments() -> str:
+        grouping = offline_level(
+            children, features, 2, keyword_weight=0.2, profile_weight=0.3, embedder=minilm
+        )
+        return {tuple(sorted(kids)): title for title, _, kids in grouping.parents}[(0, 1, 2)]
+
+    assert parent_of_payments() == "Payment"
+    monkeypatch.setattr(offline, "PARENT_COVERAGE", COVERAGE)
+    assert "declined" in parent_of_payments().lower()
