@@ -121,7 +121,7 @@ def parent_title_to_scenario(
     return float(np.mean(hits))
 
 
-def one_seed(db, seed: int, labels: dict, args) -> dict:
+def one_seed(db, seed: int, labels: dict, args, embedder) -> dict:
     run = register_run(db, KMeansParams(n_clusters=CLUSTERS, seed=seed))
     materialize_run(db, run.run_id)
     with db.engine.connect() as connection:
@@ -157,7 +157,7 @@ def one_seed(db, seed: int, labels: dict, args) -> dict:
     measures = (report.entry.parameters or {}).get(LABEL_MEASURES) or {}
     return {
         "parent title to scenario": parent_title_to_scenario(
-            tree, parent_of, cluster_of, scenarios, load_embedder()
+            tree, parent_of, cluster_of, scenarios, embedder
         ),
         "parent measures": measures,
         "parent titles": sorted(parent.title for parent in tree.level(1)),
@@ -187,8 +187,9 @@ def main() -> None:
         args.summary_model = "local/keyphrase" if args.model.startswith("local/") else args.model
     workdir = Path(tempfile.mkdtemp(prefix="lmsys-hwu64-"))
     db = DatabaseManager(args.db or workdir / "hwu64.db")
-    labels = load_hwu64(args.shared, db, workdir, load_embedder())
-    results = [one_seed(db, seed, labels, args) for seed in args.seeds]
+    embedder = load_embedder()
+    labels = load_hwu64(args.shared, db, workdir, embedder)
+    results = [one_seed(db, seed, labels, args, embedder) for seed in args.seeds]
     print(
         f"\nHWU64, k = {CLUSTERS} -> {PARENTS} parents; summaries {args.summary_model}, "
         f"hierarchy {args.model}; seeds {args.seeds}"

@@ -47,7 +47,9 @@ GENERIC = frozenset(
 )
 
 
+@cache
 def stop_words() -> frozenset[str]:
+    """Built once per process: every title's content words are read against them."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return frozenset(ENGLISH_STOP_WORDS | CHAT_STOP_WORDS | GENERIC)
