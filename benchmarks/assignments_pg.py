@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert
 from lmsys_pipeline.clustering.runs import INSERT_CHUNK, write_assignments
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import ClusteringRun, Query, QueryCluster
-from lmsys_pipeline_tests.postgres import postgres_server
+from lmsys_pipeline_tests.support.postgres import postgres_server
 
 
 def batched_inserts(connection, run_id, query_ids, labels, confidence) -> None:

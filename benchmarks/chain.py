@@ -151,7 +151,7 @@ def main() -> None:
             if backend == "sqlite":
                 run_backend(backend, f"sqlite:///{workdir}/chain.db", parquet, args.clusterings)
             else:
-                from lmsys_pipeline_tests.postgres import postgres_server
+                from lmsys_pipeline_tests.support.postgres import postgres_server
 
                 with postgres_server() as url:
                     run_backend(backend, url, parquet, args.clusterings)

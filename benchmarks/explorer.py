@@ -83,7 +83,7 @@ def build(url: str, parquet: str) -> dict:
     from lmsys_pipeline.embedding.runner import embed_pending
     from lmsys_pipeline.ingestion.loader import ingest_batches
     from lmsys_pipeline.ingestion.sources import open_source
-    from lmsys_pipeline_tests.pipeline_data import build_tree, summarize
+    from lmsys_pipeline_tests.support.pipeline_data import build_tree, summarize
 
     db = DatabaseManager(url)
     seconds = {}
@@ -319,7 +319,7 @@ def load_test(base: str, run_id: str, clusters: list[int], users: int, seconds: 
 
 def map_in_chromium(base: str, run_id: str, sample: int) -> dict:
     """Opens the run's page, asks for ``sample`` points and waits until they are drawn."""
-    from lmsys_pipeline_tests.explorer.server import chromium
+    from lmsys_pipeline_tests.support.web import chromium
 
     with chromium() as context:
         page = context.new_page()
@@ -434,7 +434,7 @@ def main() -> None:
             if backend == "sqlite":
                 run_backend(backend, str(workdir / "explorer.db"), str(parquet), workdir, args)
             else:
-                from lmsys_pipeline_tests.postgres import postgres_server
+                from lmsys_pipeline_tests.support.postgres import postgres_server
 
                 keep = workdir / "pg" if args.keep else None
                 with postgres_server(keep) as url:

@@ -52,7 +52,7 @@ from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.labeling.measures import LABEL_MEASURES
 from lmsys_pipeline.summarizing.selection import load_run_view
-from lmsys_pipeline_tests.pipeline_data import build_tree, summarize
+from lmsys_pipeline_tests.support.pipeline_data import build_tree, summarize
 
 CLUSTERS, PARENTS = 64, 18
 

@@ -32,7 +32,7 @@ from lmsys_pipeline.embedding.embedders import load_embedder
 from lmsys_pipeline.hierarchy.prepare import prepare_hierarchy
 from lmsys_pipeline.hierarchy.runner import build_hierarchy
 from lmsys_pipeline.labeling.settings import ThroughputSettings
-from lmsys_pipeline_tests.pipeline_data import summarize
+from lmsys_pipeline_tests.support.pipeline_data import summarize
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from lmsys_pipeline.lineage.match import Thresholds, match_runs, overlaps
 from lmsys_pipeline.lineage.runs import load_partition
 from lmsys_pipeline.summarizing.carry import CARRY_OVERLAP
 from lmsys_pipeline.vectors import centroids
-from lmsys_pipeline_tests.pipeline_data import ingest_hwu64
+from lmsys_pipeline_tests.support.pipeline_data import ingest_hwu64
 
 LINKS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 

@@ -58,9 +58,9 @@ from lmsys_pipeline.privacy.view import public_view
 from lmsys_pipeline.summarizing.keyphrase import MEMBER_TEXTS, describe
 from lmsys_pipeline.summarizing.keywords import keyword_labels
 from lmsys_pipeline.summarizing.selection import ClusterBrief
-from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import summarize
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.pipeline_data import summarize
+from lmsys_pipeline_tests.support.rows import message, row, write_parquet
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.is_dir():

@@ -198,7 +198,7 @@ def main() -> None:
                 run_backend("SQLite", f"sqlite:///{workdir}/search.db", args.rows, "")
             else:
                 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-                from lmsys_pipeline_tests.postgres import postgres_server
+                from lmsys_pipeline_tests.support.postgres import postgres_server
 
                 url = stack.enter_context(postgres_server())
                 run_backend("PostgreSQL", url, args.rows, str(workdir / "vector-cache"))

@@ -36,7 +36,7 @@ from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import summarize_run
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
 
 MODEL = "synthetic-384"
 

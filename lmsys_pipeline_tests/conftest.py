@@ -11,8 +11,8 @@ from sqlalchemy import text
 from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline_tests.postgres import postgres_server
 from lmsys_pipeline_tests.support.databases import BuiltOnce, shared_by_workers
+from lmsys_pipeline_tests.support.postgres import postgres_server
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -174,7 +174,7 @@ def _summarized_kmeans(
     summary run per alias of ``summaries`` (its options), built once for both workers."""
     from lmsys_pipeline.clustering.params import KMeansParams
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
-    from lmsys_pipeline_tests.pipeline_data import summarize
+    from lmsys_pipeline_tests.support.pipeline_data import summarize
 
     def build(folder: Path) -> tuple[Path, str]:
         path = folder / "queries.db"
@@ -269,7 +269,7 @@ def definitions_with(**resources: Any):
 @pytest.fixture(scope="session")
 def two_runs_file(tmp_path_factory, request) -> tuple[Path, str, str]:
     """Two KMeans runs over real data (``pipeline_data.build_two_runs``), built once."""
-    from lmsys_pipeline_tests import pipeline_data
+    from lmsys_pipeline_tests.support import pipeline_data
 
     def build(folder: Path) -> tuple[Path, str, str]:
         db = DatabaseManager(folder / "queries.db")
@@ -296,7 +296,7 @@ def two_runs_any(request, tmp_path: Path, minilm, built_once: BuiltOnce):
     if request.param == "sqlite":
         yield request.getfixturevalue("two_runs")
         return
-    from lmsys_pipeline_tests import pipeline_data
+    from lmsys_pipeline_tests.support import pipeline_data
 
     def build(db: DatabaseManager, folder: Path) -> tuple[str, str]:
         return pipeline_data.build_two_runs(db, minilm, folder)
@@ -311,7 +311,7 @@ def results_any(request, built_once: BuiltOnce, minilm, tmp_path: Path):
     """A private copy of ``pipeline_data.build_results`` with its defaults (150 sample queries
     and two sharing a text, KMeans runs of 4 and 5 clusters, each with an offline summary run
     ``kw``) on either database, built once per session: (database, [run ids])."""
-    from lmsys_pipeline_tests.pipeline_data import results_once
+    from lmsys_pipeline_tests.support.pipeline_data import results_once
 
     with results_once(request, built_once, minilm, tmp_path) as (db, run_ids):
         yield db, run_ids

@@ -1,5 +1,6 @@
 """What ships and what imports what outside the package: the wheel holds ``lmsys_pipeline``
-only, and no module imports a test module (shared helpers live in support modules)."""
+only, no module imports a test module, and what the tests share with the benchmarks lives in
+one support package that stands on its own."""
 
 import ast
 import tomllib
@@ -39,4 +40,38 @@ def test_no_module_imports_a_test_module():
             for name in _imported(tree):
                 if name.split(".")[-1].startswith("test_"):
                     offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def _imports_from_tests(folder: Path) -> list[tuple[Path, str]]:
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        found += [(path, n) for n in _imported(tree) if n.startswith("lmsys_pipeline_tests")]
+    return found
+
+
+def test_benchmarks_and_scripts_take_only_the_support_package_from_the_tests():
+    """Benchmarks reuse the tests' builders and servers through ``support`` alone, so moving or
+    renaming a test module never breaks a benchmark."""
+    found = _imports_from_tests(ROOT / "benchmarks") + _imports_from_tests(ROOT / "scripts")
+    assert any(name.startswith("lmsys_pipeline_tests.support.") for _, name in found)
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path, name in found
+        if name != "lmsys_pipeline_tests.support"
+        and not name.startswith("lmsys_pipeline_tests.support.")
+    ]
+    assert offenders == []
+
+
+def test_the_support_package_stands_on_its_own():
+    """Support modules import the package and each other, never a test folder's modules or a
+    conftest, so a benchmark importing them does not pull in the test suite."""
+    found = _imports_from_tests(ROOT / "lmsys_pipeline_tests" / "support")
+    offenders = [
+        f"{path.name} imports {name}"
+        for path, name in found
+        if not name.startswith("lmsys_pipeline_tests.support")
+    ]
     assert offenders == []

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
-from lmsys_pipeline_tests.pipeline_data import clustered_copy
+from lmsys_pipeline_tests.support.pipeline_data import clustered_copy
 
 runner = CliRunner()
 
@@ -184,7 +184,7 @@ def test_a_killed_summary_run_resumes_asking_only_for_missing_clusters(
     import sqlite3
     import time
 
-    from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+    from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
 
     secret = "sk-test-SECRET-never-written-anywhere"
     db, run_id = clustered_copy(embedded_db_file, tmp_path, 12)

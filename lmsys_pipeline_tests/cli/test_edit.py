@@ -206,7 +206,7 @@ def test_the_map_shows_tags_and_flags_beside_the_title(edit_env, tmp_path: Path)
 
 
 def test_show_hierarchy_shows_a_renamed_cluster(edit_env):
-    from lmsys_pipeline_tests.pipeline_data import build_tree
+    from lmsys_pipeline_tests.support.pipeline_data import build_tree
 
     db, run_id, url, _ = edit_env
     build_tree(db, run_id, "kw", top=2)

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
 
 runner = CliRunner()
 LMSYS = str(Path(sys.executable).parent / "lmsys")

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
 from lmsys_pipeline.db.models import ClusteringRun, ClusterSummary, Query, QueryCluster
-from lmsys_pipeline_tests.pipeline_data import results_once
+from lmsys_pipeline_tests.support.pipeline_data import results_once
 
 HOSTILE = ["x'); DROP TABLE queries; --", "%", "_", '" OR 1=1 --', "a%' OR '1'='1", "\\"]
 runner = CliRunner()

@@ -14,8 +14,8 @@ from lmsys_pipeline.clustering.runs import materialize_run, register_run
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
-from lmsys_pipeline_tests.pipeline_data import summarize
+from lmsys_pipeline_tests.support.pipeline_data import summarize
+from lmsys_pipeline_tests.support.rows import message, row, write_parquet
 
 CLOSING_TAG = "[/bold] closing tag oops, my card is blocked"
 LINK = "[link=http://evil]click[/link] to fix my card payment"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
-from lmsys_pipeline_tests.ingestion.rows import message, row, write_jsonl
+from lmsys_pipeline_tests.support.rows import message, row, write_jsonl
 
 runner = CliRunner()
 

@@ -22,7 +22,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline_tests.cli.terminal import counts, in_terminal, piped
-from lmsys_pipeline_tests.pipeline_data import clustered_copy
+from lmsys_pipeline_tests.support.pipeline_data import clustered_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]  # each test starts lmsys processes
 
@@ -108,7 +108,7 @@ def test_cluster_shows_each_phase_and_counts_the_fit(tmp_path: Path, embedded_db
 def test_summarize_shows_clusters_done_requests_in_flight_and_tokens(
     tmp_path: Path, embedded_db_file
 ):
-    from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+    from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
 
     db, run_id = clustered_copy(embedded_db_file, tmp_path, 8)
     with openai_server(ServerState(chat_latency=0.3)) as url:

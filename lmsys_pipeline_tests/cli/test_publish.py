@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from lmsys_pipeline.cli import app
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy
 from lmsys_pipeline.db.models import ClusterSummary
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import build_tree
 from lmsys_pipeline_tests.privacy.planted import build_planted, loaded_texts
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.pipeline_data import build_tree
 
 runner = CliRunner()
 

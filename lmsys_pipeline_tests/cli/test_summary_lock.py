@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from lmsys_pipeline.cli import app
 from lmsys_pipeline.db.hierarchy import HierarchyRun
 from lmsys_pipeline.db.summaries import AliasLease, SummaryRun
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
 from lmsys_pipeline_tests.support.leases import held_by
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
 
 LMSYS = str(Path(sys.executable).parent / "lmsys")
 
@@ -33,7 +33,7 @@ def clustered_any(request, tmp_path, minilm, built_once):
         db, run_id = request.getfixturevalue("results")
         yield db, f"sqlite:///{db.engine.url.database}", run_id, 6
         return
-    from lmsys_pipeline_tests.pipeline_data import results_once
+    from lmsys_pipeline_tests.support.pipeline_data import results_once
 
     with results_once(request, built_once, minilm, tmp_path) as (db, [run_id, _]):
         yield db, db.url, run_id, 4

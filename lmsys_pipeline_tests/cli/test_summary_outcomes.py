@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from lmsys_pipeline.cli import app
 from lmsys_pipeline.db.summaries import SummaryRun
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server, prompt_text
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server, prompt_text
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from lmsys_pipeline.db.models import ClusteringRun, QueryCluster
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
+from lmsys_pipeline_tests.support.rows import message, row, write_parquet
 
 
 def test_more_clusters_than_distinct_texts_is_refused_at_once(any_db, minilm, tmp_path: Path):

@@ -15,7 +15,7 @@ from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.embedding.store import load_vectors_from_db
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline_tests.pipeline_data import FIRST, MORE, PLANTED, PLANTED_PREFIX
+from lmsys_pipeline_tests.support.pipeline_data import FIRST, MORE, PLANTED, PLANTED_PREFIX
 
 
 def _rows(db, run_id: str, after: int):

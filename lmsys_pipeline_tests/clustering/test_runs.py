@@ -175,7 +175,7 @@ def test_rematerializing_replaces_assignments_on_both_databases(any_db, minilm, 
     from lmsys_pipeline.clustering.params import KMeansParams
     from lmsys_pipeline.clustering.runs import materialize_run, register_run
     from lmsys_pipeline.db.models import QueryCluster
-    from lmsys_pipeline_tests.pipeline_data import build_embedded
+    from lmsys_pipeline_tests.support.pipeline_data import build_embedded
 
     build_embedded(any_db, minilm, tmp_path, queries=60)
     run = register_run(any_db, KMeansParams(n_clusters=3))

@@ -14,7 +14,7 @@ from lmsys_pipeline.curation.reshape import delete_cluster, split_cluster
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.maintenance.deletion import delete_conversations
 from lmsys_pipeline.reading.runs import list_runs
-from lmsys_pipeline_tests.pipeline_data import results_once
+from lmsys_pipeline_tests.support.pipeline_data import results_once
 from lmsys_pipeline_tests.support.tables import members
 
 

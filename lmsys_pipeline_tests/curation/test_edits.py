@@ -17,7 +17,7 @@ from lmsys_pipeline.curation.history import audit, history, undo
 from lmsys_pipeline.db.curation import ClusterEdit, ClusterMetadata
 from lmsys_pipeline.db.models import ClusterSummary
 from lmsys_pipeline.errors import UserError
-from lmsys_pipeline_tests.pipeline_data import results_once
+from lmsys_pipeline_tests.support.pipeline_data import results_once
 from lmsys_pipeline_tests.support.tables import assert_counts_true, members, state
 
 

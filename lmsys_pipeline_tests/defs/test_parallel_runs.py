@@ -17,7 +17,7 @@ from lmsys_pipeline.db.models import ClusterSummary, QueryCluster
 from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
 from lmsys_pipeline.defs.resources import DB_WRITER_POOL
 from lmsys_pipeline.defs.summarizing.partitions import SUMMARY_ALIASES
-from lmsys_pipeline_tests.pipeline_data import build_embedded
+from lmsys_pipeline_tests.support.pipeline_data import build_embedded
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 

@@ -19,7 +19,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
+from lmsys_pipeline_tests.support.rows import message, row, write_parquet
 
 LMSYS = str(Path(sys.executable).parent / "lmsys")
 ROWS = 120_000

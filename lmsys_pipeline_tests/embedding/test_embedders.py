@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lmsys_pipeline.embedding.embedders import DEFAULT_MODEL, EmbedderError, load_embedder
-from lmsys_pipeline_tests.openai_server import ServerState, fake_vector, openai_server
+from lmsys_pipeline_tests.support.openai_server import ServerState, fake_vector, openai_server
 
 
 def test_default_model_loads_offline_from_the_installed_package(minilm):

@@ -8,7 +8,7 @@ from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.embedding.loading import load_vectors
 from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline_tests.embedding.conftest import load_rows
-from lmsys_pipeline_tests.ingestion.rows import LONG_TEXT
+from lmsys_pipeline_tests.support.rows import LONG_TEXT
 
 
 def _count(db: DatabaseManager, table) -> int:

@@ -12,8 +12,8 @@ from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.lineage.runs import compute_lineage, write_lineage
-from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
-from lmsys_pipeline_tests.pipeline_data import build_tree, summarize
+from lmsys_pipeline_tests.support.pipeline_data import build_tree, summarize
+from lmsys_pipeline_tests.support.rows import message, row, write_parquet
 
 STOLEN = "my card was stolen"
 SCRIPT = "<script>alert(1)</script>"

@@ -11,7 +11,7 @@ from lmsys_pipeline.explorer.app import create_app
 from lmsys_pipeline.explorer.settings import ExplorerSettings
 from lmsys_pipeline.explorer.warm_search import WarmSearch
 from lmsys_pipeline_tests.explorer.built import SCRIPT, STOLEN
-from lmsys_pipeline_tests.explorer.server import CHROMIUM, chromium, serving
+from lmsys_pipeline_tests.support.web import CHROMIUM, chromium, serving
 
 pytestmark = [
     pytest.mark.slow,

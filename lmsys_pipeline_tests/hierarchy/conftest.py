@@ -1,6 +1,6 @@
 import pytest
 
-from lmsys_pipeline_tests.pipeline_data import build_embedded, summarize
+from lmsys_pipeline_tests.support.pipeline_data import build_embedded, summarize
 
 TREE_CLUSTERS = 25
 

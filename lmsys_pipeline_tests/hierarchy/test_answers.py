@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
 from lmsys_pipeline.hierarchy.params import HierarchyInputError
 from lmsys_pipeline.labeling.bounds import MAX_CATEGORIES, MAX_TITLE_CHARS
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import build_tree
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.pipeline_data import build_tree
 
 MODEL = "openai/test-model"
 

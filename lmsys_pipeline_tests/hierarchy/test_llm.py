@@ -11,8 +11,8 @@ from lmsys_pipeline.db.hierarchy import ClusterHierarchy, HierarchyRun
 from lmsys_pipeline.hierarchy.prompts import NONE_FITS
 from lmsys_pipeline.hierarchy.validation import tree_checks
 from lmsys_pipeline.outputs.hierarchy import check_rows, stored_rows
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import build_tree, summarize
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.pipeline_data import build_tree, summarize
 
 MODEL = "openai/test-model"
 THREE_LEVELS = {"levels": 3, "top": 3, "neighborhood_size": 20}

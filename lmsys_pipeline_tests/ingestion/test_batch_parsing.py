@@ -9,7 +9,7 @@ import pytest
 
 from lmsys_pipeline.ingestion import batch_parsing
 from lmsys_pipeline.ingestion.batch_parsing import parse_batch
-from lmsys_pipeline_tests.ingestion.rows import typed_rows, write_parquet
+from lmsys_pipeline_tests.support.rows import typed_rows, write_parquet
 
 
 def _first_batch(path: Path):
@@ -45,7 +45,7 @@ def test_string_encoded_conversations_take_the_row_path(tmp_path: Path):
 
 @pytest.mark.parametrize("content", ["\x00", " \x00 \t", ""])
 def test_text_that_is_only_nul_or_blank_is_empty(tmp_path: Path, content: str):
-    from lmsys_pipeline_tests.ingestion.rows import message, row
+    from lmsys_pipeline_tests.support.rows import message, row
 
     path = write_parquet(tmp_path / "n.parquet", [row("x", [message("user", content)])])
     parsed = parse_batch(_first_batch(path))

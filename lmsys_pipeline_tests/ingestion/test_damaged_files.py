@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from lmsys_pipeline.cli import app
 from lmsys_pipeline.ingestion.loader import UNREADABLE_ROWS, ingest_source
 from lmsys_pipeline.ingestion.sources import SourceError, open_source
-from lmsys_pipeline_tests.ingestion.rows import TYPED_SCHEMA, message, row
+from lmsys_pipeline_tests.support.rows import TYPED_SCHEMA, message, row
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ from lmsys_pipeline.db.connection import DatabaseManager
 from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
-from lmsys_pipeline_tests.ingestion.rows import (
+from lmsys_pipeline_tests.support.rows import (
     EXPECTED_TYPED,
     typed_rows,
     untyped_rows,
@@ -132,7 +132,7 @@ def test_a_run_killed_half_way_is_finished_by_the_next(sqlite_db: DatabaseManage
 def test_report_counts_duplicate_texts_languages_and_models(
     sqlite_db: DatabaseManager, tmp_path: Path
 ):
-    from lmsys_pipeline_tests.ingestion.rows import message, row
+    from lmsys_pipeline_tests.support.rows import message, row
 
     rows = [
         row(

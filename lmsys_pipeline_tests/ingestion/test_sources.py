@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lmsys_pipeline.ingestion.sources import SourceError, bundled_sample_path, open_source
-from lmsys_pipeline_tests.ingestion.rows import message, row, write_jsonl, write_parquet
+from lmsys_pipeline_tests.support.rows import message, row, write_jsonl, write_parquet
 
 
 def _rows(source: str | None, batch_size: int = 1000) -> int:

@@ -19,7 +19,7 @@ from lmsys_pipeline.lineage.runs import (
     previous_run,
     write_lineage,
 )
-from lmsys_pipeline_tests.pipeline_data import PLANTED, PLANTED_PREFIX, K, summarize
+from lmsys_pipeline_tests.support.pipeline_data import PLANTED, PLANTED_PREFIX, K, summarize
 
 runner = CliRunner()
 

@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 from lmsys_pipeline.db.models import ClusterSummary, Query, QueryCluster
 from lmsys_pipeline.db.vectors import QueryEmbedding, TextEmbedding
 from lmsys_pipeline.maintenance.deletion import delete_conversations
-from lmsys_pipeline_tests.pipeline_data import SHARED_TEXT
+from lmsys_pipeline_tests.support.pipeline_data import SHARED_TEXT
 
 
 def _count(db, statement) -> int:

@@ -19,9 +19,9 @@ from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline.maintenance.deletion import delete_conversations
 from lmsys_pipeline.maintenance.scrub import DELETED, DELETED_WORD, Scrubber, tokens
 from lmsys_pipeline.summarizing.selection import truncate
-from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import build_results, build_tree, summarize
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.pipeline_data import build_results, build_tree, summarize
+from lmsys_pipeline_tests.support.rows import message, row, write_parquet
 from lmsys_pipeline_tests.support.tables import columns_holding
 
 

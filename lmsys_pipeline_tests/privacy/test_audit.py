@@ -3,7 +3,7 @@ again, a 429 retried, failed requests left unscored and resumed from the cache."
 
 from lmsys_pipeline.labeling.providers import resolve_endpoint
 from lmsys_pipeline.privacy.audit import AuditSettings, audit_fields
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
 
 
 def _score(prompt: str) -> dict:

@@ -14,8 +14,8 @@ from lmsys_pipeline.privacy.publish import HTML_NAME, JSON_NAME, publish, render
 from lmsys_pipeline.privacy.report import privacy_checks, privacy_metadata
 from lmsys_pipeline.privacy.threshold import OTHER_TITLE, PrivacyError
 from lmsys_pipeline.privacy.view import public_view
-from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.privacy.planted import build_planted, loaded_texts
+from lmsys_pipeline_tests.support.pipeline_data import summarize
 
 
 def _largest_public_cluster(view) -> int:

@@ -8,7 +8,7 @@ from lmsys_pipeline.reading.choice import choose_summary_run
 from lmsys_pipeline.reading.clusters import cluster_detail, compare_aliases, list_clusters
 from lmsys_pipeline.reading.runs import list_runs
 from lmsys_pipeline.reading.status import database_status
-from lmsys_pipeline_tests.pipeline_data import summarize
+from lmsys_pipeline_tests.support.pipeline_data import summarize
 
 
 def test_reading_results_on_both_databases(results_any, tmp_path):

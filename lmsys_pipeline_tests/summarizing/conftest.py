@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from lmsys_pipeline.db.connection import DatabaseManager
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import clustered_copy
 from lmsys_pipeline_tests.support.databases import file_copy, shared_by_workers
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.pipeline_data import clustered_copy
 
 CLUSTERS = 8
 

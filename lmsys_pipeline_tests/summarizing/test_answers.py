@@ -11,8 +11,8 @@ from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.summarizing.params import SummaryInputError
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import summarize_run
-from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.support.llm import llm
+from lmsys_pipeline_tests.support.pipeline_data import summarize
 
 CLUSTERS = 4  # results_any (build_results): its first run has k = 4
 

@@ -15,9 +15,9 @@ from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.prompts import plan_jobs
 from lmsys_pipeline.summarizing.runner import summarize_run
 from lmsys_pipeline.summarizing.selection import build_briefs, load_run_view
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
-from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.support.llm import llm, rows
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.pipeline_data import summarize
 
 CLUSTERS = 4
 

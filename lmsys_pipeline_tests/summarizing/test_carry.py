@@ -10,8 +10,8 @@ from lmsys_pipeline.lineage.runs import compute_lineage
 from lmsys_pipeline.summarizing.carry import CARRY_OVERLAP
 from lmsys_pipeline.summarizing.params import SummaryInputError
 from lmsys_pipeline.summarizing.report import summary_metadata
-from lmsys_pipeline_tests.pipeline_data import K, summarize
 from lmsys_pipeline_tests.support.llm import llm
+from lmsys_pipeline_tests.support.pipeline_data import K, summarize
 
 
 def _rows(db, summary_run_id: str) -> dict[int, ClusterSummary]:

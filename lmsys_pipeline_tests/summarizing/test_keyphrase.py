@@ -4,9 +4,9 @@ from lmsys_pipeline.labeling.keyphrases import rank_keyphrases
 from lmsys_pipeline.labeling.measures import LABEL_MEASURES
 from lmsys_pipeline.labeling.phrases import MAX_WORDS
 from lmsys_pipeline.summarizing.selection import fetch_texts, load_run_view
-from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.summarizing.conftest import CLUSTERS
 from lmsys_pipeline_tests.support.llm import rows
+from lmsys_pipeline_tests.support.pipeline_data import summarize
 
 
 def _plain(text: str) -> str:

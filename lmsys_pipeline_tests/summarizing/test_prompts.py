@@ -4,7 +4,7 @@ from lmsys_pipeline.labeling.providers import resolve_endpoint
 from lmsys_pipeline.summarizing.params import PROMPT_VERSION, SummaryParams
 from lmsys_pipeline.summarizing.prompts import RESPONSE_FORMAT, build_messages
 from lmsys_pipeline.summarizing.selection import ClusterBrief
-from lmsys_pipeline_tests.openai_server import strict_schema_fault
+from lmsys_pipeline_tests.support.openai_server import strict_schema_fault
 
 BRIEF = ClusterBrief(
     3,

@@ -5,9 +5,9 @@ from sqlalchemy import select
 
 from lmsys_pipeline.db.summaries import SummaryRun
 from lmsys_pipeline.labeling.llm import LLMConfigError
-from lmsys_pipeline_tests.pipeline_data import summarize
 from lmsys_pipeline_tests.summarizing.conftest import CLUSTERS
 from lmsys_pipeline_tests.support.llm import llm, rows
+from lmsys_pipeline_tests.support.pipeline_data import summarize
 
 
 def test_every_cluster_gets_a_row_and_the_ledger_adds_up(clustered, llm_server):

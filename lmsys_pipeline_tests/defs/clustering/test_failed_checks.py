@@ -16,7 +16,7 @@ from lmsys_pipeline.clustering.validation import CheckOutcome
 from lmsys_pipeline.defs.clustering import assets as clustering_assets
 from lmsys_pipeline.defs.resources import DatabaseResource
 from lmsys_pipeline.summarizing.params import SummaryInputError
-from lmsys_pipeline_tests.pipeline_data import build_embedded, summarize
+from lmsys_pipeline_tests.support.pipeline_data import build_embedded, summarize
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from lmsys_pipeline.embedding.runner import embed_pending
 from lmsys_pipeline.ingestion.loader import ingest_batches
 from lmsys_pipeline.ingestion.sources import open_source
 from lmsys_pipeline_tests.conftest import definitions_with
-from lmsys_pipeline_tests.pipeline_data import FIRST, MORE
+from lmsys_pipeline_tests.support.pipeline_data import FIRST, MORE
 
 ARRIVING = 60
 

@@ -12,7 +12,7 @@ from lmsys_pipeline.defs.clustering.partitions import CLUSTERING_RUNS
 from lmsys_pipeline.defs.resources import LLMResource
 from lmsys_pipeline.defs.summarizing.partitions import SUMMARY_ALIASES, summary_partition_key
 from lmsys_pipeline_tests.conftest import definitions_with
-from lmsys_pipeline_tests.openai_server import ServerState, openai_server
+from lmsys_pipeline_tests.support.openai_server import ServerState, openai_server
 
 CHECKS = {
     "every_cluster_once_at_level_0",

@@ -8,7 +8,7 @@ from lmsys_pipeline.db.models import Query
 from lmsys_pipeline.defs.ingestion.assets import lmsys_queries
 from lmsys_pipeline.defs.ingestion.checks import queries_have_text, queries_table_not_empty
 from lmsys_pipeline.defs.resources import DatabaseResource, ProgressResource
-from lmsys_pipeline_tests.ingestion.rows import typed_rows, write_parquet
+from lmsys_pipeline_tests.support.rows import typed_rows, write_parquet
 
 
 def _materialize(

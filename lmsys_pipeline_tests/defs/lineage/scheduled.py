@@ -4,7 +4,7 @@ import dagster as dg
 
 from lmsys_pipeline.definitions import defs
 from lmsys_pipeline.defs.clustering.schedules import build_recluster_schedule, recluster_params
-from lmsys_pipeline_tests.pipeline_data import K
+from lmsys_pipeline_tests.support.pipeline_data import K
 
 
 def tick_schedule(instance: dg.DagsterInstance, resources: dict) -> str:

@@ -9,7 +9,7 @@ from lmsys_pipeline.db.lineage import ClusterLineage
 from lmsys_pipeline.defs.resources import DatabaseResource
 from lmsys_pipeline_tests.conftest import definitions_with
 from lmsys_pipeline_tests.defs.lineage.scheduled import tick_schedule
-from lmsys_pipeline_tests.pipeline_data import K
+from lmsys_pipeline_tests.support.pipeline_data import K
 
 
 def _metadata(result, asset: str) -> dict:

@@ -9,7 +9,7 @@ from lmsys_pipeline.defs.lineage.sensors import carry_titles_sensor
 from lmsys_pipeline.defs.resources import DatabaseResource
 from lmsys_pipeline_tests.conftest import definitions_with
 from lmsys_pipeline_tests.defs.lineage.scheduled import tick_schedule
-from lmsys_pipeline_tests.pipeline_data import K, summarize
+from lmsys_pipeline_tests.support.pipeline_data import K, summarize
 
 
 def _tick(instance, resources, cursor=None):

@@ -18,8 +18,8 @@ from lmsys_pipeline.labeling.settings import ThroughputSettings
 from lmsys_pipeline.progress import no_progress
 from lmsys_pipeline.summarizing.prepare import prepare_summary
 from lmsys_pipeline.summarizing.runner import SummaryReport, summarize_run
-from lmsys_pipeline_tests.ingestion.rows import message, row, write_parquet
 from lmsys_pipeline_tests.support.databases import BuiltOnce
+from lmsys_pipeline_tests.support.rows import message, row, write_parquet
 
 
 @cache
@@ -30,6 +30,13 @@ def loaded_embedder(name: str):
     from lmsys_pipeline.embedding.embedders import load_embedder
 
     return load_embedder(name)
+
+
+def _split_fields(fields: dict) -> tuple[ThroughputSettings, dict]:
+    """The server's settings (as the ``llm`` resource gives them) and the run's overrides."""
+    server = {k: v for k, v in fields.items() if k in ThroughputSettings.model_fields}
+    overrides = {k: v for k, v in fields.items() if k not in server}
+    return ThroughputSettings(**server), overrides
 
 
 def summarize(
@@ -46,15 +53,14 @@ def summarize(
     ``loaded_embedder``). ``fields`` are SummaryParams fields: the server's (base_url,
     concurrency, rpm, timeout_s, max_retries) go to its ``ThroughputSettings``, as the ``llm``
     resource would give them, the rest are overrides."""
-    server = {k: v for k, v in fields.items() if k in ThroughputSettings.model_fields}
-    overrides = {k: v for k, v in fields.items() if k not in server}
+    server, overrides = _split_fields(fields)
     with alias_lease(db, SUMMARY, run_id, alias):
         prepared = prepare_summary(
             db,
             run_id,
             alias,
             overrides,
-            ThroughputSettings(**server),
+            server,
             api_key=api_key,
             restart=restart,
         )
@@ -77,15 +83,14 @@ def build_tree(
     ``build_hierarchy``; ``fields`` split into the server's settings and overrides as in
     ``summarize``. ``embedder``: the model to embed titles with (default: the run's, from
     ``loaded_embedder``)."""
-    server = {k: v for k, v in fields.items() if k in ThroughputSettings.model_fields}
-    overrides = {k: v for k, v in fields.items() if k not in server}
+    server, overrides = _split_fields(fields)
     with alias_lease(db, HIERARCHY, run_id, alias):
         prepared = prepare_hierarchy(
             db,
             run_id,
             alias,
             overrides,
-            ThroughputSettings(**server),
+            server,
             api_key=api_key,
             restart=restart,
         )
