@@ -154,10 +154,11 @@ def clustered_copy(embedded_db_file: Path, tmp_path: Path, k: int) -> tuple[Path
     return path, run.run_id
 
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TESTS = Path(__file__).resolve().parents[1]
+SHARED_DATA = TESTS.parents[1] / "shared" / "data"
 
 
-PLANTED_ALARMS = Path(__file__).resolve().parent / "data" / "hwu64_alarm.jsonl"
+PLANTED_ALARMS = TESTS / "data" / "hwu64_alarm.jsonl"
 
 
 def ingest_hwu64(
