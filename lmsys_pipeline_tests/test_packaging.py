@@ -21,9 +21,10 @@ def test_the_wheel_ships_the_package_only():
     ]
 
 
-def _imported(tree: ast.AST) -> list[str]:
+def _imported(path: Path) -> list[str]:
+    """Every module ``path`` imports, and for ``from m import n`` also ``m.n``."""
     names = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -36,8 +37,7 @@ def test_no_module_imports_a_test_module():
     offenders = []
     for folder in ("lmsys_pipeline", "lmsys_pipeline_tests", "benchmarks", "scripts"):
         for path in sorted((ROOT / folder).rglob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-            for name in _imported(tree):
+            for name in _imported(path):
                 if name.split(".")[-1].startswith("test_"):
                     offenders.append(f"{path.relative_to(ROOT)} imports {name}")
     assert offenders == []
@@ -46,8 +46,7 @@ def test_no_module_imports_a_test_module():
 def _imports_from_tests(folder: Path) -> list[tuple[Path, str]]:
     found = []
     for path in sorted(folder.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        found += [(path, n) for n in _imported(tree) if n.startswith("lmsys_pipeline_tests")]
+        found += [(path, n) for n in _imported(path) if n.startswith("lmsys_pipeline_tests")]
     return found
 
 
